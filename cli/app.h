@@ -1,0 +1,63 @@
+// Shared plumbing of the mlc commands: global options, opening the client, printing results.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mlcore/client.h"
+#include "mlcore/status.h"
+
+namespace CLI {
+class App;
+}
+
+namespace google::protobuf {
+class Message;
+}
+
+namespace mlc {
+
+enum class OutputFormat { kTable, kJson, kYaml };
+
+// Options every command accepts (set before the noun: `mlc -o json project ls`, or after it).
+struct Globals {
+  std::string backend;
+  std::string project;
+  std::string context;
+  std::string config;
+  std::string output = "table";
+  OutputFormat format() const;
+  mlcore::ClientOptions client_options() const;
+};
+
+// Opens the client the global options describe.
+mlcore::Result<std::unique_ptr<mlcore::Client>> OpenClient(const Globals& globals);
+
+// A command's body: returns OK or the error to report.
+using Action = std::function<mlcore::Status()>;
+
+// Registers `action` to run when `command` is selected (after parsing succeeds).
+void OnRun(CLI::App* command, Action action);
+
+// Prints a message as JSON or YAML (for -o json|yaml).
+void PrintMessage(const google::protobuf::Message& message, OutputFormat format);
+
+// Prints rows as an aligned table with a header line.
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows);
+
+// Prints a JSON text as YAML (or as JSON, pretty, for kJson).
+void PrintJsonText(const std::string& json, OutputFormat format);
+
+// "3m", "5h", "2d": time since a Unix time in seconds, kubectl style.
+std::string Age(int64_t unix_seconds);
+
+// Command registration, one function per noun.
+void AddVersionCommand(CLI::App& app, Globals& globals);
+void AddConfigCommands(CLI::App& app, Globals& globals);
+void AddProjectCommands(CLI::App& app, Globals& globals);
+void AddApiCommands(CLI::App& app, Globals& globals);
+
+}  // namespace mlc

@@ -1,0 +1,60 @@
+// mlc: the mlcore command-line client. Thin by design: parse, call the Client, print.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "app.h"
+#include "exit_codes.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"mlc: run ML jobs, track experiments, move artifacts and register models.\n"};
+  app.name("mlc");
+  app.footer(
+      "Examples:\n"
+      "  mlc project create ml-research --description 'ranking models'\n"
+      "  mlc project ls -o json\n"
+      "  mlc config set-context dev --backend local:///srv/mlcore --project ml-research\n"
+      "\nExit codes: 0 ok, 1 error, 2 usage or invalid argument, 3 not found, 4 conflict,\n"
+      "5 permission denied, 6 quota or rate limit, 7 unavailable (retry), 8 cancelled.\n"
+      "Environment: MLC_BACKEND, MLC_PROJECT, MLC_CONTEXT, MLC_CONFIG.");
+  app.fallthrough();
+  app.require_subcommand(1);
+
+  mlc::Globals globals;
+  app.add_option("--backend", globals.backend,
+                 "Backend URI (local://PATH, grpc://HOST:PORT); default from MLC_BACKEND, "
+                 "the config context, then local://$XDG_DATA_HOME/mlcore");
+  app.add_option("-p,--project", globals.project, "Project to act on (default: MLC_PROJECT or "
+                                                  "the config context)");
+  app.add_option("--context", globals.context, "Config context to use instead of the current one");
+  app.add_option("--config", globals.config, "Config file (default: MLC_CONFIG or "
+                                              "~/.config/mlcore/config.yaml)");
+  app.add_option("-o,--output", globals.output, "Output format")
+      ->check(CLI::IsMember({"table", "json", "yaml"}));
+
+  mlc::AddVersionCommand(app, globals);
+  mlc::AddConfigCommands(app, globals);
+  mlc::AddProjectCommands(app, globals);
+  mlc::AddApiCommands(app, globals);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "mlc: error: " << e.what() << "\n"
+              << "Run 'mlc --help' (or 'mlc COMMAND --help') for usage.\n";
+    return mlc::kExitUsage;
+  } catch (const mlcore::Status& status) {
+    std::cerr << "mlc: error: " << status.message() << " ["
+              << mlcore::StatusCodeName(status.code()) << "]\n";
+    return mlc::ExitCodeFor(status.code());
+  } catch (const std::exception& e) {
+    std::cerr << "mlc: internal error: " << e.what() << "\n";
+    return mlc::kExitError;
+  }
+  return mlc::kExitOk;
+}

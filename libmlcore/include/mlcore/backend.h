@@ -1,0 +1,68 @@
+// The backend interface and the registry that picks a backend by URI scheme.
+//
+// A backend implements the platform for one kind of target: `local://` (embedded, SQLite and local
+// processes), `grpc://` (a remote `mlc server`), `slurm+http://` (a Slurm cluster). Client does
+// argument validation before calling a backend, so backends may assume well-formed requests
+// (valid names, page sizes within range) but must check everything that depends on state.
+//
+// To add a backend: implement Backend, then register a factory for its scheme(s) in
+// BackendRegistry::Global() (built-in backends register in backend_registry.cc); see
+// docs/development.md.
+//
+// Thread safety: implementations must be safe to call from several threads at once.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mlcore/status.h"
+#include "mlcore/uri.h"
+#include "mlcore/v1/common.pb.h"
+#include "mlcore/v1/projects.pb.h"
+
+namespace mlcore {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Describes the backend (scheme, target, version, capabilities).
+  virtual v1::BackendInfo Info() = 0;
+
+  virtual Result<v1::Project> CreateProject(const v1::Project& project) = 0;
+  virtual Result<v1::Project> GetProject(const std::string& name) = 0;
+  virtual Result<v1::ListProjectsResponse> ListProjects(const v1::ListProjectsRequest& request) = 0;
+  virtual Status DeleteProject(const std::string& name) = 0;
+};
+
+// Builds a backend for a parsed URI. Errors are reported as Status (never thrown).
+using BackendFactory = std::function<Result<std::unique_ptr<Backend>>(const Uri& uri)>;
+
+class BackendRegistry {
+ public:
+  // The process-wide registry, with the built-in backends registered.
+  static BackendRegistry& Global();
+
+  // Registers `factory` for `scheme` ("local", "grpc+unix"). Errors: ALREADY_EXISTS.
+  Status Register(std::string scheme, BackendFactory factory);
+
+  // Parses `uri` and builds the backend registered for its scheme. Errors: INVALID_ARGUMENT
+  // (malformed URI, unknown scheme: the message lists the known schemes), and whatever the
+  // factory returns.
+  Result<std::unique_ptr<Backend>> Create(std::string_view uri);
+
+  // Registered schemes, sorted.
+  std::vector<std::string> Schemes();
+
+ private:
+  BackendRegistry() = default;
+  std::mutex mu_;
+  std::map<std::string, BackendFactory> factories_;
+};
+
+}  // namespace mlcore

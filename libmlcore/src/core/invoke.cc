@@ -1,0 +1,115 @@
+#include "mlcore/invoke.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/message.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "core/schema_files.h"
+#include "mlcore/client.h"
+#include "mlcore/json.h"
+
+namespace mlcore {
+namespace {
+
+using google::protobuf::Message;
+
+// A handler reads its typed request and fills its typed response.
+using Handler = std::function<Status(Client&, const Message&, Message*)>;
+
+// Adapts a typed member call `Result<Resp> fn(Client&, const Req&)` into a Handler.
+template <typename Req, typename Resp>
+Handler Typed(std::function<Result<Resp>(Client&, const Req&)> fn) {
+  return [fn = std::move(fn)](Client& client, const Message& request, Message* response) {
+    MLC_ASSIGN_OR_RETURN(Resp out, fn(client, static_cast<const Req&>(request)));
+    static_cast<Resp*>(response)->Swap(&out);
+    return Status::Ok();
+  };
+}
+
+const std::map<std::string, Handler>& Handlers() {
+  static const auto* handlers = new std::map<std::string, Handler>{
+      {"mlcore.v1.SystemService/GetBackendInfo",
+       Typed<v1::GetBackendInfoRequest, v1::BackendInfo>(
+           [](Client& c, const v1::GetBackendInfoRequest&) { return c.GetBackendInfo(); })},
+      {"mlcore.v1.ProjectService/CreateProject",
+       Typed<v1::CreateProjectRequest, v1::Project>(
+           [](Client& c, const v1::CreateProjectRequest& r) { return c.CreateProject(r.project()); })},
+      {"mlcore.v1.ProjectService/GetProject",
+       Typed<v1::GetProjectRequest, v1::Project>(
+           [](Client& c, const v1::GetProjectRequest& r) { return c.GetProject(r.name()); })},
+      {"mlcore.v1.ProjectService/ListProjects",
+       Typed<v1::ListProjectsRequest, v1::ListProjectsResponse>(
+           [](Client& c, const v1::ListProjectsRequest& r) { return c.ListProjects(r); })},
+      {"mlcore.v1.ProjectService/DeleteProject",
+       Typed<v1::DeleteProjectRequest, v1::DeleteProjectResponse>(
+           [](Client& c, const v1::DeleteProjectRequest& r) -> Result<v1::DeleteProjectResponse> {
+             MLC_RETURN_IF_ERROR(c.DeleteProject(r.name()));
+             return v1::DeleteProjectResponse();
+           })},
+  };
+  return *handlers;
+}
+
+// Finds a method by "pkg.Service/Method" or "Service/Method".
+Result<const google::protobuf::MethodDescriptor*> FindMethod(std::string_view name) {
+  EnsureSchemaLinked();
+  auto slash = name.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == name.size()) {
+    return InvalidArgumentError("method \"" + std::string(name) +
+                                "\" must look like \"mlcore.v1.ProjectService/ListProjects\"");
+  }
+  std::string service_name(name.substr(0, slash));
+  if (service_name.find('.') == std::string::npos) service_name = "mlcore.v1." + service_name;
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  const auto* service = pool->FindServiceByName(service_name);
+  if (service == nullptr) {
+    std::string known;
+    for (const auto& method : InvokableMethods()) {
+      std::string svc = method.substr(0, method.find('/'));
+      if (known.find(svc) == std::string::npos) known += (known.empty() ? "" : ", ") + svc;
+    }
+    return NotFoundError("unknown service \"" + service_name + "\"; services: " + known);
+  }
+  const auto* method = service->FindMethodByName(std::string(name.substr(slash + 1)));
+  if (method == nullptr) {
+    std::string known;
+    for (int i = 0; i < service->method_count(); ++i) {
+      known += (i == 0 ? "" : ", ") + service->method(i)->name();
+    }
+    return NotFoundError("service " + service_name + " has no method \"" +
+                         std::string(name.substr(slash + 1)) + "\"; its methods: " + known);
+  }
+  return method;
+}
+
+}  // namespace
+
+Result<std::string> InvokeJson(Client& client, std::string_view method_name,
+                               std::string_view request_json) {
+  MLC_ASSIGN_OR_RETURN(const auto* method, FindMethod(method_name));
+  std::string full = method->service()->full_name() + "/" + method->name();
+  auto it = Handlers().find(full);
+  if (it == Handlers().end()) {
+    return UnimplementedError("method " + full +
+                              " is part of the v1 API but this mlcore build does not serve it "
+                              "yet; see `mlc api methods` for the methods it serves");
+  }
+  auto* factory = google::protobuf::MessageFactory::generated_factory();
+  std::unique_ptr<Message> request(factory->GetPrototype(method->input_type())->New());
+  std::unique_ptr<Message> response(factory->GetPrototype(method->output_type())->New());
+  MLC_RETURN_IF_ERROR(FromJson(request_json, request.get()));
+  MLC_RETURN_IF_ERROR(it->second(client, *request, response.get()));
+  return ToJson(*response);
+}
+
+std::vector<std::string> InvokableMethods() {
+  std::vector<std::string> out;
+  for (const auto& [name, handler] : Handlers()) out.push_back(name);
+  return out;
+}
+
+}  // namespace mlcore

@@ -1,0 +1,157 @@
+#include "util/fs.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace mlcore::util {
+
+Status FromErrno(int err, std::string_view what) {
+  std::string message(what);
+  message += ": ";
+  message += std::strerror(err);
+  switch (err) {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return PermissionDeniedError(message + " (check the path's owner and permissions)");
+    case ENOENT:
+      return NotFoundError(message);
+    case EEXIST:
+      return AlreadyExistsError(message);
+    case ENOTDIR:
+    case EISDIR:
+    case ELOOP:
+      return FailedPreconditionError(message);
+    case ENOSPC:
+    case EDQUOT:
+      return ResourceExhaustedError(message + " (free some disk space and retry)");
+    case ENAMETOOLONG:
+    case EINVAL:
+      return InvalidArgumentError(message);
+    case EAGAIN:
+    case EBUSY:
+      return UnavailableError(message);
+    default:
+      return InternalError(message);
+  }
+}
+
+std::string GetEnv(const char* name, std::string fallback) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return fallback;
+  return value;
+}
+
+std::string HomeDir() {
+  std::string home = GetEnv("HOME");
+  if (!home.empty()) return home;
+  if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_dir != nullptr) {
+    return pw->pw_dir;
+  }
+  return "/";
+}
+
+std::string CurrentUser() {
+  std::string user = GetEnv("USER");
+  if (!user.empty()) return user;
+  if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_name != nullptr) {
+    return pw->pw_name;
+  }
+  return "uid:" + std::to_string(getuid());
+}
+
+std::string AbsolutePath(std::string_view path) {
+  std::string p(path);
+  if (p == "~") return HomeDir();
+  if (p.starts_with("~/")) p = HomeDir() + p.substr(1);
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(p, ec);
+  if (ec) return p;
+  return abs.lexically_normal().string();
+}
+
+Status EnsureDirectory(const std::string& path, std::string_view purpose) {
+  std::string what = std::string(purpose) + " " + path;
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return FromErrno(errno, "cannot use " + what);
+    // Create missing parents one by one so the error names the component that failed.
+    std::filesystem::path target(path);
+    std::filesystem::path current;
+    for (const auto& part : target) {
+      current /= part;
+      if (mkdir(current.c_str(), 0700) != 0 && errno != EEXIST) {
+        return FromErrno(errno, "cannot create " + what + " (at " + current.string() + ")");
+      }
+    }
+    if (stat(path.c_str(), &st) != 0) return FromErrno(errno, "cannot use " + what);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return FailedPreconditionError(what + " exists but is not a directory; remove it or choose "
+                                   "another path");
+  }
+  if (access(path.c_str(), R_OK | W_OK | X_OK) != 0) {
+    return FromErrno(errno, "cannot use " + what + " (need read, write and search access)");
+  }
+  return Status::Ok();
+}
+
+Status AtomicWriteFile(const std::string& path, std::string_view contents, int mode) {
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return FromErrno(errno, "cannot write " + path);
+  size_t done = 0;
+  while (done < contents.size()) {
+    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return FromErrno(err, "cannot write " + path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return FromErrno(err, "cannot write " + path);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return FromErrno(err, "cannot replace " + path);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return FromErrno(errno, "cannot read " + path);
+  std::string out;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return FromErrno(err, "cannot read " + path);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace mlcore::util
