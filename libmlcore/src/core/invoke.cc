@@ -54,7 +54,8 @@ const std::map<std::string, Handler>& Handlers() {
   return *handlers;
 }
 
-// Finds a method by "pkg.Service/Method" or "Service/Method".
+}  // namespace
+
 Result<const google::protobuf::MethodDescriptor*> FindMethod(std::string_view name) {
   EnsureSchemaLinked();
   auto slash = name.find('/');
@@ -86,11 +87,9 @@ Result<const google::protobuf::MethodDescriptor*> FindMethod(std::string_view na
   return method;
 }
 
-}  // namespace
-
-Result<std::string> InvokeJson(Client& client, std::string_view method_name,
-                               std::string_view request_json) {
-  MLC_ASSIGN_OR_RETURN(const auto* method, FindMethod(method_name));
+Result<std::unique_ptr<Message>> Invoke(Client& client,
+                                        const google::protobuf::MethodDescriptor* method,
+                                        const Message& request) {
   std::string full = method->service()->full_name() + "/" + method->name();
   auto it = Handlers().find(full);
   if (it == Handlers().end()) {
@@ -98,12 +97,24 @@ Result<std::string> InvokeJson(Client& client, std::string_view method_name,
                               " is part of the v1 API but this mlcore build does not serve it "
                               "yet; see `mlc api methods` for the methods it serves");
   }
+  if (request.GetDescriptor() != method->input_type()) {
+    return InvalidArgumentError("method " + full + " takes " + method->input_type()->full_name() +
+                                ", not " + request.GetDescriptor()->full_name());
+  }
+  auto* factory = google::protobuf::MessageFactory::generated_factory();
+  std::unique_ptr<Message> response(factory->GetPrototype(method->output_type())->New());
+  MLC_RETURN_IF_ERROR(it->second(client, request, response.get()));
+  return response;
+}
+
+Result<std::string> InvokeJson(Client& client, std::string_view method_name,
+                               std::string_view request_json, const JsonOptions& options) {
+  MLC_ASSIGN_OR_RETURN(const auto* method, FindMethod(method_name));
   auto* factory = google::protobuf::MessageFactory::generated_factory();
   std::unique_ptr<Message> request(factory->GetPrototype(method->input_type())->New());
-  std::unique_ptr<Message> response(factory->GetPrototype(method->output_type())->New());
   MLC_RETURN_IF_ERROR(FromJson(request_json, request.get()));
-  MLC_RETURN_IF_ERROR(it->second(client, *request, response.get()));
-  return ToJson(*response);
+  MLC_ASSIGN_OR_RETURN(auto response, Invoke(client, method, *request));
+  return ToJson(*response, options);
 }
 
 std::vector<std::string> InvokableMethods() {

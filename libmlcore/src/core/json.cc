@@ -9,7 +9,7 @@ std::string ToJson(const google::protobuf::Message& message, const JsonOptions& 
   google::protobuf::util::JsonPrintOptions print;
   print.add_whitespace = options.pretty;
   print.always_print_primitive_fields = options.include_defaults;
-  print.preserve_proto_field_names = false;
+  print.preserve_proto_field_names = options.proto_field_names;
   std::string out;
   auto status = google::protobuf::util::MessageToJsonString(message, &out, print);
   // Serializing a well-formed message cannot fail except for invalid Any payloads, which the core

@@ -1,0 +1,62 @@
+"""mlcore: run ML jobs, track experiments, move artifacts and register models.
+
+Quick start::
+
+    import mlcore
+    client = mlcore.Client()                  # backend and project from env / config / default
+    client.create_project("ml-research")
+    print(client.projects())
+
+Every call goes through the C++ core (``mlcore._mlcore``); errors raise subclasses of
+:class:`MlcoreError` such as :class:`NotFoundError`.
+"""
+
+from __future__ import annotations
+
+from mlcore import _mlcore
+from mlcore import config, errors
+from mlcore.client import BackendInfo, Client, Project
+from mlcore.errors import *  # noqa: F401,F403 - the exception hierarchy is public API
+from mlcore.errors import MlcoreError
+from mlcore._record import Record
+
+__version__: str = _mlcore.version()
+
+_default_client: Client | None = None
+
+
+def init(backend: str | None = None, *, project: str | None = None,
+         context: str | None = None, config: str | None = None) -> Client:
+    """Opens the default client used by module-level helpers and returns it."""
+    global _default_client
+    if _default_client is not None:
+        _default_client.close()
+    _default_client = Client(backend, project=project, context=context, config=config)
+    return _default_client
+
+
+def client() -> Client:
+    """The default client (opened from env/config on first use)."""
+    global _default_client
+    if _default_client is None:
+        _default_client = Client()
+    return _default_client
+
+
+def projects() -> list[Project]:
+    """All projects of the default client."""
+    return client().projects()
+
+
+__all__ = [
+    "BackendInfo",
+    "Client",
+    "MlcoreError",
+    "Project",
+    "Record",
+    "client",
+    "config",
+    "init",
+    "projects",
+    *errors.__all__,
+]

@@ -1,0 +1,140 @@
+"""The Python face of :class:`mlcore.Client`: every call goes through the C++ core."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+from mlcore import _mlcore
+from mlcore._record import Record
+
+
+class Project(Record):
+    """A project: the unit of tenancy and quota (``mlcore.v1.Project``)."""
+
+
+class BackendInfo(Record):
+    """What a backend is and can do (``mlcore.v1.BackendInfo``)."""
+
+
+def _resources(value: Any, what: str) -> dict[str, Any] | None:
+    """Accepts 'cpu=4,memory=16Gi', {'cpu': 4, 'memory': '16Gi', 'gpu': 1} or None."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        text = ",".join(f"{k}={v}" for k, v in value.items())
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise TypeError(f"{what} must be a string like 'cpu=4,memory=16Gi' or a dict, not {type(value).__name__}")
+    return _mlcore.parse_resources_dict(text)
+
+
+class Client:
+    """A connection to an mlcore backend.
+
+    Anything left as ``None`` is resolved like the CLI does: ``MLC_BACKEND`` / ``MLC_PROJECT``,
+    then the config file's context, then ``local://$XDG_DATA_HOME/mlcore``::
+
+        with mlcore.Client(backend="local:///tmp/mlc") as client:
+            client.create_project("ml-research", guaranteed="cpu=8,memory=32Gi")
+            print(client.projects())
+
+    A Client is safe to share between threads. Errors raise subclasses of
+    :class:`mlcore.MlcoreError`.
+    """
+
+    def __init__(
+        self,
+        backend: str | None = None,
+        *,
+        project: str | None = None,
+        context: str | None = None,
+        config: str | None = None,
+    ):
+        self._core = _mlcore.Client(backend or "", project or "", context or "", config or "")
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def invoke(self, method: str, request: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Calls any API method by name ("ProjectService/ListProjects") with a request dict."""
+        return self._core.call(method, request)
+
+    @property
+    def project(self) -> str | None:
+        """The default project, or None."""
+        return self._core.project or None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Where the backend and project came from (like ``mlc config show``)."""
+        return self._core.config
+
+    @property
+    def backend(self) -> str:
+        return self._core.config["backend"]
+
+    def backend_info(self) -> BackendInfo:
+        return BackendInfo(self.invoke("SystemService/GetBackendInfo"))
+
+    def close(self) -> None:
+        """Releases the backend; further calls raise FailedPreconditionError."""
+        self._core.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._core.closed else self.backend
+        return f"mlcore.Client({state!r}, project={self.project!r})" if not self._core.closed else "mlcore.Client(closed)"
+
+    # -- projects -------------------------------------------------------------------------------
+    def create_project(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        parent: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        guaranteed: Any = None,
+        limit: Any = None,
+    ) -> Project:
+        """Creates a project. Quotas accept 'cpu=8,memory=32Gi,gpu=1' or a dict."""
+        project: dict[str, Any] = {"name": name, "description": description}
+        if parent:
+            project["parent"] = parent
+        if labels:
+            project["labels"] = dict(labels)
+        if (g := _resources(guaranteed, "guaranteed")) is not None:
+            project["guaranteed"] = g
+        if (lim := _resources(limit, "limit")) is not None:
+            project["limit"] = lim
+        return Project(self.invoke("ProjectService/CreateProject", {"project": project}))
+
+    def get_project(self, name: str) -> Project:
+        """Describes a project; raises NotFoundError when it does not exist."""
+        return Project(self.invoke("ProjectService/GetProject", {"name": name}))
+
+    def iter_projects(self, *, parent: str | None = None, page_size: int = 0) -> Iterator[Project]:
+        """Yields projects ordered by name, fetching pages lazily."""
+        token = ""
+        while True:
+            page = self.invoke(
+                "ProjectService/ListProjects",
+                {"parent": parent or "", "page_size": page_size, "page_token": token},
+            )
+            for item in page.get("projects", []):
+                yield Project(item)
+            token = page.get("next_page_token", "")
+            if not token:
+                return
+
+    def projects(self, *, parent: str | None = None) -> list[Project]:
+        """All projects (optionally only sub-projects of ``parent``), ordered by name."""
+        return list(self.iter_projects(parent=parent))
+
+    def delete_project(self, name: str) -> None:
+        """Deletes an empty project."""
+        self.invoke("ProjectService/DeleteProject", {"name": name})
+
