@@ -153,12 +153,8 @@ Status Db::Exec(std::string_view sql) {
   std::string text(sql);
   char* error = nullptr;
   int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
-  if (rc != SQLITE_OK) {
-    std::string message = error != nullptr ? error : sqlite3_errstr(rc);
-    sqlite3_free(error);
-    Status status = FromSqlite(rc, db_, "store " + path_);
-    return {status.code(), "store " + path_ + ": " + message};
-  }
+  sqlite3_free(error);  // the same text is still available from sqlite3_errmsg
+  if (rc != SQLITE_OK) return FromSqlite(rc, db_, "store " + path_);
   return Status::Ok();
 }
 
