@@ -1,13 +1,13 @@
 #include "app.h"
 
-#include <google/protobuf/message.h>
-#include <yaml-cpp/yaml.h>
-
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <google/protobuf/message.h>
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include "mlcore/json.h"
 

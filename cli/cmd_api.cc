@@ -1,7 +1,8 @@
 // mlc api methods|call: any API method by name, JSON in and out (like grpcurl, in-process).
-#include <CLI/CLI.hpp>
 #include <iostream>
 #include <iterator>
+
+#include <CLI/CLI.hpp>
 
 #include "app.h"
 #include "mlcore/invoke.h"
@@ -11,9 +12,10 @@ namespace mlc {
 void AddApiCommands(CLI::App& app, Globals& globals) {
   auto* api = app.add_subcommand("api", "Call API methods directly with JSON");
   api->require_subcommand(1);
-  api->footer("Examples:\n  mlc api methods\n"
-              "  mlc api call ProjectService/GetProject '{\"name\": \"ml-research\"}'\n"
-              "  echo '{}' | mlc api call ProjectService/ListProjects -");
+  api->footer(
+      "Examples:\n  mlc api methods\n"
+      "  mlc api call ProjectService/GetProject '{\"name\": \"ml-research\"}'\n"
+      "  echo '{}' | mlc api call ProjectService/ListProjects -");
 
   auto* methods = api->add_subcommand("methods", "List the methods this build serves");
   OnRun(methods, [] {

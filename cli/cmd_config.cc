@@ -1,6 +1,7 @@
 // mlc config show|path|get-contexts|set-context|use-context|delete-context
-#include <CLI/CLI.hpp>
 #include <iostream>
+
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "app.h"
@@ -19,8 +20,7 @@ mlcore::Status Show(const Globals& globals) {
   if (globals.format() == OutputFormat::kTable) {
     std::cout << "config file: " << resolved.config_path
               << (resolved.config_exists ? "" : " (does not exist yet)") << "\n"
-              << "context:     " << (resolved.context.empty() ? "(none)" : resolved.context)
-              << "\n"
+              << "context:     " << (resolved.context.empty() ? "(none)" : resolved.context) << "\n"
               << "backend:     " << resolved.backend << "   (from " << resolved.backend_source
               << ")\n"
               << "project:     " << (resolved.project.empty() ? "(none)" : resolved.project)
@@ -34,11 +34,14 @@ mlcore::Status Show(const Globals& globals) {
     }
     return mlcore::Status::Ok();
   }
-  nlohmann::json out = {
-      {"configPath", resolved.config_path}, {"configExists", resolved.config_exists},
-      {"context", resolved.context},        {"backend", resolved.backend},
-      {"backendSource", resolved.backend_source}, {"project", resolved.project},
-      {"projectSource", resolved.project_source}, {"contexts", nlohmann::json::array()}};
+  nlohmann::json out = {{"configPath", resolved.config_path},
+                        {"configExists", resolved.config_exists},
+                        {"context", resolved.context},
+                        {"backend", resolved.backend},
+                        {"backendSource", resolved.backend_source},
+                        {"project", resolved.project},
+                        {"projectSource", resolved.project_source},
+                        {"contexts", nlohmann::json::array()}};
   for (const auto& c : file.contexts) {
     out["contexts"].push_back({{"name", c.name}, {"backend", c.backend}, {"project", c.project}});
   }
@@ -80,8 +83,9 @@ void AddConfigCommands(CLI::App& app, Globals& globals) {
       "  mlc config set-context dev --backend local:///srv/mlcore --project ml-research --use\n"
       "  mlc config use-context dev");
 
-  auto* show = config->add_subcommand("show", "Show the resolved backend and project, and where "
-                                              "each comes from");
+  auto* show = config->add_subcommand("show",
+                                      "Show the resolved backend and project, and where "
+                                      "each comes from");
   OnRun(show, [&globals] { return Show(globals); });
 
   auto* path = config->add_subcommand("path", "Print the config file's path");

@@ -1,9 +1,9 @@
 // mlc project create|ls|get|delete
-#include <google/protobuf/util/time_util.h>
-
-#include <CLI/CLI.hpp>
 #include <iostream>
 #include <map>
+
+#include <CLI/CLI.hpp>
+#include <google/protobuf/util/time_util.h>
 
 #include "app.h"
 #include "mlcore/resources.h"
@@ -29,8 +29,8 @@ std::vector<std::string> Row(const mlcore::v1::Project& p) {
           p.description()};
 }
 
-const std::vector<std::string> kHeader = {"NAME", "PARENT", "GUARANTEED", "LIMIT", "AGE",
-                                          "DESCRIPTION"};
+const std::vector<std::string> kHeader = {"NAME",  "PARENT", "GUARANTEED",
+                                          "LIMIT", "AGE",    "DESCRIPTION"};
 
 mlcore::Status Create(const Globals& globals, const CreateArgs& args) {
   mlcore::v1::Project project;
@@ -78,8 +78,8 @@ mlcore::Status List(const Globals& globals, const std::string& parent) {
 mlcore::Status Get(const Globals& globals, const std::string& name) {
   MLC_ASSIGN_OR_RETURN(auto client, OpenClient(globals));
   MLC_ASSIGN_OR_RETURN(auto project, client->GetProject(name));
-  PrintMessage(project, globals.format() == OutputFormat::kJson ? OutputFormat::kJson
-                                                                : OutputFormat::kYaml);
+  PrintMessage(project,
+               globals.format() == OutputFormat::kJson ? OutputFormat::kJson : OutputFormat::kYaml);
   return mlcore::Status::Ok();
 }
 
@@ -100,8 +100,9 @@ void AddProjectCommands(CLI::App& app, Globals& globals) {
   create->add_option("--guaranteed", create_args.guaranteed,
                      "Guaranteed quota, e.g. cpu=8,memory=32Gi,gpu=1");
   create->add_option("--limit", create_args.limit, "Limit quota, e.g. cpu=32,memory=128Gi,gpu=4");
-  create->footer("Example:\n  mlc project create ml-research --guaranteed cpu=8,memory=32Gi "
-                 "--limit cpu=32,gpu=4");
+  create->footer(
+      "Example:\n  mlc project create ml-research --guaranteed cpu=8,memory=32Gi "
+      "--limit cpu=32,gpu=4");
   OnRun(create, [&globals] { return Create(globals, create_args); });
 
   static std::string parent;

@@ -1,6 +1,7 @@
 // mlc version
-#include <CLI/CLI.hpp>
 #include <iostream>
+
+#include <CLI/CLI.hpp>
 
 #include "app.h"
 #include "mlcore/version.h"
@@ -15,8 +16,8 @@ void AddVersionCommand(CLI::App& app, Globals& globals) {
     std::string build(mlcore::BuildType());
     std::string api(mlcore::ApiVersion());
     if (globals.format() == OutputFormat::kTable) {
-      std::cout << "mlc " << version << " (commit " << commit << ", " << build << ", API "
-                << api << ")\n";
+      std::cout << "mlc " << version << " (commit " << commit << ", " << build << ", API " << api
+                << ")\n";
       return mlcore::Status::Ok();
     }
     std::string json = "{\"version\":\"" + version + "\",\"gitCommit\":\"" + commit +

@@ -1,6 +1,7 @@
 // mlc: the mlcore command-line client. Thin by design: parse, call the Client, print.
-#include <CLI/CLI.hpp>
 #include <iostream>
+
+#include <CLI/CLI.hpp>
 
 #include "app.h"
 #include "exit_codes.h"
@@ -23,11 +24,13 @@ int main(int argc, char** argv) {
   app.add_option("--backend", globals.backend,
                  "Backend URI (local://PATH, grpc://HOST:PORT); default from MLC_BACKEND, "
                  "the config context, then local://$XDG_DATA_HOME/mlcore");
-  app.add_option("-p,--project", globals.project, "Project to act on (default: MLC_PROJECT or "
-                                                  "the config context)");
+  app.add_option("-p,--project", globals.project,
+                 "Project to act on (default: MLC_PROJECT or "
+                 "the config context)");
   app.add_option("--context", globals.context, "Config context to use instead of the current one");
-  app.add_option("--config", globals.config, "Config file (default: MLC_CONFIG or "
-                                              "~/.config/mlcore/config.yaml)");
+  app.add_option("--config", globals.config,
+                 "Config file (default: MLC_CONFIG or "
+                 "~/.config/mlcore/config.yaml)");
   app.add_option("-o,--output", globals.output, "Output format")
       ->check(CLI::IsMember({"table", "json", "yaml"}));
 
@@ -49,8 +52,8 @@ int main(int argc, char** argv) {
               << "Run 'mlc --help' (or 'mlc COMMAND --help') for usage.\n";
     return mlc::kExitUsage;
   } catch (const mlcore::Status& status) {
-    std::cerr << "mlc: error: " << status.message() << " ["
-              << mlcore::StatusCodeName(status.code()) << "]\n";
+    std::cerr << "mlc: error: " << status.message() << " [" << mlcore::StatusCodeName(status.code())
+              << "]\n";
     return mlc::ExitCodeFor(status.code());
   } catch (const std::exception& e) {
     std::cerr << "mlc: internal error: " << e.what() << "\n";

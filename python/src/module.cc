@@ -2,14 +2,13 @@
 // JSON invoke and the config functions; everything Pythonic lives in python/mlcore/*.py.
 // Errors become exceptions of mlcore.errors (one table, in errors.py); the GIL is released
 // around every call into the core.
-#include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
-
 #include <memory>
 #include <string>
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include "mlcore/client.h"
 #include "mlcore/config.h"
@@ -145,8 +144,7 @@ PYBIND11_MODULE(_mlcore, m) {
       if (p) std::rethrow_exception(p);
     } catch (const StatusError& e) {
       py::object factory = py::module_::import("mlcore.errors").attr("_from_status");
-      py::object exc =
-          factory(static_cast<int>(e.status.code()), e.status.message());
+      py::object exc = factory(static_cast<int>(e.status.code()), e.status.message());
       PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(exc.ptr())), exc.ptr());
     }
   });
@@ -175,7 +173,8 @@ PYBIND11_MODULE(_mlcore, m) {
       "resolve_config",
       [](const std::string& backend, const std::string& project, const std::string& context,
          const std::string& config) {
-        return ConfigDict(Unwrap(mlcore::ResolveConfig(Options(backend, project, context, config))));
+        return ConfigDict(
+            Unwrap(mlcore::ResolveConfig(Options(backend, project, context, config))));
       },
       py::arg("backend") = "", py::arg("project") = "", py::arg("context") = "",
       py::arg("config") = "");

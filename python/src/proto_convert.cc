@@ -1,13 +1,13 @@
 #include "proto_convert.h"
 
+#include <cmath>
+
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/duration.pb.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/reflection.h>
 #include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/util/time_util.h>
-
-#include <cmath>
 
 namespace py = pybind11;
 using google::protobuf::Descriptor;
@@ -70,13 +70,13 @@ py::object ScalarToPython(const Message& message, const FieldDescriptor* field, 
       return py::bool_(repeated ? r->GetRepeatedBool(message, field, index)
                                 : r->GetBool(message, field));
     case FieldDescriptor::CPPTYPE_ENUM: {
-      const auto* value = repeated ? r->GetRepeatedEnum(message, field, index)
-                                   : r->GetEnum(message, field);
+      const auto* value =
+          repeated ? r->GetRepeatedEnum(message, field, index) : r->GetEnum(message, field);
       return py::str(value->name());
     }
     case FieldDescriptor::CPPTYPE_STRING: {
-      std::string s = repeated ? r->GetRepeatedString(message, field, index)
-                               : r->GetString(message, field);
+      std::string s =
+          repeated ? r->GetRepeatedString(message, field, index) : r->GetString(message, field);
       if (field->type() == FieldDescriptor::TYPE_BYTES) return py::bytes(s);
       return py::str(s);
     }
@@ -117,8 +117,9 @@ std::string FillTimestamp(const py::handle& value, Message* message, const std::
   if (py::isinstance(value, datetime.attr("datetime"))) {
     py::object v = py::reinterpret_borrow<py::object>(value);
     if (v.attr("tzinfo").is_none()) {
-      return Describe(path, "naive datetime; pass a timezone-aware datetime (e.g. "
-                            "datetime.now(timezone.utc))");
+      return Describe(path,
+                      "naive datetime; pass a timezone-aware datetime (e.g. "
+                      "datetime.now(timezone.utc))");
     }
     double seconds = v.attr("timestamp")().cast<double>();
     double whole = std::floor(seconds);
@@ -140,8 +141,8 @@ std::string FillTimestamp(const py::handle& value, Message* message, const std::
     ts->set_nanos(static_cast<int32_t>((seconds - whole) * 1e9));
     return {};
   }
-  return Describe(path, "expected a datetime, RFC 3339 text or Unix seconds, got " +
-                            TypeName(value));
+  return Describe(path,
+                  "expected a datetime, RFC 3339 text or Unix seconds, got " + TypeName(value));
 }
 
 std::string FillDuration(const py::handle& value, Message* message, const std::string& path) {
@@ -152,14 +153,15 @@ std::string FillDuration(const py::handle& value, Message* message, const std::s
     seconds = py::reinterpret_borrow<py::object>(value).attr("total_seconds")().cast<double>();
   } else if (py::isinstance<py::str>(value)) {
     if (!TimeUtil::FromString(value.cast<std::string>(), d)) {
-      return Describe(path, "\"" + value.cast<std::string>() + "\" is not a duration like \"1.5s\"");
+      return Describe(path,
+                      "\"" + value.cast<std::string>() + "\" is not a duration like \"1.5s\"");
     }
     return {};
   } else if (py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value)) {
     seconds = value.cast<double>();
   } else {
-    return Describe(path, "expected a timedelta, seconds or text like \"90s\", got " +
-                              TypeName(value));
+    return Describe(path,
+                    "expected a timedelta, seconds or text like \"90s\", got " + TypeName(value));
   }
   double whole = std::trunc(seconds);
   d->set_seconds(static_cast<int64_t>(whole));
@@ -256,8 +258,8 @@ std::string SetValue(Message* message, const FieldDescriptor* field, const py::h
       }
     }
   } catch (const py::cast_error&) {
-    return Describe(path, "value " + py::repr(value).cast<std::string>() +
-                              " does not fit the field's type");
+    return Describe(
+        path, "value " + py::repr(value).cast<std::string>() + " does not fit the field's type");
   }
   return {};
 }
@@ -295,7 +297,8 @@ std::string FillMessage(const py::handle& value, Message* message, const std::st
         if (auto err = SetValue(e, entry->map_value(), mv, sub); !err.empty()) return err;
       }
     } else if (field->is_repeated()) {
-      if (py::isinstance<py::str>(v) || py::isinstance<py::dict>(v) || !py::hasattr(v, "__iter__")) {
+      if (py::isinstance<py::str>(v) || py::isinstance<py::dict>(v) ||
+          !py::hasattr(v, "__iter__")) {
         return Describe(field_path, "expected a list, got " + TypeName(v));
       }
       int i = 0;

@@ -4,9 +4,9 @@
 // bytes stay bytes, maps become dicts and repeated fields lists.
 #pragma once
 
-#include <pybind11/pybind11.h>
-
 #include <string>
+
+#include <pybind11/pybind11.h>
 
 namespace google::protobuf {
 class Message;

@@ -1,4 +1,4 @@
-#include <doctest/doctest.h>
+#include "conformance/conformance.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -6,7 +6,8 @@
 #include <set>
 #include <thread>
 
-#include "conformance/conformance.h"
+#include <doctest/doctest.h>
+
 #include "unit/test_support.h"
 
 namespace mlcore::conformance {

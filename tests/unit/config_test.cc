@@ -1,9 +1,10 @@
-#include <doctest/doctest.h>
+#include "mlcore/config.h"
 
 #include <fstream>
 #include <iterator>
 
-#include "mlcore/config.h"
+#include <doctest/doctest.h>
+
 #include "unit/test_support.h"
 
 namespace mlcore {

@@ -1,11 +1,11 @@
-#include <google/protobuf/descriptor.h>
+#include "mlcore/invoke.h"
 
 #include <algorithm>
 
 #include <doctest/doctest.h>
+#include <google/protobuf/descriptor.h>
 
 #include "mlcore/client.h"
-#include "mlcore/invoke.h"
 #include "unit/test_support.h"
 
 namespace mlcore {
@@ -48,16 +48,15 @@ TEST_CASE("every method of the schema is reachable by name; served ones answer")
   CHECK(InvokeJson(**client, "no-slash", "{}").status().code() == StatusCode::kInvalidArgument);
   CHECK(InvokeJson(**client, "ProjectService/GetProject", "{oops").status().code() ==
         StatusCode::kInvalidArgument);
-  CHECK(InvokeJson(**client, "ProjectService/GetProject", R"({"name":"absent"})")
-            .status()
-            .code() == StatusCode::kNotFound);
+  CHECK(InvokeJson(**client, "ProjectService/GetProject", R"({"name":"absent"})").status().code() ==
+        StatusCode::kNotFound);
 }
 
 TEST_CASE("the whole schema is linked into the descriptor pool") {
-  for (const char* service : {"mlcore.v1.JobService", "mlcore.v1.TrackingService",
-                              "mlcore.v1.ArtifactService", "mlcore.v1.DataService",
-                              "mlcore.v1.RegistryService", "mlcore.v1.SchedulingService",
-                              "mlcore.v1.PipelineService", "mlcore.v1.AuthService"}) {
+  for (const char* service :
+       {"mlcore.v1.JobService", "mlcore.v1.TrackingService", "mlcore.v1.ArtifactService",
+        "mlcore.v1.DataService", "mlcore.v1.RegistryService", "mlcore.v1.SchedulingService",
+        "mlcore.v1.PipelineService", "mlcore.v1.AuthService"}) {
     INFO(service);
     auto method = FindMethod(std::string(service) + "/Anything");
     REQUIRE_FALSE(method.ok());

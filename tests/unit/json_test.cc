@@ -1,6 +1,7 @@
+#include "mlcore/json.h"
+
 #include <doctest/doctest.h>
 
-#include "mlcore/json.h"
 #include "mlcore/v1/projects.pb.h"
 #include "unit/test_support.h"
 

@@ -1,17 +1,18 @@
 // Faults of the local backend that the conformance suite cannot express: bad state directories,
 // foreign files, schema versions.
-#include <sqlite3.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "local/local_backend.h"
 
-#include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
-#include "local/local_backend.h"
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
 #include "mlcore/backend.h"
 #include "mlcore/client.h"
 #include "unit/test_support.h"
@@ -133,9 +134,10 @@ TEST_CASE("unknown schemes list the registered ones") {
 
 TEST_CASE("backends can be registered for new schemes, once") {
   auto& registry = BackendRegistry::Global();
-  MLC_CHECK_OK(registry.Register("test-mem", [](const Uri& uri) -> Result<std::unique_ptr<Backend>> {
-    return local::LocalBackend::Open(uri);
-  }));
+  MLC_CHECK_OK(
+      registry.Register("test-mem", [](const Uri& uri) -> Result<std::unique_ptr<Backend>> {
+        return local::LocalBackend::Open(uri);
+      }));
   CHECK(registry.Register("test-mem", nullptr).code() == StatusCode::kAlreadyExists);
   auto schemes = registry.Schemes();
   CHECK(std::find(schemes.begin(), schemes.end(), "test-mem") != schemes.end());

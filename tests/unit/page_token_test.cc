@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "core/page_token.h"
+
+#include <doctest/doctest.h>
 
 namespace mlcore {
 namespace {

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "mlcore/resources.h"
+
+#include <doctest/doctest.h>
 
 namespace mlcore {
 namespace {

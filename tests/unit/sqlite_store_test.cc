@@ -1,10 +1,12 @@
-#include <sqlite3.h>
-#include <sys/wait.h>
+#include "local/sqlite_store.h"
+
 #include <unistd.h>
 
-#include <doctest/doctest.h>
+#include <sys/wait.h>
 
-#include "local/sqlite_store.h"
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
 #include "unit/test_support.h"
 
 namespace mlcore::sqlite {
@@ -121,7 +123,8 @@ TEST_CASE("several processes write to one store at once without losing a row") {
         if (!txn.ok()) _exit(11);
         auto insert = (*db)->Prepare("INSERT INTO t(k, v) VALUES (?, ?)");
         std::string key = std::to_string(p) + "-" + std::to_string(i);
-        if (!insert.ok() || !insert->Bind(1, std::string_view(key)).Bind(2, int64_t{i}).Run().ok()) {
+        if (!insert.ok() ||
+            !insert->Bind(1, std::string_view(key)).Bind(2, int64_t{i}).Run().ok()) {
           _exit(12);
         }
         if (!txn->Commit().ok()) _exit(13);

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "mlcore/status.h"
+
+#include <doctest/doctest.h>
 
 namespace mlcore {
 namespace {

@@ -10,7 +10,8 @@ namespace mlcore::testing {
 
 TempDir::TempDir() {
   const char* base = std::getenv("MLC_TEST_TMP");
-  std::string root = (base != nullptr && *base != '\0') ? base : std::filesystem::temp_directory_path().string();
+  std::string root =
+      (base != nullptr && *base != '\0') ? base : std::filesystem::temp_directory_path().string();
   std::filesystem::create_directories(root);
   std::string pattern = root + "/mlc-test-XXXXXX";
   char* made = mkdtemp(pattern.data());

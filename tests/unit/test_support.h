@@ -1,11 +1,11 @@
 // Helpers shared by the C++ tests: temporary directories and environment overrides.
 #pragma once
 
-#include <doctest/doctest.h>
-
 #include <map>
 #include <optional>
 #include <string>
+
+#include <doctest/doctest.h>
 
 #include "mlcore/status.h"
 
@@ -56,15 +56,15 @@ void WriteFile(const std::string& path, const std::string& contents);
 }  // namespace mlcore::testing
 
 // Checks that an expression (Status or Result) is OK, printing the error otherwise.
-#define MLC_CHECK_OK(expr)                                               \
-  do {                                                                   \
-    ::mlcore::Status mlc_s_ = ::mlcore::internal::AsStatus((expr));      \
-    INFO(mlc_s_.ToString());                                             \
-    CHECK(mlc_s_.ok());                                                  \
+#define MLC_CHECK_OK(expr)                                          \
+  do {                                                              \
+    ::mlcore::Status mlc_s_ = ::mlcore::internal::AsStatus((expr)); \
+    INFO(mlc_s_.ToString());                                        \
+    CHECK(mlc_s_.ok());                                             \
   } while (false)
-#define MLC_REQUIRE_OK(expr)                                             \
-  do {                                                                   \
-    ::mlcore::Status mlc_s_ = ::mlcore::internal::AsStatus((expr));      \
-    INFO(mlc_s_.ToString());                                             \
-    REQUIRE(mlc_s_.ok());                                                \
+#define MLC_REQUIRE_OK(expr)                                        \
+  do {                                                              \
+    ::mlcore::Status mlc_s_ = ::mlcore::internal::AsStatus((expr)); \
+    INFO(mlc_s_.ToString());                                        \
+    REQUIRE(mlc_s_.ok());                                           \
   } while (false)

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "mlcore/uri.h"
+
+#include <doctest/doctest.h>
 
 namespace mlcore {
 namespace {

@@ -1,6 +1,7 @@
+#include "core/validation.h"
+
 #include <doctest/doctest.h>
 
-#include "core/validation.h"
 #include "mlcore/v1/projects.pb.h"
 
 namespace mlcore {

@@ -16,10 +16,10 @@ class Message;
 namespace mlcore {
 
 struct JsonOptions {
-  bool pretty = false;            // indent with two spaces
-  bool include_defaults = false;  // print fields holding default values
-  bool proto_field_names = false; // snake_case names as in the .proto (for Python) instead of
-                                  // lowerCamelCase
+  bool pretty = false;             // indent with two spaces
+  bool include_defaults = false;   // print fields holding default values
+  bool proto_field_names = false;  // snake_case names as in the .proto (for Python) instead of
+                                   // lowerCamelCase
 };
 
 // Serializes `message` as proto3 JSON (lowerCamelCase field names, enums by name).

@@ -146,10 +146,10 @@ Status AsStatus(const Result<T>& r) {
 #define MLC_CONCAT_(a, b) MLC_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (a Status or Result) is not OK.
-#define MLC_RETURN_IF_ERROR(expr)                                          \
-  do {                                                                     \
-    ::mlcore::Status mlc_status_ = ::mlcore::internal::AsStatus((expr));   \
-    if (!mlc_status_.ok()) return mlc_status_;                             \
+#define MLC_RETURN_IF_ERROR(expr)                                        \
+  do {                                                                   \
+    ::mlcore::Status mlc_status_ = ::mlcore::internal::AsStatus((expr)); \
+    if (!mlc_status_.ok()) return mlc_status_;                           \
   } while (false)
 
 // `MLC_ASSIGN_OR_RETURN(auto x, Compute());` declares x from an OK Result, or returns its error.

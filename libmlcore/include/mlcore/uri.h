@@ -13,11 +13,11 @@
 namespace mlcore {
 
 struct Uri {
-  std::string scheme;     // lower-cased, e.g. "local", "grpc+unix"
-  std::string authority;  // "host:port" or empty
-  std::string path;       // percent-decoded
+  std::string scheme;                        // lower-cased, e.g. "local", "grpc+unix"
+  std::string authority;                     // "host:port" or empty
+  std::string path;                          // percent-decoded
   std::map<std::string, std::string> query;  // decoded key/value pairs
-  std::string original;   // the text as given
+  std::string original;                      // the text as given
 
   // Parses `text`. Errors: INVALID_ARGUMENT naming the text and what is missing.
   static Result<Uri> Parse(std::string_view text);

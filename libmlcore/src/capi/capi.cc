@@ -1,12 +1,11 @@
 // The C ABI (mlcore.h): thin wrappers over Client that catch everything at the boundary.
-#include "mlcore.h"
-
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <new>
 #include <string>
 
+#include "mlcore.h"
 #include "mlcore/client.h"
 #include "mlcore/invoke.h"
 #include "mlcore/json.h"
@@ -87,12 +86,23 @@ const char* mlc_version(void) {
 }
 
 const char* mlc_status_name(mlc_status status) {
-  static const std::string names[] = {
-      "OK",          "CANCELLED",          "UNKNOWN",      "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",    "ALREADY_EXISTS", "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",  "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static const std::string names[] = {"OK",
+                                      "CANCELLED",
+                                      "UNKNOWN",
+                                      "INVALID_ARGUMENT",
+                                      "DEADLINE_EXCEEDED",
+                                      "NOT_FOUND",
+                                      "ALREADY_EXISTS",
+                                      "PERMISSION_DENIED",
+                                      "RESOURCE_EXHAUSTED",
+                                      "FAILED_PRECONDITION",
+                                      "ABORTED",
+                                      "OUT_OF_RANGE",
+                                      "UNIMPLEMENTED",
+                                      "INTERNAL",
+                                      "UNAVAILABLE",
+                                      "DATA_LOSS",
+                                      "UNAUTHENTICATED"};
   auto index = static_cast<int>(status);
   if (index < 0 || index > 16) return "UNKNOWN";
   return names[index].c_str();
@@ -153,16 +163,18 @@ mlc_status mlc_invoke(mlc_client* client, const char* method, const char* reques
   });
 }
 
-mlc_status mlc_project_create(mlc_client* client, const char* project_json,
-                              char** out_project_json, mlc_error** err) {
+mlc_status mlc_project_create(mlc_client* client, const char* project_json, char** out_project_json,
+                              mlc_error** err) {
   return Guard(err, [&]() -> mlc_status {
     if (auto s = CheckHandle(client, out_project_json, err); s != MLC_OK) return s;
     *out_project_json = nullptr;
-    std::string request = "{\"project\":" + (project_json == nullptr || *project_json == '\0'
-                                                 ? std::string("{}")
-                                                 : std::string(project_json)) + "}";
-    return InvokeInto(client, "mlcore.v1.ProjectService/CreateProject", request,
-                      out_project_json, err);
+    std::string request =
+        "{\"project\":" +
+        (project_json == nullptr || *project_json == '\0' ? std::string("{}")
+                                                          : std::string(project_json)) +
+        "}";
+    return InvokeInto(client, "mlcore.v1.ProjectService/CreateProject", request, out_project_json,
+                      err);
   });
 }
 

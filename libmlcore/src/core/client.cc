@@ -47,7 +47,8 @@ Result<v1::Project> Client::GetProject(std::string_view name) {
 }
 
 Result<v1::ListProjectsResponse> Client::ListProjects(const v1::ListProjectsRequest& request) {
-  if (!request.parent().empty()) MLC_RETURN_IF_ERROR(ValidateName("parent project", request.parent()));
+  if (!request.parent().empty())
+    MLC_RETURN_IF_ERROR(ValidateName("parent project", request.parent()));
   MLC_RETURN_IF_ERROR(ResolvePageSize(request.page_size()).status());
   return backend_->ListProjects(request);
 }

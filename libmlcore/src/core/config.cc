@@ -1,11 +1,11 @@
 #include "mlcore/config.h"
 
-#include <yaml-cpp/yaml.h>
-
-#include <algorithm>
 #include <unistd.h>
 
+#include <algorithm>
 #include <sstream>
+
+#include <yaml-cpp/yaml.h>
 
 #include "core/validation.h"
 #include "mlcore/uri.h"
@@ -41,14 +41,14 @@ Result<YAML::Node> LoadDocument(const std::string& path) {
   }
   if (root.IsNull()) return YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) {
-    return ConfigError(path, root.Mark(), "the top level must be a mapping with keys "
-                                          "current-context and contexts");
+    return ConfigError(path, root.Mark(),
+                       "the top level must be a mapping with keys "
+                       "current-context and contexts");
   }
   return root;
 }
 
-Result<std::string> ScalarField(const std::string& path, const YAML::Node& node,
-                                const char* key) {
+Result<std::string> ScalarField(const std::string& path, const YAML::Node& node, const char* key) {
   YAML::Node value = node[key];
   if (!value || value.IsNull()) return std::string();
   if (!value.IsScalar()) {
@@ -73,8 +73,9 @@ Result<ConfigFile> Parse(const std::string& path, const YAML::Node& root) {
       const YAML::Node& body = entry.second;
       if (!body.IsNull() && !body.IsMap()) {
         return ConfigError(path, body.Mark(),
-                           "context \"" + context.name + "\" must be a mapping with keys "
-                           "backend and project");
+                           "context \"" + context.name +
+                               "\" must be a mapping with keys "
+                               "backend and project");
       }
       if (body.IsMap()) {
         for (const auto& field : body) {
@@ -167,9 +168,8 @@ Result<ResolvedConfig> ResolveConfig(const ClientOptions& options) {
     if (context == nullptr) {
       return NotFoundError("context \"" + context_name + "\" (from " + context_origin +
                            ") is not defined in " + resolved.config_path + "; " +
-                           KnownContexts(file) +
-                           " (create it with `mlc config set-context " + context_name +
-                           " --backend URI`)");
+                           KnownContexts(file) + " (create it with `mlc config set-context " +
+                           context_name + " --backend URI`)");
     }
     resolved.context = context_name;
   }

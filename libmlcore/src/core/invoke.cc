@@ -1,12 +1,12 @@
 #include "mlcore/invoke.h"
 
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/dynamic_message.h>
-#include <google/protobuf/message.h>
-
 #include <functional>
 #include <map>
 #include <memory>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/message.h>
 
 #include "core/schema_files.h"
 #include "mlcore/client.h"
@@ -37,7 +37,9 @@ const std::map<std::string, Handler>& Handlers() {
            [](Client& c, const v1::GetBackendInfoRequest&) { return c.GetBackendInfo(); })},
       {"mlcore.v1.ProjectService/CreateProject",
        Typed<v1::CreateProjectRequest, v1::Project>(
-           [](Client& c, const v1::CreateProjectRequest& r) { return c.CreateProject(r.project()); })},
+           [](Client& c, const v1::CreateProjectRequest& r) {
+             return c.CreateProject(r.project());
+           })},
       {"mlcore.v1.ProjectService/GetProject",
        Typed<v1::GetProjectRequest, v1::Project>(
            [](Client& c, const v1::GetProjectRequest& r) { return c.GetProject(r.name()); })},

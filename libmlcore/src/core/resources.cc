@@ -9,8 +9,8 @@ namespace mlcore {
 namespace {
 
 Status Bad(std::string_view pair, std::string_view why) {
-  return InvalidArgumentError("invalid resource \"" + std::string(pair) + "\": " +
-                              std::string(why) +
+  return InvalidArgumentError("invalid resource \"" + std::string(pair) +
+                              "\": " + std::string(why) +
                               "; use e.g. cpu=4, cpu=500m, memory=32Gi, gpu=2 or gpu=2:a100");
 }
 
@@ -18,8 +18,7 @@ std::optional<double> ParseNumber(std::string_view text) {
   if (text.empty()) return std::nullopt;
   double value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value) ||
-      value < 0) {
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value) || value < 0) {
     return std::nullopt;
   }
   return value;
@@ -37,9 +36,9 @@ Result<int64_t> ParseMemory(std::string_view pair, std::string_view value) {
     double factor;
   };
   static constexpr Unit kUnits[] = {
-      {"Ki", 1024.0},          {"Mi", 1048576.0},   {"Gi", 1073741824.0},
-      {"Ti", 1099511627776.0}, {"K", 1e3},          {"M", 1e6},
-      {"G", 1e9},              {"T", 1e12},         {"B", 1.0},
+      {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
+      {"K", 1e3},     {"M", 1e6},        {"G", 1e9},           {"T", 1e12},
+      {"B", 1.0},
   };
   double factor = 1.0;
   std::string_view number = value;

@@ -12,8 +12,7 @@ bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-Status CheckResources(std::string_view project, std::string_view which,
-                      const v1::Resources& r) {
+Status CheckResources(std::string_view project, std::string_view which, const v1::Resources& r) {
   if (r.cpu_millis() < 0 || r.memory_bytes() < 0 || r.gpu() < 0) {
     return InvalidArgumentError("project " + Quote(project) + ": " + std::string(which) +
                                 " quota has a negative amount; amounts must be >= 0");
@@ -24,8 +23,9 @@ Status CheckResources(std::string_view project, std::string_view which,
 }  // namespace
 
 Status ValidateName(std::string_view kind, std::string_view name) {
-  const std::string rule = " names are 1-63 characters of lowercase letters, digits and '-', "
-                           "starting and ending with a letter or digit (e.g. \"ml-research\")";
+  const std::string rule =
+      " names are 1-63 characters of lowercase letters, digits and '-', "
+      "starting and ending with a letter or digit (e.g. \"ml-research\")";
   if (name.empty()) return InvalidArgumentError(std::string(kind) + " name is empty;" + rule);
   if (name.size() > kMaxNameLength) {
     return InvalidArgumentError(std::string(kind) + " name " + Quote(name.substr(0, 20)) +
@@ -58,8 +58,7 @@ Status ValidateNewProject(const v1::Project& project) {
   if (!project.parent().empty()) {
     MLC_RETURN_IF_ERROR(ValidateName("parent project", project.parent()));
     if (project.parent() == project.name()) {
-      return InvalidArgumentError("project " + Quote(project.name()) +
-                                  " cannot be its own parent");
+      return InvalidArgumentError("project " + Quote(project.name()) + " cannot be its own parent");
     }
   }
   MLC_RETURN_IF_ERROR(CheckResources(project.name(), "guaranteed", project.guaranteed()));

@@ -98,7 +98,8 @@ Result<v1::Project> LocalBackend::GetProjectLocked(const std::string& name) {
   select.Bind(1, name);
   MLC_ASSIGN_OR_RETURN(bool found, select.Step());
   if (!found) {
-    return NotFoundError("project \"" + name + "\" does not exist (list projects with `mlc "
+    return NotFoundError("project \"" + name +
+                         "\" does not exist (list projects with `mlc "
                          "project ls`)");
   }
   v1::Project project;

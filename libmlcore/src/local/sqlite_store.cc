@@ -1,9 +1,9 @@
 #include "local/sqlite_store.h"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <string>
+
+#include <sqlite3.h>
 
 namespace mlcore::sqlite {
 
@@ -74,8 +74,8 @@ Statement& Statement::Bind(int index, double value) {
 }
 
 Statement& Statement::Bind(int index, std::string_view text) {
-  int rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT,
-                               SQLITE_UTF8);
+  int rc =
+      sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   if (rc != SQLITE_OK) bind_error_ = rc;
   return *this;
 }
@@ -115,7 +115,8 @@ double Statement::ColumnDouble(int column) const { return sqlite3_column_double(
 std::string Statement::ColumnText(int column) const {
   const auto* text = sqlite3_column_text(stmt_, column);
   if (text == nullptr) return {};
-  return {reinterpret_cast<const char*>(text), static_cast<size_t>(sqlite3_column_bytes(stmt_, column))};
+  return {reinterpret_cast<const char*>(text),
+          static_cast<size_t>(sqlite3_column_bytes(stmt_, column))};
 }
 
 std::string Statement::ColumnBlob(int column) const {
@@ -176,10 +177,9 @@ Status Db::Migrate(const std::vector<Migration>& migrations) {
   int latest = migrations.empty() ? 0 : migrations.back().version;
   MLC_ASSIGN_OR_RETURN(int version, ReadUserVersion());
   auto too_new = [&](int v) {
-    return FailedPreconditionError(
-        "store " + path_ + " has schema version " + std::to_string(v) +
-        ", newer than this mlcore supports (" + std::to_string(latest) +
-        "); upgrade mlcore, or point it at another state directory");
+    return FailedPreconditionError("store " + path_ + " has schema version " + std::to_string(v) +
+                                   ", newer than this mlcore supports (" + std::to_string(latest) +
+                                   "); upgrade mlcore, or point it at another state directory");
   };
   if (version > latest) return too_new(version);
   if (version < latest) {

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <pwd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
 
 namespace mlcore::util {
 
@@ -96,7 +96,8 @@ Status EnsureDirectory(const std::string& path, std::string_view purpose) {
     if (stat(path.c_str(), &st) != 0) return FromErrno(errno, "cannot use " + what);
   }
   if (!S_ISDIR(st.st_mode)) {
-    return FailedPreconditionError(what + " exists but is not a directory; remove it or choose "
+    return FailedPreconditionError(what +
+                                   " exists but is not a directory; remove it or choose "
                                    "another path");
   }
   if (access(path.c_str(), R_OK | W_OK | X_OK) != 0) {

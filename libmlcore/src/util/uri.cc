@@ -54,8 +54,9 @@ Result<Uri> Uri::Parse(std::string_view text) {
   uri.original = std::string(text);
   auto sep = text.find("://");
   if (text.empty()) {
-    return InvalidArgumentError("empty backend URI; expected e.g. local:///path/to/state or "
-                                "grpc://host:port");
+    return InvalidArgumentError(
+        "empty backend URI; expected e.g. local:///path/to/state or "
+        "grpc://host:port");
   }
   if (sep == std::string_view::npos || sep == 0) {
     return InvalidArgumentError("malformed backend URI \"" + std::string(text) +

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Sets up everything and runs every test: C++ unit + conformance (ctest), the plain-C ABI test,
+# Python (pytest over the installed package), the CLI as a black box, Go, the examples, the
+# format check, and the whole C++/C suite again under ASan+UBSan.
+# Usage: scripts/test.sh [--quick]   (--quick skips the sanitizer build)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+scripts/setup.sh || { echo "setup failed"; exit 1; }
+
+passed=0
+failed=0
+failed_steps=()
+declare -a timings=()
+step() {
+  local name="$1"
+  shift
+  local start=$SECONDS
+  echo
+  echo "=== $name"
+  if "$@"; then
+    passed=$((passed + 1))
+    timings+=("$name: $((SECONDS - start))s ok")
+  else
+    failed=$((failed + 1))
+    failed_steps+=("$name")
+    timings+=("$name: $((SECONDS - start))s FAILED")
+  fi
+}
+
+export MLC_TEST_TMP="$ROOT/build/test-tmp"
+rm -rf "$MLC_TEST_TMP" && mkdir -p "$MLC_TEST_TMP"
+# Tests never read the developer's own configuration or state.
+export MLC_CONFIG="$MLC_TEST_TMP/config.yaml" XDG_DATA_HOME="$MLC_TEST_TMP/data"
+unset MLC_BACKEND MLC_PROJECT MLC_CONTEXT
+
+build_dev() { scripts/build.sh dev; }
+ctest_dev() { ctest --preset dev -j2; }
+python_install() { .venv/bin/python -m pip install -q --no-build-isolation "$ROOT"; }
+pytest_all() { MLC_BIN="$ROOT/build/dev/cli/mlc" .venv/bin/python -m pytest -q tests; }
+go_tests() {
+  local lib="$ROOT/build/dev/libmlcore"
+  scripts/gen-go.sh --check &&
+    (cd go && CGO_LDFLAGS="-L$lib -Wl,-rpath,$lib" go vet ./... &&
+      CGO_LDFLAGS="-L$lib -Wl,-rpath,$lib" go test -count=1 ./...)
+}
+format_check() { scripts/lint.sh --format-only; }
+build_sanitize() { scripts/build.sh sanitize; }
+ctest_sanitize() { ctest --preset sanitize -j2; }
+cli_sanitize() {
+  ASAN_OPTIONS=detect_leaks=1 MLC_BIN="$ROOT/build/sanitize/cli/mlc" \
+    .venv/bin/python -m pytest -q tests/cli
+}
+
+step "build (dev preset)" build_dev
+step "ctest: unit, conformance, C ABI, C example" ctest_dev
+step "pip install . (Python package)" python_install
+step "pytest: Python API, CLI black box, examples" pytest_all
+step "go test (cgo over libmlcore.so)" go_tests
+step "clang-format check" format_check
+if [ $quick -eq 0 ]; then
+  step "build (sanitize preset: ASan+UBSan)" build_sanitize
+  step "ctest under ASan+UBSan" ctest_sanitize
+  step "CLI black box under ASan+UBSan" cli_sanitize
+fi
+
+echo
+echo "=== summary (wall time per step)"
+printf '  %s\n' "${timings[@]}"
+((failed)) && printf 'failed: %s\n' "${failed_steps[@]}"
+echo "test suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
