@@ -32,6 +32,11 @@ mlcore::Result<std::unique_ptr<mlcore::Client>> OpenClient(const Globals& global
   return mlcore::Client::Open(globals.client_options());
 }
 
+int& CommandExitCode() {
+  static int code = 0;
+  return code;
+}
+
 void OnRun(CLI::App* command, Action action) {
   // The status travels out of CLI11 through an exception caught in main().
   command->callback([action = std::move(action)] {

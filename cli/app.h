@@ -38,6 +38,10 @@ mlcore::Result<std::unique_ptr<mlcore::Client>> OpenClient(const Globals& global
 // A command's body: returns OK or the error to report.
 using Action = std::function<mlcore::Status()>;
 
+// The exit code a command wants when it succeeded as an mlc call but reports an outcome (the
+// exit code of a followed job, say). 0 by default; main() returns it.
+int& CommandExitCode();
+
 // Registers `action` to run when `command` is selected (after parsing succeeds).
 void OnRun(CLI::App* command, Action action);
 
@@ -59,5 +63,9 @@ void AddVersionCommand(CLI::App& app, Globals& globals);
 void AddConfigCommands(CLI::App& app, Globals& globals);
 void AddProjectCommands(CLI::App& app, Globals& globals);
 void AddApiCommands(CLI::App& app, Globals& globals);
+void AddSimCommand(CLI::App& app, Globals& globals);
+void AddJobCommands(CLI::App& app, Globals& globals);
+void AddJobAttachCommands(CLI::App* job, Globals& globals);  // exec, port-forward
+void AddQuotaCommands(CLI::App& app, Globals& globals);      // quota, flavor, node
 
 }  // namespace mlc

@@ -38,6 +38,9 @@ int main(int argc, char** argv) {
   mlc::AddConfigCommands(app, globals);
   mlc::AddProjectCommands(app, globals);
   mlc::AddApiCommands(app, globals);
+  mlc::AddSimCommand(app, globals);
+  mlc::AddJobCommands(app, globals);
+  mlc::AddQuotaCommands(app, globals);
 
   try {
     app.parse(argc, argv);
@@ -59,5 +62,5 @@ int main(int argc, char** argv) {
     std::cerr << "mlc: internal error: " << e.what() << "\n";
     return mlc::kExitError;
   }
-  return mlc::kExitOk;
+  return mlc::CommandExitCode();
 }

@@ -21,6 +21,8 @@ class LocalTarget final : public Target {
  private:
   testing::TempDir root_;
   testing::IsolatedEnv env_{root_};
+  // A fixed, small node so queueing is deterministic whatever machine runs the tests.
+  testing::ScopedEnv capacity_{testing::EnvMap{{"MLC_NODE_CAPACITY", "cpu=4,memory=8Gi,gpu=0"}}};
   int instances_ = 0;
   std::string uri_;
 };

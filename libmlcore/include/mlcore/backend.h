@@ -23,9 +23,21 @@
 #include "mlcore/status.h"
 #include "mlcore/uri.h"
 #include "mlcore/v1/common.pb.h"
+#include "mlcore/v1/jobs.pb.h"
 #include "mlcore/v1/projects.pb.h"
+#include "mlcore/v1/scheduling.pb.h"
 
 namespace mlcore {
+
+// A job ready for a backend: Client has applied the submitter's context (project, name, absolute
+// working directory, environment, source code) and read what must not be stored in the job.
+struct JobSubmission {
+  v1::Job job;                                     // spec, reproducibility, user, rerun_of
+  std::map<std::string, std::string> secrets;      // values of ENV secret references, by name;
+                                                   // handed to the job, never stored or logged
+  std::map<std::string, std::string> attachments;  // files kept with the job ("git-diff.patch")
+  std::string request_id;                          // idempotency key; empty = none
+};
 
 class Backend {
  public:
@@ -38,6 +50,29 @@ class Backend {
   virtual Result<v1::Project> GetProject(const std::string& name) = 0;
   virtual Result<v1::ListProjectsResponse> ListProjects(const v1::ListProjectsRequest& request) = 0;
   virtual Status DeleteProject(const std::string& name) = 0;
+
+  // --- Jobs (proto/mlcore/v1/jobs.proto). Client has already applied the submitter's context:
+  // project, name, absolute working directory, environment, source code. ---
+
+  // Queues a prepared job (see JobSubmission). Errors: NOT_FOUND (project), INVALID_ARGUMENT
+  // (flavor, priority class), RESOURCE_EXHAUSTED (could never fit the project's limit or the
+  // capacity), ALREADY_EXISTS (name taken in the project).
+  virtual Result<v1::Job> SubmitJob(const JobSubmission& submission) = 0;
+  virtual Result<v1::Job> GetJob(const v1::GetJobRequest& request) = 0;
+  virtual Result<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request) = 0;
+  // Calls `sink` for each matching log line in order; with `follow`, keeps reading until the job
+  // ends (and its output is drained) or `sink` returns false.
+  virtual Status StreamJobLogs(const v1::StreamJobLogsRequest& request,
+                               const std::function<bool(const v1::LogLine&)>& sink) = 0;
+  virtual Result<v1::Job> CancelJob(const v1::CancelJobRequest& request) = 0;
+  virtual Result<v1::Job> PreemptJob(const v1::PreemptJobRequest& request) = 0;
+
+  // --- Scheduling facts ---
+  virtual Result<v1::ListFlavorsResponse> ListFlavors(const v1::ListFlavorsRequest& request) = 0;
+  virtual Result<v1::ListNodesResponse> ListNodes(const v1::ListNodesRequest& request) = 0;
+  virtual Result<v1::ListPriorityClassesResponse> ListPriorityClasses() = 0;
+  virtual Result<v1::GetQuotaUsageResponse> GetQuotaUsage(
+      const v1::GetQuotaUsageRequest& request) = 0;
 };
 
 // Builds a backend for a parsed URI. Errors are reported as Status (never thrown).

@@ -13,6 +13,8 @@
 // Thread safety: a Client may be used from several threads at once.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,7 +23,9 @@
 #include "mlcore/config.h"
 #include "mlcore/status.h"
 #include "mlcore/v1/common.pb.h"
+#include "mlcore/v1/jobs.pb.h"
 #include "mlcore/v1/projects.pb.h"
+#include "mlcore/v1/scheduling.pb.h"
 
 namespace mlcore {
 
@@ -73,7 +77,46 @@ class Client {
   // Errors: NOT_FOUND, FAILED_PRECONDITION (has sub-projects).
   Status DeleteProject(std::string_view name);
 
+  // --- Jobs (see proto/mlcore/v1/jobs.proto and docs/job-spec.md) ---
+
+  // Submits a job. Fills what the spec leaves to the submitter's context: the project (the
+  // client's default), a generated name ("train-g6d8y6"), the working directory (the current
+  // one), the base environment and the git source of the working directory (recorded for
+  // reproducibility; a dirty diff is attached as git-diff.patch), and the values of ENV secrets.
+  // The spec is linted first; every problem is reported at once. Errors: INVALID_ARGUMENT (spec
+  // problems, no project), NOT_FOUND (project, working directory), FAILED_PRECONDITION (an ENV
+  // secret is unset), RESOURCE_EXHAUSTED (could never fit), ALREADY_EXISTS (name taken).
+  Result<v1::Job> SubmitJob(const v1::JobSpec& spec, const std::string& request_id = {});
+  // A job by id, or by name in the client's project (or any project when the name is unique).
+  Result<v1::Job> GetJob(std::string_view id_or_name, v1::JobView view = v1::JOB_VIEW_FULL);
+  // Newest first; `project` defaults to the client's project (set "*" for every project).
+  Result<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request);
+  // Log lines in order; with request.follow, until the job ends or `sink` returns false.
+  Status StreamJobLogs(const v1::StreamJobLogsRequest& request,
+                       const std::function<bool(const v1::LogLine&)>& sink);
+  Result<v1::Job> CancelJob(std::string_view id_or_name, std::string_view reason = {});
+  Result<v1::Job> PreemptJob(std::string_view id_or_name, std::string_view reason = {});
+  // A new job from the recorded spec and environment of `id_or_name` (same command, working
+  // directory, flavor, datasets); `name` empty = "<old name>-r<suffix>".
+  Result<v1::Job> RerunJob(std::string_view id_or_name, std::string_view name = {});
+  // Polls until the job is in a final state, `timeout` passes (DEADLINE_EXCEEDED) or
+  // `keep_waiting` returns false (CANCELLED). A zero timeout waits forever.
+  Result<v1::Job> WaitJob(std::string_view id_or_name,
+                          std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
+                          const std::function<bool()>& keep_waiting = {});
+  // Checks a spec (YAML text or a message) against this backend's flavors and classes.
+  Result<v1::LintJobSpecResponse> LintJobSpec(const v1::LintJobSpecRequest& request);
+
+  // --- Scheduling facts ---
+  Result<v1::ListFlavorsResponse> ListFlavors(const v1::ListFlavorsRequest& request = {});
+  Result<v1::ListNodesResponse> ListNodes(const v1::ListNodesRequest& request = {});
+  Result<v1::ListPriorityClassesResponse> ListPriorityClasses();
+  Result<v1::GetQuotaUsageResponse> GetQuotaUsage(const v1::GetQuotaUsageRequest& request = {});
+
  private:
+  // The project of a request: `project` if set, else the client's default, else an error.
+  Result<std::string> ProjectOrDefault(const std::string& project, std::string_view what);
+
   std::unique_ptr<Backend> backend_;
   ResolvedConfig config_;
 };

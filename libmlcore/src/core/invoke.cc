@@ -52,6 +52,60 @@ const std::map<std::string, Handler>& Handlers() {
              MLC_RETURN_IF_ERROR(c.DeleteProject(r.name()));
              return v1::DeleteProjectResponse();
            })},
+      {"mlcore.v1.JobService/SubmitJob",
+       Typed<v1::SubmitJobRequest, v1::Job>([](Client& c, const v1::SubmitJobRequest& r) {
+         return c.SubmitJob(r.spec(), r.request_id());
+       })},
+      {"mlcore.v1.JobService/GetJob",
+       Typed<v1::GetJobRequest, v1::Job>([](Client& c, const v1::GetJobRequest& r) {
+         return c.GetJob(r.id().empty() ? r.name() : r.id(),
+                         r.view() == v1::JOB_VIEW_UNSPECIFIED ? v1::JOB_VIEW_FULL : r.view());
+       })},
+      {"mlcore.v1.JobService/ListJobs",
+       Typed<v1::ListJobsRequest, v1::ListJobsResponse>(
+           [](Client& c, const v1::ListJobsRequest& r) { return c.ListJobs(r); })},
+      {"mlcore.v1.JobService/StreamJobLogs",
+       // Unary form: every matching line in one response (follow is not available here).
+       Typed<v1::StreamJobLogsRequest, v1::StreamJobLogsResponse>(
+           [](Client& c, const v1::StreamJobLogsRequest& r) -> Result<v1::StreamJobLogsResponse> {
+             if (r.follow()) {
+               return InvalidArgumentError("follow is a streaming call; use `mlc job logs -f`, "
+                                           "Job.logs(follow=True) or mlc_job_logs_follow");
+             }
+             v1::StreamJobLogsResponse out;
+             MLC_RETURN_IF_ERROR(c.StreamJobLogs(r, [&](const v1::LogLine& line) {
+               *out.add_lines() = line;
+               return true;
+             }));
+             return out;
+           })},
+      {"mlcore.v1.JobService/CancelJob",
+       Typed<v1::CancelJobRequest, v1::Job>(
+           [](Client& c, const v1::CancelJobRequest& r) { return c.CancelJob(r.id(), r.reason()); })},
+      {"mlcore.v1.JobService/PreemptJob",
+       Typed<v1::PreemptJobRequest, v1::Job>([](Client& c, const v1::PreemptJobRequest& r) {
+         return c.PreemptJob(r.id(), r.reason());
+       })},
+      {"mlcore.v1.JobService/RerunJob",
+       Typed<v1::RerunJobRequest, v1::Job>(
+           [](Client& c, const v1::RerunJobRequest& r) { return c.RerunJob(r.id(), r.name()); })},
+      {"mlcore.v1.JobService/LintJobSpec",
+       Typed<v1::LintJobSpecRequest, v1::LintJobSpecResponse>(
+           [](Client& c, const v1::LintJobSpecRequest& r) { return c.LintJobSpec(r); })},
+      {"mlcore.v1.SchedulingService/ListFlavors",
+       Typed<v1::ListFlavorsRequest, v1::ListFlavorsResponse>(
+           [](Client& c, const v1::ListFlavorsRequest& r) { return c.ListFlavors(r); })},
+      {"mlcore.v1.SchedulingService/ListNodes",
+       Typed<v1::ListNodesRequest, v1::ListNodesResponse>(
+           [](Client& c, const v1::ListNodesRequest& r) { return c.ListNodes(r); })},
+      {"mlcore.v1.SchedulingService/ListPriorityClasses",
+       Typed<v1::ListPriorityClassesRequest, v1::ListPriorityClassesResponse>(
+           [](Client& c, const v1::ListPriorityClassesRequest&) {
+             return c.ListPriorityClasses();
+           })},
+      {"mlcore.v1.SchedulingService/GetQuotaUsage",
+       Typed<v1::GetQuotaUsageRequest, v1::GetQuotaUsageResponse>(
+           [](Client& c, const v1::GetQuotaUsageRequest& r) { return c.GetQuotaUsage(r); })},
   };
   return *handlers;
 }

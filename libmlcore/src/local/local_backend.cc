@@ -27,6 +27,7 @@ const std::vector<sqlite::Migration>& StoreMigrations() {
         );
         CREATE INDEX projects_parent ON projects(parent);
       )sql"},
+      {2, kJobsMigrationSql},
   };
   return kMigrations;
 }
@@ -54,6 +55,9 @@ v1::BackendInfo LocalBackend::Info() {
   info.set_version(std::string(Version()));
   info.set_store_schema_version(db_->schema_version());
   info.add_capabilities(v1::CAPABILITY_PROJECTS);
+  info.add_capabilities(v1::CAPABILITY_JOBS);
+  info.add_capabilities(v1::CAPABILITY_PREEMPTION);
+  info.add_capabilities(v1::CAPABILITY_JOB_ATTACH);
   return info;
 }
 
@@ -155,6 +159,11 @@ Status LocalBackend::DeleteProject(const std::string& name) {
                                    children.ColumnText(0) + "\"); delete them first");
   }
   children.Reset();
+  MLC_ASSIGN_OR_RETURN(int64_t jobs, CountProjectJobs(*db_, name));
+  if (jobs > 0) {
+    return FailedPreconditionError("project \"" + name + "\" has " + std::to_string(jobs) +
+                                   " jobs; projects holding job history cannot be deleted");
+  }
   MLC_ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM projects WHERE name = ?"));
   del.Bind(1, name);
   MLC_RETURN_IF_ERROR(del.Run());

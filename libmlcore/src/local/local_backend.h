@@ -3,8 +3,11 @@
 
 #include <memory>
 #include <mutex>
+#include <functional>
+#include <map>
 #include <string>
 
+#include "local/job_runtime.h"
 #include "local/sqlite_store.h"
 #include "mlcore/backend.h"
 
@@ -26,13 +29,34 @@ class LocalBackend final : public Backend {
   Result<v1::ListProjectsResponse> ListProjects(const v1::ListProjectsRequest& request) override;
   Status DeleteProject(const std::string& name) override;
 
+  Result<v1::Job> SubmitJob(const JobSubmission& submission) override;
+  Result<v1::Job> GetJob(const v1::GetJobRequest& request) override;
+  Result<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request) override;
+  Status StreamJobLogs(const v1::StreamJobLogsRequest& request,
+                       const std::function<bool(const v1::LogLine&)>& sink) override;
+  Result<v1::Job> CancelJob(const v1::CancelJobRequest& request) override;
+  Result<v1::Job> PreemptJob(const v1::PreemptJobRequest& request) override;
+  Result<v1::ListFlavorsResponse> ListFlavors(const v1::ListFlavorsRequest& request) override;
+  Result<v1::ListNodesResponse> ListNodes(const v1::ListNodesRequest& request) override;
+  Result<v1::ListPriorityClassesResponse> ListPriorityClasses() override;
+  Result<v1::GetQuotaUsageResponse> GetQuotaUsage(const v1::GetQuotaUsageRequest& request) override;
+
+  const std::string& dir() const { return dir_; }
+
  private:
   LocalBackend(std::string dir, std::unique_ptr<sqlite::Db> db);
   Result<v1::Project> GetProjectLocked(const std::string& name);
+  // The runtime context, built on first use (node detection may run nvidia-smi).
+  const RuntimeContext& Runtime();
+  // Resolves a job id, or a name within `project`, to an id. Errors: NOT_FOUND.
+  Result<std::string> ResolveJobIdLocked(const std::string& id_or_name, const std::string& project);
+  // Checks that `job` could ever start: project limits (with ancestors) and node capacity.
+  Status CheckCanEverFit(const v1::Job& job);
 
   const std::string dir_;
   std::mutex mu_;  // serializes use of db_ (one SQLite connection)
   std::unique_ptr<sqlite::Db> db_;
+  std::unique_ptr<RuntimeContext> runtime_;
 };
 
 }  // namespace mlcore::local

@@ -1,0 +1,283 @@
+#include "local/job_runtime.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "local/process.h"
+#include "mlcore/resources.h"
+#include "util/fs.h"
+#include "scheduler/flavors.h"
+#include "scheduler/node_detect.h"
+#include "scheduler/scheduler.h"
+
+namespace mlcore::local {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// A STARTING job whose supervisor has not claimed it within this time is LOST.
+constexpr int64_t kSupervisorStartTimeoutUs = 60LL * 1000 * 1000;
+
+struct PendingSignal {
+  ProcessIdentity supervisor;
+};
+
+// Ends a job whose supervisor is gone: LOST, or back to PENDING when the policy retries it.
+void MarkLost(JobRecord& r, const std::string& why, int64_t now) {
+  if (r.pgid > 0 && r.supervisor.boot_id == BootId()) {
+    ::killpg(r.pgid, SIGKILL);  // leftovers of the job must not run unsupervised
+  }
+  const auto& retry = r.job.spec().retry();
+  if (retry.retry_lost() && r.job.restarts() < retry.max_restarts()) {
+    Transition(&r.job, v1::JOB_STATE_LOST, why, now);
+    r.job.set_restarts(r.job.restarts() + 1);
+    Transition(&r.job, v1::JOB_STATE_PENDING,
+               "requeued after loss (restart " + std::to_string(r.job.restarts()) + " of " +
+                   std::to_string(retry.max_restarts()) + ")",
+               now);
+  } else {
+    Transition(&r.job, v1::JOB_STATE_LOST, why, now);
+  }
+  r.supervisor = {};
+  r.pgid = 0;
+  r.stop = StopRequest::kNone;
+}
+
+Status ReconcileSupervisors(sqlite::Db& db, std::vector<JobRecord>& active, int64_t now) {
+  for (auto& r : active) {
+    bool lost = false;
+    std::string why;
+    if (r.supervisor.pid == 0) {
+      int64_t since = r.job.events_size() > 0
+                          ? TimeUtil::TimestampToMicroseconds(r.job.events().rbegin()->time())
+                          : now;
+      if (now - since > kSupervisorStartTimeoutUs) {
+        lost = true;
+        why = "its supervisor never started (see " + r.job.id() + "/supervisor.log)";
+      }
+    } else if (!IsAlive(r.supervisor)) {
+      lost = true;
+      why = r.supervisor.boot_id != BootId()
+                ? "the machine restarted while the job ran"
+                : "its supervisor (pid " + std::to_string(r.supervisor.pid) +
+                      ") vanished without recording an exit";
+    }
+    if (!lost) continue;
+    MarkLost(r, why, now);
+    MLC_RETURN_IF_ERROR(UpdateJob(db, r));
+  }
+  return Status::Ok();
+}
+
+Status LaunchSupervisor(sqlite::Db& db, const RuntimeContext& ctx, const std::string& job_id) {
+  auto binary = SupervisorBinary();
+  Result<pid_t> pid = binary.ok() ? SpawnDetached({*binary, "--state", ctx.state_dir, "--job", job_id},
+                                                  JobDir(ctx.state_dir, job_id) + "/supervisor.log")
+                                  : Result<pid_t>(binary.status());
+  if (pid.ok()) return Status::Ok();
+  // The job cannot run here: record why, so it never sits in STARTING.
+  MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(db));
+  MLC_ASSIGN_OR_RETURN(auto r, LoadJob(db, job_id));
+  if (r.job.state() == v1::JOB_STATE_STARTING && r.supervisor.pid == 0) {
+    Transition(&r.job, v1::JOB_STATE_FAILED,
+               "cannot start the job's supervisor: " + pid.status().message(), NowMicros());
+    MLC_RETURN_IF_ERROR(UpdateJob(db, r));
+  }
+  return txn.Commit();
+}
+
+}  // namespace
+
+RuntimeContext DefaultRuntimeContext(const std::string& state_dir) {
+  RuntimeContext ctx;
+  ctx.state_dir = state_dir;
+  NodeDetectOptions options;
+  // MLC_NODE_CAPACITY ("cpu=4,memory=8Gi,gpu=0") replaces detected amounts: for sharing a
+  // machine with other work, and for tests.
+  std::string capacity = util::GetEnv("MLC_NODE_CAPACITY");
+  if (!capacity.empty()) {
+    auto parsed = ParseResources(capacity);
+    if (parsed.ok()) options.overrides = *parsed;
+  }
+  auto node = DetectLocalNode(options);
+  if (node.ok()) {
+    ctx.node = *node;
+  } else {
+    ctx.node.set_name("local");
+    ctx.node.mutable_capacity()->set_cpu_millis(1000 * sysconf(_SC_NPROCESSORS_ONLN));
+  }
+  ctx.flavors = DefaultFlavorCatalog("local");
+  ctx.priorities = DefaultPriorityClasses();
+  return ctx;
+}
+
+std::string JobDir(const std::string& state_dir, const std::string& job_id) {
+  return state_dir + "/jobs/" + job_id;
+}
+
+v1::SchedulableJob ToSchedulable(const v1::Job& job, const std::string& node_name) {
+  v1::SchedulableJob s;
+  s.set_id(job.id());
+  s.set_project(job.spec().project());
+  s.set_user(job.user());
+  *s.mutable_resources() = job.resources();
+  s.set_replicas(std::max(1, job.spec().replicas()));
+  s.set_priority(job.priority());
+  s.set_preemptible(job.spec().preemptible());
+  s.set_image(job.spec().image());
+  for (const auto& d : job.spec().input_datasets()) {
+    if (!d.digest().empty()) s.add_dataset_digests(d.digest());
+  }
+  *s.mutable_submit_time() = job.create_time();
+  if (job.has_deadline_time()) *s.mutable_deadline_time() = job.deadline_time();
+  if (job.has_start_time()) *s.mutable_start_time() = job.start_time();
+  if (job.state() == v1::JOB_STATE_RUNNING || job.state() == v1::JOB_STATE_STARTING) {
+    for (int i = 0; i < s.replicas(); ++i) s.add_nodes(node_name);
+  }
+  return s;
+}
+
+Result<std::vector<v1::Project>> LoadProjects(sqlite::Db& db) {
+  MLC_ASSIGN_OR_RETURN(auto select, db.Prepare("SELECT body FROM projects ORDER BY name"));
+  std::vector<v1::Project> out;
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    v1::Project p;
+    if (!p.ParseFromString(select.ColumnBlob(0))) {
+      return DataLossError("store " + db.path() + ": a project record is corrupt");
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
+  std::vector<std::string> to_launch;
+  std::vector<ProcessIdentity> to_signal;
+  {
+    MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(db));
+    const int64_t now = NowMicros();
+    MLC_ASSIGN_OR_RETURN(auto active, LoadJobsInStates(db, {v1::JOB_STATE_STARTING,
+                                                            v1::JOB_STATE_RUNNING}));
+    MLC_RETURN_IF_ERROR(ReconcileSupervisors(db, active, now));
+    MLC_ASSIGN_OR_RETURN(auto pending, LoadJobsInStates(db, {v1::JOB_STATE_PENDING}));
+    if (pending.empty()) return txn.Commit();
+
+    v1::SchedulingState state;
+    *state.mutable_time() = TimeUtil::MicrosecondsToTimestamp(now);
+    *state.add_nodes() = ctx.node;
+    MLC_ASSIGN_OR_RETURN(auto projects, LoadProjects(db));
+    for (auto& p : projects) *state.add_projects() = std::move(p);
+    std::map<std::string, JobRecord*> by_id;
+    for (auto& r : active) {
+      if (IsTerminal(r.job.state()) || r.job.state() == v1::JOB_STATE_PENDING) continue;
+      *state.add_running() = ToSchedulable(r.job, ctx.node.name());
+      by_id[r.job.id()] = &r;
+    }
+    for (auto& r : pending) {
+      if (r.not_before_us > now) continue;  // still in retry backoff
+      *state.add_pending() = ToSchedulable(r.job, ctx.node.name());
+      by_id[r.job.id()] = &r;
+    }
+    MLC_ASSIGN_OR_RETURN(auto decisions, Schedule(state, ctx.scheduler));
+    for (const auto& d : decisions) {
+      auto it = by_id.find(d.job_id());
+      if (it == by_id.end()) continue;
+      JobRecord& r = *it->second;
+      if (d.has_start() && r.job.state() == v1::JOB_STATE_PENDING) {
+        r.job.clear_nodes();
+        for (const auto& n : d.start().nodes()) r.job.add_nodes(n);
+        Transition(&r.job, v1::JOB_STATE_STARTING, "scheduled on " + ctx.node.name(), now);
+        r.supervisor = {};
+        r.stop = StopRequest::kNone;
+        MLC_RETURN_IF_ERROR(UpdateJob(db, r));
+        to_launch.push_back(r.job.id());
+      } else if (d.has_preempt() && r.stop == StopRequest::kNone &&
+                 (r.job.state() == v1::JOB_STATE_RUNNING ||
+                  r.job.state() == v1::JOB_STATE_STARTING)) {
+        r.stop = StopRequest::kPreempt;
+        r.grace_ms = r.job.spec().has_termination_grace_period()
+                         ? TimeUtil::DurationToMilliseconds(r.job.spec().termination_grace_period())
+                         : kDefaultGraceMs;
+        r.job.set_message("preempting: " + d.preempt().reason());
+        MLC_RETURN_IF_ERROR(UpdateJob(db, r));
+        if (r.supervisor.pid > 0) to_signal.push_back(r.supervisor);
+      } else if (d.has_wait() && r.job.waiting_reason() != d.wait().reason()) {
+        r.job.set_waiting_reason(d.wait().reason());
+        MLC_RETURN_IF_ERROR(UpdateJob(db, r));
+      }
+    }
+    MLC_RETURN_IF_ERROR(txn.Commit());
+  }
+  for (const auto& s : to_signal) {
+    if (IsAlive(s)) ::kill(s.pid, SIGTERM);
+  }
+  Status first;
+  for (const auto& id : to_launch) {
+    Status s = LaunchSupervisor(db, ctx, id);
+    if (first.ok() && !s.ok()) first = s;
+  }
+  return first;
+}
+
+Result<v1::Job> StopJob(sqlite::Db& db, const RuntimeContext& ctx, const std::string& job_id,
+                        StopRequest kind, const std::string& reason, int64_t grace_ms) {
+  ProcessIdentity signal_target;
+  v1::Job result;
+  bool pass_needed = false;
+  {
+    MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(db));
+    MLC_ASSIGN_OR_RETURN(auto r, LoadJob(db, job_id));
+    const int64_t now = NowMicros();
+    const std::string verb = kind == StopRequest::kCancel ? "cancel" : "preempt";
+    if (IsTerminal(r.job.state())) {
+      return FailedPreconditionError("cannot " + verb + " job " + r.job.spec().name() + " (" +
+                                     job_id + "): it already ended " +
+                                     v1::JobState_Name(r.job.state()));
+    }
+    if (kind == StopRequest::kPreempt) {
+      if (!r.job.spec().preemptible()) {
+        return FailedPreconditionError("job " + r.job.spec().name() +
+                                       " is not preemptible; cancel it instead, or submit it with "
+                                       "preemptible: true");
+      }
+      if (r.job.state() == v1::JOB_STATE_PENDING) {
+        return FailedPreconditionError("job " + r.job.spec().name() +
+                                       " is not running, so there is nothing to preempt");
+      }
+    }
+    if (r.job.state() == v1::JOB_STATE_PENDING) {
+      Transition(&r.job, v1::JOB_STATE_CANCELLED, reason.empty() ? "cancelled by user" : reason,
+                 now);
+    } else if (r.supervisor.pid == 0 || !IsAlive(r.supervisor)) {
+      if (r.supervisor.pid == 0 && r.job.state() == v1::JOB_STATE_STARTING) {
+        // Not claimed yet: the supervisor will see the stop request when it starts.
+        r.stop = kind;
+        r.grace_ms = grace_ms;
+        r.job.set_message((kind == StopRequest::kCancel ? "cancelling: " : "preempting: ") +
+                          reason);
+      } else {
+        MarkLost(r, "its supervisor vanished before it could be stopped", now);
+        pass_needed = true;
+      }
+    } else {
+      r.stop = kind;
+      r.grace_ms = grace_ms;
+      r.job.set_message((kind == StopRequest::kCancel ? "cancelling: " : "preempting: ") +
+                        (reason.empty() ? std::string("requested by user") : reason));
+      signal_target = r.supervisor;
+    }
+    MLC_RETURN_IF_ERROR(UpdateJob(db, r));
+    MLC_RETURN_IF_ERROR(txn.Commit());
+    result = r.job;
+    pass_needed = pass_needed || r.job.state() == v1::JOB_STATE_CANCELLED;
+  }
+  if (signal_target.pid > 0 && IsAlive(signal_target)) ::kill(signal_target.pid, SIGTERM);
+  if (pass_needed) MLC_RETURN_IF_ERROR(RunSchedulingPass(db, ctx));
+  return result;
+}
+
+}  // namespace mlcore::local

@@ -1,0 +1,55 @@
+// The local runtime's scheduling pass and job control, shared by every process that opens a
+// local store: clients (after submit, cancel, ls), job supervisors (after a job ends) and
+// `mlc-supervisor` itself. There is no daemon: any of them may run a pass; passes serialize on
+// the store's write lock.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "local/job_store.h"
+#include "local/sqlite_store.h"
+#include "mlcore/status.h"
+#include "mlcore/v1/jobs.pb.h"
+#include "mlcore/v1/projects.pb.h"
+#include "mlcore/v1/scheduling.pb.h"
+
+namespace mlcore::local {
+
+// Everything a pass needs besides the store.
+struct RuntimeContext {
+  std::string state_dir;                      // the local:// directory
+  v1::Node node;                              // this machine, as the scheduler sees it
+  v1::FlavorCatalog flavors;                  // the flavor catalog jobs resolve against
+  std::vector<v1::PriorityClass> priorities;  // the priority classes
+  v1::SchedulerConfig scheduler;              // tunables
+};
+
+// The context for `state_dir`: this machine's detected capacity, the default catalog and classes.
+RuntimeContext DefaultRuntimeContext(const std::string& state_dir);
+
+// Directory holding a job's files (output.log, supervisor.log, secrets, snapshot).
+std::string JobDir(const std::string& state_dir, const std::string& job_id);
+
+// Runs one pass: marks jobs whose supervisor vanished LOST (or requeues them when their policy
+// says so), asks the scheduler, records starts, preemptions and waiting reasons, then launches a
+// supervisor per started job and signals the supervisors of preempted ones.
+Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx);
+
+// Converts a job into the scheduler's view of it.
+v1::SchedulableJob ToSchedulable(const v1::Job& job, const std::string& node_name);
+
+// All projects of the store.
+Result<std::vector<v1::Project>> LoadProjects(sqlite::Db& db);
+
+// Asks a job to stop. PENDING jobs end at once (CANCELLED; a preempt of a pending job is
+// FAILED_PRECONDITION); running ones get a stop request and their supervisor a SIGTERM; jobs
+// whose supervisor is gone become LOST/CANCELLED directly. Returns the updated job.
+// Errors: FAILED_PRECONDITION (already finished; not preemptible), NOT_FOUND.
+Result<v1::Job> StopJob(sqlite::Db& db, const RuntimeContext& ctx, const std::string& job_id,
+                        StopRequest kind, const std::string& reason, int64_t grace_ms);
+
+// Default grace period between SIGTERM and SIGKILL when the spec names none.
+inline constexpr int64_t kDefaultGraceMs = 30000;
+
+}  // namespace mlcore::local

@@ -1,0 +1,226 @@
+#include "local/job_store.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <chrono>
+
+#include "mlcore/jobs.h"
+
+namespace mlcore::local {
+
+using google::protobuf::util::TimeUtil;
+
+const char* const kJobsMigrationSql = R"sql(
+  CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    project TEXT NOT NULL REFERENCES projects(name),
+    name TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    create_us INTEGER NOT NULL,
+    not_before_us INTEGER NOT NULL DEFAULT 0,
+    supervisor_pid INTEGER NOT NULL DEFAULT 0,
+    supervisor_start INTEGER NOT NULL DEFAULT 0,
+    boot_id TEXT NOT NULL DEFAULT '',
+    pgid INTEGER NOT NULL DEFAULT 0,
+    stop_request INTEGER NOT NULL DEFAULT 0,
+    grace_ms INTEGER NOT NULL DEFAULT 0,
+    body BLOB NOT NULL,  -- serialized mlcore.v1.Job
+    UNIQUE (project, name)
+  );
+  CREATE INDEX jobs_state ON jobs(state, create_us);
+  CREATE INDEX jobs_listing ON jobs(create_us DESC, id DESC);
+  CREATE TABLE job_requests (
+    request_id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL REFERENCES jobs(id)
+  );
+)sql";
+
+namespace {
+
+constexpr const char* kColumns =
+    "id, body, not_before_us, supervisor_pid, supervisor_start, boot_id, pgid, stop_request, "
+    "grace_ms, create_us";
+
+Result<JobRecord> ReadRow(sqlite::Statement& row, const std::string& store) {
+  JobRecord record;
+  if (!record.job.ParseFromString(row.ColumnBlob(1))) {
+    return DataLossError("store " + store + ": the record of job " + row.ColumnText(0) +
+                         " is corrupt");
+  }
+  record.not_before_us = row.ColumnInt(2);
+  record.supervisor.pid = static_cast<pid_t>(row.ColumnInt(3));
+  record.supervisor.start_ticks = static_cast<uint64_t>(row.ColumnInt(4));
+  record.supervisor.boot_id = row.ColumnText(5);
+  record.pgid = static_cast<pid_t>(row.ColumnInt(6));
+  record.stop = static_cast<StopRequest>(row.ColumnInt(7));
+  record.grace_ms = row.ColumnInt(8);
+  return record;
+}
+
+int64_t CreateUs(const v1::Job& job) { return TimeUtil::TimestampToMicroseconds(job.create_time()); }
+
+}  // namespace
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IsTerminal(v1::JobState state) { return IsFinalJobState(state); }
+
+void Transition(v1::Job* job, v1::JobState to, const std::string& reason, int64_t now_us) {
+  auto now = TimeUtil::MicrosecondsToTimestamp(now_us);
+  auto* event = job->add_events();
+  *event->mutable_time() = now;
+  event->set_from_state(job->state());
+  event->set_to_state(to);
+  event->set_reason(reason);
+  job->set_state(to);
+  job->set_message(reason);
+  if (to == v1::JOB_STATE_RUNNING) {
+    *job->mutable_start_time() = now;
+    job->clear_waiting_reason();
+  }
+  if (to == v1::JOB_STATE_PENDING) job->clear_end_time();
+  if (IsTerminal(to)) {
+    *job->mutable_end_time() = now;
+    job->clear_waiting_reason();
+  }
+}
+
+Status InsertJob(sqlite::Db& db, const JobRecord& r) {
+  MLC_ASSIGN_OR_RETURN(auto insert,
+                       db.Prepare("INSERT INTO jobs(id, project, name, state, user, create_us, "
+                                  "not_before_us, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+  insert.Bind(1, r.job.id()).Bind(2, r.job.spec().project()).Bind(3, r.job.spec().name());
+  insert.Bind(4, static_cast<int64_t>(r.job.state())).Bind(5, r.job.user());
+  insert.Bind(6, CreateUs(r.job)).Bind(7, r.not_before_us).BindBlob(8, r.job.SerializeAsString());
+  Status status = insert.Run();
+  if (status.code() == StatusCode::kAlreadyExists) {
+    return AlreadyExistsError("a job named \"" + r.job.spec().name() + "\" already exists in "
+                              "project \"" + r.job.spec().project() +
+                              "\"; job names are never reused, choose another or omit the name");
+  }
+  return status;
+}
+
+Status UpdateJob(sqlite::Db& db, const JobRecord& r) {
+  MLC_ASSIGN_OR_RETURN(auto update,
+                       db.Prepare("UPDATE jobs SET state = ?, not_before_us = ?, "
+                                  "supervisor_pid = ?, supervisor_start = ?, boot_id = ?, "
+                                  "pgid = ?, stop_request = ?, grace_ms = ?, body = ? "
+                                  "WHERE id = ?"));
+  update.Bind(1, static_cast<int64_t>(r.job.state())).Bind(2, r.not_before_us);
+  update.Bind(3, static_cast<int64_t>(r.supervisor.pid));
+  update.Bind(4, static_cast<int64_t>(r.supervisor.start_ticks));
+  update.Bind(5, r.supervisor.boot_id).Bind(6, static_cast<int64_t>(r.pgid));
+  update.Bind(7, static_cast<int64_t>(r.stop)).Bind(8, r.grace_ms);
+  update.BindBlob(9, r.job.SerializeAsString()).Bind(10, r.job.id());
+  return update.Run();
+}
+
+Result<JobRecord> LoadJob(sqlite::Db& db, const std::string& id) {
+  MLC_ASSIGN_OR_RETURN(auto select,
+                       db.Prepare(std::string("SELECT ") + kColumns + " FROM jobs WHERE id = ?"));
+  select.Bind(1, id);
+  MLC_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) {
+    return NotFoundError("job \"" + id + "\" does not exist (list jobs with `mlc job ls`)");
+  }
+  return ReadRow(select, db.path());
+}
+
+Result<std::optional<std::string>> FindJobId(sqlite::Db& db, const std::string& project,
+                                             const std::string& name) {
+  MLC_ASSIGN_OR_RETURN(auto select,
+                       db.Prepare("SELECT id FROM jobs WHERE project = ? AND name = ?"));
+  select.Bind(1, project).Bind(2, name);
+  MLC_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) return std::optional<std::string>();
+  return std::optional<std::string>(select.ColumnText(0));
+}
+
+Result<std::vector<JobRecord>> LoadJobsInStates(sqlite::Db& db,
+                                                const std::vector<v1::JobState>& states,
+                                                const std::string& project) {
+  std::string sql = std::string("SELECT ") + kColumns + " FROM jobs WHERE (? = '' OR project = ?)";
+  if (!states.empty()) {
+    sql += " AND state IN (";
+    for (size_t i = 0; i < states.size(); ++i) sql += (i ? "," : "") + std::to_string(states[i]);
+    sql += ")";
+  }
+  sql += " ORDER BY create_us, id";
+  MLC_ASSIGN_OR_RETURN(auto select, db.Prepare(sql));
+  select.Bind(1, project).Bind(2, project);
+  std::vector<JobRecord> out;
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    MLC_ASSIGN_OR_RETURN(auto record, ReadRow(select, db.path()));
+    out.push_back(std::move(record));
+  }
+  return out;
+}
+
+std::string JobCursor(const JobRecord& record) {
+  return std::to_string(CreateUs(record.job)) + "/" + record.job.id();
+}
+
+Result<JobPage> ListJobRows(sqlite::Db& db, const v1::ListJobsRequest& request, int page_size,
+                            const std::string& after_key) {
+  int64_t after_us = INT64_MAX;
+  std::string after_id;
+  if (!after_key.empty()) {
+    auto slash = after_key.find('/');
+    if (slash == std::string::npos) return InvalidArgumentError("invalid page token");
+    after_us = std::stoll(after_key.substr(0, slash));
+    after_id = after_key.substr(slash + 1);
+  }
+  std::string sql = std::string("SELECT ") + kColumns +
+                    " FROM jobs WHERE (create_us < ? OR (create_us = ? AND id < ?))"
+                    " AND (? = '' OR project = ?) AND (? = '' OR user = ?)"
+                    " AND (? = '' OR name = ?)";
+  if (request.states_size() > 0) {
+    sql += " AND state IN (";
+    for (int i = 0; i < request.states_size(); ++i) {
+      sql += (i ? "," : "") + std::to_string(request.states(i));
+    }
+    sql += ")";
+  }
+  sql += " ORDER BY create_us DESC, id DESC";
+  MLC_ASSIGN_OR_RETURN(auto select, db.Prepare(sql));
+  select.Bind(1, after_us).Bind(2, after_us).Bind(3, after_id.empty() ? "\xff" : after_id);
+  select.Bind(4, request.project()).Bind(5, request.project());
+  select.Bind(6, request.user()).Bind(7, request.user());
+  select.Bind(8, request.name()).Bind(9, request.name());
+  JobPage page;
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    MLC_ASSIGN_OR_RETURN(auto record, ReadRow(select, db.path()));
+    bool labels_match = true;
+    for (const auto& [key, value] : request.labels()) {
+      auto it = record.job.spec().labels().find(key);
+      labels_match = labels_match && it != record.job.spec().labels().end() &&
+                     (value.empty() || it->second == value);
+    }
+    if (!labels_match) continue;
+    if (static_cast<int>(page.records.size()) == page_size) {
+      page.more = true;
+      break;
+    }
+    page.records.push_back(std::move(record));
+  }
+  return page;
+}
+
+Result<int64_t> CountProjectJobs(sqlite::Db& db, const std::string& project) {
+  MLC_ASSIGN_OR_RETURN(auto select, db.Prepare("SELECT COUNT(*) FROM jobs WHERE project = ?"));
+  select.Bind(1, project);
+  MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+  return row ? select.ColumnInt(0) : 0;
+}
+
+}  // namespace mlcore::local

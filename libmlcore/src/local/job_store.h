@@ -1,0 +1,76 @@
+// Persistence of jobs in the local store: the serialized Job (spec, state, events, usage) plus the
+// columns that queries and the runtime need. All functions expect the caller to hold the
+// connection (LocalBackend's mutex) and, for read-modify-write, a Transaction.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "local/process.h"
+#include "local/sqlite_store.h"
+#include "mlcore/status.h"
+#include "mlcore/v1/jobs.pb.h"
+
+namespace mlcore::local {
+
+// What a user asked the supervisor of a running job to do.
+enum class StopRequest : int { kNone = 0, kCancel = 1, kPreempt = 2 };
+
+// A job row: the entity plus runtime bookkeeping that is not part of the API.
+struct JobRecord {
+  v1::Job job;
+  int64_t not_before_us = 0;     // earliest start (retry backoff)
+  ProcessIdentity supervisor;    // pid 0 when no supervisor runs
+  pid_t pgid = 0;                // the job's process group, once started
+  StopRequest stop = StopRequest::kNone;
+  int64_t grace_ms = 0;          // for a stop request
+};
+
+// The migrations that add jobs to the store (appended to the store's list).
+extern const char* const kJobsMigrationSql;
+
+// Inserts a new job. Errors: ALREADY_EXISTS when the name is taken in the project.
+Status InsertJob(sqlite::Db& db, const JobRecord& record);
+
+// Rewrites a job row (entity and runtime columns).
+Status UpdateJob(sqlite::Db& db, const JobRecord& record);
+
+// Loads by id. Errors: NOT_FOUND.
+Result<JobRecord> LoadJob(sqlite::Db& db, const std::string& id);
+
+// Finds a job id by project and name; nullopt when absent.
+Result<std::optional<std::string>> FindJobId(sqlite::Db& db, const std::string& project,
+                                             const std::string& name);
+
+// Jobs in any of `states` (all when empty), oldest first, optionally only one project.
+Result<std::vector<JobRecord>> LoadJobsInStates(sqlite::Db& db,
+                                                const std::vector<v1::JobState>& states,
+                                                const std::string& project = {});
+
+// A page of jobs for listing: newest first, after `after_key` ("create_us/id" of the last row).
+struct JobPage {
+  std::vector<JobRecord> records;
+  bool more = false;
+};
+Result<JobPage> ListJobRows(sqlite::Db& db, const v1::ListJobsRequest& request, int page_size,
+                            const std::string& after_key);
+
+// "create_us/id" cursor of a row, for page tokens.
+std::string JobCursor(const JobRecord& record);
+
+// Counts a project's jobs (any state).
+Result<int64_t> CountProjectJobs(sqlite::Db& db, const std::string& project);
+
+// Records a state change: sets the state, start/end times as appropriate, appends an event.
+void Transition(v1::Job* job, v1::JobState to, const std::string& reason, int64_t now_us);
+
+// True for SUCCEEDED, FAILED, CANCELLED, TIMED_OUT, LOST (PREEMPTED is terminal only when the
+// job is not requeued; the runtime requeues by moving it back to PENDING).
+bool IsTerminal(v1::JobState state);
+
+// Unix microseconds now.
+int64_t NowMicros();
+
+}  // namespace mlcore::local

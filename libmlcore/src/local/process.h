@@ -1,0 +1,43 @@
+// Process plumbing of the local runtime: starting detached supervisors, recognising a process
+// across time (pid + start time + boot id, so a recycled pid is never mistaken for ours), and
+// finding the supervisor executable.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mlcore/status.h"
+
+namespace mlcore::local {
+
+// Identifies one process incarnation on one boot of the machine.
+struct ProcessIdentity {
+  pid_t pid = 0;
+  uint64_t start_ticks = 0;  // field 22 of /proc/PID/stat
+  std::string boot_id;       // /proc/sys/kernel/random/boot_id
+};
+
+// This machine's current boot id ("" when unavailable).
+const std::string& BootId();
+
+// The identity of process `pid` now; pid 0 when it does not exist.
+ProcessIdentity IdentityOf(pid_t pid);
+
+// True when the process `id` describes is still running (same boot, same pid, same start time).
+bool IsAlive(const ProcessIdentity& id);
+
+// Starts `argv` as a daemon: its own session, stdin from /dev/null, stdout and stderr appended to
+// `output_path`, not a child of the caller (double fork), so it outlives the caller and never
+// becomes its zombie. Returns the daemon's pid once it has been exec'd. Errors: INTERNAL for
+// fork/pipe failures, NOT_FOUND when argv[0] cannot be executed.
+Result<pid_t> SpawnDetached(const std::vector<std::string>& argv, const std::string& output_path);
+
+// The `mlc-supervisor` executable: $MLC_SUPERVISOR, else next to the binary or shared library
+// holding this code (also ../cli and ../libexec/mlcore from it), else on PATH.
+// Errors: NOT_FOUND saying where it looked.
+Result<std::string> SupervisorBinary();
+
+}  // namespace mlcore::local

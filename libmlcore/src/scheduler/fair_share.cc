@@ -1,0 +1,72 @@
+#include "scheduler/fair_share.h"
+
+#include <algorithm>
+
+#include "scheduler/pass.h"
+
+namespace mlcore::sched {
+
+FairQueue::FairQueue(const Model& model) : m_(model) {
+  levels_.reserve(8);
+  for (const auto& j : m_.pending) levels_.push_back(j.priority);
+  std::sort(levels_.begin(), levels_.end(), std::greater<>());
+  levels_.erase(std::unique(levels_.begin(), levels_.end()), levels_.end());
+  // Bucket jobs by level once: by_level_project_[level] holds job indexes of that level.
+  by_level_project_.resize(levels_.size());
+  if (levels_.size() == 1) {
+    by_level_project_[0].resize(m_.pending.size());
+    for (size_t i = 0; i < m_.pending.size(); ++i) by_level_project_[0][i] = static_cast<int>(i);
+  } else {
+    for (size_t i = 0; i < m_.pending.size(); ++i) {
+      auto it = std::lower_bound(levels_.begin(), levels_.end(), m_.pending[i].priority,
+                                 std::greater<>());
+      by_level_project_[it - levels_.begin()].push_back(static_cast<int>(i));
+    }
+  }
+  queues_.resize(m_.projects.size());
+  pos_.resize(m_.projects.size());
+}
+
+void FairQueue::StartLevel(const Pass& pass) {
+  for (auto& q : queues_) q.clear();
+  std::fill(pos_.begin(), pos_.end(), 0);
+  heap_ = {};
+  for (int j : by_level_project_[level_]) {
+    queues_[m_.pending[j].project].emplace_back(m_.pending[j].submit_ms, j);
+  }
+  for (size_t p = 0; p < queues_.size(); ++p) {
+    auto& q = queues_[p];
+    if (q.empty()) continue;
+    std::sort(q.begin(), q.end());  // by submit time, then index
+    heap_.push({pass.Share(static_cast<int>(p)), q[0].first, static_cast<int>(p)});
+  }
+}
+
+int FairQueue::Next(const Pass& pass) {
+  if (!started_) {
+    started_ = true;
+    if (levels_.empty()) return -1;
+    StartLevel(pass);
+  }
+  while (true) {
+    while (heap_.empty()) {
+      if (++level_ >= levels_.size()) return -1;
+      StartLevel(pass);
+    }
+    Entry top = heap_.top();
+    heap_.pop();
+    double now_share = pass.Share(top.project);
+    if (now_share > top.share + 1e-12) {  // started jobs since it was queued: requeue lazily
+      top.share = now_share;
+      heap_.push(top);
+      continue;
+    }
+    auto& q = queues_[top.project];
+    int job = q[pos_[top.project]++].second;
+    if (pos_[top.project] < q.size())
+      heap_.push({now_share, q[pos_[top.project]].first, top.project});
+    return job;
+  }
+}
+
+}  // namespace mlcore::sched
