@@ -14,7 +14,7 @@ Every call goes through the C++ core (``mlcore._mlcore``); errors raise subclass
 from __future__ import annotations
 
 from mlcore import _mlcore
-from mlcore import config, errors
+from mlcore import config, errors, jobs
 from mlcore.client import BackendInfo, Client, Project
 from mlcore.errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from mlcore.errors import MlcoreError
@@ -48,6 +48,14 @@ def projects() -> list[Project]:
     return client().projects()
 
 
+def quota(project: str | None = None, *, users: bool = False) -> list[Record]:
+    """Each project's guaranteed/limit quota and current usage (like ``mlc quota``)."""
+    response = client().invoke("SchedulingService/GetQuotaUsage",
+                               {"project": project or "", "include_sub_projects": bool(project),
+                                "per_user": users})
+    return [Record(u) for u in response.get("usages", [])]
+
+
 __all__ = [
     "BackendInfo",
     "Client",
@@ -57,6 +65,8 @@ __all__ = [
     "client",
     "config",
     "init",
+    "jobs",
     "projects",
+    "quota",
     *errors.__all__,
 ]

@@ -138,3 +138,18 @@ class Client:
         """Deletes an empty project."""
         self.invoke("ProjectService/DeleteProject", {"name": name})
 
+    # -- jobs (see mlcore.jobs) -------------------------------------------------------------------
+    def submit_job(self, command: Any = None, **spec_fields: Any) -> Any:
+        """Queues a job; keyword arguments as mlcore.jobs.build_spec. Returns a mlcore.jobs.Job."""
+        from mlcore import jobs
+        return jobs.submit(command, client=self, **spec_fields)
+
+    def get_job(self, id_or_name: str) -> Any:
+        from mlcore import jobs
+        return jobs.get(id_or_name, client=self)
+
+    def jobs(self, **filters: Any) -> list:
+        """Jobs newest first; filters as mlcore.jobs.list (states=, labels=, user=, ...)."""
+        from mlcore import jobs
+        return jobs.list(client=self, **filters)
+

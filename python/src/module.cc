@@ -3,6 +3,7 @@
 // Errors become exceptions of mlcore.errors (one table, in errors.py); the GIL is released
 // around every call into the core.
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <google/protobuf/descriptor.h>
@@ -101,6 +102,33 @@ class PyClient {
       response = mlcore::Invoke(client, method, *request);
     }
     return mlcore::python::ToPython(*Unwrap(std::move(response)));
+  }
+
+  // Streams log lines (dicts) of StreamJobLogs to `callback` until it returns False, the job
+  // ends (with follow) or the lines run out. The GIL is released while waiting for lines.
+  void StreamLogs(const py::object& request_value, const py::function& callback) {
+    mlcore::Client& client = Get();
+    mlcore::v1::StreamJobLogsRequest request;
+    if (auto error = mlcore::python::FromPython(request_value, &request); !error.empty()) {
+      throw StatusError{mlcore::InvalidArgumentError("StreamJobLogs request: " + error)};
+    }
+    std::optional<py::error_already_set> failure;
+    mlcore::Status status;
+    {
+      py::gil_scoped_release release;
+      status = client.StreamJobLogs(request, [&](const mlcore::v1::LogLine& line) {
+        py::gil_scoped_acquire acquire;
+        try {
+          py::object keep = callback(mlcore::python::ToPython(line));
+          return keep.is_none() || keep.cast<bool>();
+        } catch (py::error_already_set& e) {
+          failure.emplace(std::move(e));
+          return false;
+        }
+      });
+    }
+    if (failure) throw std::move(*failure);
+    Check(status);
   }
 
   std::string project() { return Get().project(); }
@@ -204,6 +232,8 @@ PYBIND11_MODULE(_mlcore, m) {
            "Calls an API method with a JSON request; returns the JSON response (snake_case).")
       .def("call", &PyClient::Call, py::arg("method"), py::arg("request") = py::none(),
            "Calls an API method with a request dict; returns the response dict.")
+      .def("stream_logs", &PyClient::StreamLogs, py::arg("request"), py::arg("callback"),
+           "Calls callback(line_dict) per log line; return False from it to stop.")
       .def_property_readonly("project", &PyClient::project)
       .def_property_readonly("config", &PyClient::config)
       .def_property_readonly("closed", &PyClient::closed)

@@ -1,0 +1,364 @@
+"""Jobs from Python: submit commands or Python functions, wait, follow logs, cancel.
+
+    import mlcore
+    job = mlcore.jobs.submit(["python", "train.py", "--lr", "0.01"], flavor="cpu-2-8")
+    for line in job.logs(follow=True):
+        print(line.text)
+    job.wait()
+    print(job.state, job.exit_code)
+
+Every call goes through the C++ core; jobs outlive the Python process that submitted them.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import pickle
+import queue
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from mlcore._record import Record
+from mlcore.errors import DeadlineExceededError, InvalidArgumentError
+
+#: States a job never leaves.
+FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "LOST", "PREEMPTED"})
+
+_STATE_COLOURS = {
+    "PENDING": "#b58900", "STARTING": "#268bd2", "RUNNING": "#268bd2", "SUCCEEDED": "#2aa198",
+    "FAILED": "#dc322f", "CANCELLED": "#93a1a1", "PREEMPTED": "#cb4b16", "TIMED_OUT": "#d33682",
+    "LOST": "#6c71c4",
+}
+
+
+def _state_name(value: str | None) -> str:
+    return (value or "JOB_STATE_UNSPECIFIED").removeprefix("JOB_STATE_")
+
+
+class LogLine(Record):
+    """One line of a job's output: ``time`` (datetime), ``stream`` and ``text``."""
+
+    def __str__(self) -> str:
+        return self.text or ""
+
+
+class Job:
+    """A job on a backend. Attributes read the last fetched state; ``refresh()`` fetches anew
+    (``state`` and ``wait()`` always fetch)."""
+
+    def __init__(self, client: Any, data: Mapping[str, Any]):
+        self._client = client
+        self._data = Record(dict(data))
+
+    # -- identity and state ---------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self._data.id
+
+    @property
+    def name(self) -> str:
+        return self._data.spec.name
+
+    @property
+    def project(self) -> str:
+        return self._data.spec.project
+
+    @property
+    def data(self) -> Record:
+        """The full job record (spec, events, usage, reproducibility) as last fetched."""
+        return self._data
+
+    @property
+    def state(self) -> str:
+        """The current state ("PENDING", "RUNNING", "SUCCEEDED", ...), fetched now."""
+        return _state_name(self.refresh()._data.state)
+
+    @property
+    def exit_code(self) -> int | None:
+        return self._data.get("exit_code")
+
+    @property
+    def waiting_reason(self) -> str | None:
+        return self._data.waiting_reason
+
+    @property
+    def message(self) -> str | None:
+        return self._data.message
+
+    def refresh(self) -> "Job":
+        self._data = Record(self._client.invoke("JobService/GetJob", {"id": self.id}))
+        return self
+
+    # -- control ----------------------------------------------------------------------------------
+    def wait(self, timeout: float | None = None, poll: float = 0.05) -> "Job":
+        """Blocks until the job ends (Ctrl-C interrupts the wait, not the job).
+
+        Raises DeadlineExceededError after ``timeout`` seconds."""
+        start = time.monotonic()
+        delay = poll
+        while True:
+            self.refresh()
+            if _state_name(self._data.state) in FINAL_STATES:
+                return self
+            if timeout is not None and time.monotonic() - start > timeout:
+                raise DeadlineExceededError(
+                    f"job {self.name} is still {_state_name(self._data.state)} after {timeout} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def cancel(self, reason: str = "") -> "Job":
+        self._data = Record(self._client.invoke("JobService/CancelJob", {"id": self.id, "reason": reason}))
+        return self
+
+    def preempt(self, reason: str = "") -> "Job":
+        self._data = Record(self._client.invoke("JobService/PreemptJob", {"id": self.id, "reason": reason}))
+        return self
+
+    def rerun(self, name: str = "") -> "Job":
+        return Job(self._client, self._client.invoke("JobService/RerunJob", {"id": self.id, "name": name}))
+
+    def logs(self, *, follow: bool = False, tail: int = 0, since: Any = None, grep: str = "",
+             streams: Sequence[str] = ("stdout", "stderr")) -> Iterator[LogLine]:
+        """Yields the job's log lines; with ``follow=True`` until the job ends.
+
+        ``streams`` picks "stdout", "stderr" and/or "system" (mlcore's own messages). Breaking
+        out of the loop (or Ctrl-C) stops following; the job keeps running."""
+        request: dict[str, Any] = {
+            "id": self.id, "follow": follow, "tail": tail, "grep": grep,
+            "streams": [f"LOG_STREAM_{s.upper()}" for s in streams],
+        }
+        if since is not None:
+            request["since"] = since
+        lines: queue.Queue = queue.Queue(maxsize=10000)
+        stop = threading.Event()
+        done = object()
+        failure: list[BaseException] = []
+
+        def pump() -> None:
+            try:
+                def put(line: dict) -> bool:
+                    while not stop.is_set():
+                        try:
+                            lines.put(line, timeout=0.1)
+                            return True
+                        except queue.Full:
+                            continue
+                    return False
+                self._client._core.stream_logs(request, put)
+            except BaseException as e:  # delivered to the consumer
+                failure.append(e)
+            finally:
+                lines.put(done)
+
+        worker = threading.Thread(target=pump, name=f"mlcore-logs-{self.id}", daemon=True)
+        worker.start()
+        try:
+            while True:
+                try:
+                    item = lines.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if item is done:
+                    break
+                yield LogLine(item)
+        finally:
+            stop.set()
+            worker.join(timeout=5)
+        if failure:
+            raise failure[0]
+
+    def result(self, timeout: float | None = None) -> Any:
+        """For jobs made by submit_function: waits and returns the function's return value
+        (re-raising its exception)."""
+        self.wait(timeout)
+        path = os.path.join(self._data.spec.working_dir, "result.pkl")
+        if not os.path.exists(path):
+            raise InvalidArgumentError(
+                f"job {self.name} has no function result (state {_state_name(self._data.state)}; "
+                f"see job.logs())")
+        with open(path, "rb") as f:
+            ok, value = pickle.load(f)
+        if not ok:
+            raise value
+        return value
+
+    # -- display ----------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"Job({self.name!r}, id={self.id!r}, state={_state_name(self._data.state)!r})"
+
+    def _repr_html_(self) -> str:
+        state = _state_name(self._data.state)
+        colour = _STATE_COLOURS.get(state, "#657b83")
+        rows = [
+            ("name", self.name), ("id", self.id), ("project", self.project),
+            ("state", f"<b style='color:{colour}'>{html.escape(state)}</b>"),
+            ("message", html.escape(self._data.message or "")),
+            ("waiting", html.escape(self._data.waiting_reason or "")),
+            ("command", html.escape(" ".join([*(self._data.spec.command or []), *(self._data.spec.args or [])]))),
+        ]
+        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
+                       for k, v in rows if v)
+        return f"<table>{body}</table>"
+
+
+def _resources(value: Any) -> dict[str, Any] | None:
+    from mlcore.client import _resources as parse
+    return parse(value, "resources")
+
+
+def _duration(value: Any) -> Any:
+    return value  # timedelta, seconds, or "90s"/"1h30m" text: converted by the core
+
+
+def build_spec(command: Sequence[str] | str | None = None, *, name: str | None = None,
+               project: str | None = None, flavor: str | None = None, resources: Any = None,
+               env: Mapping[str, str] | None = None, secrets: Mapping[str, str] | Sequence[str] | None = None,
+               datasets: Sequence[str] | None = None, outputs: Sequence[str] | None = None,
+               priority: str | None = None, preemptible: bool = False, deadline: Any = None,
+               ttl: Any = None, retries: int | None = None, working_dir: str | None = None,
+               snapshot: bool = False, labels: Mapping[str, str] | None = None,
+               replicas: int | None = None, image: str | None = None,
+               spec: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A JobSpec dict from keyword arguments (``spec`` gives a base to override)."""
+    out: dict[str, Any] = dict(spec or {})
+    if command is not None:
+        if isinstance(command, str):
+            raise InvalidArgumentError(
+                "command must be a list of arguments, e.g. ['python', 'train.py'] (no shell is "
+                "involved; use ['sh', '-c', '...'] for shell syntax)")
+        items = [str(c) for c in command]
+        out["command"], out["args"] = items[:1], items[1:]
+    for key, value in (("name", name), ("project", project), ("flavor", flavor),
+                       ("priority_class", priority), ("working_dir", working_dir), ("image", image)):
+        if value:
+            out[key] = value
+    if resources is not None:
+        out["resources"] = _resources(resources)
+    if env:
+        out["env"] = {str(k): str(v) for k, v in env.items()}
+    if secrets:
+        pairs = secrets.items() if isinstance(secrets, Mapping) else ((s, s) for s in secrets)
+        out["secrets"] = [{"name": n, "key": k, "source": "SECRET_SOURCE_ENV"} for n, k in pairs]
+    if datasets:
+        out["input_datasets"] = [{"uri": d} for d in datasets]
+    if outputs:
+        out["output_paths"] = [*outputs]
+    if preemptible:
+        out["preemptible"] = True
+    if deadline is not None:
+        out["deadline"] = _duration(deadline)
+    if ttl is not None:
+        out["ttl"] = _duration(ttl)
+    if retries is not None:
+        out.setdefault("retry", {})["max_restarts"] = int(retries)
+    if snapshot:
+        out["snapshot_working_dir"] = True
+    if labels:
+        out["labels"] = {str(k): str(v) for k, v in labels.items()}
+    if replicas:
+        out["replicas"] = int(replicas)
+    return out
+
+
+def _client(client: Any) -> Any:
+    if client is not None:
+        return client
+    import mlcore
+    return mlcore.client()
+
+
+def submit(command: Sequence[str] | None = None, *, client: Any = None, request_id: str = "",
+           **spec_fields: Any) -> Job:
+    """Queues a job; see build_spec for the keyword arguments. Returns at once with a Job."""
+    c = _client(client)
+    spec = build_spec(command, **spec_fields)
+    return Job(c, c.invoke("JobService/SubmitJob", {"spec": spec, "request_id": request_id}))
+
+
+_RUNNER = r"""
+def _mlcore_run():
+    import os, pickle, sys, traceback
+    try:
+        import cloudpickle as pickler
+    except ImportError:
+        pickler = pickle
+    with open("payload.pkl", "rb") as payload:
+        fn, args, kwargs = pickler.load(payload)
+    try:
+        outcome, code = (True, fn(*args, **kwargs)), 0
+    except BaseException as error:
+        traceback.print_exc()
+        outcome, code = (False, error), 1
+    with open("result.pkl.tmp", "wb") as out:
+        pickler.dump(outcome, out)
+    os.replace("result.pkl.tmp", "result.pkl")
+    return code
+raise SystemExit(_mlcore_run())
+"""
+
+
+def submit_function(fn: Callable[..., Any], *args: Any, client: Any = None,
+                    job_options: Mapping[str, Any] | None = None, **kwargs: Any) -> Job:
+    """Runs ``fn(*args, **kwargs)`` as a job with this Python interpreter; ``job.result()``
+    returns its value. The function and arguments are pickled into the job's own working
+    directory (cloudpickle is used when installed, so notebook functions work too)."""
+    try:
+        import cloudpickle as pickler  # type: ignore[import-not-found]
+    except ImportError:
+        pickler = pickle
+        if getattr(fn, "__module__", None) == "__main__":
+            raise InvalidArgumentError(
+                f"{getattr(fn, '__name__', fn)!r} is defined in __main__ (a notebook or script), "
+                f"which a job cannot import; `pip install cloudpickle` (or mlcore[functions]) or "
+                f"move the function into a module")
+    base = os.environ.get("MLC_FUNCTION_DIR") or os.path.join(tempfile.gettempdir(), "mlcore-functions")
+    workdir = os.path.join(base, uuid.uuid4().hex[:12])
+    os.makedirs(workdir, mode=0o700)
+    try:
+        with open(os.path.join(workdir, "payload.pkl"), "wb") as f:
+            pickler.dump((fn, args, kwargs), f)
+    except (pickle.PicklingError, AttributeError, TypeError) as e:
+        raise InvalidArgumentError(
+            f"cannot pickle {getattr(fn, '__name__', fn)!r} with its arguments: {e}; define the "
+            f"function in an importable module or `pip install cloudpickle`") from e
+    options = dict(job_options or {})
+    name = options.pop("name", None)
+    if not name:
+        base = "".join(ch if ch.isalnum() else "-" for ch in getattr(fn, "__name__", "fn").lower())
+        base = "-".join(part for part in base.split("-") if part)[:40] or "fn"
+        name = f"{base if base[0].isalpha() else 'fn-' + base}-{uuid.uuid4().hex[:6]}"
+    env = dict(options.pop("env", {}) or {})
+    # The job imports the submitter's modules: give it the same import path.
+    env.setdefault("PYTHONPATH", os.pathsep.join(p for p in sys.path if p))
+    return submit([sys.executable, "-c", _RUNNER], client=client, name=name, working_dir=workdir,
+                  env=env, **options)
+
+
+def get(id_or_name: str, *, client: Any = None) -> Job:
+    """A job by id, or by name (in the client's project)."""
+    c = _client(client)
+    return Job(c, c.invoke("JobService/GetJob", {"id": id_or_name}))
+
+
+def list(*, project: str | None = None, states: Sequence[str] = (), labels: Mapping[str, str] | None = None,
+         user: str | None = None, all_projects: bool = False, limit: int = 100,
+         client: Any = None) -> "builtins.list[Job]":  # noqa: A001 - mirrors `mlc job ls`
+    """Jobs newest first, filtered like ``mlc job ls``."""
+    c = _client(client)
+    request: dict[str, Any] = {
+        "project": "*" if all_projects else (project or ""),
+        "states": [s if s.startswith("JOB_STATE_") else f"JOB_STATE_{s.upper()}" for s in states],
+        "labels": dict(labels or {}), "user": user or "", "page_size": min(limit, 1000),
+    }
+    response = c.invoke("JobService/ListJobs", request)
+    return [Job(c, j) for j in response.get("jobs", [])]
+
+
+import builtins  # noqa: E402 - `list` above shadows the builtin in this module
+
+__all__ = ["FINAL_STATES", "Job", "LogLine", "build_spec", "get", "list", "submit", "submit_function"]
