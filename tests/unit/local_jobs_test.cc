@@ -1,0 +1,217 @@
+// Faults of the local job runtime: supervisors killed, machine reboots, crashed lock holders,
+// runaway logs. These need the local store's internals, so they are not conformance tests.
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "local/job_store.h"
+#include "local/local_backend.h"
+#include "local/sqlite_store.h"
+#include "mlcore/client.h"
+#include "mlcore/jobs.h"
+#include "unit/test_support.h"
+
+namespace mlcore {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::EnvMap;
+using testing::IsolatedEnv;
+using testing::ScopedEnv;
+using testing::TempDir;
+
+constexpr auto kWait = std::chrono::milliseconds(60000);
+
+struct Fixture {
+  TempDir dir;
+  IsolatedEnv env{dir};
+  ScopedEnv capacity{EnvMap{{"MLC_NODE_CAPACITY", "cpu=4,memory=8Gi,gpu=0"}}};
+  std::string state = dir / "state";
+  std::unique_ptr<Client> client;
+
+  Fixture() {
+    auto opened = Client::Open("local://" + state);
+    REQUIRE(opened.ok());
+    client = std::move(opened).value();
+    v1::Project p;
+    p.set_name("ml");
+    REQUIRE(client->CreateProject(p).ok());
+  }
+
+  v1::Job Submit(const std::string& script, const std::function<void(v1::JobSpec&)>& edit = {}) {
+    v1::JobSpec spec;
+    spec.set_project("ml");
+    spec.add_command("sh");
+    spec.add_command("-c");
+    spec.add_command(script);
+    spec.set_working_dir(dir.path());
+    spec.mutable_resources()->set_cpu_millis(1000);
+    if (edit) edit(spec);
+    auto job = client->SubmitJob(spec);
+    INFO(job.status().ToString());
+    REQUIRE(job.ok());
+    return *job;
+  }
+
+  v1::Job WaitUntil(const std::string& id, const std::function<bool(const v1::Job&)>& pred) {
+    auto start = std::chrono::steady_clock::now();
+    while (true) {
+      auto job = client->GetJob(id);
+      REQUIRE(job.ok());
+      if (pred(*job)) return *job;
+      REQUIRE(std::chrono::steady_clock::now() - start < kWait);
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  // Runs SQL on the store directly, as a crash or another version would leave it.
+  void Sql(const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((state + "/mlcore.db").c_str(), &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char* error = nullptr;
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    INFO((error ? error : ""));
+    sqlite3_free(error);
+    sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+  }
+
+  pid_t SupervisorPid(const std::string& id) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((state + "/mlcore.db").c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, "SELECT supervisor_pid, pgid FROM jobs WHERE id = ?", -1, &stmt,
+                       nullptr);
+    sqlite3_bind_text(stmt, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+    pid_t pid = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return pid;
+  }
+};
+
+bool Running(const v1::Job& j) { return j.state() == v1::JOB_STATE_RUNNING; }
+
+bool ProcessExists(pid_t pid) { return kill(pid, 0) == 0; }
+
+TEST_CASE("a supervisor killed with SIGKILL leaves a LOST job and no orphan process") {
+  Fixture f;
+  auto job = f.Submit("echo $$ > job.pid; exec sleep 60");
+  f.WaitUntil(job.id(), [&](const v1::Job& j) {
+    return Running(j) && std::ifstream(f.dir / "job.pid").peek() != EOF;
+  });
+  pid_t job_pid = 0;
+  std::ifstream(f.dir / "job.pid") >> job_pid;
+  REQUIRE(job_pid > 0);
+  pid_t supervisor = f.SupervisorPid(job.id());
+  REQUIRE(supervisor > 0);
+  REQUIRE(kill(supervisor, SIGKILL) == 0);
+  auto lost = f.WaitUntil(job.id(), [](const v1::Job& j) { return j.state() == v1::JOB_STATE_LOST; });
+  CHECK(lost.message().find("vanished") != std::string::npos);
+  // The job's own process died with its supervisor (or was killed when the loss was found).
+  auto start = std::chrono::steady_clock::now();
+  while (ProcessExists(job_pid) && std::chrono::steady_clock::now() - start < kWait) {
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK_FALSE(ProcessExists(job_pid));
+}
+
+TEST_CASE("after a reboot running jobs become LOST, or run again when their policy says so") {
+  Fixture f;
+  auto plain = f.Submit("exec sleep 60");
+  auto retried = f.Submit("if [ -f again ]; then exit 0; fi; touch again; exec sleep 60",
+                          [](v1::JobSpec& s) {
+                            s.mutable_retry()->set_max_restarts(1);
+                            s.mutable_retry()->set_retry_lost(true);
+                          });
+  f.WaitUntil(plain.id(), Running);
+  f.WaitUntil(retried.id(), Running);
+  pid_t a = f.SupervisorPid(plain.id());
+  pid_t b = f.SupervisorPid(retried.id());
+  // What a reboot leaves behind: rows that name supervisors of another boot.
+  f.Sql("UPDATE jobs SET boot_id = 'an-earlier-boot'");
+  auto lost = f.WaitUntil(plain.id(), [](const v1::Job& j) { return j.state() == v1::JOB_STATE_LOST; });
+  CHECK(lost.message().find("restarted") != std::string::npos);
+  auto again = f.WaitUntil(retried.id(), [](const v1::Job& j) {
+    return j.state() == v1::JOB_STATE_SUCCEEDED;
+  });
+  CHECK(again.restarts() == 1);
+  // The old supervisors are still alive in this test's (unrebooted) machine: end them.
+  kill(a, SIGKILL);
+  kill(b, SIGKILL);
+}
+
+TEST_CASE("a process that crashed holding the store's write lock does not block anyone") {
+  Fixture f;
+  pid_t holder = fork();
+  REQUIRE(holder >= 0);
+  if (holder == 0) {
+    sqlite3* db = nullptr;
+    sqlite3_open((f.state + "/mlcore.db").c_str(), &db);
+    sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO projects(name, create_time_us, body) "
+                     "VALUES ('half-written', 0, x'00')", nullptr, nullptr, nullptr);
+    pause();  // killed below, mid-transaction
+    _exit(0);
+  }
+  std::this_thread::sleep_for(100ms);
+  kill(holder, SIGKILL);
+  int status = 0;
+  waitpid(holder, &status, 0);
+  auto job = f.Submit("echo fine");
+  auto done = f.client->WaitJob(job.id(), kWait);
+  REQUIRE(done.ok());
+  CHECK(done->state() == v1::JOB_STATE_SUCCEEDED);
+  CHECK(f.client->GetProject("half-written").status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("a job that floods its log is capped, keeps running, and says what was dropped") {
+  Fixture f;
+  ScopedEnv limit(EnvMap{{"MLC_JOB_LOG_LIMIT", "4096"}});
+  auto job = f.Submit("i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); done; echo end");
+  auto done = f.client->WaitJob(job.id(), kWait);
+  REQUIRE(done.ok());
+  CHECK(done->state() == v1::JOB_STATE_SUCCEEDED);
+  CHECK(done->message().find("bytes of output dropped (log limit)") != std::string::npos);
+  std::ifstream log(f.state + "/jobs/" + job.id() + "/output.log", std::ios::ate);
+  CHECK(log.tellg() < 8192);
+  v1::StreamJobLogsRequest request;
+  request.set_id(job.id());
+  request.add_streams(v1::LOG_STREAM_SYSTEM);
+  bool reported = false;
+  MLC_CHECK_OK(f.client->StreamJobLogs(request, [&](const v1::LogLine& line) {
+    reported = reported || line.text().find("log limit of 4096 bytes reached") != std::string::npos;
+    return true;
+  }));
+  CHECK(reported);
+}
+
+TEST_CASE("the job's files: spec attachment, secrets removed at the end") {
+  Fixture f;
+  ScopedEnv secret(EnvMap{{"PRIVATE_VALUE", "do-not-store-me"}});
+  auto job = f.Submit("echo ok", [](v1::JobSpec& s) {
+    auto* ref = s.add_secrets();
+    ref->set_name("TOKEN");
+    ref->set_source(v1::SECRET_SOURCE_ENV);
+    ref->set_key("PRIVATE_VALUE");
+  });
+  REQUIRE(f.client->WaitJob(job.id(), kWait).ok());
+  std::string job_dir = f.state + "/jobs/" + job.id();
+  CHECK(std::ifstream(job_dir + "/attachments/spec.yaml").good());
+  CHECK_FALSE(std::ifstream(job_dir + "/secrets.env").good());
+  std::ifstream db(f.state + "/mlcore.db", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(db)), std::istreambuf_iterator<char>());
+  std::ifstream wal(f.state + "/mlcore.db-wal", std::ios::binary);
+  bytes.append((std::istreambuf_iterator<char>(wal)), std::istreambuf_iterator<char>());
+  CHECK(bytes.find("do-not-store-me") == std::string::npos);
+}
+
+}  // namespace
+}  // namespace mlcore
