@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -63,13 +64,17 @@ void AddSpecFlags(CLI::App* cmd, SpecFlags* f) {
   cmd->add_flag("--preemptible", f->preemptible, "May be preempted, for capacity beyond quota");
   cmd->add_option("--deadline", f->deadline, "Running-time limit, e.g. 30m, 2h");
   cmd->add_option("--ttl", f->ttl, "Lifetime limit from submission, queueing included");
-  cmd->add_option("-e,--env", f->env, "Environment variable KEY=VALUE (repeatable)");
-  cmd->add_option("-l,--label", f->labels, "Label KEY=VALUE (repeatable)");
+  cmd->add_option("-e,--env", f->env, "Environment variable KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("-l,--label", f->labels, "Label KEY=VALUE (repeatable)")->allow_extra_args(false);
   cmd->add_option("--secret", f->secrets,
                   "Secret from the environment: NAME or NAME=ENV_VAR (repeatable; values are "
-                  "never stored or shown)");
-  cmd->add_option("--dataset", f->datasets, "Input dataset URI (repeatable)");
-  cmd->add_option("--output", f->outputs, "Output path relative to the working directory");
+                  "never stored or shown)")
+      ->allow_extra_args(false);
+  cmd->add_option("--dataset", f->datasets, "Input dataset URI (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--output", f->outputs, "Output path relative to the working directory")
+      ->allow_extra_args(false);
   cmd->add_option("-w,--workdir", f->workdir, "Working directory (default: the current one)");
   cmd->add_flag("--snapshot", f->snapshot, "Run in a snapshot of the working directory");
   cmd->add_option("--replicas", f->replicas, "Replicas, placed all at once (gang)");
@@ -94,7 +99,8 @@ mlcore::Status SplitPair(const std::string& text, const char* what, std::string*
 // Reads a preset through the backend's linter, printing every problem.
 mlcore::Result<mlcore::v1::JobSpec> LoadSpecFile(mlcore::Client& client, const std::string& path) {
   std::ifstream in(path);
-  if (!in) return mlcore::NotFoundError("cannot read job spec " + path + ": " + std::strerror(errno));
+  if (!in)
+    return mlcore::NotFoundError("cannot read job spec " + path + ": " + std::strerror(errno));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   mlcore::v1::LintJobSpecRequest request;
   request.set_text(text);
@@ -320,8 +326,8 @@ mlcore::Status Download(const Globals& globals, const std::string& what, const s
     return mlcore::NotFoundError("job " + job.spec().name() +
                                  " declares no output paths (spec field output_paths)");
   }
-  std::string workdir = job.spec().snapshot_working_dir() ? job_dir + "/workdir"
-                                                          : job.spec().working_dir();
+  std::string workdir =
+      job.spec().snapshot_working_dir() ? job_dir + "/workdir" : job.spec().working_dir();
   for (const auto& rel : job.spec().output_paths()) {
     MLC_RETURN_IF_ERROR(CopyTree(workdir + "/" + rel, dir + "/" + rel));
   }
@@ -346,9 +352,8 @@ void AddJobCommands(CLI::App& app, Globals& globals) {
   static SpecFlags submit_flags;
   auto* submit = job->add_subcommand("submit", "Queue a job (from -f FILE and/or -- COMMAND)");
   AddSpecFlags(submit, &submit_flags);
-  OnRun(submit, [&globals, &exit_code] {
-    return Submit(globals, submit_flags, false, &exit_code);
-  });
+  OnRun(submit,
+        [&globals, &exit_code] { return Submit(globals, submit_flags, false, &exit_code); });
 
   static SpecFlags test_flags;
   auto* test = job->add_subcommand(
@@ -367,12 +372,25 @@ void AddJobCommands(CLI::App& app, Globals& globals) {
   OnRun(lint, [&globals]() -> mlcore::Status {
     MLC_ASSIGN_OR_RETURN(auto client, OpenClient(globals));
     mlcore::v1::LintJobSpecRequest request;
-    if (!lint_file.empty() && lint_command.empty()) {
+    // `lint -- CMD ARGS` fills the first positional too: a word that is not an existing file
+    // and does not look like a spec file name starts a command.
+    auto looks_like_spec = [](const std::string& p) {
+      for (const char* ext : {".yaml", ".yml", ".json"}) {
+        if (p.size() > std::strlen(ext) && p.ends_with(ext)) return true;
+      }
+      return false;
+    };
+    bool is_file = !lint_file.empty() &&
+                   (std::filesystem::is_regular_file(lint_file) || looks_like_spec(lint_file));
+    if (is_file && lint_command.empty()) {
       std::ifstream in(lint_file);
       if (!in) return mlcore::NotFoundError("cannot read job spec " + lint_file);
-      request.set_text(std::string((std::istreambuf_iterator<char>(in)),
-                                   std::istreambuf_iterator<char>()));
+      request.set_text(
+          std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
       request.set_file(lint_file);
+    } else if (is_file) {
+      return mlcore::InvalidArgumentError(
+          "pass either a spec file or a command after --, not both");
     } else {
       std::vector<std::string> argv = lint_command;
       if (!lint_file.empty()) argv.insert(argv.begin(), lint_file);
@@ -391,8 +409,7 @@ void AddJobCommands(CLI::App& app, Globals& globals) {
                                           " problem(s) in the job spec");
     }
     if (globals.format() == OutputFormat::kTable) {
-      std::cout << (lint_file.empty() || !lint_command.empty() ? "command" : lint_file)
-                << ": ok\n";
+      std::cout << (is_file ? lint_file : "command") << ": ok\n";
     }
     return mlcore::Status::Ok();
   });
@@ -403,8 +420,10 @@ void AddJobCommands(CLI::App& app, Globals& globals) {
   static int limit = 100;
   auto* ls = job->add_subcommand("ls", "List jobs, newest first");
   ls->alias("list");
-  ls->add_option("-s,--state", states, "Only jobs in this state (repeatable)");
-  ls->add_option("-l,--label", labels, "Only jobs with this label KEY=VALUE (repeatable)");
+  ls->add_option("-s,--state", states, "Only jobs in this state (repeatable)")
+      ->allow_extra_args(false);
+  ls->add_option("-l,--label", labels, "Only jobs with this label KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);
   ls->add_option("-u,--user", user, "Only jobs of this user");
   ls->add_flag("-A,--all-projects", all_projects, "Jobs of every project");
   ls->add_option("--limit", limit, "At most this many jobs (default 100)");
@@ -429,7 +448,8 @@ void AddJobCommands(CLI::App& app, Globals& globals) {
   auto* logs = job->add_subcommand("logs", "Print a job's output (running or finished)");
   logs->add_option("job", log_flags.job, "Job name or id")->required();
   logs->add_flag("-f,--follow", log_flags.follow, "Keep printing until the job ends");
-  logs->add_option("--since", log_flags.since, "Only lines newer than 10m, 2h, or an RFC 3339 time");
+  logs->add_option("--since", log_flags.since,
+                   "Only lines newer than 10m, 2h, or an RFC 3339 time");
   logs->add_option("--tail", log_flags.tail, "Only the last N lines");
   logs->add_option("--grep", log_flags.grep, "Only lines matching this regular expression");
   logs->add_flag("-t,--timestamps", log_flags.timestamps, "Prefix each line with its time");
@@ -493,8 +513,8 @@ void AddJobCommands(CLI::App& app, Globals& globals) {
       timeout = std::chrono::milliseconds(TimeUtil::DurationToMilliseconds(d));
     }
     CatchInterrupts();
-    MLC_ASSIGN_OR_RETURN(auto j, client->WaitJob(wait_ref, timeout,
-                                                 [] { return g_interrupted == 0; }));
+    MLC_ASSIGN_OR_RETURN(auto j,
+                         client->WaitJob(wait_ref, timeout, [] { return g_interrupted == 0; }));
     std::cout << "job " << j.spec().name() << " " << mlcore::JobStateName(j.state())
               << (j.message().empty() ? "" : ": " + j.message()) << "\n";
     if (j.state() != mlcore::v1::JOB_STATE_SUCCEEDED) {

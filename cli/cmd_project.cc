@@ -96,7 +96,8 @@ void AddProjectCommands(CLI::App& app, Globals& globals) {
       ->required();
   create->add_option("-d,--description", create_args.description, "Description");
   create->add_option("--parent", create_args.parent, "Parent project (for a sub-project)");
-  create->add_option("-l,--label", create_args.labels, "Label KEY=VALUE (repeatable)");
+  create->add_option("-l,--label", create_args.labels, "Label KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);
   create->add_option("--guaranteed", create_args.guaranteed,
                      "Guaranteed quota, e.g. cpu=8,memory=32Gi,gpu=1");
   create->add_option("--limit", create_args.limit, "Limit quota, e.g. cpu=32,memory=128Gi,gpu=4");

@@ -71,8 +71,8 @@ mlcore::Status Run(const Globals& globals, const SimArgs& args) {
     google::protobuf::util::JsonParseOptions options;
     auto st = google::protobuf::util::JsonStringToMessage(text.str(), config, options);
     if (!st.ok()) {
-      return mlcore::InvalidArgumentError(args.world + ": not a SimulationConfig in JSON: " +
-                                          std::string(st.message()));
+      return mlcore::InvalidArgumentError(
+          args.world + ": not a SimulationConfig in JSON: " + std::string(st.message()));
     }
   }
   if (args.nodes > 0) {
@@ -90,8 +90,9 @@ mlcore::Status Run(const Globals& globals, const SimArgs& args) {
     for (auto& n : mlcore::MakeNodes(args.nodes, capacity)) *config->add_nodes() = std::move(n);
   }
   if (config->nodes_size() == 0) {
-    return mlcore::InvalidArgumentError("no nodes to simulate; pass --nodes N (and --node-flavor "
-                                        "or --node-resources) or a --world file with nodes");
+    return mlcore::InvalidArgumentError(
+        "no nodes to simulate; pass --nodes N (and --node-flavor "
+        "or --node-resources) or a --world file with nodes");
   }
   if (args.placement == "first-fit") {
     config->mutable_scheduler()->set_placement(mlcore::v1::PLACEMENT_POLICY_FIRST_FIT);
@@ -99,7 +100,8 @@ mlcore::Status Run(const Globals& globals, const SimArgs& args) {
   if (args.pass_interval_s > 0) {
     config->mutable_pass_interval()->set_seconds(static_cast<int64_t>(args.pass_interval_s));
   }
-  if (args.horizon_s > 0) request.mutable_horizon()->set_seconds(static_cast<int64_t>(args.horizon_s));
+  if (args.horizon_s > 0)
+    request.mutable_horizon()->set_seconds(static_cast<int64_t>(args.horizon_s));
   MLC_ASSIGN_OR_RETURN(auto trace, mlcore::LoadTrace(args.trace));
   for (auto& r : trace) *request.add_trace() = std::move(r);
   request.set_include_timeline(!args.json_out.empty() || !args.plot_out.empty());
@@ -117,9 +119,10 @@ mlcore::Status Run(const Globals& globals, const SimArgs& args) {
     // Plotting lives in the Python layer (matplotlib); the CLI only hands it the JSON summary.
     std::string cmd = "python3 -m mlcore.sim_plot '" + json_path + "' '" + args.plot_out + "'";
     if (std::system(cmd.c_str()) != 0) {
-      return mlcore::FailedPreconditionError(
-          "plotting failed (" + cmd + "); install the Python package and matplotlib "
-          "(pip install matplotlib), or plot " + json_path + " yourself");
+      return mlcore::FailedPreconditionError("plotting failed (" + cmd +
+                                             "); install the Python package and matplotlib "
+                                             "(pip install matplotlib), or plot " +
+                                             json_path + " yourself");
     }
   }
 
@@ -130,12 +133,12 @@ mlcore::Status Run(const Globals& globals, const SimArgs& args) {
   }
   std::cout << "nodes " << s.nodes() << ", jobs " << s.jobs_submitted() << ": completed "
             << s.jobs_completed() << ", never started " << s.jobs_never_started()
-            << ", preemptions " << s.preemptions() << ", deadline misses "
-            << s.deadline_misses() << ", quota violations " << s.quota_violations() << "\n"
+            << ", preemptions " << s.preemptions() << ", deadline misses " << s.deadline_misses()
+            << ", quota violations " << s.quota_violations() << "\n"
             << "utilization: cpu " << Percent(s.mean_cpu_utilization()) << ", memory "
-            << Percent(s.mean_memory_utilization()) << ", gpu "
-            << Percent(s.mean_gpu_utilization()) << "; max queue " << s.max_queue_length()
-            << "; makespan " << Seconds(s.makespan()) << "; " << s.passes() << " passes in "
+            << Percent(s.mean_memory_utilization()) << ", gpu " << Percent(s.mean_gpu_utilization())
+            << "; max queue " << s.max_queue_length() << "; makespan " << Seconds(s.makespan())
+            << "; " << s.passes() << " passes in "
             << s.wall_time().seconds() * 1000 + s.wall_time().nanos() / 1000000 << " ms\n\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& w : s.wait_stats()) {

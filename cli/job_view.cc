@@ -27,7 +27,8 @@ const char* StreamTag(mlcore::v1::LogStream stream) {
 
 void PrintLogLine(const mlcore::v1::LogLine& line, bool timestamps, bool show_system) {
   if (line.stream() == mlcore::v1::LOG_STREAM_SYSTEM && !show_system) return;
-  std::ostream& out = line.stream() == mlcore::v1::LOG_STREAM_STDERR ? std::cerr : std::cout;
+  // stdout carries only the job's own standard output, so it can be piped.
+  std::ostream& out = line.stream() == mlcore::v1::LOG_STREAM_STDOUT ? std::cout : std::cerr;
   if (timestamps) out << TimeUtil::ToString(line.time()) << " ";
   if (line.stream() == mlcore::v1::LOG_STREAM_SYSTEM) out << "[mlcore] ";
   out << line.text() << "\n";

@@ -1,23 +1,29 @@
-"""The main job on the embedded local backend, from Python: create a project and show it.
+"""The main job on the embedded local backend, from Python: a project, then a training job
+submitted, followed and inspected.
 
 Run with the project's virtual environment: .venv/bin/python examples/quickstart.py
 """
 
+import os
+
 import mlcore
 
-client = mlcore.Client()  # MLC_BACKEND / config context / local://$XDG_DATA_HOME/mlcore
+here = os.path.dirname(os.path.abspath(__file__))
+client = mlcore.Client(project="demo")  # MLC_BACKEND / config context / local://$XDG_DATA_HOME/mlcore
 print(f"backend: {client.backend} ({client.config['backend_source']})")
 
 try:
-    project = client.get_project("demo")
+    client.get_project("demo")
 except mlcore.NotFoundError:
-    project = client.create_project(
-        "demo",
-        description="quick-start project",
-        guaranteed={"cpu": 2, "memory": "4Gi"},
-        limit="cpu=4,memory=8Gi",
-    )
+    client.create_project("demo", description="quick-start project",
+                          guaranteed={"cpu": 2, "memory": "4Gi"}, limit="cpu=4,memory=16Gi")
 
-for p in client.projects():
-    print(f"{p.name:20} guaranteed={p.guaranteed.to_dict() if p.guaranteed else '-'}")
-print(project.to_json())
+job = client.submit_job(["python3", "train.py"], working_dir=here, flavor="cpu-2-8",
+                        env={"EPOCHS": "10"}, labels={"team": "demo"}, deadline="10m")
+print(f"submitted {job.name} ({job.id})")
+for line in job.logs(follow=True):
+    print(f"  {line.text}")
+job.wait()
+print(f"{job.name}: {job.state}, exit code {job.exit_code}, "
+      f"used {job.data.resources_used.cpu_seconds:.2f} cpu-s")
+print(f"guaranteed quota of demo: {client.get_project('demo').guaranteed.to_dict()}")

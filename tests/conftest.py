@@ -28,4 +28,4 @@ def backend(isolated: pathlib.Path) -> str:
 def mlc_binary() -> str:
     """The built `mlc` (MLC_BIN, else the dev build)."""
     root = pathlib.Path(__file__).resolve().parents[1]
-    return os.environ.get("MLC_BIN", str(root / "build" / "dev" / "cli" / "mlc"))
+    return os.path.abspath(os.environ.get("MLC_BIN", str(root / "build" / "dev" / "cli" / "mlc")))

@@ -21,8 +21,8 @@ def test_quickstart_py(backend, monkeypatch):
     first, second = run(), run()  # idempotent: the second run finds the project
     for proc in (first, second):
         assert proc.returncode == 0, proc.stderr
-        assert '"name": "demo"' in proc.stdout
-        assert "guaranteed=" in proc.stdout
+        assert "SUCCEEDED, exit code 0" in proc.stdout
+        assert "done: y = 3.00x + 1.99" in proc.stdout
 
 
 @pytest.mark.skipif(not os.path.exists(mlc_binary()), reason="mlc not built")
@@ -32,3 +32,6 @@ def test_quickstart_sh(backend, monkeypatch):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "demo" in proc.stdout and "cpu=2 memory=4Gi" in proc.stdout
+    assert "train.yaml: ok" in proc.stdout
+    assert "done: y = 3.00x + 1.99" in proc.stdout
+    assert "SUCCEEDED" in proc.stdout
