@@ -34,7 +34,9 @@ struct Options {
   uint64_t seed = 1;
 };
 
-bool Wanted(const Options& o, const std::string& name) { return o.only.empty() || o.only.count(name); }
+bool Wanted(const Options& o, const std::string& name) {
+  return o.only.empty() || o.only.count(name);
+}
 
 int BenchPass(const Options& o) {
   PassParams p;
@@ -98,9 +100,8 @@ int LowerBound(const std::vector<v1::TraceRecord>& trace, const v1::Resources& n
     auto res = ResolveFlavor(catalog, r.flavor()).value_or(r.resources());
     const double d = static_cast<double>(r.duration().seconds());
     const int k = std::max(1, r.replicas());
-    Work w{r.submit_offset().seconds(), r.deadline().seconds() > 0
-                                            ? r.submit_offset().seconds() + r.deadline().seconds()
-                                            : 0,
+    Work w{r.submit_offset().seconds(),
+           r.deadline().seconds() > 0 ? r.submit_offset().seconds() + r.deadline().seconds() : 0,
            res.cpu_millis() * d * k, static_cast<double>(res.memory_bytes()) * d * k,
            res.gpu() * d * k};
     first = std::min(first, w.submit);
@@ -115,9 +116,11 @@ int LowerBound(const std::vector<v1::TraceRecord>& trace, const v1::Resources& n
   for (const auto& r : trace) {
     auto res = ResolveFlavor(catalog, r.flavor()).value_or(r.resources());
     const double k = std::max(1, r.replicas());
-    if (res.gpu() > 0 && node.gpu() > 0) best = std::max(best, std::ceil(k * res.gpu() / node.gpu()));
+    if (res.gpu() > 0 && node.gpu() > 0)
+      best = std::max(best, std::ceil(k * res.gpu() / node.gpu()));
     if (res.cpu_millis() > 0) {
-      best = std::max(best, std::ceil(k * res.cpu_millis() / static_cast<double>(node.cpu_millis())));
+      best =
+          std::max(best, std::ceil(k * res.cpu_millis() / static_cast<double>(node.cpu_millis())));
     }
   }
   const int64_t hour = 3600;
@@ -236,8 +239,9 @@ int BenchPacking(const Options& o) {
     const char* names[] = {"cpu", "memory", "gpu"};
     for (int r = 0; r < 3; ++r) {
       auto util = [&](const v1::SimulationSummary& s) {
-        return r == 0 ? s.mean_cpu_utilization()
-                      : r == 1 ? s.mean_memory_utilization() : s.mean_gpu_utilization();
+        return r == 0   ? s.mean_cpu_utilization()
+               : r == 1 ? s.mean_memory_utilization()
+                        : s.mean_gpu_utilization();
       };
       Line l;
       l.bench = std::string("sched.utilization.") + names[r];

@@ -18,9 +18,9 @@ struct FlavorShare {
 
 // Mixed CPU/GPU demand; weights are fractions of jobs.
 const FlavorShare kMix[] = {
-    {"cpu-2-8", 0.25, 1},      {"cpu-4-16", 0.20, 1},     {"cpu-8-32", 0.12, 1},
-    {"cpu-16-64", 0.06, 1},    {"mem-8-128", 0.04, 1},    {"gpu-1-12-128", 0.18, 1},
-    {"gpu-2-24-256", 0.07, 1}, {"gpu-4-48-512", 0.04, 1}, {"gpu-8-96-1024", 0.03, 1},
+    {"cpu-2-8", 0.25, 1},       {"cpu-4-16", 0.20, 1},     {"cpu-8-32", 0.12, 1},
+    {"cpu-16-64", 0.06, 1},     {"mem-8-128", 0.04, 1},    {"gpu-1-12-128", 0.18, 1},
+    {"gpu-2-24-256", 0.07, 1},  {"gpu-4-48-512", 0.04, 1}, {"gpu-8-96-1024", 0.03, 1},
     {"gpu-8-96-1024", 0.01, 3},
 };
 
@@ -83,7 +83,10 @@ std::vector<v1::TraceRecord> GenerateTrace(const TraceParams& p) {
     minutes = std::clamp(minutes, 1.0, gpu ? 24 * 60.0 : 12 * 60.0);
     r.mutable_duration()->set_seconds(static_cast<int64_t>(minutes * 60));
     const double pr = uni(rng);
-    r.set_priority_class(pr < 0.20 ? "low" : pr < 0.85 ? "normal" : pr < 0.97 ? "high" : "critical");
+    r.set_priority_class(pr < 0.20   ? "low"
+                         : pr < 0.85 ? "normal"
+                         : pr < 0.97 ? "high"
+                                     : "critical");
     r.set_preemptible(pr < 0.20 || uni(rng) < 0.25);
     const int n_datasets = static_cast<int>(uni(rng) * 3);
     for (int d = 0; d < n_datasets; ++d) {
@@ -137,8 +140,8 @@ v1::SchedulingState GeneratePassState(const PassParams& p) {
                             "gpu-1-12-128", "gpu-2-24-256", "gpu-4-48-512", "gpu-8-96-1024"};
   auto fill = [&](v1::SchedulableJob* j, int id, bool running) {
     j->set_id((running ? "run-" : "job-") + std::to_string(id));
-    j->set_project("project-" + std::to_string(static_cast<int>(std::pow(uni(rng), 1.5) *
-                                                               p.projects)));
+    j->set_project("project-" +
+                   std::to_string(static_cast<int>(std::pow(uni(rng), 1.5) * p.projects)));
     j->set_user("user-" + std::to_string(rng() % 1000));
     const char* flavor = kFlavors[rng() % 8];
     *j->mutable_resources() = *ResolveFlavor(catalog, flavor);

@@ -11,7 +11,7 @@
 namespace mlcore::bench {
 
 struct TraceParams {
-  int jobs = 30000;       // over one day
+  int jobs = 30000;  // over one day
   int users = 1000;
   int projects = 40;
   uint64_t seed = 1;
@@ -25,9 +25,9 @@ std::vector<v1::TraceRecord> GenerateTrace(const TraceParams& params);
 v1::Resources BenchNodeCapacity();
 
 struct PassParams {
-  int nodes = 1000;     // 1/8 GPU servers (8 GPUs, 96 cores, 1 TiB), the rest 64 cores, 256 GiB
+  int nodes = 1000;  // 1/8 GPU servers (8 GPUs, 96 cores, 1 TiB), the rest 64 cores, 256 GiB
   int pending = 100000;
-  int projects = 50;    // every fifth has a guarantee; every third a limit
+  int projects = 50;  // every fifth has a guarantee; every third a limit
   uint64_t seed = 1;
 };
 

@@ -176,10 +176,17 @@ mlcore::Result<int> FollowToEnd(mlcore::Client& client, const mlcore::v1::Job& j
   mlcore::v1::StreamJobLogsRequest request;
   request.set_id(job.id());
   request.set_follow(true);
-  MLC_RETURN_IF_ERROR(client.StreamJobLogs(request, [&](const mlcore::v1::LogLine& line) {
-    PrintLogLine(line, timestamps, /*show_system=*/true);
-    return g_interrupted == 0;
-  }));
+  for (auto s : {mlcore::v1::LOG_STREAM_STDOUT, mlcore::v1::LOG_STREAM_STDERR,
+                 mlcore::v1::LOG_STREAM_SYSTEM}) {
+    request.add_streams(s);
+  }
+  MLC_RETURN_IF_ERROR(client.StreamJobLogs(
+      request,
+      [&](const mlcore::v1::LogLine& line) {
+        PrintLogLine(line, timestamps, /*show_system=*/true);
+        return g_interrupted == 0;
+      },
+      [] { return g_interrupted == 0; }));
   if (g_interrupted) {
     std::cerr << "mlc: stopped following; job " << job.spec().name()
               << " keeps running (mlc job logs -f " << job.spec().name() << ")\n";
@@ -245,14 +252,17 @@ mlcore::Status Logs(const Globals& globals, const LogFlags& f) {
     *request.mutable_since() = since;
   }
   CatchInterrupts();
-  return client->StreamJobLogs(request, [&](const mlcore::v1::LogLine& line) {
-    if (globals.format() == OutputFormat::kJson) {
-      PrintJsonLine(line);
-    } else {
-      PrintLogLine(line, f.timestamps, f.system);
-    }
-    return g_interrupted == 0;
-  });
+  return client->StreamJobLogs(
+      request,
+      [&](const mlcore::v1::LogLine& line) {
+        if (globals.format() == OutputFormat::kJson) {
+          PrintJsonLine(line);
+        } else {
+          PrintLogLine(line, f.timestamps, f.system);
+        }
+        return g_interrupted == 0;
+      },
+      [] { return g_interrupted == 0; });
 }
 
 mlcore::Status List(const Globals& globals, const std::vector<std::string>& states,
@@ -302,6 +312,10 @@ mlcore::Status Download(const Globals& globals, const std::string& what, const s
     std::ofstream out(path);
     mlcore::v1::StreamJobLogsRequest request;
     request.set_id(job.id());
+    for (auto s : {mlcore::v1::LOG_STREAM_STDOUT, mlcore::v1::LOG_STREAM_STDERR,
+                   mlcore::v1::LOG_STREAM_SYSTEM}) {
+      request.add_streams(s);
+    }
     MLC_RETURN_IF_ERROR(client->StreamJobLogs(request, [&](const mlcore::v1::LogLine& line) {
       out << TimeUtil::ToString(line.time()) << " " << StreamTag(line.stream()) << " "
           << line.text() << "\n";

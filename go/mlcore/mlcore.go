@@ -61,9 +61,20 @@ func (c Code) String() string { return C.GoString(C.mlc_status_name(C.mlc_status
 type Error struct {
 	Code    Code
 	Message string
+	cause   error // what stopped the call on the Go side (ctx.Err()), if anything
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s [%s]", e.Message, e.Code) }
+
+// Unwrap returns the Go error behind e (context.Canceled when a context stopped the call), or nil.
+func (e *Error) Unwrap() error { return e.cause }
+
+// JSON across the ABI: unknown fields from a newer libmlcore are ignored, so an older Go package
+// keeps working against it.
+var (
+	marshal   = protojson.Marshal
+	unmarshal = protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal
+)
 
 // CodeOf returns the Code of an error returned by this package (OK for nil, Unknown for others).
 func CodeOf(err error) Code {
@@ -156,7 +167,7 @@ func (c *Client) Project() (string, error) {
 // Invoke calls any API method by name ("ProjectService/ListProjects") with a request message and
 // fills the response message.
 func (c *Client) Invoke(method string, request, response proto.Message) error {
-	body, err := protojson.Marshal(request)
+	body, err := marshal(request)
 	if err != nil {
 		return &Error{Code: InvalidArgument, Message: "cannot encode request: " + err.Error()}
 	}
@@ -175,7 +186,7 @@ func (c *Client) Invoke(method string, request, response proto.Message) error {
 		return err
 	}
 	defer C.mlc_string_free(&out)
-	if err := protojson.Unmarshal([]byte(C.GoString(out)), response); err != nil {
+	if err := unmarshal([]byte(C.GoString(out)), response); err != nil {
 		return &Error{Code: Internal, Message: "cannot decode response of " + method + ": " + err.Error()}
 	}
 	return nil

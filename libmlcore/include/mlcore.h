@@ -14,11 +14,14 @@
  * - No C++ exception crosses this boundary.
  * - Thread safety: one mlc_client may be used from several threads at once; error objects and
  *   strings belong to the thread that received them.
+ * - JSON passed in is parsed strictly: an unknown field, a wrong type or a bad enum value is
+ *   MLC_INVALID_ARGUMENT with a message naming the parameter, the message type and the field.
  */
 #ifndef MLCORE_H_
 #define MLCORE_H_
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -108,6 +111,125 @@ MLC_API mlc_status mlc_project_list(mlc_client* client, char** out_json, mlc_err
 
 /* Deletes an empty project. Errors: MLC_NOT_FOUND, MLC_FAILED_PRECONDITION. */
 MLC_API mlc_status mlc_project_delete(mlc_client* client, const char* name, mlc_error** err);
+
+/* --- Jobs (proto/mlcore/v1/jobs.proto; the spec format is docs/job-spec.md) ---
+ *
+ * `id_or_name` is a job id ("j27c8924a99e9") or a job name, looked up in the client's project and
+ * then in every project where the name is unique. Jobs come back as the JSON of an mlcore.v1.Job
+ * (FULL view: spec, state, events, exitCode, resourcesUsed, waitingReason, ...).
+ * Common errors: MLC_INVALID_ARGUMENT (NULL handle or out-pointer, empty id, malformed JSON),
+ * MLC_NOT_FOUND (no such job).
+ */
+
+/*
+ * Submits a job from the JSON of an mlcore.v1.JobSpec; *out_job_json receives the stored job
+ * (usually PENDING or STARTING). What the spec leaves empty is filled like `mlc job submit` does:
+ * the project (the client's default), a generated name, the working directory (the caller's
+ * current one), the base environment and the git source of the working directory.
+ * Errors: MLC_INVALID_ARGUMENT (every spec problem at once, e.g. an unknown flavor listing the
+ * known ones; no project), MLC_NOT_FOUND (project, working directory), MLC_ALREADY_EXISTS (name
+ * taken), MLC_RESOURCE_EXHAUSTED (exceeds the project's limit quota), MLC_FAILED_PRECONDITION (no
+ * node could ever hold it; an ENV secret is unset).
+ */
+MLC_API mlc_status mlc_job_submit(mlc_client* client, const char* spec_json, char** out_job_json,
+                                  mlc_error** err);
+
+/* Describes a job (FULL view). Errors: MLC_NOT_FOUND, MLC_INVALID_ARGUMENT (empty id_or_name). */
+MLC_API mlc_status mlc_job_get(mlc_client* client, const char* id_or_name, char** out_job_json,
+                               mlc_error** err);
+
+/*
+ * Lists jobs, newest first: `request_json` is an mlcore.v1.ListJobsRequest (NULL or "" = the
+ * client's project, first page; "project":"*" = every project); *out_json receives one page, an
+ * mlcore.v1.ListJobsResponse (pass its nextPageToken as pageToken for the next page).
+ * Errors: MLC_INVALID_ARGUMENT (bad page token or size), MLC_NOT_FOUND (project).
+ */
+MLC_API mlc_status mlc_job_list(mlc_client* client, const char* request_json, char** out_json,
+                                mlc_error** err);
+
+/*
+ * Cancels a job: a pending job ends CANCELLED at once; an active one gets SIGTERM on its process
+ * group, SIGKILL after its grace period. `reason` (NULL or "" = "cancelled by USER") is recorded in
+ * the job's events. Idempotent on a cancelled job. *out_job_json receives the job after the call
+ * (it may still be RUNNING while the grace period runs; mlc_job_wait for the end).
+ * Errors: MLC_NOT_FOUND, MLC_FAILED_PRECONDITION (already ended otherwise).
+ */
+MLC_API mlc_status mlc_job_cancel(mlc_client* client, const char* id_or_name, const char* reason,
+                                  char** out_job_json, mlc_error** err);
+
+/*
+ * Preempts a running preemptible job by hand, as the scheduler would: stop it, then requeue it
+ * while restarts remain. Errors: MLC_NOT_FOUND, MLC_FAILED_PRECONDITION (not STARTING or RUNNING,
+ * or not preemptible).
+ */
+MLC_API mlc_status mlc_job_preempt(mlc_client* client, const char* id_or_name, const char* reason,
+                                   char** out_job_json, mlc_error** err);
+
+/*
+ * Submits a new job from the recorded spec and environment of `id_or_name`; `new_name` NULL or ""
+ * = the old name plus "-r" and a random suffix. *out_job_json receives the new job (its rerunOf is
+ * the old id). Errors: MLC_NOT_FOUND, MLC_ALREADY_EXISTS (new_name taken),
+ * MLC_FAILED_PRECONDITION (a recorded input is gone; an ENV secret is unset).
+ */
+MLC_API mlc_status mlc_job_rerun(mlc_client* client, const char* id_or_name, const char* new_name,
+                                 char** out_job_json, mlc_error** err);
+
+/*
+ * Blocks until the job reaches a final state (SUCCEEDED, FAILED, CANCELLED, PREEMPTED, TIMED_OUT,
+ * LOST) and returns it (FULL view). `timeout_ms` 0 waits forever. A job ending FAILED is a
+ * successful wait: read its state and exitCode from the JSON.
+ * Errors: MLC_DEADLINE_EXCEEDED (still active after timeout_ms), MLC_NOT_FOUND,
+ * MLC_INVALID_ARGUMENT (negative timeout_ms).
+ */
+MLC_API mlc_status mlc_job_wait(mlc_client* client, const char* id_or_name, int64_t timeout_ms,
+                                char** out_job_json, mlc_error** err);
+
+/*
+ * Receives one log line as the JSON of an mlcore.v1.LogLine ({"time":...,"stream":
+ * "LOG_STREAM_STDOUT","text":"hi",...}), or NULL as a heartbeat while following (see
+ * mlc_job_logs). Return non-zero to continue, 0 to stop. It runs on the thread that called
+ * mlc_job_logs; `line_json` is borrowed and valid only during the call (copy what you keep). It
+ * must not call mlc_client_close on the client being read.
+ */
+typedef int (*mlc_log_callback)(const char* line_json, void* user_data);
+
+/*
+ * Streams a job's log lines in capture order to `callback`. `request_json` is an
+ * mlcore.v1.StreamJobLogsRequest: {"id": ID_OR_NAME} plus optional follow, since, tail, grep,
+ * streams (default stdout and stderr), replica. Without follow it returns after the lines
+ * captured so far; with "follow":true it keeps delivering new lines until the job reaches a final
+ * state, and while no line arrives it calls the callback with line_json == NULL every
+ * 50-250 ms, so the caller can stop (return 0) on a user interrupt or a deadline even when the
+ * job prints nothing. Returning 0 from the callback ends the call with MLC_OK.
+ * Errors: MLC_INVALID_ARGUMENT (NULL callback, malformed request, bad regular expression, tail <
+ * 0), MLC_NOT_FOUND (job).
+ */
+MLC_API mlc_status mlc_job_logs(mlc_client* client, const char* request_json,
+                                mlc_log_callback callback, void* user_data, mlc_error** err);
+
+/*
+ * Checks a job spec without submitting it. `spec_text` is a preset file's text (YAML or JSON);
+ * `file_name` (NULL or "") is the name problems are reported against. *out_json receives an
+ * mlcore.v1.LintJobSpecResponse: every problem with line, column, message and suggestion (a
+ * "did you mean" for unknown fields, the known flavors for an unknown one), plus resolvedSpec when
+ * there are no errors. Problems are in the response, not the status.
+ * Errors: MLC_INVALID_ARGUMENT (NULL spec_text; text that is not YAML at all).
+ */
+MLC_API mlc_status mlc_job_lint(mlc_client* client, const char* spec_text, const char* file_name,
+                                char** out_json, mlc_error** err);
+
+/* --- Scheduling facts --- */
+
+/*
+ * Quota usage per project: `request_json` is an mlcore.v1.GetQuotaUsageRequest (NULL or "" = every
+ * project); *out_json receives an mlcore.v1.GetQuotaUsageResponse (guaranteed, limit and used,
+ * per user when asked). Errors: MLC_INVALID_ARGUMENT, MLC_NOT_FOUND (project).
+ */
+MLC_API mlc_status mlc_quota_usage(mlc_client* client, const char* request_json, char** out_json,
+                                   mlc_error** err);
+
+/* The flavor catalogs of every region: *out_json receives an mlcore.v1.ListFlavorsResponse. */
+MLC_API mlc_status mlc_flavor_list(mlc_client* client, char** out_json, mlc_error** err);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/util/time_util.h>
 
+#include "mlcore/jobs.h"
+
 namespace py = pybind11;
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
@@ -152,10 +154,9 @@ std::string FillDuration(const py::handle& value, Message* message, const std::s
   if (py::isinstance(value, datetime.attr("timedelta"))) {
     seconds = py::reinterpret_borrow<py::object>(value).attr("total_seconds")().cast<double>();
   } else if (py::isinstance<py::str>(value)) {
-    if (!TimeUtil::FromString(value.cast<std::string>(), d)) {
-      return Describe(path,
-                      "\"" + value.cast<std::string>() + "\" is not a duration like \"1.5s\"");
-    }
+    auto parsed = mlcore::ParseDurationText(value.cast<std::string>());
+    if (!parsed.ok()) return Describe(path, parsed.status().message());
+    *d = *parsed;
     return {};
   } else if (py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value)) {
     seconds = value.cast<double>();

@@ -41,8 +41,8 @@ World::World(int64_t now_s) { state.mutable_time()->set_seconds(now_s); }
 
 World& World::Node(const std::string& name, const v1::Resources& capacity,
                    const std::map<std::string, std::string>& labels,
-                   const std::vector<std::string>& datasets,
-                   const std::vector<std::string>& images, bool schedulable) {
+                   const std::vector<std::string>& datasets, const std::vector<std::string>& images,
+                   bool schedulable) {
   auto* n = state.add_nodes();
   n->set_name(name);
   *n->mutable_capacity() = capacity;

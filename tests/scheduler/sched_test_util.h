@@ -23,8 +23,8 @@ struct JobSpec {
   int priority = 0;
   bool preemptible = false;
   int64_t submit_s = 0;
-  int64_t start_s = 0;     // running jobs
-  int64_t expected_s = 0;  // 0 = unknown
+  int64_t start_s = 0;             // running jobs
+  int64_t expected_s = 0;          // 0 = unknown
   std::vector<std::string> nodes;  // running jobs
   std::vector<std::string> datasets;
   std::string image;

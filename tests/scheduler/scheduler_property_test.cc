@@ -32,8 +32,8 @@ struct Usage {
 
 const std::vector<v1::Resources>& Shapes() {
   static const std::vector<v1::Resources> shapes = {
-      Res(2, 8), Res(4, 16), Res(8, 32), Res(16, 64), Res(12, 128, 1), Res(24, 256, 2),
-      Res(48, 512, 4), Res(96, 1024, 8)};
+      Res(2, 8),       Res(4, 16),      Res(8, 32),      Res(16, 64),
+      Res(12, 128, 1), Res(24, 256, 2), Res(48, 512, 4), Res(96, 1024, 8)};
   return shapes;
 }
 

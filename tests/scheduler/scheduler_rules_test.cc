@@ -267,8 +267,9 @@ TEST_CASE("a job no node can hold waits as unsatisfiable with the reason") {
   w.Pending(sel);
   w.Run();
   CHECK(w.WaitCode("huge") == v1::WAIT_REASON_UNSATISFIABLE);
-  CHECK(w.WaitText("huge") == "waiting: no node can ever hold it: needs 16 GPUs per replica; the "
-                              "largest node offers 8");
+  CHECK(w.WaitText("huge") ==
+        "waiting: no node can ever hold it: needs 16 GPUs per replica; the "
+        "largest node offers 8");
   CHECK(w.WaitText("h100").find("no schedulable node has h100 GPUs") != std::string::npos);
   CHECK(w.WaitText("sel").find("node selector") != std::string::npos);
 }
@@ -354,8 +355,7 @@ TEST_CASE("an inconsistent state is an error naming the problem") {
 
   World d;
   d.Node("c", kCpuNode).Node("c", kCpuNode);
-  CHECK(Schedule(d.state, d.config).status().message().find("duplicate node") !=
-        std::string::npos);
+  CHECK(Schedule(d.state, d.config).status().message().find("duplicate node") != std::string::npos);
 }
 
 TEST_CASE("the same state always gives the same decisions") {

@@ -1,7 +1,8 @@
 // The simulator and trace reading: replays through the same core, counts what the issue asks for,
 // is deterministic, and reports bad traces with line numbers.
-#include "scheduler/flavors.h"
 #include "scheduler/simulator.h"
+
+#include "scheduler/flavors.h"
 #include "unit/test_support.h"
 
 namespace mlcore {
@@ -66,7 +67,8 @@ TEST_CASE("JSONL traces use the same fields; errors carry line numbers") {
   CHECK((*trace)[0].resources().cpu_millis() == 500);
   CHECK((*trace)[0].replicas() == 2);
 
-  auto bad = ParseTraceJsonl("{\"project\":\"p\",\"duration\":1}\n{\"project\":\"p\",\"duration\":\"soon\"}\n");
+  auto bad = ParseTraceJsonl(
+      "{\"project\":\"p\",\"duration\":1}\n{\"project\":\"p\",\"duration\":\"soon\"}\n");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.status().message().rfind("line 2: invalid duration \"soon\"", 0) == 0);
   auto not_json = ParseTraceJsonl("{oops\n");
@@ -163,8 +165,8 @@ TEST_CASE("LoadTrace picks the format by extension and prefixes errors with the 
   testing::WriteFile(dir / "bad.jsonl", "{\"project\":\"p\"}\n");
   CHECK(LoadTrace(dir / "t.csv")->size() == 5);
   auto bad = LoadTrace(dir / "bad.jsonl");
-  CHECK(bad.status().message() == dir / "bad.jsonl" +
-                                      ": line 1: missing or zero duration (seconds, e.g. 3600 or 1h)");
+  CHECK(bad.status().message() ==
+        dir / "bad.jsonl" + ": line 1: missing or zero duration (seconds, e.g. 3600 or 1h)");
   CHECK(LoadTrace(dir / "none.csv").status().code() == StatusCode::kNotFound);
 }
 

@@ -61,9 +61,12 @@ class Backend {
   virtual Result<v1::Job> GetJob(const v1::GetJobRequest& request) = 0;
   virtual Result<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request) = 0;
   // Calls `sink` for each matching log line in order; with `follow`, keeps reading until the job
-  // ends (and its output is drained) or `sink` returns false.
+  // ends (and its output is drained), `sink` returns false, or `keep_following` (when set; called
+  // at least every 250 ms while no line arrives) returns false. Empty `streams` in the request
+  // means stdout and stderr.
   virtual Status StreamJobLogs(const v1::StreamJobLogsRequest& request,
-                               const std::function<bool(const v1::LogLine&)>& sink) = 0;
+                               const std::function<bool(const v1::LogLine&)>& sink,
+                               const std::function<bool()>& keep_following) = 0;
   virtual Result<v1::Job> CancelJob(const v1::CancelJobRequest& request) = 0;
   virtual Result<v1::Job> PreemptJob(const v1::PreemptJobRequest& request) = 0;
 

@@ -91,9 +91,12 @@ class Client {
   Result<v1::Job> GetJob(std::string_view id_or_name, v1::JobView view = v1::JOB_VIEW_FULL);
   // Newest first; `project` defaults to the client's project (set "*" for every project).
   Result<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request);
-  // Log lines in order; with request.follow, until the job ends or `sink` returns false.
+  // Log lines in order (stdout and stderr unless request.streams says otherwise); with
+  // request.follow, until the job ends, `sink` returns false, or `keep_following` (called at
+  // least every 250 ms while the job is silent) returns false.
   Status StreamJobLogs(const v1::StreamJobLogsRequest& request,
-                       const std::function<bool(const v1::LogLine&)>& sink);
+                       const std::function<bool(const v1::LogLine&)>& sink,
+                       const std::function<bool()>& keep_following = {});
   Result<v1::Job> CancelJob(std::string_view id_or_name, std::string_view reason = {});
   Result<v1::Job> PreemptJob(std::string_view id_or_name, std::string_view reason = {});
   // A new job from the recorded spec and environment of `id_or_name` (same command, working

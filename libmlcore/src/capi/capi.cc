@@ -1,4 +1,6 @@
 // The C ABI (mlcore.h): thin wrappers over Client that catch everything at the boundary.
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -8,6 +10,7 @@
 #include "mlcore.h"
 #include "mlcore/client.h"
 #include "mlcore/invoke.h"
+#include "mlcore/jobs.h"
 #include "mlcore/json.h"
 #include "mlcore/version.h"
 
@@ -59,7 +62,9 @@ mlc_status Guard(mlc_error** err, F&& body) {
 
 std::string Str(const char* s) { return s == nullptr ? std::string() : std::string(s); }
 
-mlc_status CheckHandle(const mlc_client* client, const void* out, mlc_error** err) {
+// Checks the handle and the out-pointer; *out is NULLed first so it is NULL on every failure.
+mlc_status CheckHandle(const mlc_client* client, char** out, mlc_error** err) {
+  if (out != nullptr) *out = nullptr;
   if (client == nullptr || client->client == nullptr) {
     return Fail(mlcore::InvalidArgumentError("client handle is NULL; open one with "
                                              "mlc_client_open"),
@@ -74,6 +79,50 @@ mlc_status InvokeInto(mlc_client* client, const char* method, const std::string&
   auto response = mlcore::InvokeJson(*client->client, method, request);
   if (!response.ok()) return Fail(response.status(), err);
   return ReturnString(*response, out, err);
+}
+
+mlc_status CheckClient(const mlc_client* client, mlc_error** err) {
+  if (client == nullptr || client->client == nullptr) {
+    return Fail(mlcore::InvalidArgumentError("client handle is NULL; open one with "
+                                             "mlc_client_open"),
+                err);
+  }
+  return MLC_OK;
+}
+
+// Parses the JSON of a request parameter; NULL or "" is the empty message. Errors name the
+// parameter, the message type and the offending field.
+mlcore::Status ParseParam(const char* json, const char* param, google::protobuf::Message* message) {
+  mlcore::Status status = mlcore::FromJson(Str(json), message);
+  if (!status.ok())
+    return mlcore::InvalidArgumentError(std::string(param) + ": " + status.message());
+  return status;
+}
+
+template <typename T>
+mlc_status ReturnResult(const mlcore::Result<T>& result, char** out, mlc_error** err) {
+  if (!result.ok()) return Fail(result.status(), err);
+  return ReturnString(mlcore::ToJson(*result), out, err);
+}
+
+// Follows a job's log for mlc_job_logs: lines go to `callback` as JSON; while the job is silent
+// the core's keep-following hook sends a NULL heartbeat, so the caller can stop at any time.
+mlc_status FollowLogs(mlcore::Client& client, const mlcore::v1::StreamJobLogsRequest& request,
+                      mlc_log_callback callback, void* user_data, mlc_error** err) {
+  bool stopped = false;
+  mlcore::Status status = client.StreamJobLogs(
+      request,
+      [&](const mlcore::v1::LogLine& line) {
+        std::string json = mlcore::ToJson(line);
+        stopped = callback(json.c_str(), user_data) == 0;
+        return !stopped;
+      },
+      [&] {
+        stopped = callback(nullptr, user_data) == 0;
+        return !stopped;
+      });
+  if (!status.ok()) return Fail(status, err);
+  return MLC_OK;
 }
 
 }  // namespace
@@ -158,7 +207,6 @@ mlc_status mlc_invoke(mlc_client* client, const char* method, const char* reques
                       char** response_json, mlc_error** err) {
   return Guard(err, [&]() -> mlc_status {
     if (auto s = CheckHandle(client, response_json, err); s != MLC_OK) return s;
-    *response_json = nullptr;
     return InvokeInto(client, Str(method).c_str(), Str(request_json), response_json, err);
   });
 }
@@ -167,7 +215,6 @@ mlc_status mlc_project_create(mlc_client* client, const char* project_json, char
                               mlc_error** err) {
   return Guard(err, [&]() -> mlc_status {
     if (auto s = CheckHandle(client, out_project_json, err); s != MLC_OK) return s;
-    *out_project_json = nullptr;
     std::string request =
         "{\"project\":" +
         (project_json == nullptr || *project_json == '\0' ? std::string("{}")
@@ -182,7 +229,6 @@ mlc_status mlc_project_get(mlc_client* client, const char* name, char** out_proj
                            mlc_error** err) {
   return Guard(err, [&]() -> mlc_status {
     if (auto s = CheckHandle(client, out_project_json, err); s != MLC_OK) return s;
-    *out_project_json = nullptr;
     auto project = client->client->GetProject(Str(name));
     if (!project.ok()) return Fail(project.status(), err);
     return ReturnString(mlcore::ToJson(*project), out_project_json, err);
@@ -192,7 +238,6 @@ mlc_status mlc_project_get(mlc_client* client, const char* name, char** out_proj
 mlc_status mlc_project_list(mlc_client* client, char** out_json, mlc_error** err) {
   return Guard(err, [&]() -> mlc_status {
     if (auto s = CheckHandle(client, out_json, err); s != MLC_OK) return s;
-    *out_json = nullptr;
     auto projects = client->client->ListAllProjects();
     if (!projects.ok()) return Fail(projects.status(), err);
     mlcore::v1::ListProjectsResponse all;
@@ -203,12 +248,144 @@ mlc_status mlc_project_list(mlc_client* client, char** out_json, mlc_error** err
 
 mlc_status mlc_project_delete(mlc_client* client, const char* name, mlc_error** err) {
   return Guard(err, [&]() -> mlc_status {
-    if (client == nullptr || client->client == nullptr) {
-      return Fail(mlcore::InvalidArgumentError("client handle is NULL"), err);
-    }
+    if (auto s = CheckClient(client, err); s != MLC_OK) return s;
     mlcore::Status status = client->client->DeleteProject(Str(name));
     if (!status.ok()) return Fail(status, err);
     return MLC_OK;
+  });
+}
+
+// --- Jobs ---
+
+mlc_status mlc_job_submit(mlc_client* client, const char* spec_json, char** out_job_json,
+                          mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckHandle(client, out_job_json, err); s != MLC_OK) return s;
+    if (spec_json == nullptr || *spec_json == '\0') {
+      return Fail(mlcore::InvalidArgumentError(
+                      "spec_json is empty; pass the JSON of an mlcore.v1.JobSpec, e.g. "
+                      "{\"command\":[\"python\",\"train.py\"]}"),
+                  err);
+    }
+    mlcore::v1::JobSpec spec;
+    if (auto s = ParseParam(spec_json, "spec_json", &spec); !s.ok()) return Fail(s, err);
+    return ReturnResult(client->client->SubmitJob(spec), out_job_json, err);
+  });
+}
+
+mlc_status mlc_job_get(mlc_client* client, const char* id_or_name, char** out_job_json,
+                       mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckHandle(client, out_job_json, err); s != MLC_OK) return s;
+    return ReturnResult(client->client->GetJob(Str(id_or_name), mlcore::v1::JOB_VIEW_FULL),
+                        out_job_json, err);
+  });
+}
+
+mlc_status mlc_job_list(mlc_client* client, const char* request_json, char** out_json,
+                        mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckHandle(client, out_json, err); s != MLC_OK) return s;
+    mlcore::v1::ListJobsRequest request;
+    if (auto s = ParseParam(request_json, "request_json", &request); !s.ok()) return Fail(s, err);
+    return ReturnResult(client->client->ListJobs(request), out_json, err);
+  });
+}
+
+mlc_status mlc_job_cancel(mlc_client* client, const char* id_or_name, const char* reason,
+                          char** out_job_json, mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckHandle(client, out_job_json, err); s != MLC_OK) return s;
+    return ReturnResult(client->client->CancelJob(Str(id_or_name), Str(reason)), out_job_json, err);
+  });
+}
+
+mlc_status mlc_job_preempt(mlc_client* client, const char* id_or_name, const char* reason,
+                           char** out_job_json, mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckHandle(client, out_job_json, err); s != MLC_OK) return s;
+    return ReturnResult(client->client->PreemptJob(Str(id_or_name), Str(reason)), out_job_json,
+                        err);
+  });
+}
+
+mlc_status mlc_job_rerun(mlc_client* client, const char* id_or_name, const char* new_name,
+                         char** out_job_json, mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckHandle(client, out_job_json, err); s != MLC_OK) return s;
+    return ReturnResult(client->client->RerunJob(Str(id_or_name), Str(new_name)), out_job_json,
+                        err);
+  });
+}
+
+mlc_status mlc_job_wait(mlc_client* client, const char* id_or_name, int64_t timeout_ms,
+                        char** out_job_json, mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckHandle(client, out_job_json, err); s != MLC_OK) return s;
+    if (timeout_ms < 0) {
+      return Fail(mlcore::InvalidArgumentError("timeout_ms is " + std::to_string(timeout_ms) +
+                                               "; pass 0 to wait forever or a positive number"),
+                  err);
+    }
+    return ReturnResult(
+        client->client->WaitJob(Str(id_or_name), std::chrono::milliseconds(timeout_ms)),
+        out_job_json, err);
+  });
+}
+
+mlc_status mlc_job_logs(mlc_client* client, const char* request_json, mlc_log_callback callback,
+                        void* user_data, mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckClient(client, err); s != MLC_OK) return s;
+    if (callback == nullptr) {
+      return Fail(mlcore::InvalidArgumentError("callback is NULL"), err);
+    }
+    mlcore::v1::StreamJobLogsRequest request;
+    if (auto s = ParseParam(request_json, "request_json", &request); !s.ok()) return Fail(s, err);
+    if (request.tail() < 0) return Fail(mlcore::InvalidArgumentError("tail must be >= 0"), err);
+    if (request.follow()) return FollowLogs(*client->client, request, callback, user_data, err);
+    std::string json;
+    mlcore::Status status =
+        client->client->StreamJobLogs(request, [&](const mlcore::v1::LogLine& line) {
+          json = mlcore::ToJson(line);
+          return callback(json.c_str(), user_data) != 0;
+        });
+    if (!status.ok()) return Fail(status, err);
+    return MLC_OK;
+  });
+}
+
+mlc_status mlc_job_lint(mlc_client* client, const char* spec_text, const char* file_name,
+                        char** out_json, mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckHandle(client, out_json, err); s != MLC_OK) return s;
+    if (spec_text == nullptr) {
+      return Fail(mlcore::InvalidArgumentError("spec_text is NULL; pass a preset file's text"),
+                  err);
+    }
+    mlcore::v1::LintJobSpecRequest request;
+    request.set_text(spec_text);
+    request.set_file(Str(file_name));
+    return ReturnResult(client->client->LintJobSpec(request), out_json, err);
+  });
+}
+
+// --- Scheduling facts ---
+
+mlc_status mlc_quota_usage(mlc_client* client, const char* request_json, char** out_json,
+                           mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckHandle(client, out_json, err); s != MLC_OK) return s;
+    mlcore::v1::GetQuotaUsageRequest request;
+    if (auto s = ParseParam(request_json, "request_json", &request); !s.ok()) return Fail(s, err);
+    return ReturnResult(client->client->GetQuotaUsage(request), out_json, err);
+  });
+}
+
+mlc_status mlc_flavor_list(mlc_client* client, char** out_json, mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckHandle(client, out_json, err); s != MLC_OK) return s;
+    return ReturnResult(client->client->ListFlavors(), out_json, err);
   });
 }
 

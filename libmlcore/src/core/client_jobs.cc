@@ -1,18 +1,18 @@
 // Client: jobs and scheduling facts. What depends on the submitter (working directory,
 // environment, git state, secret values) is gathered here, once, for every backend.
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <sys/stat.h>
 #include <thread>
 
 #include "core/job_spec.h"
 #include "core/validation.h"
-#include "mlcore/jobs.h"
 #include "mlcore/backend.h"
 #include "mlcore/client.h"
+#include "mlcore/jobs.h"
 #include "util/fs.h"
 #include "util/sha256.h"
 #include "util/subprocess.h"
@@ -24,11 +24,26 @@ namespace {
 
 // Variables of the submitter's environment a job inherits (the "minimal base environment").
 bool IsBaseEnvironmentVariable(std::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "PATH",       "HOME",         "USER",              "LOGNAME",         "SHELL",
-      "LANG",       "LANGUAGE",     "TZ",                "TMPDIR",          "TERM",
-      "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "PYTHONPATH",      "LD_LIBRARY_PATH",
-      "CUDA_HOME",  "CUDA_VISIBLE_DEVICES", "HF_HOME",   "XDG_CACHE_HOME",  "PYTHONUNBUFFERED"};
+  static constexpr std::string_view kNames[] = {"PATH",
+                                                "HOME",
+                                                "USER",
+                                                "LOGNAME",
+                                                "SHELL",
+                                                "LANG",
+                                                "LANGUAGE",
+                                                "TZ",
+                                                "TMPDIR",
+                                                "TERM",
+                                                "VIRTUAL_ENV",
+                                                "CONDA_PREFIX",
+                                                "CONDA_DEFAULT_ENV",
+                                                "PYTHONPATH",
+                                                "LD_LIBRARY_PATH",
+                                                "CUDA_HOME",
+                                                "CUDA_VISIBLE_DEVICES",
+                                                "HF_HOME",
+                                                "XDG_CACHE_HOME",
+                                                "PYTHONUNBUFFERED"};
   if (name.starts_with("LC_")) return true;
   for (auto n : kNames) {
     if (n == name) return true;
@@ -142,7 +157,8 @@ Result<v1::Job> Client::SubmitJob(const v1::JobSpec& spec_in, const std::string&
     lint.allow_raw_resources = flavors->catalogs(0).allow_raw_resources();
   }
   if (auto classes = backend_->ListPriorityClasses(); classes.ok()) {
-    for (const auto& c : classes->priority_classes()) lint.known_priority_classes.push_back(c.name());
+    for (const auto& c : classes->priority_classes())
+      lint.known_priority_classes.push_back(c.name());
   }
   MLC_RETURN_IF_ERROR(LintProblemsToStatus(mlcore::LintJobSpec(spec, lint)));
   if (spec.name().empty()) spec.set_name(GenerateJobName(JobNameBase(spec), RandomSeed()));
@@ -153,7 +169,8 @@ Result<v1::Job> Client::SubmitJob(const v1::JobSpec& spec_in, const std::string&
     auto eq = entry.find('=');
     if (eq == std::string_view::npos) continue;
     std::string name(entry.substr(0, eq));
-    if (IsBaseEnvironmentVariable(name)) (*repro->mutable_environment())[name] = entry.substr(eq + 1);
+    if (IsBaseEnvironmentVariable(name))
+      (*repro->mutable_environment())[name] = entry.substr(eq + 1);
   }
   for (const auto& ref : spec.secrets()) {
     repro->add_secret_names(ref.name());
@@ -203,12 +220,13 @@ Result<v1::ListJobsResponse> Client::ListJobs(const v1::ListJobsRequest& request
 }
 
 Status Client::StreamJobLogs(const v1::StreamJobLogsRequest& request,
-                             const std::function<bool(const v1::LogLine&)>& sink) {
+                             const std::function<bool(const v1::LogLine&)>& sink,
+                             const std::function<bool()>& keep_following) {
   if (request.tail() < 0) return InvalidArgumentError("--tail must be >= 0");
   MLC_ASSIGN_OR_RETURN(auto job, GetJob(request.id(), v1::JOB_VIEW_BASIC));
   v1::StreamJobLogsRequest r = request;
   r.set_id(job.id());
-  return backend_->StreamJobLogs(r, sink);
+  return backend_->StreamJobLogs(r, sink, keep_following);
 }
 
 Result<v1::Job> Client::CancelJob(std::string_view id_or_name, std::string_view reason) {
@@ -281,7 +299,8 @@ Result<v1::LintJobSpecResponse> Client::LintJobSpec(const v1::LintJobSpecRequest
     lint.allow_raw_resources = flavors->catalogs(0).allow_raw_resources();
   }
   if (auto classes = backend_->ListPriorityClasses(); classes.ok()) {
-    for (const auto& c : classes->priority_classes()) lint.known_priority_classes.push_back(c.name());
+    for (const auto& c : classes->priority_classes())
+      lint.known_priority_classes.push_back(c.name());
   }
   v1::LintJobSpecResponse response;
   if (request.has_spec()) {

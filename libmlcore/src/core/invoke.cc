@@ -69,8 +69,9 @@ const std::map<std::string, Handler>& Handlers() {
        Typed<v1::StreamJobLogsRequest, v1::StreamJobLogsResponse>(
            [](Client& c, const v1::StreamJobLogsRequest& r) -> Result<v1::StreamJobLogsResponse> {
              if (r.follow()) {
-               return InvalidArgumentError("follow is a streaming call; use `mlc job logs -f`, "
-                                           "Job.logs(follow=True) or mlc_job_logs_follow");
+               return InvalidArgumentError(
+                   "follow is a streaming call; use `mlc job logs -f`, "
+                   "Job.logs(follow=True) or mlc_job_logs");
              }
              v1::StreamJobLogsResponse out;
              MLC_RETURN_IF_ERROR(c.StreamJobLogs(r, [&](const v1::LogLine& line) {
@@ -80,8 +81,9 @@ const std::map<std::string, Handler>& Handlers() {
              return out;
            })},
       {"mlcore.v1.JobService/CancelJob",
-       Typed<v1::CancelJobRequest, v1::Job>(
-           [](Client& c, const v1::CancelJobRequest& r) { return c.CancelJob(r.id(), r.reason()); })},
+       Typed<v1::CancelJobRequest, v1::Job>([](Client& c, const v1::CancelJobRequest& r) {
+         return c.CancelJob(r.id(), r.reason());
+       })},
       {"mlcore.v1.JobService/PreemptJob",
        Typed<v1::PreemptJobRequest, v1::Job>([](Client& c, const v1::PreemptJobRequest& r) {
          return c.PreemptJob(r.id(), r.reason());

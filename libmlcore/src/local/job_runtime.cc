@@ -3,14 +3,18 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <iostream>
+#include <sstream>
+#include <thread>
+
 #include <google/protobuf/util/time_util.h>
 
 #include "local/process.h"
 #include "mlcore/resources.h"
-#include "util/fs.h"
 #include "scheduler/flavors.h"
 #include "scheduler/node_detect.h"
 #include "scheduler/scheduler.h"
+#include "util/fs.h"
 
 namespace mlcore::local {
 namespace {
@@ -73,9 +77,10 @@ Status ReconcileSupervisors(sqlite::Db& db, std::vector<JobRecord>& active, int6
 
 Status LaunchSupervisor(sqlite::Db& db, const RuntimeContext& ctx, const std::string& job_id) {
   auto binary = SupervisorBinary();
-  Result<pid_t> pid = binary.ok() ? SpawnDetached({*binary, "--state", ctx.state_dir, "--job", job_id},
-                                                  JobDir(ctx.state_dir, job_id) + "/supervisor.log")
-                                  : Result<pid_t>(binary.status());
+  Result<pid_t> pid = binary.ok()
+                          ? SpawnDetached({*binary, "--state", ctx.state_dir, "--job", job_id},
+                                          JobDir(ctx.state_dir, job_id) + "/supervisor.log")
+                          : Result<pid_t>(binary.status());
   if (pid.ok()) return Status::Ok();
   // The job cannot run here: record why, so it never sits in STARTING.
   MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(db));
@@ -160,10 +165,12 @@ Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
   {
     MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(db));
     const int64_t now = NowMicros();
-    MLC_ASSIGN_OR_RETURN(auto active, LoadJobsInStates(db, {v1::JOB_STATE_STARTING,
-                                                            v1::JOB_STATE_RUNNING}));
+    MLC_RETURN_IF_ERROR(SetMetaInt(db, kMetaDirty, 0));
+    MLC_RETURN_IF_ERROR(SetMetaInt(db, kMetaLastPassUs, now));
+    MLC_ASSIGN_OR_RETURN(auto active,
+                         LoadJobsInStates(db, {v1::JOB_STATE_STARTING, v1::JOB_STATE_RUNNING}));
     MLC_RETURN_IF_ERROR(ReconcileSupervisors(db, active, now));
-    MLC_ASSIGN_OR_RETURN(auto pending, LoadJobsInStates(db, {v1::JOB_STATE_PENDING}));
+    MLC_ASSIGN_OR_RETURN(auto pending, LoadPendingRows(db, now));
     if (pending.empty()) return txn.Commit();
 
     v1::SchedulingState state;
@@ -171,33 +178,39 @@ Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
     *state.add_nodes() = ctx.node;
     MLC_ASSIGN_OR_RETURN(auto projects, LoadProjects(db));
     for (auto& p : projects) *state.add_projects() = std::move(p);
-    std::map<std::string, JobRecord*> by_id;
+    std::map<std::string, JobRecord*> running_by_id;
     for (auto& r : active) {
       if (IsTerminal(r.job.state()) || r.job.state() == v1::JOB_STATE_PENDING) continue;
       *state.add_running() = ToSchedulable(r.job, ctx.node.name());
-      by_id[r.job.id()] = &r;
+      running_by_id[r.job.id()] = &r;
     }
-    for (auto& r : pending) {
-      if (r.not_before_us > now) continue;  // still in retry backoff
-      *state.add_pending() = ToSchedulable(r.job, ctx.node.name());
-      by_id[r.job.id()] = &r;
+    std::map<std::string, const PendingRow*> pending_by_id;
+    for (const auto& row : pending) {
+      *state.add_pending() = row.job;
+      pending_by_id[row.job.id()] = &row;
     }
     MLC_ASSIGN_OR_RETURN(auto decisions, Schedule(state, ctx.scheduler));
     for (const auto& d : decisions) {
-      auto it = by_id.find(d.job_id());
-      if (it == by_id.end()) continue;
-      JobRecord& r = *it->second;
-      if (d.has_start() && r.job.state() == v1::JOB_STATE_PENDING) {
-        r.job.clear_nodes();
-        for (const auto& n : d.start().nodes()) r.job.add_nodes(n);
-        Transition(&r.job, v1::JOB_STATE_STARTING, "scheduled on " + ctx.node.name(), now);
-        r.supervisor = {};
-        r.stop = StopRequest::kNone;
+      if (auto it = pending_by_id.find(d.job_id()); it != pending_by_id.end()) {
+        const bool start = d.has_start();
+        if (!start && (!d.has_wait() || it->second->waiting_reason == d.wait().reason())) continue;
+        // Only jobs whose state or reason changes are loaded and rewritten.
+        MLC_ASSIGN_OR_RETURN(auto r, LoadJob(db, d.job_id()));
+        if (start) {
+          r.job.clear_nodes();
+          for (const auto& n : d.start().nodes()) r.job.add_nodes(n);
+          Transition(&r.job, v1::JOB_STATE_STARTING, "scheduled on " + ctx.node.name(), now);
+          r.supervisor = {};
+          r.stop = StopRequest::kNone;
+          to_launch.push_back(r.job.id());
+        } else {
+          r.job.set_waiting_reason(d.wait().reason());
+        }
         MLC_RETURN_IF_ERROR(UpdateJob(db, r));
-        to_launch.push_back(r.job.id());
-      } else if (d.has_preempt() && r.stop == StopRequest::kNone &&
-                 (r.job.state() == v1::JOB_STATE_RUNNING ||
-                  r.job.state() == v1::JOB_STATE_STARTING)) {
+      } else if (auto run = running_by_id.find(d.job_id());
+                 run != running_by_id.end() && d.has_preempt()) {
+        JobRecord& r = *run->second;
+        if (r.stop != StopRequest::kNone) continue;
         r.stop = StopRequest::kPreempt;
         r.grace_ms = r.job.spec().has_termination_grace_period()
                          ? TimeUtil::DurationToMilliseconds(r.job.spec().termination_grace_period())
@@ -205,9 +218,6 @@ Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
         r.job.set_message("preempting: " + d.preempt().reason());
         MLC_RETURN_IF_ERROR(UpdateJob(db, r));
         if (r.supervisor.pid > 0) to_signal.push_back(r.supervisor);
-      } else if (d.has_wait() && r.job.waiting_reason() != d.wait().reason()) {
-        r.job.set_waiting_reason(d.wait().reason());
-        MLC_RETURN_IF_ERROR(UpdateJob(db, r));
       }
     }
     MLC_RETURN_IF_ERROR(txn.Commit());
@@ -221,6 +231,66 @@ Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
     if (first.ok() && !s.ok()) first = s;
   }
   return first;
+}
+
+Status RequestSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
+  bool run_now = false;
+  bool need_kicker = false;
+  {
+    MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(db));
+    MLC_ASSIGN_OR_RETURN(int64_t last, GetMetaInt(db, kMetaLastPassUs));
+    if (NowMicros() - last >= kPassBatchWindowUs) {
+      run_now = true;
+    } else {
+      MLC_RETURN_IF_ERROR(SetMetaInt(db, kMetaDirty, 1));
+      MLC_ASSIGN_OR_RETURN(std::string kicker, GetMetaText(db, kMetaKicker));
+      need_kicker = !IsAlive(ParseIdentity(kicker));
+    }
+    MLC_RETURN_IF_ERROR(txn.Commit());
+  }
+  if (run_now) return RunSchedulingPass(db, ctx);
+  if (!need_kicker) return Status::Ok();
+  MLC_ASSIGN_OR_RETURN(std::string binary, SupervisorBinary());
+  return SpawnDetached({binary, "--state", ctx.state_dir, "--schedule"},
+                       ctx.state_dir + "/scheduler.log")
+      .status();
+}
+
+int RunPassLoop(sqlite::Db& db, const RuntimeContext& ctx) {
+  const std::string self = FormatIdentity(IdentityOf(getpid()));
+  {
+    auto txn = sqlite::Transaction::Begin(db);
+    if (!txn.ok()) return 2;
+    auto current = GetMetaText(db, kMetaKicker);
+    if (current.ok() && IsAlive(ParseIdentity(*current))) return 0;  // another one is at work
+    if (!SetMetaText(db, kMetaKicker, self).ok() || !txn->Commit().ok()) return 2;
+  }
+  while (true) {
+    std::this_thread::sleep_for(std::chrono::microseconds(kPassBatchWindowUs));
+    auto txn = sqlite::Transaction::Begin(db);
+    if (!txn.ok()) continue;
+    auto dirty = GetMetaInt(db, kMetaDirty);
+    if (dirty.ok() && *dirty == 0) {
+      // Nothing arrived since the last pass: hand over (a later submit starts a new loop).
+      if (SetMetaText(db, kMetaKicker, "").ok() && txn->Commit().ok()) return 0;
+      continue;
+    }
+    if (!txn->Commit().ok()) continue;
+    Status pass = RunSchedulingPass(db, ctx);
+    if (!pass.ok()) std::cerr << "scheduling pass failed: " << pass.ToString() << std::endl;
+  }
+}
+
+std::string FormatIdentity(const ProcessIdentity& id) {
+  return std::to_string(id.pid) + " " + std::to_string(id.start_ticks) + " " + id.boot_id;
+}
+
+ProcessIdentity ParseIdentity(const std::string& text) {
+  ProcessIdentity id;
+  std::istringstream in(text);
+  in >> id.pid >> id.start_ticks >> id.boot_id;
+  if (!in) return {};
+  return id;
 }
 
 Result<v1::Job> StopJob(sqlite::Db& db, const RuntimeContext& ctx, const std::string& job_id,

@@ -36,6 +36,28 @@ std::string JobDir(const std::string& state_dir, const std::string& job_id);
 // supervisor per started job and signals the supervisors of preempted ones.
 Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx);
 
+// Asks for a pass after a change (a submit): runs it at once unless one ran less than
+// kPassBatchWindowUs ago; then marks the store dirty and makes sure a short-lived pass loop
+// (`mlc-supervisor --schedule`) picks the change up within the window. This batches the passes of
+// a burst of submits without any long-running daemon.
+Status RequestSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx);
+
+// The pass loop of `mlc-supervisor --schedule`: while submits keep marking the store dirty, runs a
+// pass every kPassBatchWindowUs; exits once a window passes with nothing new. Returns an exit code.
+int RunPassLoop(sqlite::Db& db, const RuntimeContext& ctx);
+
+// Batching window of RequestSchedulingPass.
+inline constexpr int64_t kPassBatchWindowUs = 10000;
+
+// runtime_meta keys.
+inline constexpr const char* kMetaDirty = "pass_dirty";
+inline constexpr const char* kMetaLastPassUs = "last_pass_us";
+inline constexpr const char* kMetaKicker = "pass_loop_process";
+
+// "PID START_TICKS BOOT_ID" and back (an empty or malformed text gives pid 0).
+std::string FormatIdentity(const ProcessIdentity& id);
+ProcessIdentity ParseIdentity(const std::string& text);
+
 // Converts a job into the scheduler's view of it.
 v1::SchedulableJob ToSchedulable(const v1::Job& job, const std::string& node_name);
 

@@ -1,8 +1,9 @@
 #include "local/job_store.h"
 
-#include <google/protobuf/util/time_util.h>
-
+#include <algorithm>
 #include <chrono>
+
+#include <google/protobuf/util/time_util.h>
 
 #include "mlcore/jobs.h"
 
@@ -36,6 +37,23 @@ const char* const kJobsMigrationSql = R"sql(
   );
 )sql";
 
+const char* const kSchedulingColumnsMigrationSql = R"sql(
+  ALTER TABLE jobs ADD COLUMN cpu_millis INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN memory_bytes INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN gpu INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN gpu_model TEXT NOT NULL DEFAULT '';
+  ALTER TABLE jobs ADD COLUMN replicas INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN preemptible INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN image TEXT NOT NULL DEFAULT '';
+  ALTER TABLE jobs ADD COLUMN waiting_reason TEXT NOT NULL DEFAULT '';
+  CREATE TABLE runtime_meta (
+    key TEXT PRIMARY KEY,
+    int_value INTEGER NOT NULL DEFAULT 0,
+    text_value TEXT NOT NULL DEFAULT ''
+  );
+)sql";
+
 namespace {
 
 constexpr const char* kColumns =
@@ -58,7 +76,9 @@ Result<JobRecord> ReadRow(sqlite::Statement& row, const std::string& store) {
   return record;
 }
 
-int64_t CreateUs(const v1::Job& job) { return TimeUtil::TimestampToMicroseconds(job.create_time()); }
+int64_t CreateUs(const v1::Job& job) {
+  return TimeUtil::TimestampToMicroseconds(job.create_time());
+}
 
 }  // namespace
 
@@ -91,16 +111,28 @@ void Transition(v1::Job* job, v1::JobState to, const std::string& reason, int64_
 }
 
 Status InsertJob(sqlite::Db& db, const JobRecord& r) {
-  MLC_ASSIGN_OR_RETURN(auto insert,
-                       db.Prepare("INSERT INTO jobs(id, project, name, state, user, create_us, "
-                                  "not_before_us, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+  MLC_ASSIGN_OR_RETURN(
+      auto insert,
+      db.Prepare("INSERT INTO jobs(id, project, name, state, user, create_us, not_before_us, body, "
+                 "cpu_millis, memory_bytes, gpu, gpu_model, replicas, priority, preemptible, "
+                 "image, waiting_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                 "?)"));
   insert.Bind(1, r.job.id()).Bind(2, r.job.spec().project()).Bind(3, r.job.spec().name());
   insert.Bind(4, static_cast<int64_t>(r.job.state())).Bind(5, r.job.user());
   insert.Bind(6, CreateUs(r.job)).Bind(7, r.not_before_us).BindBlob(8, r.job.SerializeAsString());
+  const auto& res = r.job.resources();
+  insert.Bind(9, res.cpu_millis()).Bind(10, res.memory_bytes());
+  insert.Bind(11, static_cast<int64_t>(res.gpu())).Bind(12, res.gpu_model());
+  insert.Bind(13, static_cast<int64_t>(std::max(1, r.job.spec().replicas())));
+  insert.Bind(14, static_cast<int64_t>(r.job.priority()));
+  insert.Bind(15, static_cast<int64_t>(r.job.spec().preemptible() ? 1 : 0));
+  insert.Bind(16, r.job.spec().image()).Bind(17, r.job.waiting_reason());
   Status status = insert.Run();
   if (status.code() == StatusCode::kAlreadyExists) {
-    return AlreadyExistsError("a job named \"" + r.job.spec().name() + "\" already exists in "
-                              "project \"" + r.job.spec().project() +
+    return AlreadyExistsError("a job named \"" + r.job.spec().name() +
+                              "\" already exists in "
+                              "project \"" +
+                              r.job.spec().project() +
                               "\"; job names are never reused, choose another or omit the name");
   }
   return status;
@@ -110,14 +142,15 @@ Status UpdateJob(sqlite::Db& db, const JobRecord& r) {
   MLC_ASSIGN_OR_RETURN(auto update,
                        db.Prepare("UPDATE jobs SET state = ?, not_before_us = ?, "
                                   "supervisor_pid = ?, supervisor_start = ?, boot_id = ?, "
-                                  "pgid = ?, stop_request = ?, grace_ms = ?, body = ? "
-                                  "WHERE id = ?"));
+                                  "pgid = ?, stop_request = ?, grace_ms = ?, body = ?, "
+                                  "waiting_reason = ? WHERE id = ?"));
   update.Bind(1, static_cast<int64_t>(r.job.state())).Bind(2, r.not_before_us);
   update.Bind(3, static_cast<int64_t>(r.supervisor.pid));
   update.Bind(4, static_cast<int64_t>(r.supervisor.start_ticks));
   update.Bind(5, r.supervisor.boot_id).Bind(6, static_cast<int64_t>(r.pgid));
   update.Bind(7, static_cast<int64_t>(r.stop)).Bind(8, r.grace_ms);
-  update.BindBlob(9, r.job.SerializeAsString()).Bind(10, r.job.id());
+  update.BindBlob(9, r.job.SerializeAsString()).Bind(10, r.job.waiting_reason());
+  update.Bind(11, r.job.id());
   return update.Run();
 }
 
@@ -214,6 +247,71 @@ Result<JobPage> ListJobRows(sqlite::Db& db, const v1::ListJobsRequest& request, 
     page.records.push_back(std::move(record));
   }
   return page;
+}
+
+Result<std::vector<PendingRow>> LoadPendingRows(sqlite::Db& db, int64_t now_us) {
+  MLC_ASSIGN_OR_RETURN(
+      auto select,
+      db.Prepare(
+          "SELECT id, project, user, cpu_millis, memory_bytes, gpu, gpu_model, replicas, "
+          "priority, preemptible, image, create_us, waiting_reason FROM jobs WHERE state = ? "
+          "AND not_before_us <= ? ORDER BY create_us, id"));
+  select.Bind(1, static_cast<int64_t>(v1::JOB_STATE_PENDING)).Bind(2, now_us);
+  std::vector<PendingRow> out;
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    PendingRow p;
+    auto& j = p.job;
+    j.set_id(select.ColumnText(0));
+    j.set_project(select.ColumnText(1));
+    j.set_user(select.ColumnText(2));
+    j.mutable_resources()->set_cpu_millis(select.ColumnInt(3));
+    j.mutable_resources()->set_memory_bytes(select.ColumnInt(4));
+    j.mutable_resources()->set_gpu(static_cast<int32_t>(select.ColumnInt(5)));
+    j.mutable_resources()->set_gpu_model(select.ColumnText(6));
+    j.set_replicas(static_cast<int32_t>(select.ColumnInt(7)));
+    j.set_priority(static_cast<int32_t>(select.ColumnInt(8)));
+    j.set_preemptible(select.ColumnInt(9) != 0);
+    j.set_image(select.ColumnText(10));
+    int64_t create_us = select.ColumnInt(11);
+    j.mutable_submit_time()->set_seconds(create_us / 1000000);
+    j.mutable_submit_time()->set_nanos(static_cast<int32_t>(create_us % 1000000) * 1000);
+    p.waiting_reason = select.ColumnText(12);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Result<int64_t> GetMetaInt(sqlite::Db& db, const std::string& key) {
+  MLC_ASSIGN_OR_RETURN(auto select, db.Prepare("SELECT int_value FROM runtime_meta WHERE key = ?"));
+  select.Bind(1, key);
+  MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+  return row ? select.ColumnInt(0) : 0;
+}
+
+Status SetMetaInt(sqlite::Db& db, const std::string& key, int64_t value) {
+  MLC_ASSIGN_OR_RETURN(auto upsert,
+                       db.Prepare("INSERT INTO runtime_meta(key, int_value) VALUES (?, ?) "
+                                  "ON CONFLICT(key) DO UPDATE SET int_value = excluded.int_value"));
+  upsert.Bind(1, key).Bind(2, value);
+  return upsert.Run();
+}
+
+Result<std::string> GetMetaText(sqlite::Db& db, const std::string& key) {
+  MLC_ASSIGN_OR_RETURN(auto select,
+                       db.Prepare("SELECT text_value FROM runtime_meta WHERE key = ?"));
+  select.Bind(1, key);
+  MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+  return row ? select.ColumnText(0) : std::string();
+}
+
+Status SetMetaText(sqlite::Db& db, const std::string& key, const std::string& value) {
+  MLC_ASSIGN_OR_RETURN(
+      auto upsert, db.Prepare("INSERT INTO runtime_meta(key, text_value) VALUES (?, ?) "
+                              "ON CONFLICT(key) DO UPDATE SET text_value = excluded.text_value"));
+  upsert.Bind(1, key).Bind(2, value);
+  return upsert.Run();
 }
 
 Result<int64_t> CountProjectJobs(sqlite::Db& db, const std::string& project) {

@@ -21,15 +21,33 @@ enum class StopRequest : int { kNone = 0, kCancel = 1, kPreempt = 2 };
 // A job row: the entity plus runtime bookkeeping that is not part of the API.
 struct JobRecord {
   v1::Job job;
-  int64_t not_before_us = 0;     // earliest start (retry backoff)
-  ProcessIdentity supervisor;    // pid 0 when no supervisor runs
-  pid_t pgid = 0;                // the job's process group, once started
+  int64_t not_before_us = 0;   // earliest start (retry backoff)
+  ProcessIdentity supervisor;  // pid 0 when no supervisor runs
+  pid_t pgid = 0;              // the job's process group, once started
   StopRequest stop = StopRequest::kNone;
-  int64_t grace_ms = 0;          // for a stop request
+  int64_t grace_ms = 0;  // for a stop request
 };
 
-// The migrations that add jobs to the store (appended to the store's list).
+// The migrations that add jobs to the store (appended to the store's list): the jobs table, then
+// the scheduling columns and the runtime's bookkeeping table.
 extern const char* const kJobsMigrationSql;
+extern const char* const kSchedulingColumnsMigrationSql;
+
+// A pending job as the scheduler needs it, read from columns (no body parsing), with the waiting
+// reason last recorded.
+struct PendingRow {
+  v1::SchedulableJob job;
+  std::string waiting_reason;
+};
+
+// Pending jobs due by `now_us` (retry backoff elapsed), oldest first.
+Result<std::vector<PendingRow>> LoadPendingRows(sqlite::Db& db, int64_t now_us);
+
+// Small integer/text settings of the runtime (runtime_meta table).
+Result<int64_t> GetMetaInt(sqlite::Db& db, const std::string& key);
+Status SetMetaInt(sqlite::Db& db, const std::string& key, int64_t value);
+Result<std::string> GetMetaText(sqlite::Db& db, const std::string& key);
+Status SetMetaText(sqlite::Db& db, const std::string& key, const std::string& value);
 
 // Inserts a new job. Errors: ALREADY_EXISTS when the name is taken in the project.
 Status InsertJob(sqlite::Db& db, const JobRecord& record);

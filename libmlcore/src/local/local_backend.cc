@@ -28,6 +28,7 @@ const std::vector<sqlite::Migration>& StoreMigrations() {
         CREATE INDEX projects_parent ON projects(parent);
       )sql"},
       {2, kJobsMigrationSql},
+      {3, kSchedulingColumnsMigrationSql},
   };
   return kMigrations;
 }

@@ -1,10 +1,10 @@
 // The embedded `local://PATH` backend: state in SQLite under PATH, everything in-process.
 #pragma once
 
-#include <memory>
-#include <mutex>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "local/job_runtime.h"
@@ -33,7 +33,8 @@ class LocalBackend final : public Backend {
   Result<v1::Job> GetJob(const v1::GetJobRequest& request) override;
   Result<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request) override;
   Status StreamJobLogs(const v1::StreamJobLogsRequest& request,
-                       const std::function<bool(const v1::LogLine&)>& sink) override;
+                       const std::function<bool(const v1::LogLine&)>& sink,
+                       const std::function<bool()>& keep_following) override;
   Result<v1::Job> CancelJob(const v1::CancelJobRequest& request) override;
   Result<v1::Job> PreemptJob(const v1::PreemptJobRequest& request) override;
   Result<v1::ListFlavorsResponse> ListFlavors(const v1::ListFlavorsRequest& request) override;

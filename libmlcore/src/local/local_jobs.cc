@@ -1,13 +1,13 @@
 // LocalBackend: jobs, logs, flavors, nodes and quota usage.
-#include <sys/stat.h>
 #include <unistd.h>
-
-#include <google/protobuf/util/time_util.h>
 
 #include <filesystem>
 #include <random>
 #include <set>
+#include <sys/stat.h>
 #include <thread>
+
+#include <google/protobuf/util/time_util.h>
 
 #include "core/page_token.h"
 #include "core/validation.h"
@@ -85,8 +85,8 @@ Status LocalBackend::CheckCanEverFit(const v1::Job& job) {
   const auto& node = Runtime().node;
   if (auto why = Exceeds(total, node.capacity(), /*zero_is_unlimited=*/false)) {
     return ResourceExhaustedError("job needs " + FormatResources(total) + " but this machine (" +
-                                  node.name() + ") has " + FormatResources(node.capacity()) +
-                                  " (" + *why + "); it could never start here — ask for less");
+                                  node.name() + ") has " + FormatResources(node.capacity()) + " (" +
+                                  *why + "); it could never start here — ask for less");
   }
   std::string project = job.spec().project();
   std::set<std::string> seen;
@@ -95,7 +95,8 @@ Status LocalBackend::CheckCanEverFit(const v1::Job& job) {
     if (auto why = Exceeds(total, p.limit(), /*zero_is_unlimited=*/true)) {
       return ResourceExhaustedError("job needs " + FormatResources(total) + " but project \"" +
                                     p.name() + "\" is limited to " + FormatResources(p.limit()) +
-                                    " (" + *why + "); it could never start — ask for less or "
+                                    " (" + *why +
+                                    "); it could never start — ask for less or "
                                     "raise the project's limit");
     }
     project = p.parent();
@@ -118,11 +119,13 @@ Result<v1::Job> LocalBackend::SubmitJob(const JobSubmission& submission) {
     if (!flavor.empty()) job.mutable_spec()->set_flavor(flavor);
     const auto& max = ctx.flavors.test_max_deadline();
     if (TimeUtil::DurationToMilliseconds(max) > 0 &&
-        (!spec.has_deadline() || spec.deadline() > max || TimeUtil::DurationToMilliseconds(spec.deadline()) <= 0)) {
+        (!spec.has_deadline() || spec.deadline() > max ||
+         TimeUtil::DurationToMilliseconds(spec.deadline()) <= 0)) {
       *job.mutable_spec()->mutable_deadline() = max;
     }
   }
-  MLC_ASSIGN_OR_RETURN(int32_t priority, ResolvePriorityClass(ctx.priorities, spec.priority_class()));
+  MLC_ASSIGN_OR_RETURN(int32_t priority,
+                       ResolvePriorityClass(ctx.priorities, spec.priority_class()));
   job.set_priority(priority);
   job.set_qos(spec.preemptible() ? v1::QOS_CLASS_PREEMPTIBLE : v1::QOS_CLASS_ON_DEMAND);
   const int64_t now = NowMicros();
@@ -139,7 +142,8 @@ Result<v1::Job> LocalBackend::SubmitJob(const JobSubmission& submission) {
     std::lock_guard lock(mu_);
     MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(*db_));
     if (!request_id.empty()) {
-      MLC_ASSIGN_OR_RETURN(auto seen, db_->Prepare("SELECT job_id FROM job_requests WHERE request_id = ?"));
+      MLC_ASSIGN_OR_RETURN(auto seen,
+                           db_->Prepare("SELECT job_id FROM job_requests WHERE request_id = ?"));
       seen.Bind(1, request_id);
       MLC_ASSIGN_OR_RETURN(bool found, seen.Step());
       if (found) {
@@ -149,8 +153,10 @@ Result<v1::Job> LocalBackend::SubmitJob(const JobSubmission& submission) {
     }
     auto project = GetProjectLocked(spec.project());
     if (!project.ok()) {
-      return NotFoundError("project \"" + spec.project() + "\" does not exist; create it with "
-                           "`mlc project create " + spec.project() + "`");
+      return NotFoundError("project \"" + spec.project() +
+                           "\" does not exist; create it with "
+                           "`mlc project create " +
+                           spec.project() + "`");
     }
     MLC_RETURN_IF_ERROR(CheckCanEverFit(job));
     id = NewJobId();
@@ -160,10 +166,10 @@ Result<v1::Job> LocalBackend::SubmitJob(const JobSubmission& submission) {
     MLC_RETURN_IF_ERROR(util::EnsureDirectory(job_dir + "/attachments", "job directory"));
     if (spec.snapshot_working_dir()) {
       std::error_code ec;
-      std::filesystem::copy(spec.working_dir(), job_dir + "/workdir",
-                            std::filesystem::copy_options::recursive |
-                                std::filesystem::copy_options::copy_symlinks,
-                            ec);
+      std::filesystem::copy(
+          spec.working_dir(), job_dir + "/workdir",
+          std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks,
+          ec);
       if (ec) {
         return FailedPreconditionError("cannot snapshot working directory " + spec.working_dir() +
                                        ": " + ec.message());
@@ -173,7 +179,9 @@ Result<v1::Job> LocalBackend::SubmitJob(const JobSubmission& submission) {
       if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') {
         return InvalidArgumentError("invalid attachment name \"" + name + "\"");
       }
-      MLC_RETURN_IF_ERROR(util::AtomicWriteFile(job_dir + "/attachments/" + name, contents, 0640)
+      // Attachments are conveniences (the spec itself is in the store): no fsync on this path.
+      MLC_RETURN_IF_ERROR(util::AtomicWriteFile(job_dir + "/attachments/" + name, contents, 0640,
+                                                /*sync=*/false)
                               .WithContext("saving attachment"));
     }
     if (!secrets.empty()) {
@@ -190,7 +198,7 @@ Result<v1::Job> LocalBackend::SubmitJob(const JobSubmission& submission) {
       MLC_RETURN_IF_ERROR(remember.Run());
     }
     MLC_RETURN_IF_ERROR(txn.Commit());
-    MLC_RETURN_IF_ERROR(RunSchedulingPass(*db_, ctx));
+    MLC_RETURN_IF_ERROR(RequestSchedulingPass(*db_, ctx));
     MLC_ASSIGN_OR_RETURN(auto stored, LoadJob(*db_, id));
     return stored.job;
   }
@@ -231,9 +239,9 @@ Result<v1::Job> LocalBackend::GetJob(const v1::GetJobRequest& request) {
   std::lock_guard lock(mu_);
   // Reads reconcile too: a job whose supervisor vanished must not look RUNNING forever.
   MLC_RETURN_IF_ERROR(RunSchedulingPass(*db_, Runtime()));
-  MLC_ASSIGN_OR_RETURN(std::string id,
-                       ResolveJobIdLocked(request.id().empty() ? request.name() : request.id(),
-                                          request.project()));
+  MLC_ASSIGN_OR_RETURN(
+      std::string id,
+      ResolveJobIdLocked(request.id().empty() ? request.name() : request.id(), request.project()));
   MLC_ASSIGN_OR_RETURN(auto record, LoadJob(*db_, id));
   if (request.view() == v1::JOB_VIEW_BASIC) record.job.clear_events();
   return record.job;
@@ -257,7 +265,8 @@ Result<v1::ListJobsResponse> LocalBackend::ListJobs(const v1::ListJobsRequest& r
 }
 
 Status LocalBackend::StreamJobLogs(const v1::StreamJobLogsRequest& request,
-                                   const std::function<bool(const v1::LogLine&)>& sink) {
+                                   const std::function<bool(const v1::LogLine&)>& sink,
+                                   const std::function<bool()>& keep_following) {
   std::string id;
   {
     std::lock_guard lock(mu_);
@@ -268,6 +277,7 @@ Status LocalBackend::StreamJobLogs(const v1::StreamJobLogsRequest& request,
   query.tail = request.tail();
   query.grep = request.grep();
   for (int s : request.streams()) query.streams.insert(static_cast<v1::LogStream>(s));
+  if (query.streams.empty()) query.streams = {v1::LOG_STREAM_STDOUT, v1::LOG_STREAM_STDERR};
   const std::string path = JobDir(dir_, id) + "/output.log";
   bool stopped = false;
   auto forward = [&](const v1::LogLine& line) {
@@ -291,8 +301,10 @@ Status LocalBackend::StreamJobLogs(const v1::StreamJobLogsRequest& request,
         }
       }
     }
+    const int64_t before = offset;
     MLC_ASSIGN_OR_RETURN(offset, ReadLogFrom(path, offset, query, forward));
     if (ended || stopped) break;
+    if (offset == before && keep_following && !keep_following()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return Status::Ok();
@@ -302,26 +314,27 @@ Result<v1::Job> LocalBackend::CancelJob(const v1::CancelJobRequest& request) {
   std::lock_guard lock(mu_);
   MLC_ASSIGN_OR_RETURN(std::string id, ResolveJobIdLocked(request.id(), ""));
   MLC_ASSIGN_OR_RETURN(auto record, LoadJob(*db_, id));
-  int64_t grace = request.has_grace_period()
-                      ? TimeUtil::DurationToMilliseconds(request.grace_period())
-                  : record.job.spec().has_termination_grace_period()
-                      ? TimeUtil::DurationToMilliseconds(record.job.spec().termination_grace_period())
-                      : kDefaultGraceMs;
-  return StopJob(*db_, Runtime(), id, StopRequest::kCancel,
-                 request.reason().empty() ? "cancelled by " + util::CurrentUser() : request.reason(),
-                 grace);
+  int64_t grace =
+      request.has_grace_period() ? TimeUtil::DurationToMilliseconds(request.grace_period())
+      : record.job.spec().has_termination_grace_period()
+          ? TimeUtil::DurationToMilliseconds(record.job.spec().termination_grace_period())
+          : kDefaultGraceMs;
+  return StopJob(
+      *db_, Runtime(), id, StopRequest::kCancel,
+      request.reason().empty() ? "cancelled by " + util::CurrentUser() : request.reason(), grace);
 }
 
 Result<v1::Job> LocalBackend::PreemptJob(const v1::PreemptJobRequest& request) {
   std::lock_guard lock(mu_);
   MLC_ASSIGN_OR_RETURN(std::string id, ResolveJobIdLocked(request.id(), ""));
   MLC_ASSIGN_OR_RETURN(auto record, LoadJob(*db_, id));
-  int64_t grace = record.job.spec().has_termination_grace_period()
-                      ? TimeUtil::DurationToMilliseconds(record.job.spec().termination_grace_period())
-                      : kDefaultGraceMs;
-  return StopJob(*db_, Runtime(), id, StopRequest::kPreempt,
-                 request.reason().empty() ? "preempted by " + util::CurrentUser() : request.reason(),
-                 grace);
+  int64_t grace =
+      record.job.spec().has_termination_grace_period()
+          ? TimeUtil::DurationToMilliseconds(record.job.spec().termination_grace_period())
+          : kDefaultGraceMs;
+  return StopJob(
+      *db_, Runtime(), id, StopRequest::kPreempt,
+      request.reason().empty() ? "preempted by " + util::CurrentUser() : request.reason(), grace);
 }
 
 Result<v1::ListFlavorsResponse> LocalBackend::ListFlavors(const v1::ListFlavorsRequest&) {
@@ -347,9 +360,9 @@ Result<v1::GetQuotaUsageResponse> LocalBackend::GetQuotaUsage(
   std::lock_guard lock(mu_);
   MLC_RETURN_IF_ERROR(RunSchedulingPass(*db_, Runtime()));
   MLC_ASSIGN_OR_RETURN(auto projects, LoadProjects(*db_));
-  MLC_ASSIGN_OR_RETURN(auto jobs, LoadJobsInStates(*db_, {v1::JOB_STATE_PENDING,
-                                                          v1::JOB_STATE_STARTING,
-                                                          v1::JOB_STATE_RUNNING}));
+  MLC_ASSIGN_OR_RETURN(
+      auto jobs, LoadJobsInStates(
+                     *db_, {v1::JOB_STATE_PENDING, v1::JOB_STATE_STARTING, v1::JOB_STATE_RUNNING}));
   if (!request.project().empty()) {
     bool known = false;
     for (const auto& p : projects) known = known || p.name() == request.project();

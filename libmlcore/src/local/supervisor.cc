@@ -3,22 +3,22 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/timerfd.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#include <google/protobuf/util/time_util.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <thread>
+
+#include <google/protobuf/util/time_util.h>
 
 #include "local/job_runtime.h"
 #include "local/job_store.h"
@@ -33,7 +33,7 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr int64_t kDefaultLogLimit = 1LL << 30;  // 1 GiB per job unless MLC_JOB_LOG_LIMIT says
-constexpr int kDrainAfterExitMs = 1000;         // read leftover output this long after exit
+constexpr int kDrainAfterExitMs = 1000;          // read leftover output this long after exit
 
 void Log(const std::string& message) {
   std::cerr << FormatLogTime(NowMicros()) << " mlc-supervisor[" << getpid() << "]: " << message
@@ -46,7 +46,8 @@ std::map<std::string, std::string> ParseSecretsFile(const std::string& text) {
   size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
-    std::string line = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string line =
+        text.substr(start, end == std::string::npos ? std::string::npos : end - start);
     start = end == std::string::npos ? text.size() : end + 1;
     if (line.empty() || line[0] == '#') continue;
     size_t sep = line.find_first_of("=:");
@@ -155,8 +156,8 @@ void Execution::RequestStop(const std::string& why, v1::JobState final_state, in
   stopping_ = true;
   stop_state_ = final_state;
   stop_reason_ = why;
-  log_.System(why + "; sending SIGTERM to the job, SIGKILL in " + std::to_string(grace_ms / 1000) +
-              " s");
+  log_.System(why + "; sending SIGTERM to the job, SIGKILL in " +
+              std::to_string(grace_ms / 1000.0).substr(0, 4) + " s");
   ::killpg(child_, SIGTERM);
   itimerspec spec{};
   spec.it_value.tv_sec = grace_ms / 1000;
@@ -269,10 +270,11 @@ Outcome Execution::Run(const std::vector<std::string>& argv, const std::vector<s
     timerfd_settime(deadline_fd, 0, &spec, nullptr);
   }
   if (record_.stop != StopRequest::kNone) {
-    RequestStop(record_.stop == StopRequest::kCancel ? "cancel requested" : "preemption requested",
-                record_.stop == StopRequest::kCancel ? v1::JOB_STATE_CANCELLED
-                                                     : v1::JOB_STATE_PREEMPTED,
-                record_.grace_ms);
+    RequestStop(
+        record_.stop == StopRequest::kCancel ? "cancelled before it started"
+                                             : "preempted before it started",
+        record_.stop == StopRequest::kCancel ? v1::JOB_STATE_CANCELLED : v1::JOB_STATE_PREEMPTED,
+        record_.grace_ms);
   }
 
   const int64_t started_us = NowMicros();
@@ -309,13 +311,17 @@ Outcome Execution::Run(const std::vector<std::string>& argv, const std::vector<s
         if (info.ssi_signo == SIGCHLD) continue;  // reaped below
         int64_t grace = kDefaultGraceMs;
         StopRequest request = ReadStopRequest(&grace);
+        // The stop request's message ("cancelling: REASON") carries the user's reason.
+        std::string why = record_.job.message();
+        for (const char* prefix : {"cancelling: ", "preempting: "}) {
+          if (why.rfind(prefix, 0) == 0) why = why.substr(std::strlen(prefix));
+        }
         if (request == StopRequest::kPreempt) {
-          RequestStop("preemption requested: " + record_.job.message(), v1::JOB_STATE_PREEMPTED,
-                      grace);
+          RequestStop("preempted: " + why, v1::JOB_STATE_PREEMPTED, grace);
         } else {
-          RequestStop(request == StopRequest::kCancel ? "cancel requested"
-                                                      : "the supervisor received a termination "
-                                                        "signal",
+          RequestStop(request == StopRequest::kCancel
+                          ? "cancelled: " + why
+                          : std::string("the supervisor received a termination signal"),
                       v1::JOB_STATE_CANCELLED, grace);
         }
         break;
@@ -413,8 +419,8 @@ int64_t BackoffUs(const v1::Job& job) {
   double initial = retry.has_initial_backoff()
                        ? TimeUtil::DurationToMicroseconds(retry.initial_backoff())
                        : 10e6;
-  double cap = retry.has_max_backoff() ? TimeUtil::DurationToMicroseconds(retry.max_backoff())
-                                       : 600e6;
+  double cap =
+      retry.has_max_backoff() ? TimeUtil::DurationToMicroseconds(retry.max_backoff()) : 600e6;
   double factor = retry.backoff_multiplier() >= 1 ? retry.backoff_multiplier() : 2.0;
   double backoff = initial * std::pow(factor, std::max(0, job.restarts() - 1));
   return static_cast<int64_t>(std::min(backoff, cap));
@@ -573,15 +579,26 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
 int SupervisorMain(int argc, char** argv) {
   std::string state_dir;
   std::string job_id;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool schedule = false;
+  for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
-    if (flag == "--state") state_dir = argv[i + 1];
-    if (flag == "--job") job_id = argv[i + 1];
+    if (flag == "--schedule") schedule = true;
+    if (flag == "--state" && i + 1 < argc) state_dir = argv[++i];
+    if (flag == "--job" && i + 1 < argc) job_id = argv[++i];
   }
-  if (state_dir.empty() || job_id.empty()) {
-    std::cerr << "usage: mlc-supervisor --state DIR --job ID\n"
-                 "Started by mlcore to run one job; not meant to be run by hand.\n";
+  if (state_dir.empty() || (job_id.empty() && !schedule)) {
+    std::cerr << "usage: mlc-supervisor --state DIR (--job ID | --schedule)\n"
+                 "Started by mlcore to run one job, or a burst of scheduling passes; not meant "
+                 "to be run by hand.\n";
     return 2;
+  }
+  if (schedule) {
+    auto db = sqlite::Db::Open(state_dir + "/mlcore.db", StoreMigrations());
+    if (!db.ok()) {
+      Log("cannot open the store: " + db.status().ToString());
+      return 2;
+    }
+    return RunPassLoop(**db, DefaultRuntimeContext(state_dir));
   }
   return RunSupervisor(state_dir, job_id);
 }

@@ -32,7 +32,8 @@ void FairQueue::StartLevel(const Pass& pass) {
   std::fill(pos_.begin(), pos_.end(), 0);
   heap_ = {};
   for (int j : by_level_project_[level_]) {
-    queues_[m_.pending[j].project].emplace_back(m_.pending[j].submit_ms, j);
+    const JobInfo& job = m_.pending[j];
+    queues_[job.project].emplace_back(job.submit_ms, j);
   }
   for (size_t p = 0; p < queues_.size(); ++p) {
     auto& q = queues_[p];

@@ -57,7 +57,8 @@ Pass::Pass(const Model& model) : m_(model) {
   std::unordered_map<ShapeKey, int, ShapeHash> ids;
   shape_of_.resize(m_.pending.size());
   for (size_t j = 0; j < m_.pending.size(); ++j) {
-    shape_of_[j] = ids.emplace(KeyOf(m_.pending[j], 0), static_cast<int>(ids.size())).first->second;
+    shape_of_[j] =
+        ids.try_emplace(KeyOf(m_.pending[j], 0), static_cast<int>(ids.size())).first->second;
   }
   shapes_ = static_cast<int>(ids.size());
   no_fit_.assign(shapes_, {-1, kNever});
@@ -379,19 +380,7 @@ std::vector<Decision> Pass::Run() {
       }
     }
 
-    // The first jobs that cannot start reserve the earliest room (only the very first when
-    // backfill is off; none under first fit).
-    if (!m_.tunables.first_fit &&
-        reservations_tried < (m_.tunables.backfill ? kMaxReservations : 1)) {
-      ++reservations_tried;
-      WaitInfo w;
-      w.code = WaitCode::kNoCapacity;
-      Reserve(j, &w.estimated_start_ms, &w.blocker);
-      wait(j, std::move(w));
-      continue;
-    }
-
-    // Would it fit if the head held no reservation? Then the queue order is what holds it back.
+    // Would it fit if no job held a reservation? Then the queue order is what holds it back.
     bool fits_without_reservation = false;
     if (reservation_.active) {
       auto& cached = fits_anywhere_[shape];
@@ -408,6 +397,18 @@ std::vector<Decision> Pass::Run() {
         cached = {change_epoch_, fits_without_reservation ? 1 : 0};
       }
     }
+    // The first jobs that cannot start even ignoring reservations reserve the earliest room (only
+    // the very first when backfill is off; none under first fit).
+    if (!fits_without_reservation && !m_.tunables.first_fit &&
+        reservations_tried < (m_.tunables.backfill ? kMaxReservations : 1)) {
+      ++reservations_tried;
+      WaitInfo w;
+      w.code = WaitCode::kNoCapacity;
+      Reserve(j, &w.estimated_start_ms, &w.blocker);
+      wait(j, std::move(w));
+      continue;
+    }
+
     WaitInfo w;
     if (fits_without_reservation) {
       w.code = WaitCode::kQueueOrder;

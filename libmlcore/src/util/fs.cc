@@ -106,7 +106,7 @@ Status EnsureDirectory(const std::string& path, std::string_view purpose) {
   return Status::Ok();
 }
 
-Status AtomicWriteFile(const std::string& path, std::string_view contents, int mode) {
+Status AtomicWriteFile(const std::string& path, std::string_view contents, int mode, bool sync) {
   std::string tmp = path + ".tmp." + std::to_string(getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return FromErrno(errno, "cannot write " + path);
@@ -122,7 +122,7 @@ Status AtomicWriteFile(const std::string& path, std::string_view contents, int m
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  if ((sync && ::fsync(fd) != 0) || ::close(fd) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
     return FromErrno(err, "cannot write " + path);

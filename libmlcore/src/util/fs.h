@@ -31,9 +31,11 @@ std::string AbsolutePath(std::string_view path);
 // to do: PERMISSION_DENIED, FAILED_PRECONDITION (exists but not a directory), RESOURCE_EXHAUSTED.
 Status EnsureDirectory(const std::string& path, std::string_view purpose);
 
-// Writes `contents` to `path` atomically: a temporary file in the same directory, fsync, rename.
-// `mode` applies to the new file.
-Status AtomicWriteFile(const std::string& path, std::string_view contents, int mode = 0644);
+// Writes `contents` to `path` atomically: a temporary file in the same directory, fsync (unless
+// `sync` is false: still atomic, but may be lost in a power cut), rename. `mode` applies to the
+// new file.
+Status AtomicWriteFile(const std::string& path, std::string_view contents, int mode = 0644,
+                       bool sync = true);
 
 // Reads a whole file. Errors: NOT_FOUND, PERMISSION_DENIED, ...
 Result<std::string> ReadFile(const std::string& path);
