@@ -77,6 +77,12 @@ Status ReconcileSupervisors(sqlite::Db& db, std::vector<JobRecord>& active, int6
 
 Status LaunchSupervisor(sqlite::Db& db, const RuntimeContext& ctx, const std::string& job_id) {
   auto binary = SupervisorBinary();
+  if (binary.ok()) {
+    if (Status made = util::EnsureDirectory(JobDir(ctx.state_dir, job_id), "job directory");
+        !made.ok()) {
+      binary = made;
+    }
+  }
   Result<pid_t> pid = binary.ok()
                           ? SpawnDetached({*binary, "--state", ctx.state_dir, "--job", job_id},
                                           JobDir(ctx.state_dir, job_id) + "/supervisor.log")
@@ -166,12 +172,21 @@ Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
     MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(db));
     const int64_t now = NowMicros();
     MLC_RETURN_IF_ERROR(SetMetaInt(db, kMetaDirty, 0));
-    MLC_RETURN_IF_ERROR(SetMetaInt(db, kMetaLastPassUs, now));
+    // Stamped when the pass's work is done (just before commit), with its duration, so batching
+    // adapts to how long passes take.
+    auto stamp = [&]() -> Status {
+      const int64_t end = NowMicros();
+      MLC_RETURN_IF_ERROR(SetMetaInt(db, kMetaLastPassUs, end));
+      return SetMetaInt(db, kMetaPassDurationUs, end - now);
+    };
     MLC_ASSIGN_OR_RETURN(auto active,
                          LoadJobsInStates(db, {v1::JOB_STATE_STARTING, v1::JOB_STATE_RUNNING}));
     MLC_RETURN_IF_ERROR(ReconcileSupervisors(db, active, now));
     MLC_ASSIGN_OR_RETURN(auto pending, LoadPendingRows(db, now));
-    if (pending.empty()) return txn.Commit();
+    if (pending.empty()) {
+      MLC_RETURN_IF_ERROR(stamp());
+      return txn.Commit();
+    }
 
     v1::SchedulingState state;
     *state.mutable_time() = TimeUtil::MicrosecondsToTimestamp(now);
@@ -220,6 +235,7 @@ Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
         if (r.supervisor.pid > 0) to_signal.push_back(r.supervisor);
       }
     }
+    MLC_RETURN_IF_ERROR(stamp());
     MLC_RETURN_IF_ERROR(txn.Commit());
   }
   for (const auto& s : to_signal) {
@@ -239,12 +255,22 @@ Status RequestSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
   {
     MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(db));
     MLC_ASSIGN_OR_RETURN(int64_t last, GetMetaInt(db, kMetaLastPassUs));
-    if (NowMicros() - last >= kPassBatchWindowUs) {
+    MLC_ASSIGN_OR_RETURN(int64_t duration, GetMetaInt(db, kMetaPassDurationUs));
+    MLC_ASSIGN_OR_RETURN(std::string kicker, GetMetaText(db, kMetaKicker));
+    const bool loop_running = IsAlive(ParseIdentity(kicker));
+    if (!loop_running && NowMicros() - last >= PassWindowUs(duration)) {
       run_now = true;
     } else {
       MLC_RETURN_IF_ERROR(SetMetaInt(db, kMetaDirty, 1));
-      MLC_ASSIGN_OR_RETURN(std::string kicker, GetMetaText(db, kMetaKicker));
-      need_kicker = !IsAlive(ParseIdentity(kicker));
+      if (!loop_running) {
+        // Start one pass loop per burst: a loop spawned moments ago may not have registered yet.
+        MLC_ASSIGN_OR_RETURN(int64_t spawned, GetMetaInt(db, kMetaKickerSpawnedUs));
+        const int64_t now = NowMicros();
+        if (now - spawned > kKickerStartTimeoutUs) {
+          need_kicker = true;
+          MLC_RETURN_IF_ERROR(SetMetaInt(db, kMetaKickerSpawnedUs, now));
+        }
+      }
     }
     MLC_RETURN_IF_ERROR(txn.Commit());
   }
@@ -265,8 +291,9 @@ int RunPassLoop(sqlite::Db& db, const RuntimeContext& ctx) {
     if (current.ok() && IsAlive(ParseIdentity(*current))) return 0;  // another one is at work
     if (!SetMetaText(db, kMetaKicker, self).ok() || !txn->Commit().ok()) return 2;
   }
+  int64_t duration = 0;
   while (true) {
-    std::this_thread::sleep_for(std::chrono::microseconds(kPassBatchWindowUs));
+    std::this_thread::sleep_for(std::chrono::microseconds(PassWindowUs(duration)));
     auto txn = sqlite::Transaction::Begin(db);
     if (!txn.ok()) continue;
     auto dirty = GetMetaInt(db, kMetaDirty);
@@ -275,6 +302,7 @@ int RunPassLoop(sqlite::Db& db, const RuntimeContext& ctx) {
       if (SetMetaText(db, kMetaKicker, "").ok() && txn->Commit().ok()) return 0;
       continue;
     }
+    duration = GetMetaInt(db, kMetaPassDurationUs).value_or(0);
     if (!txn->Commit().ok()) continue;
     Status pass = RunSchedulingPass(db, ctx);
     if (!pass.ok()) std::cerr << "scheduling pass failed: " << pass.ToString() << std::endl;

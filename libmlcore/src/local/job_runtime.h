@@ -46,13 +46,21 @@ Status RequestSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx);
 // pass every kPassBatchWindowUs; exits once a window passes with nothing new. Returns an exit code.
 int RunPassLoop(sqlite::Db& db, const RuntimeContext& ctx);
 
-// Batching window of RequestSchedulingPass.
+// Batching window of RequestSchedulingPass: at least 10 ms, and at least as long as the last pass
+// took, so passes never hold the store's write lock more than about half of the time.
 inline constexpr int64_t kPassBatchWindowUs = 10000;
+inline int64_t PassWindowUs(int64_t last_pass_duration_us) {
+  return last_pass_duration_us > kPassBatchWindowUs ? last_pass_duration_us : kPassBatchWindowUs;
+}
 
 // runtime_meta keys.
 inline constexpr const char* kMetaDirty = "pass_dirty";
-inline constexpr const char* kMetaLastPassUs = "last_pass_us";
+inline constexpr const char* kMetaLastPassUs = "last_pass_us";  // when the last pass finished
+inline constexpr const char* kMetaPassDurationUs = "last_pass_duration_us";
 inline constexpr const char* kMetaKicker = "pass_loop_process";
+inline constexpr const char* kMetaKickerSpawnedUs = "pass_loop_spawned_us";
+// A pass loop that has not registered this long after being spawned is presumed dead.
+inline constexpr int64_t kKickerStartTimeoutUs = 1000000;
 
 // "PID START_TICKS BOOT_ID" and back (an empty or malformed text gives pid 0).
 std::string FormatIdentity(const ProcessIdentity& id);

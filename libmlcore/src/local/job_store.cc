@@ -6,6 +6,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "mlcore/jobs.h"
+#include "util/fs.h"
 
 namespace mlcore::local {
 
@@ -51,6 +52,15 @@ const char* const kSchedulingColumnsMigrationSql = R"sql(
     key TEXT PRIMARY KEY,
     int_value INTEGER NOT NULL DEFAULT 0,
     text_value TEXT NOT NULL DEFAULT ''
+  );
+)sql";
+
+const char* const kAttachmentsMigrationSql = R"sql(
+  CREATE TABLE job_attachments (
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    name TEXT NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (job_id, name)
   );
 )sql";
 
@@ -312,6 +322,22 @@ Status SetMetaText(sqlite::Db& db, const std::string& key, const std::string& va
                               "ON CONFLICT(key) DO UPDATE SET text_value = excluded.text_value"));
   upsert.Bind(1, key).Bind(2, value);
   return upsert.Run();
+}
+
+Status MaterializeAttachments(sqlite::Db& db, const std::string& job_id, const std::string& dir) {
+  MLC_ASSIGN_OR_RETURN(auto select,
+                       db.Prepare("SELECT name, body FROM job_attachments WHERE job_id = ?"));
+  select.Bind(1, job_id);
+  bool made = false;
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    if (!made) MLC_RETURN_IF_ERROR(util::EnsureDirectory(dir, "attachments directory"));
+    made = true;
+    MLC_RETURN_IF_ERROR(
+        util::AtomicWriteFile(dir + "/" + select.ColumnText(0), select.ColumnBlob(1), 0640, false));
+  }
+  return Status::Ok();
 }
 
 Result<int64_t> CountProjectJobs(sqlite::Db& db, const std::string& project) {

@@ -32,6 +32,10 @@ struct JobRecord {
 // the scheduling columns and the runtime's bookkeeping table.
 extern const char* const kJobsMigrationSql;
 extern const char* const kSchedulingColumnsMigrationSql;
+extern const char* const kAttachmentsMigrationSql;
+
+// Writes the job's attachments (git diff, spec) from the store into `dir`.
+Status MaterializeAttachments(sqlite::Db& db, const std::string& job_id, const std::string& dir);
 
 // A pending job as the scheduler needs it, read from columns (no body parsing), with the waiting
 // reason last recorded.

@@ -29,6 +29,7 @@ const std::vector<sqlite::Migration>& StoreMigrations() {
       )sql"},
       {2, kJobsMigrationSql},
       {3, kSchedulingColumnsMigrationSql},
+      {4, kAttachmentsMigrationSql},
   };
   return kMigrations;
 }

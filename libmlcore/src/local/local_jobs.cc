@@ -162,8 +162,12 @@ Result<v1::Job> LocalBackend::SubmitJob(const JobSubmission& submission) {
     id = NewJobId();
     job.set_id(id);
     Transition(&job, v1::JOB_STATE_PENDING, "submitted by " + job.user(), now);
+    // The job's directory is made when it starts (directories are slow to create in bulk), unless
+    // the submit itself has files to keep: a snapshot or secret values.
     std::string job_dir = JobDir(dir_, id);
-    MLC_RETURN_IF_ERROR(util::EnsureDirectory(job_dir + "/attachments", "job directory"));
+    if (spec.snapshot_working_dir() || !secrets.empty()) {
+      MLC_RETURN_IF_ERROR(util::EnsureDirectory(job_dir, "job directory"));
+    }
     if (spec.snapshot_working_dir()) {
       std::error_code ec;
       std::filesystem::copy(
@@ -175,15 +179,6 @@ Result<v1::Job> LocalBackend::SubmitJob(const JobSubmission& submission) {
                                        ": " + ec.message());
       }
     }
-    for (const auto& [name, contents] : submission.attachments) {
-      if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') {
-        return InvalidArgumentError("invalid attachment name \"" + name + "\"");
-      }
-      // Attachments are conveniences (the spec itself is in the store): no fsync on this path.
-      MLC_RETURN_IF_ERROR(util::AtomicWriteFile(job_dir + "/attachments/" + name, contents, 0640,
-                                                /*sync=*/false)
-                              .WithContext("saving attachment"));
-    }
     if (!secrets.empty()) {
       std::string text;
       for (const auto& [k, v] : secrets) text += k + "=" + v + "\n";
@@ -192,6 +187,16 @@ Result<v1::Job> LocalBackend::SubmitJob(const JobSubmission& submission) {
     JobRecord record;
     record.job = job;
     MLC_RETURN_IF_ERROR(InsertJob(*db_, record));
+    for (const auto& [name, contents] : submission.attachments) {
+      if (name.empty() || name.find('/') != std::string::npos || name[0] == '.') {
+        return InvalidArgumentError("invalid attachment name \"" + name + "\"");
+      }
+      // Kept in the store with the job; the supervisor writes them to the job's directory.
+      MLC_ASSIGN_OR_RETURN(auto attach,
+                           db_->Prepare("INSERT INTO job_attachments VALUES (?, ?, ?)"));
+      attach.Bind(1, id).Bind(2, name).BindBlob(3, contents);
+      MLC_RETURN_IF_ERROR(attach.Run());
+    }
     if (!request_id.empty()) {
       MLC_ASSIGN_OR_RETURN(auto remember, db_->Prepare("INSERT INTO job_requests VALUES (?, ?)"));
       remember.Bind(1, request_id).Bind(2, id);

@@ -1,7 +1,6 @@
 #include "local/log_file.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +8,7 @@
 #include <cstdio>
 #include <ctime>
 #include <deque>
+#include <sys/stat.h>
 
 #include "util/fs.h"
 

@@ -3,10 +3,9 @@
 // finding the supervisor executable.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 #include "mlcore/status.h"

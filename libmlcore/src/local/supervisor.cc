@@ -483,6 +483,9 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
     }
   }
 
+  Status attached = MaterializeAttachments(db, job_id, job_dir + "/attachments");
+  if (!attached.ok()) Log("cannot write the job's attachments: " + attached.ToString());
+
   int64_t limit = kDefaultLogLimit;
   std::string limit_env = util::GetEnv("MLC_JOB_LOG_LIMIT");
   if (!limit_env.empty()) limit = std::strtoll(limit_env.c_str(), nullptr, 10);

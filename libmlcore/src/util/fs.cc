@@ -79,22 +79,37 @@ std::string AbsolutePath(std::string_view path) {
   return abs.lexically_normal().string();
 }
 
+namespace {
+
+// mkdir -p: the common cases (exists, parent exists) cost one system call.
+int MakeDirectories(const std::string& path, std::string* failed_at) {
+  if (mkdir(path.c_str(), 0700) == 0 || errno == EEXIST) return 0;
+  if (errno != ENOENT) {
+    *failed_at = path;
+    return errno;
+  }
+  auto slash = path.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) {
+    *failed_at = path;
+    return ENOENT;
+  }
+  if (int err = MakeDirectories(path.substr(0, slash), failed_at); err != 0) return err;
+  if (mkdir(path.c_str(), 0700) == 0 || errno == EEXIST) return 0;
+  *failed_at = path;
+  return errno;
+}
+
+}  // namespace
+
 Status EnsureDirectory(const std::string& path, std::string_view purpose) {
   std::string what = std::string(purpose) + " " + path;
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) {
-    if (errno != ENOENT) return FromErrno(errno, "cannot use " + what);
-    // Create missing parents one by one so the error names the component that failed.
-    std::filesystem::path target(path);
-    std::filesystem::path current;
-    for (const auto& part : target) {
-      current /= part;
-      if (mkdir(current.c_str(), 0700) != 0 && errno != EEXIST) {
-        return FromErrno(errno, "cannot create " + what + " (at " + current.string() + ")");
-      }
-    }
-    if (stat(path.c_str(), &st) != 0) return FromErrno(errno, "cannot use " + what);
+  std::string failed_at;
+  if (int err = MakeDirectories(path, &failed_at); err != 0) {
+    return FromErrno(
+        err, "cannot create " + what + (failed_at == path ? "" : " (at " + failed_at + ")"));
   }
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return FromErrno(errno, "cannot use " + what);
   if (!S_ISDIR(st.st_mode)) {
     return FailedPreconditionError(what +
                                    " exists but is not a directory; remove it or choose "

@@ -1,10 +1,10 @@
 #include "util/subprocess.h"
 
 #include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <sys/wait.h>
 
 #include "util/fs.h"
 
