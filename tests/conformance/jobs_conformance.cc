@@ -203,6 +203,39 @@ TEST_CASE("conformance: deadlines end jobs TIMED_OUT, escalating to SIGKILL") {
   CHECK(done.signal() == 9);
 }
 
+TEST_CASE("conformance: a ttl cancels a job still queued and stops a running one") {
+  auto client = JobsClient();
+  if (!client) return;
+  testing::TempDir dir;
+  auto hold = Shell("while [ ! -f release ]; do sleep 0.05; done", "ttl-hold");
+  hold.set_working_dir(dir.path());
+  hold.mutable_resources()->set_cpu_millis(4000);  // the whole node
+  auto holder = client->SubmitJob(hold);
+  MLC_REQUIRE_OK(holder);
+  WaitUntil(*client, holder->id(), [](const v1::Job& j) { return j.state() == v1::JOB_STATE_RUNNING; });
+  auto queued = Shell("true", "ttl-queued");
+  queued.mutable_ttl()->set_nanos(300000000);
+  auto q = client->SubmitJob(queued);
+  MLC_REQUIRE_OK(q);
+  auto cancelled = WaitUntil(*client, q->id(), [](const v1::Job& j) {
+    return j.state() == v1::JOB_STATE_CANCELLED;
+  });
+  INFO(cancelled.message());
+  CHECK(cancelled.message().find("ttl of 0.3s expired while pending") != std::string::npos);
+  testing::WriteFile(dir / "release", "");
+  WaitFor(*client, holder->id());
+
+  auto running = Shell("exec sleep 60", "ttl-running");
+  running.mutable_ttl()->set_nanos(400000000);
+  running.mutable_termination_grace_period()->set_seconds(5);
+  auto r = client->SubmitJob(running);
+  MLC_REQUIRE_OK(r);
+  auto timed_out = WaitFor(*client, r->id());
+  CHECK(timed_out.state() == v1::JOB_STATE_TIMED_OUT);
+  INFO(timed_out.message());
+  CHECK(timed_out.message().find("ttl of 0.4s reached") != std::string::npos);
+}
+
 TEST_CASE("conformance: retries restart a failed job with backoff") {
   auto client = JobsClient();
   if (!client) return;

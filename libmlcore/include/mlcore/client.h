@@ -115,6 +115,9 @@ class Client {
   Result<v1::ListNodesResponse> ListNodes(const v1::ListNodesRequest& request = {});
   Result<v1::ListPriorityClassesResponse> ListPriorityClasses();
   Result<v1::GetQuotaUsageResponse> GetQuotaUsage(const v1::GetQuotaUsageRequest& request = {});
+  // Replays a job trace on simulated nodes through the scheduling core, in this process (no
+  // backend state is read or changed). Errors: INVALID_ARGUMENT for inconsistent configurations.
+  Result<v1::SimulateResponse> Simulate(const v1::SimulateRequest& request);
 
  private:
   // The project of a request: `project` if set, else the client's default, else an error.

@@ -13,6 +13,7 @@
 #include "mlcore/backend.h"
 #include "mlcore/client.h"
 #include "mlcore/jobs.h"
+#include "mlcore/scheduling.h"
 #include "util/fs.h"
 #include "util/sha256.h"
 #include "util/subprocess.h"
@@ -326,6 +327,10 @@ Result<v1::ListNodesResponse> Client::ListNodes(const v1::ListNodesRequest& requ
 
 Result<v1::ListPriorityClassesResponse> Client::ListPriorityClasses() {
   return backend_->ListPriorityClasses();
+}
+
+Result<v1::SimulateResponse> Client::Simulate(const v1::SimulateRequest& request) {
+  return RunSimulation(request);
 }
 
 Result<v1::GetQuotaUsageResponse> Client::GetQuotaUsage(const v1::GetQuotaUsageRequest& request) {

@@ -105,6 +105,9 @@ const std::map<std::string, Handler>& Handlers() {
            [](Client& c, const v1::ListPriorityClassesRequest&) {
              return c.ListPriorityClasses();
            })},
+      {"mlcore.v1.SchedulingService/Simulate",
+       Typed<v1::SimulateRequest, v1::SimulateResponse>(
+           [](Client& c, const v1::SimulateRequest& r) { return c.Simulate(r); })},
       {"mlcore.v1.SchedulingService/GetQuotaUsage",
        Typed<v1::GetQuotaUsageRequest, v1::GetQuotaUsageResponse>(
            [](Client& c, const v1::GetQuotaUsageRequest& r) { return c.GetQuotaUsage(r); })},

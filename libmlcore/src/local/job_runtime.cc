@@ -10,6 +10,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "local/process.h"
+#include "mlcore/jobs.h"
 #include "mlcore/resources.h"
 #include "scheduler/flavors.h"
 #include "scheduler/node_detect.h"
@@ -182,6 +183,15 @@ Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
     MLC_ASSIGN_OR_RETURN(auto active,
                          LoadJobsInStates(db, {v1::JOB_STATE_STARTING, v1::JOB_STATE_RUNNING}));
     MLC_RETURN_IF_ERROR(ReconcileSupervisors(db, active, now));
+    MLC_ASSIGN_OR_RETURN(auto expired, ExpiredPendingJobs(db, now));
+    for (const auto& id : expired) {
+      MLC_ASSIGN_OR_RETURN(auto r, LoadJob(db, id));
+      Transition(&r.job, v1::JOB_STATE_CANCELLED,
+                 "ttl of " + FormatDurationText(r.job.spec().ttl()) + " expired while pending" +
+                     (r.job.waiting_reason().empty() ? "" : " (" + r.job.waiting_reason() + ")"),
+                 now);
+      MLC_RETURN_IF_ERROR(UpdateJob(db, r));
+    }
     MLC_ASSIGN_OR_RETURN(auto pending, LoadPendingRows(db, now));
     if (pending.empty()) {
       MLC_RETURN_IF_ERROR(stamp());

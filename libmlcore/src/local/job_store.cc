@@ -64,6 +64,11 @@ const char* const kAttachmentsMigrationSql = R"sql(
   );
 )sql";
 
+const char* const kExpiryMigrationSql = R"sql(
+  ALTER TABLE jobs ADD COLUMN expires_us INTEGER NOT NULL DEFAULT 0;  -- ttl; 0 = none
+  CREATE INDEX jobs_expiry ON jobs(state, expires_us) WHERE expires_us > 0;
+)sql";
+
 namespace {
 
 constexpr const char* kColumns =
@@ -125,8 +130,8 @@ Status InsertJob(sqlite::Db& db, const JobRecord& r) {
       auto insert,
       db.Prepare("INSERT INTO jobs(id, project, name, state, user, create_us, not_before_us, body, "
                  "cpu_millis, memory_bytes, gpu, gpu_model, replicas, priority, preemptible, "
-                 "image, waiting_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                 "?)"));
+                 "image, waiting_reason, expires_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                 "?, ?, ?, ?, ?)"));
   insert.Bind(1, r.job.id()).Bind(2, r.job.spec().project()).Bind(3, r.job.spec().name());
   insert.Bind(4, static_cast<int64_t>(r.job.state())).Bind(5, r.job.user());
   insert.Bind(6, CreateUs(r.job)).Bind(7, r.not_before_us).BindBlob(8, r.job.SerializeAsString());
@@ -137,6 +142,9 @@ Status InsertJob(sqlite::Db& db, const JobRecord& r) {
   insert.Bind(14, static_cast<int64_t>(r.job.priority()));
   insert.Bind(15, static_cast<int64_t>(r.job.spec().preemptible() ? 1 : 0));
   insert.Bind(16, r.job.spec().image()).Bind(17, r.job.waiting_reason());
+  insert.Bind(18, r.job.has_deadline_time()
+                      ? static_cast<int64_t>(TimeUtil::TimestampToMicroseconds(r.job.deadline_time()))
+                      : int64_t{0});
   Status status = insert.Run();
   if (status.code() == StatusCode::kAlreadyExists) {
     return AlreadyExistsError("a job named \"" + r.job.spec().name() +
@@ -322,6 +330,19 @@ Status SetMetaText(sqlite::Db& db, const std::string& key, const std::string& va
                               "ON CONFLICT(key) DO UPDATE SET text_value = excluded.text_value"));
   upsert.Bind(1, key).Bind(2, value);
   return upsert.Run();
+}
+
+Result<std::vector<std::string>> ExpiredPendingJobs(sqlite::Db& db, int64_t now_us) {
+  MLC_ASSIGN_OR_RETURN(auto select, db.Prepare("SELECT id FROM jobs WHERE state = ? AND "
+                                               "expires_us > 0 AND expires_us <= ?"));
+  select.Bind(1, static_cast<int64_t>(v1::JOB_STATE_PENDING)).Bind(2, now_us);
+  std::vector<std::string> out;
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    out.push_back(select.ColumnText(0));
+  }
+  return out;
 }
 
 Status MaterializeAttachments(sqlite::Db& db, const std::string& job_id, const std::string& dir) {

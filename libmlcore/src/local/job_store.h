@@ -33,6 +33,10 @@ struct JobRecord {
 extern const char* const kJobsMigrationSql;
 extern const char* const kSchedulingColumnsMigrationSql;
 extern const char* const kAttachmentsMigrationSql;
+extern const char* const kExpiryMigrationSql;
+
+// Ids of PENDING jobs whose ttl expired at or before `now_us`.
+Result<std::vector<std::string>> ExpiredPendingJobs(sqlite::Db& db, int64_t now_us);
 
 // Writes the job's attachments (git diff, spec) from the store into `dir`.
 Status MaterializeAttachments(sqlite::Db& db, const std::string& job_id, const std::string& dir);

@@ -30,6 +30,7 @@ const std::vector<sqlite::Migration>& StoreMigrations() {
       {2, kJobsMigrationSql},
       {3, kSchedulingColumnsMigrationSql},
       {4, kAttachmentsMigrationSql},
+      {5, kExpiryMigrationSql},
   };
   return kMigrations;
 }

@@ -25,6 +25,7 @@
 #include "local/local_backend.h"
 #include "local/log_file.h"
 #include "local/process.h"
+#include "mlcore/jobs.h"
 #include "util/fs.h"
 
 namespace mlcore::local {
@@ -345,7 +346,12 @@ Outcome Execution::Run(const std::vector<std::string>& argv, const std::vector<s
       if (record_.job.spec().has_termination_grace_period()) {
         grace = TimeUtil::DurationToMilliseconds(record_.job.spec().termination_grace_period());
       }
-      RequestStop("deadline of " + TimeUtil::ToString(record_.job.spec().deadline()) + " reached",
+      RequestStop(record_.job.has_deadline_time() &&
+                          NowMicros() + 1000 >=
+                              TimeUtil::TimestampToMicroseconds(record_.job.deadline_time())
+                      ? "ttl of " + FormatDurationText(record_.job.spec().ttl()) + " reached"
+                      : "deadline of " + FormatDurationText(record_.job.spec().deadline()) +
+                            " reached",
                   v1::JOB_STATE_TIMED_OUT, grace);
     }
     if (!exited) {
@@ -518,6 +524,14 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
       deadline_ms = std::max<int64_t>(
           1, TimeUtil::DurationToMilliseconds(spec.deadline()) -
                  TimeUtil::DurationToMilliseconds(record.job.resources_used().wall_time()));
+    }
+    // The ttl counts from submission: whichever limit comes first stops the job.
+    if (record.job.has_deadline_time()) {
+      int64_t ttl_left_ms =
+          std::max<int64_t>(1, (TimeUtil::TimestampToMicroseconds(record.job.deadline_time()) -
+                                NowMicros()) /
+                                   1000);
+      deadline_ms = deadline_ms == 0 ? ttl_left_ms : std::min(deadline_ms, ttl_left_ms);
     }
     Execution execution(db, record, *log, state_dir);
     outcome = execution.Run(argv, BuildEnvironment(record.job, *secrets, state_dir), working_dir,
