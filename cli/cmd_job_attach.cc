@@ -1,19 +1,19 @@
 // mlc job exec JOB -- CMD, and mlc job port-forward JOB LOCAL:REMOTE (local backend: the job runs
 // on this machine, so both act directly on its working directory, environment and ports).
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <CLI/CLI.hpp>
 
@@ -114,7 +114,8 @@ mlcore::Result<std::pair<int, int>> ParsePorts(const std::string& spec) {
 
 // Relays bytes between accepted local connections and the job's port until the job ends or
 // Ctrl-C.
-mlcore::Status PortForward(const Globals& globals, const std::string& ref, const std::string& ports) {
+mlcore::Status PortForward(const Globals& globals, const std::string& ref,
+                           const std::string& ports) {
   MLC_ASSIGN_OR_RETURN(auto pair, ParsePorts(ports));
   MLC_ASSIGN_OR_RETURN(auto client, OpenClient(globals));
   MLC_ASSIGN_OR_RETURN(auto job, RunningJob(*client, ref));

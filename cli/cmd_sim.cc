@@ -86,7 +86,8 @@ mlcore::Status Run(const Globals& globals, const SimArgs& args) {
                                                                 ? "cpu=128,memory=1536Gi,gpu=8"
                                                                 : args.node_resources));
     }
-    for (auto& n : mlcore::MakeNodes(args.nodes, capacity, "node")) *config->add_nodes() = std::move(n);
+    for (auto& n : mlcore::MakeNodes(args.nodes, capacity, "node"))
+      *config->add_nodes() = std::move(n);
   }
   if (config->nodes_size() == 0) {
     return mlcore::InvalidArgumentError(

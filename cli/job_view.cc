@@ -63,8 +63,8 @@ std::string Qos(const mlcore::v1::Job& job) {
 }
 
 std::string Size(const mlcore::v1::Job& job) {
-  std::string s = job.spec().flavor().empty() ? mlcore::FormatResources(job.resources())
-                                              : job.spec().flavor();
+  std::string s =
+      job.spec().flavor().empty() ? mlcore::FormatResources(job.resources()) : job.spec().flavor();
   if (job.spec().replicas() > 1) s += " x" + std::to_string(job.spec().replicas());
   return s;
 }
@@ -72,14 +72,19 @@ std::string Size(const mlcore::v1::Job& job) {
 }  // namespace
 
 void PrintJobTable(const mlcore::v1::ListJobsResponse& jobs, bool show_project) {
-  std::vector<std::string> header = {"NAME", "STATE", "RESOURCES", "QOS", "AGE", "DEADLINE IN",
-                                     "USER", "ID"};
+  std::vector<std::string> header = {"NAME", "STATE",       "RESOURCES", "QOS",
+                                     "AGE",  "DEADLINE IN", "USER",      "ID"};
   if (show_project) header.insert(header.begin() + 1, "PROJECT");
   std::vector<std::vector<std::string>> rows;
   for (const auto& j : jobs.jobs()) {
-    std::vector<std::string> row = {j.spec().name(), mlcore::JobStateName(j.state()), Size(j),
-                                    Qos(j), Age(j.create_time().seconds()), UntilDeadline(j),
-                                    j.user(), j.id()};
+    std::vector<std::string> row = {j.spec().name(),
+                                    mlcore::JobStateName(j.state()),
+                                    Size(j),
+                                    Qos(j),
+                                    Age(j.create_time().seconds()),
+                                    UntilDeadline(j),
+                                    j.user(),
+                                    j.id()};
     if (show_project) row.insert(row.begin() + 1, j.spec().project());
     rows.push_back(std::move(row));
   }
@@ -88,7 +93,8 @@ void PrintJobTable(const mlcore::v1::ListJobsResponse& jobs, bool show_project) 
 
 void PrintJobDescription(const mlcore::v1::Job& j) {
   auto line = [](const std::string& key, const std::string& value) {
-    if (!value.empty()) std::cout << key << ":" << std::string(14 - key.size(), ' ') << value << "\n";
+    if (!value.empty())
+      std::cout << key << ":" << std::string(14 - key.size(), ' ') << value << "\n";
   };
   line("name", j.spec().name());
   line("id", j.id());
@@ -105,10 +111,12 @@ void PrintJobDescription(const mlcore::v1::Job& j) {
   for (const auto& a : j.spec().args()) command += " " + a;
   line("command", command);
   line("working dir", j.spec().working_dir());
-  line("resources", Size(j) + (j.spec().flavor().empty() ? "" : " (" +
-                                   mlcore::FormatResources(j.resources()) + ")"));
-  line("qos", Qos(j) + ", priority " + std::to_string(j.priority()) +
-                  (j.spec().priority_class().empty() ? "" : " (" + j.spec().priority_class() + ")"));
+  line("resources",
+       Size(j) +
+           (j.spec().flavor().empty() ? "" : " (" + mlcore::FormatResources(j.resources()) + ")"));
+  line("qos",
+       Qos(j) + ", priority " + std::to_string(j.priority()) +
+           (j.spec().priority_class().empty() ? "" : " (" + j.spec().priority_class() + ")"));
   line("created", TimeUtil::ToString(j.create_time()));
   if (j.has_start_time()) line("started", TimeUtil::ToString(j.start_time()));
   if (j.has_end_time()) line("ended", TimeUtil::ToString(j.end_time()));
@@ -152,10 +160,10 @@ mlcore::Status CopyTree(const std::string& from, const std::string& to) {
   if (!std::filesystem::exists(from, ec)) return mlcore::NotFoundError(from + " does not exist");
   auto parent = std::filesystem::path(to).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  std::filesystem::copy(from, to,
-                        std::filesystem::copy_options::recursive |
-                            std::filesystem::copy_options::overwrite_existing,
-                        ec);
+  std::filesystem::copy(
+      from, to,
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing,
+      ec);
   if (ec) return mlcore::InternalError("cannot copy " + from + " to " + to + ": " + ec.message());
   std::cout << to << "\n";
   return mlcore::Status::Ok();

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mapfile -t files < <(git ls-files 'libmlcore/*.cc' 'libmlcore/*.h' 'cli/*.cc' 'cli/*.h' \
-  'python/src/*.cc' 'python/src/*.h' 'tests/*.cc' 'tests/*.h' 'tests/*.c' 'examples/*.c')
+  'python/src/*.cc' 'python/src/*.h' 'tests/*.cc' 'tests/*.h' 'tests/*.c' 'examples/*.c' \
+  'bench/*.cc' 'bench/*.h')
 clang-format --dry-run -Werror "${files[@]}"
 echo "clang-format: ${#files[@]} files clean"
 [ "${1:-}" = "--format-only" ] && exit 0

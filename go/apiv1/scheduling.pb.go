@@ -90,6 +90,62 @@ func (QosClass) EnumDescriptor() ([]byte, []int) {
 	return file_mlcore_v1_scheduling_proto_rawDescGZIP(), []int{0}
 }
 
+// How the scheduling core chooses nodes for replicas.
+type PlacementPolicy int32
+
+const (
+	// Not set; selects PLACEMENT_POLICY_BEST_FIT.
+	PlacementPolicy_PLACEMENT_POLICY_UNSPECIFIED PlacementPolicy = 0
+	// The default: best fit on the job's dominant resource, keeping whole GPU servers free for
+	// whole-server GPU jobs and CPU jobs off GPU servers, plus data/image affinity; the head of the
+	// queue holds a reservation that backfilled jobs may not delay.
+	PlacementPolicy_PLACEMENT_POLICY_BEST_FIT PlacementPolicy = 1
+	// Plain greedy first fit: the first node (in the state's node order) with room, no affinity, no
+	// reservation for the head of the queue. A baseline for comparisons (bench/), not for production.
+	PlacementPolicy_PLACEMENT_POLICY_FIRST_FIT PlacementPolicy = 2
+)
+
+// Enum value maps for PlacementPolicy.
+var (
+	PlacementPolicy_name = map[int32]string{
+		0: "PLACEMENT_POLICY_UNSPECIFIED",
+		1: "PLACEMENT_POLICY_BEST_FIT",
+		2: "PLACEMENT_POLICY_FIRST_FIT",
+	}
+	PlacementPolicy_value = map[string]int32{
+		"PLACEMENT_POLICY_UNSPECIFIED": 0,
+		"PLACEMENT_POLICY_BEST_FIT":    1,
+		"PLACEMENT_POLICY_FIRST_FIT":   2,
+	}
+)
+
+func (x PlacementPolicy) Enum() *PlacementPolicy {
+	p := new(PlacementPolicy)
+	*p = x
+	return p
+}
+
+func (x PlacementPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PlacementPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_mlcore_v1_scheduling_proto_enumTypes[1].Descriptor()
+}
+
+func (PlacementPolicy) Type() protoreflect.EnumType {
+	return &file_mlcore_v1_scheduling_proto_enumTypes[1]
+}
+
+func (x PlacementPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PlacementPolicy.Descriptor instead.
+func (PlacementPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_mlcore_v1_scheduling_proto_rawDescGZIP(), []int{1}
+}
+
 // Why a job keeps waiting, machine-readably; the sentence is in WaitAction.reason.
 type WaitReason int32
 
@@ -145,11 +201,11 @@ func (x WaitReason) String() string {
 }
 
 func (WaitReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_mlcore_v1_scheduling_proto_enumTypes[1].Descriptor()
+	return file_mlcore_v1_scheduling_proto_enumTypes[2].Descriptor()
 }
 
 func (WaitReason) Type() protoreflect.EnumType {
-	return &file_mlcore_v1_scheduling_proto_enumTypes[1]
+	return &file_mlcore_v1_scheduling_proto_enumTypes[2]
 }
 
 func (x WaitReason) Number() protoreflect.EnumNumber {
@@ -158,7 +214,7 @@ func (x WaitReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WaitReason.Descriptor instead.
 func (WaitReason) EnumDescriptor() ([]byte, []int) {
-	return file_mlcore_v1_scheduling_proto_rawDescGZIP(), []int{1}
+	return file_mlcore_v1_scheduling_proto_rawDescGZIP(), []int{2}
 }
 
 // A machine jobs run on. The local backend has one node (this machine); the simulator and tests
@@ -1033,10 +1089,13 @@ type SchedulerConfig struct {
 	ImageAffinityWeight float64 `protobuf:"fixed64,2,opt,name=image_affinity_weight,json=imageAffinityWeight,proto3" json:"image_affinity_weight,omitempty"`
 	// True disables backfilling smaller jobs around the head job's reservation.
 	DisableBackfill bool `protobuf:"varint,3,opt,name=disable_backfill,json=disableBackfill,proto3" json:"disable_backfill,omitempty"`
-	// How many pending jobs a pass considers at most, in queue order; 0 = all.
+	// How many pending jobs a pass considers at most, in queue order; 0 = all. Jobs beyond it wait
+	// with WAIT_REASON_QUEUE_ORDER.
 	MaxJobsPerPass int32 `protobuf:"varint,4,opt,name=max_jobs_per_pass,json=maxJobsPerPass,proto3" json:"max_jobs_per_pass,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How replicas are placed on nodes; UNSPECIFIED selects PLACEMENT_POLICY_BEST_FIT.
+	Placement     PlacementPolicy `protobuf:"varint,5,opt,name=placement,proto3,enum=mlcore.v1.PlacementPolicy" json:"placement,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SchedulerConfig) Reset() {
@@ -1095,6 +1154,13 @@ func (x *SchedulerConfig) GetMaxJobsPerPass() int32 {
 		return x.MaxJobsPerPass
 	}
 	return 0
+}
+
+func (x *SchedulerConfig) GetPlacement() PlacementPolicy {
+	if x != nil {
+		return x.Placement
+	}
+	return PlacementPolicy_PLACEMENT_POLICY_UNSPECIFIED
 }
 
 // Start a pending job: all replicas, each on its node.
@@ -1536,16 +1602,20 @@ type SimulationConfig struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The simulated nodes; their caches start as given and fill as jobs read datasets.
 	Nodes []*Node `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
-	// Projects with their quotas.
+	// Projects with their quotas; empty = every project named by the trace, with no guarantee and
+	// no limit.
 	Projects []*Project `protobuf:"bytes,2,rep,name=projects,proto3" json:"projects,omitempty"`
-	// Priority classes; empty = a single default class "normal" of value 0.
+	// Priority classes; empty = the default classes low (-10), normal (0, the default), high (10)
+	// and critical (100).
 	PriorityClasses []*PriorityClass `protobuf:"bytes,3,rep,name=priority_classes,json=priorityClasses,proto3" json:"priority_classes,omitempty"`
-	// Flavor catalog the trace's flavors resolve against.
+	// Flavor catalog the trace's flavors resolve against; no flavors = the default catalog
+	// (DefaultFlavorCatalog in libmlcore/src/scheduler/flavors.h).
 	Catalog *FlavorCatalog `protobuf:"bytes,4,opt,name=catalog,proto3" json:"catalog,omitempty"`
 	// Scheduler tunables.
 	Scheduler *SchedulerConfig `protobuf:"bytes,5,opt,name=scheduler,proto3" json:"scheduler,omitempty"`
-	// Simulated time between scheduling passes (a pass also runs on every submit and end);
-	// 0 = 10 s.
+	// Granularity of simulated scheduling: submits and ends are handled at the next multiple of
+	// this interval, where one pass runs if anything changed (plus an immediate follow-up pass after
+	// preemptions). 0 = 10 s.
 	PassInterval *durationpb.Duration `protobuf:"bytes,6,opt,name=pass_interval,json=passInterval,proto3" json:"pass_interval,omitempty"`
 	// Interval of the utilization timeline; 0 = 1 min.
 	SampleInterval *durationpb.Duration `protobuf:"bytes,7,opt,name=sample_interval,json=sampleInterval,proto3" json:"sample_interval,omitempty"`
@@ -1844,9 +1914,17 @@ type SimulationSummary struct {
 	// Wall-clock time the simulation took.
 	WallTime *durationpb.Duration `protobuf:"bytes,13,opt,name=wall_time,json=wallTime,proto3" json:"wall_time,omitempty"`
 	// Scheduling passes run.
-	Passes        int64 `protobuf:"varint,14,opt,name=passes,proto3" json:"passes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Passes int64 `protobuf:"varint,14,opt,name=passes,proto3" json:"passes,omitempty"`
+	// Up to 10 descriptions of quota violations found by the simulator's independent check
+	// ("pass at 3600s: node gpu-7 GPU 9/8"); empty when `quota_violations` is 0.
+	ViolationExamples []string `protobuf:"bytes,15,rep,name=violation_examples,json=violationExamples,proto3" json:"violation_examples,omitempty"`
+	// Number of simulated nodes.
+	Nodes int32 `protobuf:"varint,16,opt,name=nodes,proto3" json:"nodes,omitempty"`
+	// Jobs that never started because no node could ever hold them (bigger than every node, no
+	// node matching their GPU model or selector); included in `jobs_never_started`.
+	JobsUnsatisfiable int64 `protobuf:"varint,17,opt,name=jobs_unsatisfiable,json=jobsUnsatisfiable,proto3" json:"jobs_unsatisfiable,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SimulationSummary) Reset() {
@@ -1973,6 +2051,27 @@ func (x *SimulationSummary) GetWallTime() *durationpb.Duration {
 func (x *SimulationSummary) GetPasses() int64 {
 	if x != nil {
 		return x.Passes
+	}
+	return 0
+}
+
+func (x *SimulationSummary) GetViolationExamples() []string {
+	if x != nil {
+		return x.ViolationExamples
+	}
+	return nil
+}
+
+func (x *SimulationSummary) GetNodes() int32 {
+	if x != nil {
+		return x.Nodes
+	}
+	return 0
+}
+
+func (x *SimulationSummary) GetJobsUnsatisfiable() int64 {
+	if x != nil {
+		return x.JobsUnsatisfiable
 	}
 	return 0
 }
@@ -2618,12 +2717,13 @@ const file_mlcore_v1_scheduling_proto_rawDesc = "" +
 	"\bprojects\x18\x03 \x03(\v2\x12.mlcore.v1.ProjectR\bprojects\x123\n" +
 	"\arunning\x18\x04 \x03(\v2\x19.mlcore.v1.SchedulableJobR\arunning\x123\n" +
 	"\apending\x18\x05 \x03(\v2\x19.mlcore.v1.SchedulableJobR\apending\x122\n" +
-	"\x06config\x18\x06 \x01(\v2\x1a.mlcore.v1.SchedulerConfigR\x06config\"\xcd\x01\n" +
+	"\x06config\x18\x06 \x01(\v2\x1a.mlcore.v1.SchedulerConfigR\x06config\"\x87\x02\n" +
 	"\x0fSchedulerConfig\x120\n" +
 	"\x14data_affinity_weight\x18\x01 \x01(\x01R\x12dataAffinityWeight\x122\n" +
 	"\x15image_affinity_weight\x18\x02 \x01(\x01R\x13imageAffinityWeight\x12)\n" +
 	"\x10disable_backfill\x18\x03 \x01(\bR\x0fdisableBackfill\x12)\n" +
-	"\x11max_jobs_per_pass\x18\x04 \x01(\x05R\x0emaxJobsPerPass\"#\n" +
+	"\x11max_jobs_per_pass\x18\x04 \x01(\x05R\x0emaxJobsPerPass\x128\n" +
+	"\tplacement\x18\x05 \x01(\x0e2\x1a.mlcore.v1.PlacementPolicyR\tplacement\"#\n" +
 	"\vStartAction\x12\x14\n" +
 	"\x05nodes\x18\x01 \x03(\tR\x05nodes\"E\n" +
 	"\rPreemptAction\x12\x16\n" +
@@ -2677,7 +2777,7 @@ const file_mlcore_v1_scheduling_proto_rawDesc = "" +
 	"\x03p50\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03p50\x12+\n" +
 	"\x03p90\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x03p90\x12+\n" +
 	"\x03p99\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x03p99\x124\n" +
-	"\bmax_wait\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\amaxWait\"\x8e\x05\n" +
+	"\bmax_wait\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\amaxWait\"\x82\x06\n" +
 	"\x11SimulationSummary\x12%\n" +
 	"\x0ejobs_submitted\x18\x01 \x01(\x03R\rjobsSubmitted\x12%\n" +
 	"\x0ejobs_completed\x18\x02 \x01(\x03R\rjobsCompleted\x12,\n" +
@@ -2694,7 +2794,10 @@ const file_mlcore_v1_scheduling_proto_rawDesc = "" +
 	"\x10max_queue_length\x18\v \x01(\x05R\x0emaxQueueLength\x125\n" +
 	"\bmakespan\x18\f \x01(\v2\x19.google.protobuf.DurationR\bmakespan\x126\n" +
 	"\twall_time\x18\r \x01(\v2\x19.google.protobuf.DurationR\bwallTime\x12\x16\n" +
-	"\x06passes\x18\x0e \x01(\x03R\x06passes\",\n" +
+	"\x06passes\x18\x0e \x01(\x03R\x06passes\x12-\n" +
+	"\x12violation_examples\x18\x0f \x03(\tR\x11violationExamples\x12\x14\n" +
+	"\x05nodes\x18\x10 \x01(\x05R\x05nodes\x12-\n" +
+	"\x12jobs_unsatisfiable\x18\x11 \x01(\x03R\x11jobsUnsatisfiable\",\n" +
 	"\x12ListFlavorsRequest\x12\x16\n" +
 	"\x06region\x18\x01 \x01(\tR\x06region\"K\n" +
 	"\x13ListFlavorsResponse\x124\n" +
@@ -2732,7 +2835,11 @@ const file_mlcore_v1_scheduling_proto_rawDesc = "" +
 	"\bQosClass\x12\x19\n" +
 	"\x15QOS_CLASS_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13QOS_CLASS_ON_DEMAND\x10\x01\x12\x19\n" +
-	"\x15QOS_CLASS_PREEMPTIBLE\x10\x02*\xe6\x01\n" +
+	"\x15QOS_CLASS_PREEMPTIBLE\x10\x02*r\n" +
+	"\x0fPlacementPolicy\x12 \n" +
+	"\x1cPLACEMENT_POLICY_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19PLACEMENT_POLICY_BEST_FIT\x10\x01\x12\x1e\n" +
+	"\x1aPLACEMENT_POLICY_FIRST_FIT\x10\x02*\xe6\x01\n" +
 	"\n" +
 	"WaitReason\x12\x1b\n" +
 	"\x17WAIT_REASON_UNSPECIFIED\x10\x00\x12\x1d\n" +
@@ -2761,125 +2868,127 @@ func file_mlcore_v1_scheduling_proto_rawDescGZIP() []byte {
 	return file_mlcore_v1_scheduling_proto_rawDescData
 }
 
-var file_mlcore_v1_scheduling_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_mlcore_v1_scheduling_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_mlcore_v1_scheduling_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_mlcore_v1_scheduling_proto_goTypes = []any{
 	(QosClass)(0),                       // 0: mlcore.v1.QosClass
-	(WaitReason)(0),                     // 1: mlcore.v1.WaitReason
-	(*Node)(nil),                        // 2: mlcore.v1.Node
-	(*Flavor)(nil),                      // 3: mlcore.v1.Flavor
-	(*FlavorCatalog)(nil),               // 4: mlcore.v1.FlavorCatalog
-	(*PriorityClass)(nil),               // 5: mlcore.v1.PriorityClass
-	(*UserUsage)(nil),                   // 6: mlcore.v1.UserUsage
-	(*QuotaUsage)(nil),                  // 7: mlcore.v1.QuotaUsage
-	(*SchedulableJob)(nil),              // 8: mlcore.v1.SchedulableJob
-	(*SchedulingState)(nil),             // 9: mlcore.v1.SchedulingState
-	(*SchedulerConfig)(nil),             // 10: mlcore.v1.SchedulerConfig
-	(*StartAction)(nil),                 // 11: mlcore.v1.StartAction
-	(*PreemptAction)(nil),               // 12: mlcore.v1.PreemptAction
-	(*WaitAction)(nil),                  // 13: mlcore.v1.WaitAction
-	(*SchedulingDecision)(nil),          // 14: mlcore.v1.SchedulingDecision
-	(*TraceRecord)(nil),                 // 15: mlcore.v1.TraceRecord
-	(*SimulationConfig)(nil),            // 16: mlcore.v1.SimulationConfig
-	(*UtilizationSample)(nil),           // 17: mlcore.v1.UtilizationSample
-	(*ProjectWaitStats)(nil),            // 18: mlcore.v1.ProjectWaitStats
-	(*SimulationSummary)(nil),           // 19: mlcore.v1.SimulationSummary
-	(*ListFlavorsRequest)(nil),          // 20: mlcore.v1.ListFlavorsRequest
-	(*ListFlavorsResponse)(nil),         // 21: mlcore.v1.ListFlavorsResponse
-	(*ListNodesRequest)(nil),            // 22: mlcore.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),           // 23: mlcore.v1.ListNodesResponse
-	(*ListPriorityClassesRequest)(nil),  // 24: mlcore.v1.ListPriorityClassesRequest
-	(*ListPriorityClassesResponse)(nil), // 25: mlcore.v1.ListPriorityClassesResponse
-	(*GetQuotaUsageRequest)(nil),        // 26: mlcore.v1.GetQuotaUsageRequest
-	(*GetQuotaUsageResponse)(nil),       // 27: mlcore.v1.GetQuotaUsageResponse
-	(*SimulateRequest)(nil),             // 28: mlcore.v1.SimulateRequest
-	(*SimulateResponse)(nil),            // 29: mlcore.v1.SimulateResponse
-	nil,                                 // 30: mlcore.v1.Node.LabelsEntry
-	nil,                                 // 31: mlcore.v1.SchedulableJob.NodeSelectorEntry
-	nil,                                 // 32: mlcore.v1.ListNodesRequest.LabelsEntry
-	(*Resources)(nil),                   // 33: mlcore.v1.Resources
-	(*timestamppb.Timestamp)(nil),       // 34: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),         // 35: google.protobuf.Duration
-	(*Project)(nil),                     // 36: mlcore.v1.Project
+	(PlacementPolicy)(0),                // 1: mlcore.v1.PlacementPolicy
+	(WaitReason)(0),                     // 2: mlcore.v1.WaitReason
+	(*Node)(nil),                        // 3: mlcore.v1.Node
+	(*Flavor)(nil),                      // 4: mlcore.v1.Flavor
+	(*FlavorCatalog)(nil),               // 5: mlcore.v1.FlavorCatalog
+	(*PriorityClass)(nil),               // 6: mlcore.v1.PriorityClass
+	(*UserUsage)(nil),                   // 7: mlcore.v1.UserUsage
+	(*QuotaUsage)(nil),                  // 8: mlcore.v1.QuotaUsage
+	(*SchedulableJob)(nil),              // 9: mlcore.v1.SchedulableJob
+	(*SchedulingState)(nil),             // 10: mlcore.v1.SchedulingState
+	(*SchedulerConfig)(nil),             // 11: mlcore.v1.SchedulerConfig
+	(*StartAction)(nil),                 // 12: mlcore.v1.StartAction
+	(*PreemptAction)(nil),               // 13: mlcore.v1.PreemptAction
+	(*WaitAction)(nil),                  // 14: mlcore.v1.WaitAction
+	(*SchedulingDecision)(nil),          // 15: mlcore.v1.SchedulingDecision
+	(*TraceRecord)(nil),                 // 16: mlcore.v1.TraceRecord
+	(*SimulationConfig)(nil),            // 17: mlcore.v1.SimulationConfig
+	(*UtilizationSample)(nil),           // 18: mlcore.v1.UtilizationSample
+	(*ProjectWaitStats)(nil),            // 19: mlcore.v1.ProjectWaitStats
+	(*SimulationSummary)(nil),           // 20: mlcore.v1.SimulationSummary
+	(*ListFlavorsRequest)(nil),          // 21: mlcore.v1.ListFlavorsRequest
+	(*ListFlavorsResponse)(nil),         // 22: mlcore.v1.ListFlavorsResponse
+	(*ListNodesRequest)(nil),            // 23: mlcore.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),           // 24: mlcore.v1.ListNodesResponse
+	(*ListPriorityClassesRequest)(nil),  // 25: mlcore.v1.ListPriorityClassesRequest
+	(*ListPriorityClassesResponse)(nil), // 26: mlcore.v1.ListPriorityClassesResponse
+	(*GetQuotaUsageRequest)(nil),        // 27: mlcore.v1.GetQuotaUsageRequest
+	(*GetQuotaUsageResponse)(nil),       // 28: mlcore.v1.GetQuotaUsageResponse
+	(*SimulateRequest)(nil),             // 29: mlcore.v1.SimulateRequest
+	(*SimulateResponse)(nil),            // 30: mlcore.v1.SimulateResponse
+	nil,                                 // 31: mlcore.v1.Node.LabelsEntry
+	nil,                                 // 32: mlcore.v1.SchedulableJob.NodeSelectorEntry
+	nil,                                 // 33: mlcore.v1.ListNodesRequest.LabelsEntry
+	(*Resources)(nil),                   // 34: mlcore.v1.Resources
+	(*timestamppb.Timestamp)(nil),       // 35: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 36: google.protobuf.Duration
+	(*Project)(nil),                     // 37: mlcore.v1.Project
 }
 var file_mlcore_v1_scheduling_proto_depIdxs = []int32{
-	33, // 0: mlcore.v1.Node.capacity:type_name -> mlcore.v1.Resources
-	33, // 1: mlcore.v1.Node.allocated:type_name -> mlcore.v1.Resources
-	30, // 2: mlcore.v1.Node.labels:type_name -> mlcore.v1.Node.LabelsEntry
-	34, // 3: mlcore.v1.Node.heartbeat_time:type_name -> google.protobuf.Timestamp
-	33, // 4: mlcore.v1.Flavor.resources:type_name -> mlcore.v1.Resources
-	3,  // 5: mlcore.v1.FlavorCatalog.flavors:type_name -> mlcore.v1.Flavor
-	35, // 6: mlcore.v1.FlavorCatalog.test_max_deadline:type_name -> google.protobuf.Duration
-	33, // 7: mlcore.v1.UserUsage.used:type_name -> mlcore.v1.Resources
-	33, // 8: mlcore.v1.UserUsage.pending:type_name -> mlcore.v1.Resources
-	33, // 9: mlcore.v1.QuotaUsage.guaranteed:type_name -> mlcore.v1.Resources
-	33, // 10: mlcore.v1.QuotaUsage.limit:type_name -> mlcore.v1.Resources
-	33, // 11: mlcore.v1.QuotaUsage.used:type_name -> mlcore.v1.Resources
-	33, // 12: mlcore.v1.QuotaUsage.used_preemptible:type_name -> mlcore.v1.Resources
-	33, // 13: mlcore.v1.QuotaUsage.pending:type_name -> mlcore.v1.Resources
-	6,  // 14: mlcore.v1.QuotaUsage.users:type_name -> mlcore.v1.UserUsage
-	34, // 15: mlcore.v1.QuotaUsage.time:type_name -> google.protobuf.Timestamp
-	33, // 16: mlcore.v1.SchedulableJob.resources:type_name -> mlcore.v1.Resources
-	31, // 17: mlcore.v1.SchedulableJob.node_selector:type_name -> mlcore.v1.SchedulableJob.NodeSelectorEntry
-	34, // 18: mlcore.v1.SchedulableJob.submit_time:type_name -> google.protobuf.Timestamp
-	34, // 19: mlcore.v1.SchedulableJob.deadline_time:type_name -> google.protobuf.Timestamp
-	34, // 20: mlcore.v1.SchedulableJob.start_time:type_name -> google.protobuf.Timestamp
-	35, // 21: mlcore.v1.SchedulableJob.expected_duration:type_name -> google.protobuf.Duration
-	34, // 22: mlcore.v1.SchedulingState.time:type_name -> google.protobuf.Timestamp
-	2,  // 23: mlcore.v1.SchedulingState.nodes:type_name -> mlcore.v1.Node
-	36, // 24: mlcore.v1.SchedulingState.projects:type_name -> mlcore.v1.Project
-	8,  // 25: mlcore.v1.SchedulingState.running:type_name -> mlcore.v1.SchedulableJob
-	8,  // 26: mlcore.v1.SchedulingState.pending:type_name -> mlcore.v1.SchedulableJob
-	10, // 27: mlcore.v1.SchedulingState.config:type_name -> mlcore.v1.SchedulerConfig
-	1,  // 28: mlcore.v1.WaitAction.code:type_name -> mlcore.v1.WaitReason
-	34, // 29: mlcore.v1.WaitAction.estimated_start_time:type_name -> google.protobuf.Timestamp
-	11, // 30: mlcore.v1.SchedulingDecision.start:type_name -> mlcore.v1.StartAction
-	12, // 31: mlcore.v1.SchedulingDecision.preempt:type_name -> mlcore.v1.PreemptAction
-	13, // 32: mlcore.v1.SchedulingDecision.wait:type_name -> mlcore.v1.WaitAction
-	35, // 33: mlcore.v1.TraceRecord.submit_offset:type_name -> google.protobuf.Duration
-	33, // 34: mlcore.v1.TraceRecord.resources:type_name -> mlcore.v1.Resources
-	35, // 35: mlcore.v1.TraceRecord.duration:type_name -> google.protobuf.Duration
-	35, // 36: mlcore.v1.TraceRecord.deadline:type_name -> google.protobuf.Duration
-	2,  // 37: mlcore.v1.SimulationConfig.nodes:type_name -> mlcore.v1.Node
-	36, // 38: mlcore.v1.SimulationConfig.projects:type_name -> mlcore.v1.Project
-	5,  // 39: mlcore.v1.SimulationConfig.priority_classes:type_name -> mlcore.v1.PriorityClass
-	4,  // 40: mlcore.v1.SimulationConfig.catalog:type_name -> mlcore.v1.FlavorCatalog
-	10, // 41: mlcore.v1.SimulationConfig.scheduler:type_name -> mlcore.v1.SchedulerConfig
-	35, // 42: mlcore.v1.SimulationConfig.pass_interval:type_name -> google.protobuf.Duration
-	35, // 43: mlcore.v1.SimulationConfig.sample_interval:type_name -> google.protobuf.Duration
-	35, // 44: mlcore.v1.UtilizationSample.offset:type_name -> google.protobuf.Duration
-	35, // 45: mlcore.v1.ProjectWaitStats.p50:type_name -> google.protobuf.Duration
-	35, // 46: mlcore.v1.ProjectWaitStats.p90:type_name -> google.protobuf.Duration
-	35, // 47: mlcore.v1.ProjectWaitStats.p99:type_name -> google.protobuf.Duration
-	35, // 48: mlcore.v1.ProjectWaitStats.max_wait:type_name -> google.protobuf.Duration
-	18, // 49: mlcore.v1.SimulationSummary.wait_stats:type_name -> mlcore.v1.ProjectWaitStats
-	35, // 50: mlcore.v1.SimulationSummary.makespan:type_name -> google.protobuf.Duration
-	35, // 51: mlcore.v1.SimulationSummary.wall_time:type_name -> google.protobuf.Duration
-	4,  // 52: mlcore.v1.ListFlavorsResponse.catalogs:type_name -> mlcore.v1.FlavorCatalog
-	32, // 53: mlcore.v1.ListNodesRequest.labels:type_name -> mlcore.v1.ListNodesRequest.LabelsEntry
-	2,  // 54: mlcore.v1.ListNodesResponse.nodes:type_name -> mlcore.v1.Node
-	5,  // 55: mlcore.v1.ListPriorityClassesResponse.priority_classes:type_name -> mlcore.v1.PriorityClass
-	7,  // 56: mlcore.v1.GetQuotaUsageResponse.usages:type_name -> mlcore.v1.QuotaUsage
-	16, // 57: mlcore.v1.SimulateRequest.config:type_name -> mlcore.v1.SimulationConfig
-	15, // 58: mlcore.v1.SimulateRequest.trace:type_name -> mlcore.v1.TraceRecord
-	35, // 59: mlcore.v1.SimulateRequest.horizon:type_name -> google.protobuf.Duration
-	19, // 60: mlcore.v1.SimulateResponse.summary:type_name -> mlcore.v1.SimulationSummary
-	17, // 61: mlcore.v1.SimulateResponse.timeline:type_name -> mlcore.v1.UtilizationSample
-	20, // 62: mlcore.v1.SchedulingService.ListFlavors:input_type -> mlcore.v1.ListFlavorsRequest
-	22, // 63: mlcore.v1.SchedulingService.ListNodes:input_type -> mlcore.v1.ListNodesRequest
-	24, // 64: mlcore.v1.SchedulingService.ListPriorityClasses:input_type -> mlcore.v1.ListPriorityClassesRequest
-	26, // 65: mlcore.v1.SchedulingService.GetQuotaUsage:input_type -> mlcore.v1.GetQuotaUsageRequest
-	28, // 66: mlcore.v1.SchedulingService.Simulate:input_type -> mlcore.v1.SimulateRequest
-	21, // 67: mlcore.v1.SchedulingService.ListFlavors:output_type -> mlcore.v1.ListFlavorsResponse
-	23, // 68: mlcore.v1.SchedulingService.ListNodes:output_type -> mlcore.v1.ListNodesResponse
-	25, // 69: mlcore.v1.SchedulingService.ListPriorityClasses:output_type -> mlcore.v1.ListPriorityClassesResponse
-	27, // 70: mlcore.v1.SchedulingService.GetQuotaUsage:output_type -> mlcore.v1.GetQuotaUsageResponse
-	29, // 71: mlcore.v1.SchedulingService.Simulate:output_type -> mlcore.v1.SimulateResponse
-	67, // [67:72] is the sub-list for method output_type
-	62, // [62:67] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	34, // 0: mlcore.v1.Node.capacity:type_name -> mlcore.v1.Resources
+	34, // 1: mlcore.v1.Node.allocated:type_name -> mlcore.v1.Resources
+	31, // 2: mlcore.v1.Node.labels:type_name -> mlcore.v1.Node.LabelsEntry
+	35, // 3: mlcore.v1.Node.heartbeat_time:type_name -> google.protobuf.Timestamp
+	34, // 4: mlcore.v1.Flavor.resources:type_name -> mlcore.v1.Resources
+	4,  // 5: mlcore.v1.FlavorCatalog.flavors:type_name -> mlcore.v1.Flavor
+	36, // 6: mlcore.v1.FlavorCatalog.test_max_deadline:type_name -> google.protobuf.Duration
+	34, // 7: mlcore.v1.UserUsage.used:type_name -> mlcore.v1.Resources
+	34, // 8: mlcore.v1.UserUsage.pending:type_name -> mlcore.v1.Resources
+	34, // 9: mlcore.v1.QuotaUsage.guaranteed:type_name -> mlcore.v1.Resources
+	34, // 10: mlcore.v1.QuotaUsage.limit:type_name -> mlcore.v1.Resources
+	34, // 11: mlcore.v1.QuotaUsage.used:type_name -> mlcore.v1.Resources
+	34, // 12: mlcore.v1.QuotaUsage.used_preemptible:type_name -> mlcore.v1.Resources
+	34, // 13: mlcore.v1.QuotaUsage.pending:type_name -> mlcore.v1.Resources
+	7,  // 14: mlcore.v1.QuotaUsage.users:type_name -> mlcore.v1.UserUsage
+	35, // 15: mlcore.v1.QuotaUsage.time:type_name -> google.protobuf.Timestamp
+	34, // 16: mlcore.v1.SchedulableJob.resources:type_name -> mlcore.v1.Resources
+	32, // 17: mlcore.v1.SchedulableJob.node_selector:type_name -> mlcore.v1.SchedulableJob.NodeSelectorEntry
+	35, // 18: mlcore.v1.SchedulableJob.submit_time:type_name -> google.protobuf.Timestamp
+	35, // 19: mlcore.v1.SchedulableJob.deadline_time:type_name -> google.protobuf.Timestamp
+	35, // 20: mlcore.v1.SchedulableJob.start_time:type_name -> google.protobuf.Timestamp
+	36, // 21: mlcore.v1.SchedulableJob.expected_duration:type_name -> google.protobuf.Duration
+	35, // 22: mlcore.v1.SchedulingState.time:type_name -> google.protobuf.Timestamp
+	3,  // 23: mlcore.v1.SchedulingState.nodes:type_name -> mlcore.v1.Node
+	37, // 24: mlcore.v1.SchedulingState.projects:type_name -> mlcore.v1.Project
+	9,  // 25: mlcore.v1.SchedulingState.running:type_name -> mlcore.v1.SchedulableJob
+	9,  // 26: mlcore.v1.SchedulingState.pending:type_name -> mlcore.v1.SchedulableJob
+	11, // 27: mlcore.v1.SchedulingState.config:type_name -> mlcore.v1.SchedulerConfig
+	1,  // 28: mlcore.v1.SchedulerConfig.placement:type_name -> mlcore.v1.PlacementPolicy
+	2,  // 29: mlcore.v1.WaitAction.code:type_name -> mlcore.v1.WaitReason
+	35, // 30: mlcore.v1.WaitAction.estimated_start_time:type_name -> google.protobuf.Timestamp
+	12, // 31: mlcore.v1.SchedulingDecision.start:type_name -> mlcore.v1.StartAction
+	13, // 32: mlcore.v1.SchedulingDecision.preempt:type_name -> mlcore.v1.PreemptAction
+	14, // 33: mlcore.v1.SchedulingDecision.wait:type_name -> mlcore.v1.WaitAction
+	36, // 34: mlcore.v1.TraceRecord.submit_offset:type_name -> google.protobuf.Duration
+	34, // 35: mlcore.v1.TraceRecord.resources:type_name -> mlcore.v1.Resources
+	36, // 36: mlcore.v1.TraceRecord.duration:type_name -> google.protobuf.Duration
+	36, // 37: mlcore.v1.TraceRecord.deadline:type_name -> google.protobuf.Duration
+	3,  // 38: mlcore.v1.SimulationConfig.nodes:type_name -> mlcore.v1.Node
+	37, // 39: mlcore.v1.SimulationConfig.projects:type_name -> mlcore.v1.Project
+	6,  // 40: mlcore.v1.SimulationConfig.priority_classes:type_name -> mlcore.v1.PriorityClass
+	5,  // 41: mlcore.v1.SimulationConfig.catalog:type_name -> mlcore.v1.FlavorCatalog
+	11, // 42: mlcore.v1.SimulationConfig.scheduler:type_name -> mlcore.v1.SchedulerConfig
+	36, // 43: mlcore.v1.SimulationConfig.pass_interval:type_name -> google.protobuf.Duration
+	36, // 44: mlcore.v1.SimulationConfig.sample_interval:type_name -> google.protobuf.Duration
+	36, // 45: mlcore.v1.UtilizationSample.offset:type_name -> google.protobuf.Duration
+	36, // 46: mlcore.v1.ProjectWaitStats.p50:type_name -> google.protobuf.Duration
+	36, // 47: mlcore.v1.ProjectWaitStats.p90:type_name -> google.protobuf.Duration
+	36, // 48: mlcore.v1.ProjectWaitStats.p99:type_name -> google.protobuf.Duration
+	36, // 49: mlcore.v1.ProjectWaitStats.max_wait:type_name -> google.protobuf.Duration
+	19, // 50: mlcore.v1.SimulationSummary.wait_stats:type_name -> mlcore.v1.ProjectWaitStats
+	36, // 51: mlcore.v1.SimulationSummary.makespan:type_name -> google.protobuf.Duration
+	36, // 52: mlcore.v1.SimulationSummary.wall_time:type_name -> google.protobuf.Duration
+	5,  // 53: mlcore.v1.ListFlavorsResponse.catalogs:type_name -> mlcore.v1.FlavorCatalog
+	33, // 54: mlcore.v1.ListNodesRequest.labels:type_name -> mlcore.v1.ListNodesRequest.LabelsEntry
+	3,  // 55: mlcore.v1.ListNodesResponse.nodes:type_name -> mlcore.v1.Node
+	6,  // 56: mlcore.v1.ListPriorityClassesResponse.priority_classes:type_name -> mlcore.v1.PriorityClass
+	8,  // 57: mlcore.v1.GetQuotaUsageResponse.usages:type_name -> mlcore.v1.QuotaUsage
+	17, // 58: mlcore.v1.SimulateRequest.config:type_name -> mlcore.v1.SimulationConfig
+	16, // 59: mlcore.v1.SimulateRequest.trace:type_name -> mlcore.v1.TraceRecord
+	36, // 60: mlcore.v1.SimulateRequest.horizon:type_name -> google.protobuf.Duration
+	20, // 61: mlcore.v1.SimulateResponse.summary:type_name -> mlcore.v1.SimulationSummary
+	18, // 62: mlcore.v1.SimulateResponse.timeline:type_name -> mlcore.v1.UtilizationSample
+	21, // 63: mlcore.v1.SchedulingService.ListFlavors:input_type -> mlcore.v1.ListFlavorsRequest
+	23, // 64: mlcore.v1.SchedulingService.ListNodes:input_type -> mlcore.v1.ListNodesRequest
+	25, // 65: mlcore.v1.SchedulingService.ListPriorityClasses:input_type -> mlcore.v1.ListPriorityClassesRequest
+	27, // 66: mlcore.v1.SchedulingService.GetQuotaUsage:input_type -> mlcore.v1.GetQuotaUsageRequest
+	29, // 67: mlcore.v1.SchedulingService.Simulate:input_type -> mlcore.v1.SimulateRequest
+	22, // 68: mlcore.v1.SchedulingService.ListFlavors:output_type -> mlcore.v1.ListFlavorsResponse
+	24, // 69: mlcore.v1.SchedulingService.ListNodes:output_type -> mlcore.v1.ListNodesResponse
+	26, // 70: mlcore.v1.SchedulingService.ListPriorityClasses:output_type -> mlcore.v1.ListPriorityClassesResponse
+	28, // 71: mlcore.v1.SchedulingService.GetQuotaUsage:output_type -> mlcore.v1.GetQuotaUsageResponse
+	30, // 72: mlcore.v1.SchedulingService.Simulate:output_type -> mlcore.v1.SimulateResponse
+	68, // [68:73] is the sub-list for method output_type
+	63, // [63:68] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_mlcore_v1_scheduling_proto_init() }
@@ -2899,7 +3008,7 @@ func file_mlcore_v1_scheduling_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mlcore_v1_scheduling_proto_rawDesc), len(file_mlcore_v1_scheduling_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -24,7 +24,7 @@ import uuid
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from mlcore._record import Record
-from mlcore.errors import DeadlineExceededError, InvalidArgumentError
+from mlcore.errors import DeadlineExceededError, FailedPreconditionError, InvalidArgumentError
 
 #: States a job never leaves.
 FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "LOST", "PREEMPTED"})
@@ -171,6 +171,37 @@ class Job:
             worker.join(timeout=5)
         if failure:
             raise failure[0]
+
+    def exec(self, command: Sequence[str], *, check: bool = False, capture_output: bool = True,
+             text: bool = True, timeout: float | None = None) -> "subprocess.CompletedProcess":
+        """Runs ``command`` in this running job's working directory and environment (like
+        ``mlc job exec``) and returns the CompletedProcess. Local backend only."""
+        import subprocess
+
+        self.refresh()
+        state = _state_name(self._data.state)
+        if state != "RUNNING":
+            raise FailedPreconditionError(
+                f"job {self.name} is {state}, not RUNNING; exec needs a running job")
+        info = self._client.backend_info()
+        if info.scheme != "local":
+            raise FailedPreconditionError(
+                f"exec needs the job's files, which are on the {info.scheme} backend's machines")
+        job_dir = os.path.join(info.target[len("local://"):], "jobs", self.id)
+        env = dict(self._data.reproducibility.environment or {})
+        env.update(self._data.spec.env or {})
+        secrets = os.path.join(job_dir, "secrets.env")
+        if os.path.exists(secrets):
+            with open(secrets) as f:
+                for line in f:
+                    key, sep, value = line.rstrip("\n").partition("=")
+                    if sep:
+                        env[key] = value
+        env.update({"MLC_JOB_ID": self.id, "MLC_JOB_NAME": self.name, "MLC_PROJECT": self.project})
+        workdir = (os.path.join(job_dir, "workdir") if self._data.spec.snapshot_working_dir
+                   else self._data.spec.working_dir)
+        return subprocess.run([*command], cwd=workdir, env=env, check=check,
+                              capture_output=capture_output, text=text, timeout=timeout)
 
     def result(self, timeout: float | None = None) -> Any:
         """For jobs made by submit_function: waits and returns the function's return value

@@ -1,12 +1,11 @@
 // Conformance: jobs. Every backend with CAPABILITY_JOBS runs the same command lines with the
 // same outcomes. Targets give the backend a capacity of cpu=4, memory=8Gi (see conformance.h).
-#include <google/protobuf/util/time_util.h>
-
-#include <doctest/doctest.h>
-
 #include <chrono>
 #include <set>
 #include <thread>
+
+#include <doctest/doctest.h>
+#include <google/protobuf/util/time_util.h>
 
 #include "conformance/conformance.h"
 #include "mlcore/jobs.h"
@@ -103,7 +102,7 @@ TEST_CASE("conformance: a job runs, its output and exit are recorded") {
   std::vector<v1::JobState> path;
   for (const auto& e : done.events()) path.push_back(e.to_state());
   CHECK(path == std::vector<v1::JobState>{v1::JOB_STATE_PENDING, v1::JOB_STATE_STARTING,
-                                         v1::JOB_STATE_RUNNING, v1::JOB_STATE_SUCCEEDED});
+                                          v1::JOB_STATE_RUNNING, v1::JOB_STATE_SUCCEEDED});
   CHECK(Logs(*client, done.id()) == "hello\noops\n");
   v1::StreamJobLogsRequest only_err;
   only_err.add_streams(v1::LOG_STREAM_STDERR);
@@ -212,14 +211,14 @@ TEST_CASE("conformance: a ttl cancels a job still queued and stops a running one
   hold.mutable_resources()->set_cpu_millis(4000);  // the whole node
   auto holder = client->SubmitJob(hold);
   MLC_REQUIRE_OK(holder);
-  WaitUntil(*client, holder->id(), [](const v1::Job& j) { return j.state() == v1::JOB_STATE_RUNNING; });
+  WaitUntil(*client, holder->id(),
+            [](const v1::Job& j) { return j.state() == v1::JOB_STATE_RUNNING; });
   auto queued = Shell("true", "ttl-queued");
   queued.mutable_ttl()->set_nanos(300000000);
   auto q = client->SubmitJob(queued);
   MLC_REQUIRE_OK(q);
-  auto cancelled = WaitUntil(*client, q->id(), [](const v1::Job& j) {
-    return j.state() == v1::JOB_STATE_CANCELLED;
-  });
+  auto cancelled = WaitUntil(*client, q->id(),
+                             [](const v1::Job& j) { return j.state() == v1::JOB_STATE_CANCELLED; });
   INFO(cancelled.message());
   CHECK(cancelled.message().find("ttl of 0.3s expired while pending") != std::string::npos);
   testing::WriteFile(dir / "release", "");
@@ -240,8 +239,9 @@ TEST_CASE("conformance: retries restart a failed job with backoff") {
   auto client = JobsClient();
   if (!client) return;
   testing::TempDir dir;
-  auto spec = Shell("if [ -f marker ]; then echo second; exit 0; fi; touch marker; echo first; "
-                    "exit 7");
+  auto spec = Shell(
+      "if [ -f marker ]; then echo second; exit 0; fi; touch marker; echo first; "
+      "exit 7");
   spec.set_working_dir(dir.path());
   spec.mutable_retry()->set_max_restarts(2);
   spec.mutable_retry()->add_retry_exit_codes(7);
@@ -340,7 +340,8 @@ TEST_CASE("conformance: preemption stops a preemptible job and requeues it") {
   spec.mutable_retry()->set_max_restarts(1);
   auto job = client->SubmitJob(spec);
   MLC_REQUIRE_OK(job);
-  WaitUntil(*client, job->id(), [](const v1::Job& j) { return j.state() == v1::JOB_STATE_RUNNING; });
+  WaitUntil(*client, job->id(),
+            [](const v1::Job& j) { return j.state() == v1::JOB_STATE_RUNNING; });
   MLC_REQUIRE_OK(client->PreemptJob("victim", "test"));
   // Preempted, requeued (restart 1) and running again.
   WaitUntil(*client, job->id(), [](const v1::Job& j) {
@@ -350,7 +351,8 @@ TEST_CASE("conformance: preemption stops a preemptible job and requeues it") {
   auto done = WaitFor(*client, job->id());
   CHECK(done.state() == v1::JOB_STATE_SUCCEEDED);
   bool preempted = false;
-  for (const auto& e : done.events()) preempted = preempted || e.to_state() == v1::JOB_STATE_PREEMPTED;
+  for (const auto& e : done.events())
+    preempted = preempted || e.to_state() == v1::JOB_STATE_PREEMPTED;
   CHECK(preempted);
 
   auto steady = client->SubmitJob(Shell("sleep 30", "steady"));

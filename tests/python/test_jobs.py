@@ -154,3 +154,17 @@ def test_quota_helper_and_module_functions(client, backend):
     job.wait(timeout=WAIT)
     assert [j.name for j in mlcore.jobs.list()] == ["via-module"]
     assert [u.project for u in mlcore.quota()] == ["ml"]
+
+
+def test_exec_in_a_running_job(client, tmp_path):
+    job = client.submit_job(["sh", "-c", "echo ready; exec sleep 60"], working_dir=str(tmp_path),
+                            env={"STAGE": "train"})
+    for line in job.logs(follow=True):
+        break  # running and printing
+    out = job.exec(["sh", "-c", "echo $STAGE $MLC_JOB_NAME; pwd"])
+    assert out.returncode == 0
+    assert out.stdout.splitlines() == [f"train {job.name}", str(tmp_path)]
+    job.cancel()
+    job.wait(timeout=WAIT)
+    with pytest.raises(mlcore.FailedPreconditionError, match="not RUNNING"):
+        job.exec(["true"])

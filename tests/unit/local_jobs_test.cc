@@ -1,15 +1,15 @@
 // Faults of the local job runtime: supervisors killed, machine reboots, crashed lock holders,
 // runaway logs. These need the local store's internals, so they are not conformance tests.
 #include <signal.h>
-#include <sqlite3.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#include <doctest/doctest.h>
 
 #include <chrono>
 #include <fstream>
+#include <sys/wait.h>
 #include <thread>
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include "local/job_store.h"
 #include "local/local_backend.h"
@@ -114,7 +114,8 @@ TEST_CASE("a supervisor killed with SIGKILL leaves a LOST job and no orphan proc
   pid_t supervisor = f.SupervisorPid(job.id());
   REQUIRE(supervisor > 0);
   REQUIRE(kill(supervisor, SIGKILL) == 0);
-  auto lost = f.WaitUntil(job.id(), [](const v1::Job& j) { return j.state() == v1::JOB_STATE_LOST; });
+  auto lost =
+      f.WaitUntil(job.id(), [](const v1::Job& j) { return j.state() == v1::JOB_STATE_LOST; });
   CHECK(lost.message().find("vanished") != std::string::npos);
   // The job's own process died with its supervisor (or was killed when the loss was found).
   auto start = std::chrono::steady_clock::now();
@@ -127,22 +128,22 @@ TEST_CASE("a supervisor killed with SIGKILL leaves a LOST job and no orphan proc
 TEST_CASE("after a reboot running jobs become LOST, or run again when their policy says so") {
   Fixture f;
   auto plain = f.Submit("exec sleep 60");
-  auto retried = f.Submit("if [ -f again ]; then exit 0; fi; touch again; exec sleep 60",
-                          [](v1::JobSpec& s) {
-                            s.mutable_retry()->set_max_restarts(1);
-                            s.mutable_retry()->set_retry_lost(true);
-                          });
+  auto retried =
+      f.Submit("if [ -f again ]; then exit 0; fi; touch again; exec sleep 60", [](v1::JobSpec& s) {
+        s.mutable_retry()->set_max_restarts(1);
+        s.mutable_retry()->set_retry_lost(true);
+      });
   f.WaitUntil(plain.id(), Running);
   f.WaitUntil(retried.id(), Running);
   pid_t a = f.SupervisorPid(plain.id());
   pid_t b = f.SupervisorPid(retried.id());
   // What a reboot leaves behind: rows that name supervisors of another boot.
   f.Sql("UPDATE jobs SET boot_id = 'an-earlier-boot'");
-  auto lost = f.WaitUntil(plain.id(), [](const v1::Job& j) { return j.state() == v1::JOB_STATE_LOST; });
+  auto lost =
+      f.WaitUntil(plain.id(), [](const v1::Job& j) { return j.state() == v1::JOB_STATE_LOST; });
   CHECK(lost.message().find("restarted") != std::string::npos);
-  auto again = f.WaitUntil(retried.id(), [](const v1::Job& j) {
-    return j.state() == v1::JOB_STATE_SUCCEEDED;
-  });
+  auto again = f.WaitUntil(retried.id(),
+                           [](const v1::Job& j) { return j.state() == v1::JOB_STATE_SUCCEEDED; });
   CHECK(again.restarts() == 1);
   // The old supervisors are still alive in this test's (unrebooted) machine: end them.
   kill(a, SIGKILL);
@@ -156,8 +157,10 @@ TEST_CASE("a process that crashed holding the store's write lock does not block 
   if (holder == 0) {
     sqlite3* db = nullptr;
     sqlite3_open((f.state + "/mlcore.db").c_str(), &db);
-    sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO projects(name, create_time_us, body) "
-                     "VALUES ('half-written', 0, x'00')", nullptr, nullptr, nullptr);
+    sqlite3_exec(db,
+                 "BEGIN IMMEDIATE; INSERT INTO projects(name, create_time_us, body) "
+                 "VALUES ('half-written', 0, x'00')",
+                 nullptr, nullptr, nullptr);
     pause();  // killed below, mid-transaction
     _exit(0);
   }

@@ -26,7 +26,6 @@ Result<v1::SimulateResponse> RunSimulation(const v1::SimulateRequest& request);
 Result<std::vector<v1::TraceRecord>> LoadTrace(const std::string& path);
 
 // `count` identical nodes named PREFIX-0001, ... with `capacity` (e.g. prefix "node").
-std::vector<v1::Node> MakeNodes(int count, const v1::Resources& capacity,
-                                std::string_view prefix);
+std::vector<v1::Node> MakeNodes(int count, const v1::Resources& capacity, std::string_view prefix);
 
 }  // namespace mlcore

@@ -128,10 +128,11 @@ void Transition(v1::Job* job, v1::JobState to, const std::string& reason, int64_
 Status InsertJob(sqlite::Db& db, const JobRecord& r) {
   MLC_ASSIGN_OR_RETURN(
       auto insert,
-      db.Prepare("INSERT INTO jobs(id, project, name, state, user, create_us, not_before_us, body, "
-                 "cpu_millis, memory_bytes, gpu, gpu_model, replicas, priority, preemptible, "
-                 "image, waiting_reason, expires_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                 "?, ?, ?, ?, ?)"));
+      db.Prepare(
+          "INSERT INTO jobs(id, project, name, state, user, create_us, not_before_us, body, "
+          "cpu_millis, memory_bytes, gpu, gpu_model, replicas, priority, preemptible, "
+          "image, waiting_reason, expires_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+          "?, ?, ?, ?, ?)"));
   insert.Bind(1, r.job.id()).Bind(2, r.job.spec().project()).Bind(3, r.job.spec().name());
   insert.Bind(4, static_cast<int64_t>(r.job.state())).Bind(5, r.job.user());
   insert.Bind(6, CreateUs(r.job)).Bind(7, r.not_before_us).BindBlob(8, r.job.SerializeAsString());
@@ -142,9 +143,10 @@ Status InsertJob(sqlite::Db& db, const JobRecord& r) {
   insert.Bind(14, static_cast<int64_t>(r.job.priority()));
   insert.Bind(15, static_cast<int64_t>(r.job.spec().preemptible() ? 1 : 0));
   insert.Bind(16, r.job.spec().image()).Bind(17, r.job.waiting_reason());
-  insert.Bind(18, r.job.has_deadline_time()
-                      ? static_cast<int64_t>(TimeUtil::TimestampToMicroseconds(r.job.deadline_time()))
-                      : int64_t{0});
+  insert.Bind(18,
+              r.job.has_deadline_time()
+                  ? static_cast<int64_t>(TimeUtil::TimestampToMicroseconds(r.job.deadline_time()))
+                  : int64_t{0});
   Status status = insert.Run();
   if (status.code() == StatusCode::kAlreadyExists) {
     return AlreadyExistsError("a job named \"" + r.job.spec().name() +

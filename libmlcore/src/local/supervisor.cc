@@ -346,13 +346,13 @@ Outcome Execution::Run(const std::vector<std::string>& argv, const std::vector<s
       if (record_.job.spec().has_termination_grace_period()) {
         grace = TimeUtil::DurationToMilliseconds(record_.job.spec().termination_grace_period());
       }
-      RequestStop(record_.job.has_deadline_time() &&
-                          NowMicros() + 1000 >=
-                              TimeUtil::TimestampToMicroseconds(record_.job.deadline_time())
-                      ? "ttl of " + FormatDurationText(record_.job.spec().ttl()) + " reached"
-                      : "deadline of " + FormatDurationText(record_.job.spec().deadline()) +
-                            " reached",
-                  v1::JOB_STATE_TIMED_OUT, grace);
+      RequestStop(
+          record_.job.has_deadline_time() &&
+                  NowMicros() + 1000 >=
+                      TimeUtil::TimestampToMicroseconds(record_.job.deadline_time())
+              ? "ttl of " + FormatDurationText(record_.job.spec().ttl()) + " reached"
+              : "deadline of " + FormatDurationText(record_.job.spec().deadline()) + " reached",
+          v1::JOB_STATE_TIMED_OUT, grace);
     }
     if (!exited) {
       pid_t got = wait4(child_, &wait_status, WNOHANG, &usage);
@@ -527,10 +527,8 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
     }
     // The ttl counts from submission: whichever limit comes first stops the job.
     if (record.job.has_deadline_time()) {
-      int64_t ttl_left_ms =
-          std::max<int64_t>(1, (TimeUtil::TimestampToMicroseconds(record.job.deadline_time()) -
-                                NowMicros()) /
-                                   1000);
+      int64_t ttl_left_ms = std::max<int64_t>(
+          1, (TimeUtil::TimestampToMicroseconds(record.job.deadline_time()) - NowMicros()) / 1000);
       deadline_ms = deadline_ms == 0 ? ttl_left_ms : std::min(deadline_ms, ttl_left_ms);
     }
     Execution execution(db, record, *log, state_dir);

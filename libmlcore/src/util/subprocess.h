@@ -9,8 +9,8 @@
 namespace mlcore::util {
 
 struct CommandResult {
-  int exit_code = -1;   // -1 when killed by a signal
-  std::string output;   // stdout (stderr is discarded)
+  int exit_code = -1;  // -1 when killed by a signal
+  std::string output;  // stdout (stderr is discarded)
 };
 
 // Runs `argv` (PATH lookup) in `cwd` (empty = current directory) with stdin from /dev/null and
