@@ -153,9 +153,12 @@ Status AsStatus(const Result<T>& r) {
   } while (false)
 
 // `MLC_ASSIGN_OR_RETURN(auto x, Compute());` declares x from an OK Result, or returns its error.
+// `lhs` is a declaration or an lvalue, so it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define MLC_ASSIGN_OR_RETURN(lhs, expr) \
   MLC_ASSIGN_OR_RETURN_IMPL_(MLC_CONCAT_(mlc_result_, __LINE__), lhs, expr)
 #define MLC_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                               \
   if (!tmp.ok()) return tmp.status();              \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

@@ -135,26 +135,10 @@ const char* mlc_version(void) {
 }
 
 const char* mlc_status_name(mlc_status status) {
-  static const std::string names[] = {"OK",
-                                      "CANCELLED",
-                                      "UNKNOWN",
-                                      "INVALID_ARGUMENT",
-                                      "DEADLINE_EXCEEDED",
-                                      "NOT_FOUND",
-                                      "ALREADY_EXISTS",
-                                      "PERMISSION_DENIED",
-                                      "RESOURCE_EXHAUSTED",
-                                      "FAILED_PRECONDITION",
-                                      "ABORTED",
-                                      "OUT_OF_RANGE",
-                                      "UNIMPLEMENTED",
-                                      "INTERNAL",
-                                      "UNAVAILABLE",
-                                      "DATA_LOSS",
-                                      "UNAUTHENTICATED"};
-  auto index = static_cast<int>(status);
-  if (index < 0 || index > 16) return "UNKNOWN";
-  return names[index].c_str();
+  int index = static_cast<int>(status);
+  if (index < 0 || index > static_cast<int>(mlcore::StatusCode::kUnauthenticated)) return "UNKNOWN";
+  // StatusCodeName views static storage, NUL-terminated.
+  return mlcore::StatusCodeName(static_cast<mlcore::StatusCode>(index)).data();
 }
 
 mlc_status mlc_error_code(const mlc_error* err) { return err == nullptr ? MLC_OK : err->code; }

@@ -97,6 +97,21 @@ void CaptureGitSource(const std::string& dir, v1::Job* job,
   }
 }
 
+// What lint checks against: the backend's flavors (first catalog) and priority classes.
+LintContext LintContextOf(Backend& backend) {
+  LintContext lint;
+  if (auto flavors = backend.ListFlavors({}); flavors.ok() && flavors->catalogs_size() > 0) {
+    for (const auto& f : flavors->catalogs(0).flavors()) lint.known_flavors.push_back(f.name());
+    lint.allow_raw_resources = flavors->catalogs(0).allow_raw_resources();
+  }
+  if (auto classes = backend.ListPriorityClasses(); classes.ok()) {
+    for (const auto& c : classes->priority_classes()) {
+      lint.known_priority_classes.push_back(c.name());
+    }
+  }
+  return lint;
+}
+
 uint64_t RandomSeed() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return rng();
@@ -152,15 +167,7 @@ Result<v1::Job> Client::SubmitJob(const v1::JobSpec& spec_in, const std::string&
                          " does not exist or is not a directory");
   }
   // Lint against this backend's catalog, reporting every problem at once.
-  LintContext lint;
-  if (auto flavors = backend_->ListFlavors({}); flavors.ok() && flavors->catalogs_size() > 0) {
-    for (const auto& f : flavors->catalogs(0).flavors()) lint.known_flavors.push_back(f.name());
-    lint.allow_raw_resources = flavors->catalogs(0).allow_raw_resources();
-  }
-  if (auto classes = backend_->ListPriorityClasses(); classes.ok()) {
-    for (const auto& c : classes->priority_classes())
-      lint.known_priority_classes.push_back(c.name());
-  }
+  const LintContext lint = LintContextOf(*backend_);
   MLC_RETURN_IF_ERROR(LintProblemsToStatus(mlcore::LintJobSpec(spec, lint)));
   if (spec.name().empty()) spec.set_name(GenerateJobName(JobNameBase(spec), RandomSeed()));
 
@@ -294,15 +301,7 @@ Result<v1::Job> Client::WaitJob(std::string_view id_or_name, std::chrono::millis
 }
 
 Result<v1::LintJobSpecResponse> Client::LintJobSpec(const v1::LintJobSpecRequest& request) {
-  LintContext lint;
-  if (auto flavors = backend_->ListFlavors({}); flavors.ok() && flavors->catalogs_size() > 0) {
-    for (const auto& f : flavors->catalogs(0).flavors()) lint.known_flavors.push_back(f.name());
-    lint.allow_raw_resources = flavors->catalogs(0).allow_raw_resources();
-  }
-  if (auto classes = backend_->ListPriorityClasses(); classes.ok()) {
-    for (const auto& c : classes->priority_classes())
-      lint.known_priority_classes.push_back(c.name());
-  }
+  const LintContext lint = LintContextOf(*backend_);
   v1::LintJobSpecResponse response;
   if (request.has_spec()) {
     auto problems = mlcore::LintJobSpec(request.spec(), lint);

@@ -1,5 +1,7 @@
 #include "scheduler/model.h"
 
+#include "mlcore/resources.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -29,31 +31,11 @@ std::string_view ResourceName(int r) {
 
 namespace {
 
-// Same rendering as mlcore::FormatBytes (resources.h), kept here so the core depends on nothing
-// but the generated protos.
-std::string Bytes(int64_t bytes) {
-  static constexpr const char* kUnits[] = {"Ki", "Mi", "Gi", "Ti", "Pi"};
-  if (bytes < 1024) return std::to_string(bytes);
-  double value = static_cast<double>(bytes);
-  int unit = -1;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  char buf[32];
-  if (std::fabs(value - std::round(value)) < 0.05) {
-    std::snprintf(buf, sizeof buf, "%.0f%s", value, kUnits[unit]);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1f%s", value, kUnits[unit]);
-  }
-  return buf;
-}
-
 }  // namespace
 
 std::string FormatAmount(int r, int64_t amount) {
   if (amount >= kUnlimited) return "unlimited";
-  if (r == kMemory) return Bytes(amount);
+  if (r == kMemory) return FormatBytes(amount);
   if (r == kCpu) {
     char buf[32];
     if (amount % 1000 == 0) {
