@@ -89,7 +89,9 @@ def test_ls_get_logs_filters(env):
 def test_queueing_cancel_wait_and_quota(env):
     run("job", "submit", "-n", "big", "--resources", "cpu=3", "--", "sleep", "60")
     proc = run("job", "submit", "-n", "queued", "--resources", "cpu=2", "--", "true")
-    assert "PENDING" in proc.stdout and "waiting:" in proc.stdout
+    assert "PENDING" in proc.stdout
+    # A burst of submits is scheduled in batches; any read runs a pass and shows the reason.
+    assert "waiting:" in job_json("queued")["waitingReason"]
     quota = run("quota").stdout.splitlines()
     assert quota[0].split() == ["PROJECT", "CPU", "MEMORY", "GPU", "GUARANTEED", "RUNNING", "PENDING"]
     assert quota[1].split()[:2] == ["ml", "3/4"] and quota[1].split()[-2:] == ["1", "1"]
