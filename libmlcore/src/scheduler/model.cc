@@ -1,11 +1,10 @@
 #include "scheduler/model.h"
 
-#include "mlcore/resources.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
+#include "mlcore/resources.h"
 #include "mlcore/v1/scheduling.pb.h"
 
 namespace mlcore::sched {
@@ -28,10 +27,6 @@ std::string_view ResourceName(int r) {
       return "GPU";
   }
 }
-
-namespace {
-
-}  // namespace
 
 std::string FormatAmount(int r, int64_t amount) {
   if (amount >= kUnlimited) return "unlimited";
