@@ -8,6 +8,6 @@ scripts/setup.sh
 scripts/build.sh dev >/dev/null
 .venv/bin/python -m pip install -q --no-build-isolation .
 echo "--- from the CLI (build/dev/cli/mlc)"
-examples/quickstart.sh build/dev/cli/mlc
+examples/quickstart.sh "$PWD/build/dev/cli/mlc"
 echo "--- from Python (.venv/bin/python)"
 .venv/bin/python examples/quickstart.py
