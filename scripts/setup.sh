@@ -12,7 +12,7 @@ APT_PACKAGES=(
   pybind11-dev libspdlog-dev libyaml-cpp-dev
   python3 python3-dev python3-venv
   clang-tidy clang-format
-  util-linux
+  util-linux faketime
 )
 command -v go >/dev/null 2>&1 || APT_PACKAGES+=(golang-go)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -189,6 +190,31 @@ def test_flavors_nodes_and_test_queue(env):
     assert "smoke" in proc.stdout
     tested = json.loads(run("job", "ls", "-o", "json").stdout)["jobs"][0]
     assert tested["spec"]["testQueue"] is True and "deadline" in tested["spec"]
+
+
+@pytest.mark.skipif(shutil.which("faketime") is None, reason="faketime not installed (scripts/setup.sh installs it)")
+def test_supervisors_with_a_jumped_clock(env, monkeypatch, tmp_path):
+    """Supervisors whose wall clock is 2 hours ahead (a clock jump) still time deadlines right,
+    are not taken for dead, and record sane wall times."""
+    real = os.path.join(os.path.dirname(MLC), "mlc-supervisor")
+    wrapper = tmp_path / "jumped-supervisor"
+    wrapper.write_text(f'#!/bin/sh\nexec faketime -f "+2h" {real} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("MLC_SUPERVISOR", str(wrapper))
+    run("job", "submit", "-n", "quick", "--", "sleep", "0.3")
+    run("job", "submit", "-n", "bounded", "--deadline", "1s", "--", "sleep", "30")
+    run("job", "submit", "-n", "steady", "--", "sleep", "30")
+    deadline = time.time() + 60
+    while job_json("steady")["state"] != "JOB_STATE_RUNNING" and time.time() < deadline:
+        time.sleep(0.05)
+    assert "SUCCEEDED" in run("job", "wait", "quick", "--timeout", "60s").stdout
+    bounded = run("job", "wait", "bounded", "--timeout", "60s", check=None)
+    assert "TIMED_OUT" in bounded.stdout
+    wall = job_json("bounded")["resourcesUsed"]["wallTime"]
+    assert 0.9 <= float(wall.rstrip("s")) < 10
+    assert job_json("steady")["state"] == "JOB_STATE_RUNNING"  # alive, not LOST
+    run("job", "cancel", "steady")
+    assert "CANCELLED" in run("job", "wait", "steady", "--timeout", "60s", check=None).stdout
 
 
 def free_port() -> int:
