@@ -59,12 +59,15 @@ mlcore::Status Exec(const Globals& globals, const std::string& ref,
   env["MLC_JOB_NAME"] = job.spec().name();
   env["MLC_PROJECT"] = job.spec().project();
   std::vector<std::string> env_strings;
+  env_strings.reserve(env.size());
   for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
   std::vector<char*> c_env;
+  c_env.reserve(env_strings.size() + 1);
   for (auto& e : env_strings) c_env.push_back(e.data());
   c_env.push_back(nullptr);
   std::vector<std::string> argv_strings = command;
   std::vector<char*> c_argv;
+  c_argv.reserve(argv_strings.size() + 1);
   for (auto& a : argv_strings) c_argv.push_back(a.data());
   c_argv.push_back(nullptr);
   std::string workdir =

@@ -70,6 +70,7 @@ mlcore::Status List(const Globals& globals, const std::string& parent) {
     return mlcore::Status::Ok();
   }
   std::vector<std::vector<std::string>> rows;
+  rows.reserve(projects.size());
   for (const auto& p : projects) rows.push_back(Row(p));
   PrintTable(kHeader, rows);
   return mlcore::Status::Ok();

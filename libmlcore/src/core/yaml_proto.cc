@@ -278,6 +278,7 @@ class Converter {
       }
     }
     std::vector<std::string> names;
+    names.reserve(static_cast<size_t>(desc.field_count()));
     for (int i = 0; i < desc.field_count(); ++i) names.push_back(desc.field(i)->name());
     std::string guess = ClosestMatch(ToSnakeCase(key), names);
     if (!guess.empty()) result_->guessed_paths.insert(JoinPath(parent, guess));

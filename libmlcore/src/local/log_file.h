@@ -21,7 +21,7 @@
 
 namespace mlcore::local {
 
-inline constexpr size_t kMaxLineBytes = 64 * 1024;
+inline constexpr size_t kMaxLineBytes = size_t{64} * 1024;
 
 // Appends records; buffers partial lines per stream until a newline (or Flush()).
 // Not thread-safe: one writer per file.

@@ -66,6 +66,7 @@ Result<pid_t> SpawnDetached(const std::vector<std::string>& argv, const std::str
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) return util::FromErrno(errno, "cannot create pipe");
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t child = fork();

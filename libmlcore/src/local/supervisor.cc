@@ -176,9 +176,11 @@ Outcome Execution::Run(const std::vector<std::string>& argv, const std::vector<s
     return outcome;
   }
   std::vector<char*> c_argv;
+  c_argv.reserve(argv.size() + 1);
   for (const auto& a : argv) c_argv.push_back(const_cast<char*>(a.c_str()));
   c_argv.push_back(nullptr);
   std::vector<char*> c_env;
+  c_env.reserve(env.size() + 1);
   for (const auto& e : env) c_env.push_back(const_cast<char*>(e.c_str()));
   c_env.push_back(nullptr);
 
@@ -360,7 +362,7 @@ Outcome Execution::Run(const std::vector<std::string>& argv, const std::vector<s
         exited = true;
         exit_seen_us = NowMicros();
       }
-    } else if (open_pipes > 0 && NowMicros() - exit_seen_us > kDrainAfterExitMs * 1000) {
+    } else if (open_pipes > 0 && NowMicros() - exit_seen_us > int64_t{kDrainAfterExitMs} * 1000) {
       // Something the job started still holds its output open: end the group and stop reading.
       ::killpg(child_, SIGKILL);
       for (int* fd : {&out_pipe[0], &err_pipe[0]}) {
@@ -446,6 +448,7 @@ std::vector<std::string> BuildEnvironment(const v1::Job& job,
   if (!job.run_id().empty()) env["MLC_RUN_ID"] = job.run_id();
   for (const auto& [k, v] : secrets) env[k] = v;
   std::vector<std::string> out;
+  out.reserve(env.size());
   for (const auto& [k, v] : env) out.push_back(k + "=" + v);
   return out;
 }

@@ -25,7 +25,7 @@ std::string Sha256::HexDigest() {
   EVP_DigestFinal_ex(state_->ctx, digest, &size);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(size * 2);
+  out.reserve(size_t{size} * 2);
   for (unsigned int i = 0; i < size; ++i) {
     out += kHex[digest[i] >> 4];
     out += kHex[digest[i] & 15];
