@@ -11,9 +11,10 @@ int main(int argc, char** argv) {
   app.name("mlc");
   app.footer(
       "Examples:\n"
-      "  mlc project create ml-research --description 'ranking models'\n"
-      "  mlc project ls -o json\n"
-      "  mlc config set-context dev --backend local:///srv/mlcore --project ml-research\n"
+      "  mlc project create ml-research --guaranteed cpu=8,memory=32Gi --limit cpu=32,gpu=4\n"
+      "  mlc config set-context dev --backend local:///srv/mlcore --project ml-research --use\n"
+      "  mlc job submit --flavor cpu-2-8 --follow -- python train.py --lr 0.01\n"
+      "  mlc job ls; mlc job logs -f train-g6d8y6; mlc quota\n"
       "\nExit codes: 0 ok, 1 error, 2 usage or invalid argument, 3 not found, 4 conflict,\n"
       "5 permission denied, 6 quota or rate limit, 7 unavailable (retry), 8 cancelled.\n"
       "Environment: MLC_BACKEND, MLC_PROJECT, MLC_CONTEXT, MLC_CONFIG.");
