@@ -5,6 +5,9 @@
 #include "scheduler/pass.h"
 
 namespace mlcore::sched {
+namespace {
+constexpr size_t kPrefetchAhead = 4;
+}  // namespace
 
 FairQueue::FairQueue(const Model& model) : m_(model) {
   levels_.reserve(8);
@@ -64,6 +67,14 @@ int FairQueue::Next(const Pass& pass) {
     }
     auto& q = queues_[top.project];
     int job = q[pos_[top.project]++].second;
+    // Jobs come in queue order, scattered over the pending array: fetch the records of this
+    // project's next jobs ahead of time (the pass is otherwise bound by memory latency).
+    if (size_t ahead = pos_[top.project] + kPrefetchAhead; ahead < q.size()) {
+      const char* p = reinterpret_cast<const char*>(&m_.pending[q[ahead].second]);
+      __builtin_prefetch(p);
+      __builtin_prefetch(p + 64);
+      __builtin_prefetch(p + sizeof(JobInfo) - 1);
+    }
     if (pos_[top.project] < q.size())
       heap_.push({now_share, q[pos_[top.project]].first, top.project});
     return job;

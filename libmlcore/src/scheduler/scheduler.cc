@@ -43,7 +43,19 @@ Result<std::vector<v1::SchedulingDecision>> Schedule(const v1::SchedulingState& 
 
   std::vector<v1::SchedulingDecision> out(decisions.size());
   std::unordered_map<ReasonKey, std::string, ReasonHash> reasons;
+  ReasonKey last_key{};
+  const std::string* last_reason = nullptr;
   for (size_t i = 0; i < decisions.size(); ++i) {
+    // Decisions are in queue order, scattered over the pending jobs: fetch the records (and then
+    // the ids they point to) of the decisions ahead of time.
+    if (i + 16 < decisions.size() && decisions[i + 16].kind != sched::Decision::kPreempt) {
+      const char* p = reinterpret_cast<const char*>(&model.pending[decisions[i + 16].job]);
+      __builtin_prefetch(p);
+      __builtin_prefetch(p + 64);
+    }
+    if (i + 8 < decisions.size() && decisions[i + 8].kind != sched::Decision::kPreempt) {
+      __builtin_prefetch(model.pending[decisions[i + 8].job].id.data());
+    }
     const sched::Decision& d = decisions[i];
     v1::SchedulingDecision& o = out[i];
     switch (d.kind) {
@@ -85,11 +97,16 @@ Result<std::vector<v1::SchedulingDecision>> Schedule(const v1::SchedulingState& 
                       job.request[sched::kGpu]};
         if (w.code == sched::WaitCode::kPreempting) key.project = job.project;
         if (w.code == sched::WaitCode::kUnsatisfiable) key.head = job.selector;
-        auto it = reasons.find(key);
-        if (it == reasons.end()) {
-          it = reasons.emplace(key, sched::FormatWaitReason(model, d)).first;
+        // Consecutive waits mostly share their sentence: check the last one before hashing.
+        if (last_reason == nullptr || !(key == last_key)) {
+          auto it = reasons.find(key);
+          if (it == reasons.end()) {
+            it = reasons.emplace(key, sched::FormatWaitReason(model, d)).first;
+          }
+          last_key = key;
+          last_reason = &it->second;
         }
-        wait->set_reason(it->second);
+        wait->set_reason(*last_reason);
         if (w.estimated_start_ms >= 0) {
           SetTime(wait->mutable_estimated_start_time(), w.estimated_start_ms);
         }
