@@ -34,6 +34,11 @@ std::unique_ptr<Client> JobsClient() {
   return std::move(client).value();
 }
 
+// A job that holds its resources until `release` appears in its working directory, or until the
+// directory is gone (a failed test removed it), so no test leaves processes behind.
+constexpr const char* kHoldUntilRelease =
+    "while [ ! -f release ] && [ -d \"$PWD\" ]; do sleep 0.05; done";
+
 v1::JobSpec Shell(const std::string& script, const std::string& name = {}) {
   v1::JobSpec spec;
   spec.set_project("ml");
@@ -206,7 +211,7 @@ TEST_CASE("conformance: a ttl cancels a job still queued and stops a running one
   auto client = JobsClient();
   if (!client) return;
   testing::TempDir dir;
-  auto hold = Shell("while [ ! -f release ]; do sleep 0.05; done", "ttl-hold");
+  auto hold = Shell(kHoldUntilRelease, "ttl-hold");
   hold.set_working_dir(dir.path());
   hold.mutable_resources()->set_cpu_millis(4000);  // the whole node
   auto holder = client->SubmitJob(hold);
@@ -269,7 +274,7 @@ TEST_CASE("conformance: queued jobs wait with a reason and start when room frees
   testing::TempDir dir;
   // The target has 4 CPUs: two 2-CPU jobs fill it; a third waits.
   auto hold = [&](const std::string& name) {
-    auto spec = Shell("while [ ! -f release ]; do sleep 0.05; done; echo done", name);
+    auto spec = Shell(std::string(kHoldUntilRelease) + "; echo done", name);
     spec.set_working_dir(dir.path());
     spec.mutable_resources()->set_cpu_millis(2000);
     return client->SubmitJob(spec);
@@ -300,7 +305,7 @@ TEST_CASE("conformance: a project at its limit queues its jobs, naming the limit
   capped.mutable_limit()->set_cpu_millis(1000);
   MLC_REQUIRE_OK(client->CreateProject(capped));
   testing::TempDir dir;
-  auto spec = Shell("while [ ! -f release ]; do sleep 0.05; done", "first");
+  auto spec = Shell(kHoldUntilRelease, "first");
   spec.set_project("capped");
   spec.set_working_dir(dir.path());
   auto first = client->SubmitJob(spec);
@@ -334,7 +339,7 @@ TEST_CASE("conformance: preemption stops a preemptible job and requeues it") {
     return;
   }
   testing::TempDir dir;
-  auto spec = Shell("echo run >> runs; while [ ! -f release ]; do sleep 0.05; done", "victim");
+  auto spec = Shell(std::string("echo run >> runs; ") + kHoldUntilRelease, "victim");
   spec.set_working_dir(dir.path());
   spec.set_preemptible(true);
   spec.mutable_retry()->set_max_restarts(1);

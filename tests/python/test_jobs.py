@@ -92,17 +92,19 @@ def test_deadline_and_retries(client, tmp_path):
 
 
 def test_queueing_and_quota(client, tmp_path):
-    hold = ["sh", "-c", "while [ ! -f release ]; do sleep 0.05; done"]
+    hold = ["sh", "-c", 'while [ ! -f release ] && [ -d "$PWD" ]; do sleep 0.05; done']
     a = client.submit_job(hold, resources="cpu=2", working_dir=str(tmp_path))
     b = client.submit_job(hold, resources="cpu=2", working_dir=str(tmp_path))
     c = client.submit_job(hold, resources="cpu=2", working_dir=str(tmp_path))
-    assert c.state == "PENDING"
-    assert "waiting" in c.refresh().waiting_reason
-    mlcore.init(client.backend)
-    usage = {u.project: u for u in mlcore.quota()}
-    assert usage["ml"].used.cpu_millis == 4000
-    assert usage["ml"].pending_jobs == 1
-    (tmp_path / "release").write_text("")
+    try:
+        assert c.state == "PENDING"
+        assert "waiting" in c.refresh().waiting_reason
+        mlcore.init(client.backend)
+        usage = {u.project: u for u in mlcore.quota()}
+        assert usage["ml"].used.cpu_millis == 4000
+        assert usage["ml"].pending_jobs == 1
+    finally:
+        (tmp_path / "release").write_text("")  # never leave jobs behind, even on failure
     for job in (a, b, c):
         assert job.wait(timeout=WAIT).state == "SUCCEEDED"
 
