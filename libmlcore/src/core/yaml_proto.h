@@ -45,6 +45,10 @@ class Message;
 
 namespace mlcore {
 
+// The duration forms ParseDurationText accepts, for messages.
+inline constexpr const char* kDurationForms =
+    "90s, 15m, 2h, 1h30m, 1d, 500ms or a number of seconds";
+
 // 1-based position of a YAML node in its text; {0, 0} when unknown.
 struct SourcePosition {
   int line = 0;
