@@ -9,7 +9,7 @@ prepares the request and shapes the answer::
     result.timeline_frame()          # pandas DataFrame, when pandas is installed
     result.plot("day.png")           # needs matplotlib
 
-It drives the ``mlc sim`` command (found on PATH, or at ``$MLC_CLI``) so it works wherever the CLI
+It drives the ``mlc sim`` command (``$MLC_CLI``, else the one bundled in the package, else PATH) so it works wherever the CLI
 is installed; once the backend serves ``SchedulingService/Simulate`` the same request can be sent
 with ``client.invoke("SchedulingService/Simulate", request)``.
 """
@@ -57,7 +57,9 @@ class SimulationResult:
 
 
 def _cli() -> str:
-    path = os.environ.get("MLC_CLI") or shutil.which("mlc")
+    from mlcore._cli import binary
+
+    path = os.environ.get("MLC_CLI") or binary() or shutil.which("mlc")
     if not path:
         raise MlcoreError("mlcore.sim needs the mlc command: put it on PATH or set MLC_CLI")
     return path

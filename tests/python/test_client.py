@@ -153,3 +153,16 @@ def test_module_level_default_client(backend):
     assert mlcore.client().project == "demo"
     mlcore.client().create_project("demo")
     assert [p.name for p in mlcore.projects()] == ["demo"]
+
+
+def test_the_package_bundles_the_cli(backend):
+    import subprocess
+    import sys
+
+    from mlcore import _cli
+
+    assert _cli.binary() is not None
+    proc = subprocess.run([sys.executable, "-m", "mlcore._cli", "--backend", backend, "project", "ls",
+                           "-o", "json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "{}"
