@@ -206,7 +206,10 @@ def test_supervisors_with_a_jumped_clock(env, monkeypatch, tmp_path):
     are not taken for dead, and record sane wall times."""
     real = os.path.join(os.path.dirname(MLC), "mlc-supervisor")
     wrapper = tmp_path / "jumped-supervisor"
-    wrapper.write_text(f'#!/bin/sh\nexec faketime -f "+2h" {real} "$@"\n')
+    # A supervisor started by one already under faketime inherits its preload: run it directly
+    # (faketime refuses to nest).
+    wrapper.write_text(f'#!/bin/sh\n[ -n "$FAKETIME" ] && exec {real} "$@"\n'
+                       f'exec faketime -f "+2h" {real} "$@"\n')
     wrapper.chmod(0o755)
     monkeypatch.setenv("MLC_SUPERVISOR", str(wrapper))
     run("job", "submit", "-n", "quick", "--", "sleep", "0.3")
