@@ -205,7 +205,7 @@ Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
     for (auto& p : projects) *state.add_projects() = std::move(p);
     std::map<std::string, JobRecord*> running_by_id;
     for (auto& r : active) {
-      if (IsTerminal(r.job.state()) || r.job.state() == v1::JOB_STATE_PENDING) continue;
+      if (IsFinalJobState(r.job.state()) || r.job.state() == v1::JOB_STATE_PENDING) continue;
       *state.add_running() = ToSchedulable(r.job, ctx.node.name());
       running_by_id[r.job.id()] = &r;
     }
@@ -341,7 +341,7 @@ Result<v1::Job> StopJob(sqlite::Db& db, const RuntimeContext& ctx, const std::st
     MLC_ASSIGN_OR_RETURN(auto r, LoadJob(db, job_id));
     const int64_t now = NowMicros();
     const std::string verb = kind == StopRequest::kCancel ? "cancel" : "preempt";
-    if (IsTerminal(r.job.state())) {
+    if (IsFinalJobState(r.job.state())) {
       return FailedPreconditionError("cannot " + verb + " job " + r.job.spec().name() + " (" +
                                      job_id + "): it already ended " +
                                      v1::JobState_Name(r.job.state()));

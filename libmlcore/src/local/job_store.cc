@@ -103,8 +103,6 @@ int64_t NowMicros() {
       .count();
 }
 
-bool IsTerminal(v1::JobState state) { return IsFinalJobState(state); }
-
 void Transition(v1::Job* job, v1::JobState to, const std::string& reason, int64_t now_us) {
   auto now = TimeUtil::MicrosecondsToTimestamp(now_us);
   auto* event = job->add_events();
@@ -119,7 +117,7 @@ void Transition(v1::Job* job, v1::JobState to, const std::string& reason, int64_
     job->clear_waiting_reason();
   }
   if (to == v1::JOB_STATE_PENDING) job->clear_end_time();
-  if (IsTerminal(to)) {
+  if (IsFinalJobState(to)) {
     *job->mutable_end_time() = now;
     job->clear_waiting_reason();
   }

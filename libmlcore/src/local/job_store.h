@@ -92,10 +92,6 @@ Result<int64_t> CountProjectJobs(sqlite::Db& db, const std::string& project);
 // Records a state change: sets the state, start/end times as appropriate, appends an event.
 void Transition(v1::Job* job, v1::JobState to, const std::string& reason, int64_t now_us);
 
-// True for SUCCEEDED, FAILED, CANCELLED, TIMED_OUT, LOST (PREEMPTED is terminal only when the
-// job is not requeued; the runtime requeues by moving it back to PENDING).
-bool IsTerminal(v1::JobState state);
-
 // Unix microseconds now.
 int64_t NowMicros();
 

@@ -15,6 +15,7 @@
 #include "local/job_store.h"
 #include "local/local_backend.h"
 #include "local/log_file.h"
+#include "mlcore/jobs.h"
 #include "mlcore/resources.h"
 #include "mlcore/version.h"
 #include "scheduler/flavors.h"
@@ -297,7 +298,7 @@ Status LocalBackend::StreamJobLogs(const v1::StreamJobLogsRequest& request,
     {
       std::lock_guard lock(mu_);
       MLC_ASSIGN_OR_RETURN(auto record, LoadJob(*db_, id));
-      ended = IsTerminal(record.job.state());
+      ended = IsFinalJobState(record.job.state());
       if (!ended && record.job.state() != v1::JOB_STATE_PENDING &&
           record.job.state() != v1::JOB_STATE_STARTING) {
         // Keep liveness honest while following.

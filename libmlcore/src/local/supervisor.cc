@@ -462,7 +462,6 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
     return 2;
   }
   sqlite::Db& db = **db_or;
-  RuntimeContext ctx = DefaultRuntimeContext(state_dir);
   const std::string job_dir = JobDir(state_dir, job_id);
 
   // Claim the job: only one supervisor per attempt.
@@ -582,6 +581,8 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
   }
   if (!requeued) ::unlink((job_dir + "/secrets.env").c_str());  // a retry still needs them
 
+  // Built only now: node detection may run nvidia-smi, which must not delay the job's start.
+  const RuntimeContext ctx = DefaultRuntimeContext(state_dir);
   Status pass = RunSchedulingPass(db, ctx);
   if (!pass.ok()) Log("scheduling pass failed: " + pass.ToString());
   if (requeued && not_before > NowMicros()) {
