@@ -473,13 +473,25 @@ void AddJobCommands(CLI::App& app, Globals& globals) {
   OnRun(logs, [&globals] { return Logs(globals, log_flags); });
 
   static std::string stop_ref, stop_reason;
+  static bool stop_no_wait = false;
   auto* cancel = job->add_subcommand("cancel", "Stop a job (SIGTERM, then SIGKILL after grace)");
   cancel->add_option("job", stop_ref, "Job name or id")->required();
   cancel->add_option("--reason", stop_reason, "Why (recorded in the job's events)");
+  cancel->add_flag("--no-wait", stop_no_wait,
+                   "Return once the stop is requested instead of waiting for the job to end");
   OnRun(cancel, [&globals]() -> mlcore::Status {
     MLC_ASSIGN_OR_RETURN(auto client, OpenClient(globals));
     MLC_ASSIGN_OR_RETURN(auto j, client->CancelJob(stop_ref, stop_reason));
-    std::cout << "job " << j.spec().name() << ": " << j.message() << "\n";
+    if (!stop_no_wait && !mlcore::IsFinalJobState(j.state())) {
+      // Like `kubectl delete`: return when the job is gone, so the next command sees it ended.
+      CatchInterrupts();
+      MLC_ASSIGN_OR_RETURN(j, client->WaitJob(j.id(), std::chrono::milliseconds(0),
+                                              [] { return g_interrupted == 0; }));
+    }
+    std::cout << "job " << j.spec().name() << ": "
+              << (mlcore::IsFinalJobState(j.state()) ? mlcore::JobStateName(j.state())
+                                                     : j.message())
+              << "\n";
     return mlcore::Status::Ok();
   });
 

@@ -36,6 +36,11 @@ mlcore::Result<mlcore::v1::Job> RunningJob(mlcore::Client& client, const std::st
                                            ", not RUNNING; exec and port-forward need a running "
                                            "job");
   }
+  if (job.message().rfind("cancelling", 0) == 0 || job.message().rfind("preempting", 0) == 0) {
+    return mlcore::FailedPreconditionError("job " + job.spec().name() + " is being stopped (" +
+                                           job.message() +
+                                           "); exec and port-forward need a running job");
+  }
   return job;
 }
 

@@ -111,8 +111,14 @@ class Job:
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
-    def cancel(self, reason: str = "") -> "Job":
+    def cancel(self, reason: str = "", *, wait: bool = True, timeout: float | None = None) -> "Job":
+        """Stops the job (SIGTERM, then SIGKILL after its grace period).
+
+        With ``wait=True`` (the default) returns once the job has ended, so its state is final;
+        ``wait=False`` returns as soon as the stop is requested."""
         self._data = Record(self._client.invoke("JobService/CancelJob", {"id": self.id, "reason": reason}))
+        if wait:
+            self.wait(timeout=timeout)
         return self
 
     def preempt(self, reason: str = "") -> "Job":

@@ -232,3 +232,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_cancel_waits_for_the_end_and_exec_refuses_a_stopping_job(env):
+    (env / "stubborn.yaml").write_text(
+        "name: stubborn\ncommand: [sh, -c, 'trap \"\" TERM; echo ready; sleep 60']\n"
+        "termination_grace_period: 2s\n")
+    run("job", "submit", "-f", "stubborn.yaml")
+    deadline = time.time() + 60
+    while "ready" not in run("job", "logs", "stubborn").stdout and time.time() < deadline:
+        time.sleep(0.05)
+    assert "cancelling" in run("job", "cancel", "stubborn", "--no-wait").stdout
+    assert job_json("stubborn")["state"] == "JOB_STATE_RUNNING"  # it ignores SIGTERM for 2 s
+    assert "being stopped" in run("job", "exec", "stubborn", "--", "true", check=4).stderr
+    # A second cancel waits out the grace period; the job ends killed, not before.
+    assert "CANCELLED" in run("job", "cancel", "stubborn").stdout
+    ended = job_json("stubborn")
+    assert ended["state"] == "JOB_STATE_CANCELLED" and ended["signal"] == 9
