@@ -26,6 +26,7 @@
 #include "mlcore/v1/jobs.pb.h"
 #include "mlcore/v1/projects.pb.h"
 #include "mlcore/v1/scheduling.pb.h"
+#include "mlcore/v1/tracking.pb.h"
 
 namespace mlcore {
 
@@ -76,6 +77,27 @@ class Backend {
   virtual Result<v1::ListPriorityClassesResponse> ListPriorityClasses() = 0;
   virtual Result<v1::GetQuotaUsageResponse> GetQuotaUsage(
       const v1::GetQuotaUsageRequest& request) = 0;
+
+  // --- Tracking (proto/mlcore/v1/tracking.proto). Client has validated names, keys, page sizes,
+  // the filter's syntax and filled defaults (project, user). ---
+  virtual Result<v1::Experiment> CreateExperiment(const v1::Experiment& experiment) = 0;
+  virtual Result<v1::Experiment> GetExperiment(const v1::GetExperimentRequest& request) = 0;
+  virtual Result<v1::ListExperimentsResponse> ListExperiments(
+      const v1::ListExperimentsRequest& request) = 0;
+  virtual Result<v1::Run> CreateRun(const v1::CreateRunRequest& request) = 0;
+  virtual Result<v1::Run> GetRun(const v1::GetRunRequest& request) = 0;
+  virtual Result<v1::Run> UpdateRun(const v1::UpdateRunRequest& request) = 0;
+  virtual Status DeleteRun(const v1::DeleteRunRequest& request) = 0;
+  virtual Result<v1::Run> SetRunTags(const v1::SetRunTagsRequest& request) = 0;
+  virtual Result<v1::SearchRunsResponse> SearchRuns(const v1::SearchRunsRequest& request) = 0;
+  // Applies one batch atomically and exactly once (by batch_id).
+  virtual Result<v1::LogBatchResponse> LogBatch(const v1::MetricBatch& batch) = 0;
+  virtual Result<v1::GetMetricHistoryResponse> GetMetricHistory(
+      const v1::GetMetricHistoryRequest& request) = 0;
+  virtual Result<v1::TrackingPolicy> GetTrackingPolicy(const std::string& project) = 0;
+  virtual Result<v1::TrackingPolicy> UpdateTrackingPolicy(const v1::TrackingPolicy& policy) = 0;
+  virtual Result<v1::ApplyRetentionResponse> ApplyRetention(
+      const v1::ApplyRetentionRequest& request) = 0;
 };
 
 // Builds a backend for a parsed URI. Errors are reported as Status (never thrown).

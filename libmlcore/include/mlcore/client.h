@@ -26,6 +26,7 @@
 #include "mlcore/v1/jobs.pb.h"
 #include "mlcore/v1/projects.pb.h"
 #include "mlcore/v1/scheduling.pb.h"
+#include "mlcore/v1/tracking.pb.h"
 
 namespace mlcore {
 
@@ -118,6 +119,32 @@ class Client {
   // Replays a job trace on simulated nodes through the scheduling core, in this process (no
   // backend state is read or changed). Errors: INVALID_ARGUMENT for inconsistent configurations.
   Result<v1::SimulateResponse> Simulate(const v1::SimulateRequest& request);
+
+  // --- Tracking (see proto/mlcore/v1/tracking.proto and mlcore/tracking.h for logging) ---
+
+  // Errors: INVALID_ARGUMENT (bad name), NOT_FOUND (project), ALREADY_EXISTS.
+  Result<v1::Experiment> CreateExperiment(const v1::Experiment& experiment);
+  // By id, or by project (default: the client's) and name.
+  Result<v1::Experiment> GetExperiment(const v1::GetExperimentRequest& request);
+  Result<v1::ListExperimentsResponse> ListExperiments(const v1::ListExperimentsRequest& request);
+  // Creates a RUNNING run; project defaults to the client's, experiment to "default" (by id or
+  // by name: an `experiment_id` that is not an id is looked up as a name and created when
+  // missing), user to the caller.
+  Result<v1::Run> CreateRun(const v1::CreateRunRequest& request);
+  // A run by id, or by name within the client's project when exactly one run has it.
+  Result<v1::Run> GetRun(std::string_view id_or_name);
+  Result<v1::Run> UpdateRun(const v1::UpdateRunRequest& request);
+  Status DeleteRun(std::string_view id_or_name);
+  Result<v1::Run> SetRunTags(const v1::SetRunTagsRequest& request);
+  // Errors: INVALID_ARGUMENT with the column of a filter or order_by problem.
+  Result<v1::SearchRunsResponse> SearchRuns(const v1::SearchRunsRequest& request);
+  // Logs one batch (usually called by RunLogger's flusher, not by hand).
+  Result<v1::LogBatchResponse> LogBatch(const v1::MetricBatch& batch);
+  Result<v1::GetMetricHistoryResponse> GetMetricHistory(
+      const v1::GetMetricHistoryRequest& request);
+  Result<v1::TrackingPolicy> GetTrackingPolicy(std::string_view project = {});
+  Result<v1::TrackingPolicy> UpdateTrackingPolicy(const v1::TrackingPolicy& policy);
+  Result<v1::ApplyRetentionResponse> ApplyRetention(const v1::ApplyRetentionRequest& request);
 
  private:
   // The project of a request: `project` if set, else the client's default, else an error.

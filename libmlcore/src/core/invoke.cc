@@ -111,6 +111,57 @@ const std::map<std::string, Handler>& Handlers() {
       {"mlcore.v1.SchedulingService/GetQuotaUsage",
        Typed<v1::GetQuotaUsageRequest, v1::GetQuotaUsageResponse>(
            [](Client& c, const v1::GetQuotaUsageRequest& r) { return c.GetQuotaUsage(r); })},
+      {"mlcore.v1.TrackingService/CreateExperiment",
+       Typed<v1::CreateExperimentRequest, v1::Experiment>(
+           [](Client& c, const v1::CreateExperimentRequest& r) {
+             return c.CreateExperiment(r.experiment());
+           })},
+      {"mlcore.v1.TrackingService/GetExperiment",
+       Typed<v1::GetExperimentRequest, v1::Experiment>(
+           [](Client& c, const v1::GetExperimentRequest& r) { return c.GetExperiment(r); })},
+      {"mlcore.v1.TrackingService/ListExperiments",
+       Typed<v1::ListExperimentsRequest, v1::ListExperimentsResponse>(
+           [](Client& c, const v1::ListExperimentsRequest& r) { return c.ListExperiments(r); })},
+      {"mlcore.v1.TrackingService/CreateRun",
+       Typed<v1::CreateRunRequest, v1::Run>(
+           [](Client& c, const v1::CreateRunRequest& r) { return c.CreateRun(r); })},
+      {"mlcore.v1.TrackingService/GetRun",
+       Typed<v1::GetRunRequest, v1::Run>(
+           [](Client& c, const v1::GetRunRequest& r) { return c.GetRun(r.id()); })},
+      {"mlcore.v1.TrackingService/UpdateRun",
+       Typed<v1::UpdateRunRequest, v1::Run>(
+           [](Client& c, const v1::UpdateRunRequest& r) { return c.UpdateRun(r); })},
+      {"mlcore.v1.TrackingService/DeleteRun",
+       Typed<v1::DeleteRunRequest, v1::DeleteRunResponse>(
+           [](Client& c, const v1::DeleteRunRequest& r) -> Result<v1::DeleteRunResponse> {
+             MLC_RETURN_IF_ERROR(c.DeleteRun(r.id()));
+             return v1::DeleteRunResponse();
+           })},
+      {"mlcore.v1.TrackingService/SetRunTags",
+       Typed<v1::SetRunTagsRequest, v1::Run>(
+           [](Client& c, const v1::SetRunTagsRequest& r) { return c.SetRunTags(r); })},
+      {"mlcore.v1.TrackingService/SearchRuns",
+       Typed<v1::SearchRunsRequest, v1::SearchRunsResponse>(
+           [](Client& c, const v1::SearchRunsRequest& r) { return c.SearchRuns(r); })},
+      {"mlcore.v1.TrackingService/LogBatch",
+       Typed<v1::LogBatchRequest, v1::LogBatchResponse>(
+           [](Client& c, const v1::LogBatchRequest& r) { return c.LogBatch(r.batch()); })},
+      {"mlcore.v1.TrackingService/GetMetricHistory",
+       Typed<v1::GetMetricHistoryRequest, v1::GetMetricHistoryResponse>(
+           [](Client& c, const v1::GetMetricHistoryRequest& r) { return c.GetMetricHistory(r); })},
+      {"mlcore.v1.TrackingService/GetTrackingPolicy",
+       Typed<v1::GetTrackingPolicyRequest, v1::TrackingPolicy>(
+           [](Client& c, const v1::GetTrackingPolicyRequest& r) {
+             return c.GetTrackingPolicy(r.project());
+           })},
+      {"mlcore.v1.TrackingService/UpdateTrackingPolicy",
+       Typed<v1::UpdateTrackingPolicyRequest, v1::TrackingPolicy>(
+           [](Client& c, const v1::UpdateTrackingPolicyRequest& r) {
+             return c.UpdateTrackingPolicy(r.policy());
+           })},
+      {"mlcore.v1.TrackingService/ApplyRetention",
+       Typed<v1::ApplyRetentionRequest, v1::ApplyRetentionResponse>(
+           [](Client& c, const v1::ApplyRetentionRequest& r) { return c.ApplyRetention(r); })},
   };
   return *handlers;
 }

@@ -31,6 +31,9 @@ Status ValidateContextName(std::string_view name);
 // limit is set).
 Status ValidateNewProject(const v1::Project& project);
 
+// Metric, param and tag keys: 1-250 of letters, digits and "_-./ ". Errors: INVALID_ARGUMENT.
+Status ValidateMetricKey(std::string_view key);
+
 // Resolves a requested page size: 0 -> default; negative or above the maximum -> INVALID_ARGUMENT.
 Result<int> ResolvePageSize(int requested);
 

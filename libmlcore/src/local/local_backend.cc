@@ -61,6 +61,7 @@ v1::BackendInfo LocalBackend::Info() {
   info.add_capabilities(v1::CAPABILITY_JOBS);
   info.add_capabilities(v1::CAPABILITY_PREEMPTION);
   info.add_capabilities(v1::CAPABILITY_JOB_ATTACH);
+  info.add_capabilities(v1::CAPABILITY_TRACKING);
   return info;
 }
 

@@ -9,6 +9,7 @@
 
 #include "local/job_runtime.h"
 #include "local/sqlite_store.h"
+#include "local/tracking_store.h"
 #include "mlcore/backend.h"
 
 namespace mlcore::local {
@@ -42,6 +43,24 @@ class LocalBackend final : public Backend {
   Result<v1::ListPriorityClassesResponse> ListPriorityClasses() override;
   Result<v1::GetQuotaUsageResponse> GetQuotaUsage(const v1::GetQuotaUsageRequest& request) override;
 
+  Result<v1::Experiment> CreateExperiment(const v1::Experiment& experiment) override;
+  Result<v1::Experiment> GetExperiment(const v1::GetExperimentRequest& request) override;
+  Result<v1::ListExperimentsResponse> ListExperiments(
+      const v1::ListExperimentsRequest& request) override;
+  Result<v1::Run> CreateRun(const v1::CreateRunRequest& request) override;
+  Result<v1::Run> GetRun(const v1::GetRunRequest& request) override;
+  Result<v1::Run> UpdateRun(const v1::UpdateRunRequest& request) override;
+  Status DeleteRun(const v1::DeleteRunRequest& request) override;
+  Result<v1::Run> SetRunTags(const v1::SetRunTagsRequest& request) override;
+  Result<v1::SearchRunsResponse> SearchRuns(const v1::SearchRunsRequest& request) override;
+  Result<v1::LogBatchResponse> LogBatch(const v1::MetricBatch& batch) override;
+  Result<v1::GetMetricHistoryResponse> GetMetricHistory(
+      const v1::GetMetricHistoryRequest& request) override;
+  Result<v1::TrackingPolicy> GetTrackingPolicy(const std::string& project) override;
+  Result<v1::TrackingPolicy> UpdateTrackingPolicy(const v1::TrackingPolicy& policy) override;
+  Result<v1::ApplyRetentionResponse> ApplyRetention(
+      const v1::ApplyRetentionRequest& request) override;
+
   const std::string& dir() const { return dir_; }
 
  private:
@@ -54,10 +73,16 @@ class LocalBackend final : public Backend {
   // Checks that `job` could ever start: project limits (with ancestors) and node capacity.
   Status CheckCanEverFit(const v1::Job& job);
 
+  // The tracking store (tracking.db), opened on first use.
+  Result<TrackingStore*> Tracking();
+  Status CheckProjectExists(const std::string& project);
+
   const std::string dir_;
   std::mutex mu_;  // serializes use of db_ (one SQLite connection)
   std::unique_ptr<sqlite::Db> db_;
   std::unique_ptr<RuntimeContext> runtime_;
+  std::mutex tracking_mu_;  // guards opening tracking_ (the store serializes its own use)
+  std::unique_ptr<TrackingStore> tracking_;
 };
 
 }  // namespace mlcore::local

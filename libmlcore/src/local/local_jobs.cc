@@ -20,32 +20,16 @@
 #include "mlcore/version.h"
 #include "scheduler/flavors.h"
 #include "util/fs.h"
+#include "util/ids.h"
 
 namespace mlcore::local {
 namespace {
 
 using google::protobuf::util::TimeUtil;
 
-std::string NewJobId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                          static_cast<uint64_t>(NowMicros())};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id = "j";
-  uint64_t bits = rng();
-  for (int i = 0; i < 12; ++i) {
-    id += kHex[bits & 15];
-    bits >>= 4;
-  }
-  return id;
-}
+std::string NewJobId() { return util::RandomHexId("j"); }
 
-bool LooksLikeJobId(const std::string& s) {
-  if (s.size() != 13 || s[0] != 'j') return false;
-  for (size_t i = 1; i < s.size(); ++i) {
-    if (!std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
-}
+bool LooksLikeJobId(const std::string& s) { return util::LooksLikeHexId(s, "j"); }
 
 void AddTo(v1::Resources* total, const v1::Resources& r, int times) {
   total->set_cpu_millis(total->cpu_millis() + r.cpu_millis() * times);

@@ -131,7 +131,7 @@ bool Statement::ColumnIsNull(int column) const {
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path,
                                      const std::vector<Migration>& migrations,
-                                     int busy_timeout_ms) {
+                                     int busy_timeout_ms, std::string_view create_sql) {
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
@@ -141,7 +141,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path,
   sqlite3_busy_timeout(raw, busy_timeout_ms);
   // Reading the schema first detects "not a database" before any write is attempted.
   MLC_ASSIGN_OR_RETURN(int version, db->ReadUserVersion());
-  (void)version;
+  if (version == 0 && !create_sql.empty()) MLC_RETURN_IF_ERROR(db->Exec(create_sql));
   MLC_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL"));
   MLC_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON"));
   MLC_RETURN_IF_ERROR(db->Migrate(migrations));
@@ -149,6 +149,10 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path,
 }
 
 Db::~Db() { sqlite3_close_v2(db_); }
+
+int64_t Db::LastInsertRowId() { return sqlite3_last_insert_rowid(db_); }
+
+int Db::Changes() { return sqlite3_changes(db_); }
 
 Status Db::Exec(std::string_view sql) {
   std::string text(sql);

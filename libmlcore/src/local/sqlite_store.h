@@ -78,9 +78,12 @@ class Db {
   // `busy_timeout_ms` and foreign keys, then applies `migrations` (sorted by version, starting at
   // 1). Errors: PERMISSION_DENIED, DATA_LOSS (not a database), FAILED_PRECONDITION (schema newer
   // than the latest migration: upgrade mlcore), UNAVAILABLE (locked past the timeout).
+  // `create_sql` runs first on a database without schema (settings such as auto_vacuum that only
+  // take before the first table).
   static Result<std::unique_ptr<Db>> Open(const std::string& path,
                                           const std::vector<Migration>& migrations,
-                                          int busy_timeout_ms = 10000);
+                                          int busy_timeout_ms = 10000,
+                                          std::string_view create_sql = {});
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
@@ -89,6 +92,10 @@ class Db {
   Status Exec(std::string_view sql);
   // Compiles one statement.
   Result<Statement> Prepare(std::string_view sql);
+  // Rowid of the last INSERT on this connection.
+  int64_t LastInsertRowId();
+  // Rows changed by the last INSERT/UPDATE/DELETE on this connection.
+  int Changes();
   // The schema version after migrations.
   int schema_version() const { return schema_version_; }
   const std::string& path() const { return path_; }
