@@ -51,6 +51,7 @@ struct SpecFlags {
   int replicas = 0;
   int retries = -1;
   std::string image;
+  std::string experiment;
   bool follow = false;
   std::vector<std::string> command;
 };
@@ -80,6 +81,8 @@ void AddSpecFlags(CLI::App* cmd, SpecFlags* f) {
   cmd->add_option("--replicas", f->replicas, "Replicas, placed all at once (gang)");
   cmd->add_option("--retries", f->retries, "Restarts allowed after failures or preemption");
   cmd->add_option("--image", f->image, "Container image (recorded; used for image affinity)");
+  cmd->add_option("--experiment", f->experiment,
+                  "Experiment of the job's tracking run (default: the project's \"default\")");
   cmd->add_flag("-F,--follow", f->follow, "Stream logs until the job ends; exit with its code");
   cmd->add_option("command", f->command, "Command and arguments (after --)");
 }
@@ -166,6 +169,7 @@ mlcore::Result<mlcore::v1::JobSpec> BuildSpec(mlcore::Client& client, const Spec
   if (f.replicas > 0) spec.set_replicas(f.replicas);
   if (f.retries >= 0) spec.mutable_retry()->set_max_restarts(f.retries);
   if (!f.image.empty()) spec.set_image(f.image);
+  if (!f.experiment.empty()) spec.set_experiment(f.experiment);
   return spec;
 }
 

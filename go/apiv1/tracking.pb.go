@@ -2549,6 +2549,122 @@ func (x *ApplyRetentionResponse) GetDryRun() bool {
 	return false
 }
 
+// One record of a client's offline spool: an append-only file per run that holds what could not
+// reach the backend (it was unreachable, over a limit, or the user asked for offline mode), in the
+// order it happened. `mlc sync` replays the records; batch and request ids make replay exactly-once.
+// On disk each record is framed as: uint32 little-endian length, uint32 little-endian CRC-32 of the
+// bytes, then the serialized SpoolRecord.
+type SpoolRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Record:
+	//
+	//	*SpoolRecord_CreateRun
+	//	*SpoolRecord_Batch
+	//	*SpoolRecord_UpdateRun
+	Record isSpoolRecord_Record `protobuf_oneof:"record"`
+	// Backend URI the run belongs to ("local:///home/ann/.local/share/mlcore").
+	Backend       string `protobuf:"bytes,4,opt,name=backend,proto3" json:"backend,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpoolRecord) Reset() {
+	*x = SpoolRecord{}
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpoolRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpoolRecord) ProtoMessage() {}
+
+func (x *SpoolRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpoolRecord.ProtoReflect.Descriptor instead.
+func (*SpoolRecord) Descriptor() ([]byte, []int) {
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *SpoolRecord) GetRecord() isSpoolRecord_Record {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *SpoolRecord) GetCreateRun() *CreateRunRequest {
+	if x != nil {
+		if x, ok := x.Record.(*SpoolRecord_CreateRun); ok {
+			return x.CreateRun
+		}
+	}
+	return nil
+}
+
+func (x *SpoolRecord) GetBatch() *MetricBatch {
+	if x != nil {
+		if x, ok := x.Record.(*SpoolRecord_Batch); ok {
+			return x.Batch
+		}
+	}
+	return nil
+}
+
+func (x *SpoolRecord) GetUpdateRun() *UpdateRunRequest {
+	if x != nil {
+		if x, ok := x.Record.(*SpoolRecord_UpdateRun); ok {
+			return x.UpdateRun
+		}
+	}
+	return nil
+}
+
+func (x *SpoolRecord) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+type isSpoolRecord_Record interface {
+	isSpoolRecord_Record()
+}
+
+type SpoolRecord_CreateRun struct {
+	// The run was created offline: replayed with its request_id, so a retry finds the same run.
+	// Its `run.id` holds the placeholder id the later records use ("offline-<uuid>").
+	CreateRun *CreateRunRequest `protobuf:"bytes,1,opt,name=create_run,json=createRun,proto3,oneof"`
+}
+
+type SpoolRecord_Batch struct {
+	// A batch that was not acknowledged.
+	Batch *MetricBatch `protobuf:"bytes,2,opt,name=batch,proto3,oneof"`
+}
+
+type SpoolRecord_UpdateRun struct {
+	// A status change (the run's end) that was not acknowledged.
+	UpdateRun *UpdateRunRequest `protobuf:"bytes,3,opt,name=update_run,json=updateRun,proto3,oneof"`
+}
+
+func (*SpoolRecord_CreateRun) isSpoolRecord_Record() {}
+
+func (*SpoolRecord_Batch) isSpoolRecord_Record() {}
+
+func (*SpoolRecord_UpdateRun) isSpoolRecord_Record() {}
+
 var File_mlcore_v1_tracking_proto protoreflect.FileDescriptor
 
 const file_mlcore_v1_tracking_proto_rawDesc = "" +
@@ -2751,7 +2867,15 @@ const file_mlcore_v1_tracking_proto_rawDesc = "" +
 	"\x11artifacts_deleted\x18\x03 \x01(\x03R\x10artifactsDeleted\x12\x1f\n" +
 	"\vbytes_freed\x18\x04 \x01(\x03R\n" +
 	"bytesFreed\x12\x17\n" +
-	"\adry_run\x18\x05 \x01(\bR\x06dryRun*\xa0\x01\n" +
+	"\adry_run\x18\x05 \x01(\bR\x06dryRun\"\xdd\x01\n" +
+	"\vSpoolRecord\x12<\n" +
+	"\n" +
+	"create_run\x18\x01 \x01(\v2\x1b.mlcore.v1.CreateRunRequestH\x00R\tcreateRun\x12.\n" +
+	"\x05batch\x18\x02 \x01(\v2\x16.mlcore.v1.MetricBatchH\x00R\x05batch\x12<\n" +
+	"\n" +
+	"update_run\x18\x03 \x01(\v2\x1b.mlcore.v1.UpdateRunRequestH\x00R\tupdateRun\x12\x18\n" +
+	"\abackend\x18\x04 \x01(\tR\abackendB\b\n" +
+	"\x06record*\xa0\x01\n" +
 	"\tRunStatus\x12\x1a\n" +
 	"\x16RUN_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14RUN_STATUS_SCHEDULED\x10\x01\x12\x16\n" +
@@ -2796,7 +2920,7 @@ func file_mlcore_v1_tracking_proto_rawDescGZIP() []byte {
 }
 
 var file_mlcore_v1_tracking_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_mlcore_v1_tracking_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_mlcore_v1_tracking_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_mlcore_v1_tracking_proto_goTypes = []any{
 	(RunStatus)(0),                      // 0: mlcore.v1.RunStatus
 	(DownsamplingMethod)(0),             // 1: mlcore.v1.DownsamplingMethod
@@ -2834,85 +2958,89 @@ var file_mlcore_v1_tracking_proto_goTypes = []any{
 	(*UpdateTrackingPolicyRequest)(nil), // 33: mlcore.v1.UpdateTrackingPolicyRequest
 	(*ApplyRetentionRequest)(nil),       // 34: mlcore.v1.ApplyRetentionRequest
 	(*ApplyRetentionResponse)(nil),      // 35: mlcore.v1.ApplyRetentionResponse
-	nil,                                 // 36: mlcore.v1.Experiment.TagsEntry
-	nil,                                 // 37: mlcore.v1.Run.TagsEntry
-	nil,                                 // 38: mlcore.v1.Run.ParamsEntry
-	nil,                                 // 39: mlcore.v1.MetricBatch.ParamsEntry
-	nil,                                 // 40: mlcore.v1.MetricBatch.TagsEntry
-	nil,                                 // 41: mlcore.v1.SetRunTagsRequest.SetEntry
-	(*timestamppb.Timestamp)(nil),       // 42: google.protobuf.Timestamp
-	(*SourceCode)(nil),                  // 43: mlcore.v1.SourceCode
-	(*durationpb.Duration)(nil),         // 44: google.protobuf.Duration
+	(*SpoolRecord)(nil),                 // 36: mlcore.v1.SpoolRecord
+	nil,                                 // 37: mlcore.v1.Experiment.TagsEntry
+	nil,                                 // 38: mlcore.v1.Run.TagsEntry
+	nil,                                 // 39: mlcore.v1.Run.ParamsEntry
+	nil,                                 // 40: mlcore.v1.MetricBatch.ParamsEntry
+	nil,                                 // 41: mlcore.v1.MetricBatch.TagsEntry
+	nil,                                 // 42: mlcore.v1.SetRunTagsRequest.SetEntry
+	(*timestamppb.Timestamp)(nil),       // 43: google.protobuf.Timestamp
+	(*SourceCode)(nil),                  // 44: mlcore.v1.SourceCode
+	(*durationpb.Duration)(nil),         // 45: google.protobuf.Duration
 }
 var file_mlcore_v1_tracking_proto_depIdxs = []int32{
-	36, // 0: mlcore.v1.Experiment.tags:type_name -> mlcore.v1.Experiment.TagsEntry
-	42, // 1: mlcore.v1.Experiment.create_time:type_name -> google.protobuf.Timestamp
-	42, // 2: mlcore.v1.MetricSummary.latest_time:type_name -> google.protobuf.Timestamp
+	37, // 0: mlcore.v1.Experiment.tags:type_name -> mlcore.v1.Experiment.TagsEntry
+	43, // 1: mlcore.v1.Experiment.create_time:type_name -> google.protobuf.Timestamp
+	43, // 2: mlcore.v1.MetricSummary.latest_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: mlcore.v1.Run.status:type_name -> mlcore.v1.RunStatus
-	42, // 4: mlcore.v1.Run.start_time:type_name -> google.protobuf.Timestamp
-	42, // 5: mlcore.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	43, // 6: mlcore.v1.Run.source:type_name -> mlcore.v1.SourceCode
-	37, // 7: mlcore.v1.Run.tags:type_name -> mlcore.v1.Run.TagsEntry
-	38, // 8: mlcore.v1.Run.params:type_name -> mlcore.v1.Run.ParamsEntry
+	43, // 4: mlcore.v1.Run.start_time:type_name -> google.protobuf.Timestamp
+	43, // 5: mlcore.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	44, // 6: mlcore.v1.Run.source:type_name -> mlcore.v1.SourceCode
+	38, // 7: mlcore.v1.Run.tags:type_name -> mlcore.v1.Run.TagsEntry
+	39, // 8: mlcore.v1.Run.params:type_name -> mlcore.v1.Run.ParamsEntry
 	3,  // 9: mlcore.v1.Run.metrics:type_name -> mlcore.v1.MetricSummary
-	42, // 10: mlcore.v1.Metric.time:type_name -> google.protobuf.Timestamp
-	42, // 11: mlcore.v1.SystemMetricsSample.time:type_name -> google.protobuf.Timestamp
+	43, // 10: mlcore.v1.Metric.time:type_name -> google.protobuf.Timestamp
+	43, // 11: mlcore.v1.SystemMetricsSample.time:type_name -> google.protobuf.Timestamp
 	8,  // 12: mlcore.v1.SystemMetricsSample.gpus:type_name -> mlcore.v1.GpuSample
-	44, // 13: mlcore.v1.SystemMetricsConfig.interval:type_name -> google.protobuf.Duration
+	45, // 13: mlcore.v1.SystemMetricsConfig.interval:type_name -> google.protobuf.Duration
 	1,  // 14: mlcore.v1.Downsampling.method:type_name -> mlcore.v1.DownsamplingMethod
 	6,  // 15: mlcore.v1.MetricBatch.metrics:type_name -> mlcore.v1.MetricSeries
-	39, // 16: mlcore.v1.MetricBatch.params:type_name -> mlcore.v1.MetricBatch.ParamsEntry
-	40, // 17: mlcore.v1.MetricBatch.tags:type_name -> mlcore.v1.MetricBatch.TagsEntry
-	44, // 18: mlcore.v1.RetentionPolicy.max_age:type_name -> google.protobuf.Duration
+	40, // 16: mlcore.v1.MetricBatch.params:type_name -> mlcore.v1.MetricBatch.ParamsEntry
+	41, // 17: mlcore.v1.MetricBatch.tags:type_name -> mlcore.v1.MetricBatch.TagsEntry
+	45, // 18: mlcore.v1.RetentionPolicy.max_age:type_name -> google.protobuf.Duration
 	12, // 19: mlcore.v1.TrackingPolicy.retention:type_name -> mlcore.v1.RetentionPolicy
 	2,  // 20: mlcore.v1.CreateExperimentRequest.experiment:type_name -> mlcore.v1.Experiment
 	2,  // 21: mlcore.v1.ListExperimentsResponse.experiments:type_name -> mlcore.v1.Experiment
 	4,  // 22: mlcore.v1.CreateRunRequest.run:type_name -> mlcore.v1.Run
 	9,  // 23: mlcore.v1.CreateRunRequest.system_metrics:type_name -> mlcore.v1.SystemMetricsConfig
 	0,  // 24: mlcore.v1.UpdateRunRequest.status:type_name -> mlcore.v1.RunStatus
-	42, // 25: mlcore.v1.UpdateRunRequest.end_time:type_name -> google.protobuf.Timestamp
-	41, // 26: mlcore.v1.SetRunTagsRequest.set:type_name -> mlcore.v1.SetRunTagsRequest.SetEntry
+	43, // 25: mlcore.v1.UpdateRunRequest.end_time:type_name -> google.protobuf.Timestamp
+	42, // 26: mlcore.v1.SetRunTagsRequest.set:type_name -> mlcore.v1.SetRunTagsRequest.SetEntry
 	4,  // 27: mlcore.v1.SearchRunsResponse.runs:type_name -> mlcore.v1.Run
 	11, // 28: mlcore.v1.LogBatchRequest.batch:type_name -> mlcore.v1.MetricBatch
 	11, // 29: mlcore.v1.LogMetricsStreamRequest.batch:type_name -> mlcore.v1.MetricBatch
 	10, // 30: mlcore.v1.GetMetricHistoryRequest.downsampling:type_name -> mlcore.v1.Downsampling
 	6,  // 31: mlcore.v1.GetMetricHistoryResponse.series:type_name -> mlcore.v1.MetricSeries
 	13, // 32: mlcore.v1.UpdateTrackingPolicyRequest.policy:type_name -> mlcore.v1.TrackingPolicy
-	14, // 33: mlcore.v1.TrackingService.CreateExperiment:input_type -> mlcore.v1.CreateExperimentRequest
-	15, // 34: mlcore.v1.TrackingService.GetExperiment:input_type -> mlcore.v1.GetExperimentRequest
-	16, // 35: mlcore.v1.TrackingService.ListExperiments:input_type -> mlcore.v1.ListExperimentsRequest
-	18, // 36: mlcore.v1.TrackingService.CreateRun:input_type -> mlcore.v1.CreateRunRequest
-	19, // 37: mlcore.v1.TrackingService.GetRun:input_type -> mlcore.v1.GetRunRequest
-	20, // 38: mlcore.v1.TrackingService.UpdateRun:input_type -> mlcore.v1.UpdateRunRequest
-	21, // 39: mlcore.v1.TrackingService.DeleteRun:input_type -> mlcore.v1.DeleteRunRequest
-	23, // 40: mlcore.v1.TrackingService.SetRunTags:input_type -> mlcore.v1.SetRunTagsRequest
-	24, // 41: mlcore.v1.TrackingService.SearchRuns:input_type -> mlcore.v1.SearchRunsRequest
-	26, // 42: mlcore.v1.TrackingService.LogBatch:input_type -> mlcore.v1.LogBatchRequest
-	28, // 43: mlcore.v1.TrackingService.LogMetricsStream:input_type -> mlcore.v1.LogMetricsStreamRequest
-	30, // 44: mlcore.v1.TrackingService.GetMetricHistory:input_type -> mlcore.v1.GetMetricHistoryRequest
-	32, // 45: mlcore.v1.TrackingService.GetTrackingPolicy:input_type -> mlcore.v1.GetTrackingPolicyRequest
-	33, // 46: mlcore.v1.TrackingService.UpdateTrackingPolicy:input_type -> mlcore.v1.UpdateTrackingPolicyRequest
-	34, // 47: mlcore.v1.TrackingService.ApplyRetention:input_type -> mlcore.v1.ApplyRetentionRequest
-	2,  // 48: mlcore.v1.TrackingService.CreateExperiment:output_type -> mlcore.v1.Experiment
-	2,  // 49: mlcore.v1.TrackingService.GetExperiment:output_type -> mlcore.v1.Experiment
-	17, // 50: mlcore.v1.TrackingService.ListExperiments:output_type -> mlcore.v1.ListExperimentsResponse
-	4,  // 51: mlcore.v1.TrackingService.CreateRun:output_type -> mlcore.v1.Run
-	4,  // 52: mlcore.v1.TrackingService.GetRun:output_type -> mlcore.v1.Run
-	4,  // 53: mlcore.v1.TrackingService.UpdateRun:output_type -> mlcore.v1.Run
-	22, // 54: mlcore.v1.TrackingService.DeleteRun:output_type -> mlcore.v1.DeleteRunResponse
-	4,  // 55: mlcore.v1.TrackingService.SetRunTags:output_type -> mlcore.v1.Run
-	25, // 56: mlcore.v1.TrackingService.SearchRuns:output_type -> mlcore.v1.SearchRunsResponse
-	27, // 57: mlcore.v1.TrackingService.LogBatch:output_type -> mlcore.v1.LogBatchResponse
-	29, // 58: mlcore.v1.TrackingService.LogMetricsStream:output_type -> mlcore.v1.LogMetricsStreamResponse
-	31, // 59: mlcore.v1.TrackingService.GetMetricHistory:output_type -> mlcore.v1.GetMetricHistoryResponse
-	13, // 60: mlcore.v1.TrackingService.GetTrackingPolicy:output_type -> mlcore.v1.TrackingPolicy
-	13, // 61: mlcore.v1.TrackingService.UpdateTrackingPolicy:output_type -> mlcore.v1.TrackingPolicy
-	35, // 62: mlcore.v1.TrackingService.ApplyRetention:output_type -> mlcore.v1.ApplyRetentionResponse
-	48, // [48:63] is the sub-list for method output_type
-	33, // [33:48] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	18, // 33: mlcore.v1.SpoolRecord.create_run:type_name -> mlcore.v1.CreateRunRequest
+	11, // 34: mlcore.v1.SpoolRecord.batch:type_name -> mlcore.v1.MetricBatch
+	20, // 35: mlcore.v1.SpoolRecord.update_run:type_name -> mlcore.v1.UpdateRunRequest
+	14, // 36: mlcore.v1.TrackingService.CreateExperiment:input_type -> mlcore.v1.CreateExperimentRequest
+	15, // 37: mlcore.v1.TrackingService.GetExperiment:input_type -> mlcore.v1.GetExperimentRequest
+	16, // 38: mlcore.v1.TrackingService.ListExperiments:input_type -> mlcore.v1.ListExperimentsRequest
+	18, // 39: mlcore.v1.TrackingService.CreateRun:input_type -> mlcore.v1.CreateRunRequest
+	19, // 40: mlcore.v1.TrackingService.GetRun:input_type -> mlcore.v1.GetRunRequest
+	20, // 41: mlcore.v1.TrackingService.UpdateRun:input_type -> mlcore.v1.UpdateRunRequest
+	21, // 42: mlcore.v1.TrackingService.DeleteRun:input_type -> mlcore.v1.DeleteRunRequest
+	23, // 43: mlcore.v1.TrackingService.SetRunTags:input_type -> mlcore.v1.SetRunTagsRequest
+	24, // 44: mlcore.v1.TrackingService.SearchRuns:input_type -> mlcore.v1.SearchRunsRequest
+	26, // 45: mlcore.v1.TrackingService.LogBatch:input_type -> mlcore.v1.LogBatchRequest
+	28, // 46: mlcore.v1.TrackingService.LogMetricsStream:input_type -> mlcore.v1.LogMetricsStreamRequest
+	30, // 47: mlcore.v1.TrackingService.GetMetricHistory:input_type -> mlcore.v1.GetMetricHistoryRequest
+	32, // 48: mlcore.v1.TrackingService.GetTrackingPolicy:input_type -> mlcore.v1.GetTrackingPolicyRequest
+	33, // 49: mlcore.v1.TrackingService.UpdateTrackingPolicy:input_type -> mlcore.v1.UpdateTrackingPolicyRequest
+	34, // 50: mlcore.v1.TrackingService.ApplyRetention:input_type -> mlcore.v1.ApplyRetentionRequest
+	2,  // 51: mlcore.v1.TrackingService.CreateExperiment:output_type -> mlcore.v1.Experiment
+	2,  // 52: mlcore.v1.TrackingService.GetExperiment:output_type -> mlcore.v1.Experiment
+	17, // 53: mlcore.v1.TrackingService.ListExperiments:output_type -> mlcore.v1.ListExperimentsResponse
+	4,  // 54: mlcore.v1.TrackingService.CreateRun:output_type -> mlcore.v1.Run
+	4,  // 55: mlcore.v1.TrackingService.GetRun:output_type -> mlcore.v1.Run
+	4,  // 56: mlcore.v1.TrackingService.UpdateRun:output_type -> mlcore.v1.Run
+	22, // 57: mlcore.v1.TrackingService.DeleteRun:output_type -> mlcore.v1.DeleteRunResponse
+	4,  // 58: mlcore.v1.TrackingService.SetRunTags:output_type -> mlcore.v1.Run
+	25, // 59: mlcore.v1.TrackingService.SearchRuns:output_type -> mlcore.v1.SearchRunsResponse
+	27, // 60: mlcore.v1.TrackingService.LogBatch:output_type -> mlcore.v1.LogBatchResponse
+	29, // 61: mlcore.v1.TrackingService.LogMetricsStream:output_type -> mlcore.v1.LogMetricsStreamResponse
+	31, // 62: mlcore.v1.TrackingService.GetMetricHistory:output_type -> mlcore.v1.GetMetricHistoryResponse
+	13, // 63: mlcore.v1.TrackingService.GetTrackingPolicy:output_type -> mlcore.v1.TrackingPolicy
+	13, // 64: mlcore.v1.TrackingService.UpdateTrackingPolicy:output_type -> mlcore.v1.TrackingPolicy
+	35, // 65: mlcore.v1.TrackingService.ApplyRetention:output_type -> mlcore.v1.ApplyRetentionResponse
+	51, // [51:66] is the sub-list for method output_type
+	36, // [36:51] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_mlcore_v1_tracking_proto_init() }
@@ -2923,13 +3051,18 @@ func file_mlcore_v1_tracking_proto_init() {
 	file_mlcore_v1_common_proto_init()
 	file_mlcore_v1_tracking_proto_msgTypes[18].OneofWrappers = []any{}
 	file_mlcore_v1_tracking_proto_msgTypes[28].OneofWrappers = []any{}
+	file_mlcore_v1_tracking_proto_msgTypes[34].OneofWrappers = []any{
+		(*SpoolRecord_CreateRun)(nil),
+		(*SpoolRecord_Batch)(nil),
+		(*SpoolRecord_UpdateRun)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mlcore_v1_tracking_proto_rawDesc), len(file_mlcore_v1_tracking_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   40,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -231,6 +231,239 @@ MLC_API mlc_status mlc_quota_usage(mlc_client* client, const char* request_json,
 /* The flavor catalogs of every region: *out_json receives an mlcore.v1.ListFlavorsResponse. */
 MLC_API mlc_status mlc_flavor_list(mlc_client* client, char** out_json, mlc_error** err);
 
+/* --- Experiment tracking (proto/mlcore/v1/tracking.proto) ---
+ *
+ * Runs come back as the JSON of an mlcore.v1.Run; every TrackingService method is also reachable
+ * through mlc_invoke ("TrackingService/UpdateRun", ...). Logging goes through an mlc_run_logger,
+ * which buffers points in memory and writes them in batches from a background thread, so the
+ * per-point call costs tens of nanoseconds and no JSON. Metric history comes back in columns.
+ * Common errors: MLC_INVALID_ARGUMENT (NULL handle, argument or out-pointer), MLC_NOT_FOUND (no
+ * such run or project).
+ */
+
+/* The status of a run: the values of mlcore.v1.RunStatus. */
+typedef enum mlc_run_status {
+  MLC_RUN_STATUS_UNSPECIFIED = 0, /* "leave the status alone" where a status is optional */
+  MLC_RUN_STATUS_SCHEDULED = 1,
+  MLC_RUN_STATUS_RUNNING = 2,
+  MLC_RUN_STATUS_FINISHED = 3,
+  MLC_RUN_STATUS_FAILED = 4,
+  MLC_RUN_STATUS_KILLED = 5
+} mlc_run_status;
+
+/*
+ * Creates a RUNNING run; *out_run_json receives the stored mlcore.v1.Run (its "id" is what the
+ * other calls take). `project` NULL or "" = the client's default project; `experiment` NULL or
+ * "" = the project's "default" experiment, otherwise an experiment id or name (an unknown name is
+ * created); `name` NULL or "" = a generated name. The user is the caller. For params, tags, a
+ * parent run or a request id at creation, call mlc_invoke("TrackingService/CreateRun", ...).
+ * Errors: MLC_INVALID_ARGUMENT (no project given and no default, bad experiment name),
+ * MLC_NOT_FOUND (project).
+ */
+MLC_API mlc_status mlc_run_create(mlc_client* client, const char* project, const char* experiment,
+                                  const char* name, char** out_run_json, mlc_error** err);
+
+/*
+ * Describes a run with its params, tags and metric summaries. `id_or_name` is a run id or a run
+ * name unique within the client's project. Errors: MLC_NOT_FOUND, MLC_INVALID_ARGUMENT (empty
+ * id; a name shared by several runs).
+ */
+MLC_API mlc_status mlc_run_get(mlc_client* client, const char* id_or_name, char** out_run_json,
+                               mlc_error** err);
+
+/*
+ * Finds the runs of `project` (NULL or "" = the client's default) matching `filter` (NULL or "" =
+ * every run), e.g. "params.lr < 0.01 and metrics.val_loss < 0.3 and tags.team = \"recsys\"", in
+ * the order of `order_by` (NULL or "" = start_time desc): comma-separated sort keys, each a filter
+ * operand with an optional " asc"/" desc" ("metrics.val_loss asc, params.lr desc"). *out_json
+ * receives an mlcore.v1.SearchRunsResponse holding every matching run (all pages, with their
+ * metric summaries); for one page at a time call mlc_invoke("TrackingService/SearchRuns", ...).
+ * Errors: MLC_INVALID_ARGUMENT (a filter or order_by problem, with its 1-based column: "filter
+ * column 14: expected operator, got \"lr\"", "order_by[1] column 9: ..." for the second sort
+ * key), MLC_NOT_FOUND (project).
+ */
+MLC_API mlc_status mlc_run_search(mlc_client* client, const char* project, const char* filter,
+                                  const char* order_by, char** out_json, mlc_error** err);
+
+/* A run logger: an open, buffered logging session on one run. */
+typedef struct mlc_run_logger mlc_run_logger;
+
+/*
+ * Options of mlc_run_logger_open. Zero-initialize the struct ({0}) and set what you need: every
+ * zero field means its default.
+ */
+typedef struct mlc_run_logger_options {
+  /* Longest time a logged point stays only in memory (what a crash can lose); 0 = 1000 ms. */
+  int64_t flush_interval_ms;
+  /* Points buffered in memory at most (24 bytes each); 0 = 4,194,304. */
+  size_t max_buffered_points;
+  /* What a log call does when the buffer is full: 0 = wait for the background writer to make
+   * room (nothing is lost); non-zero = drop the point and count it in points_dropped. */
+  int drop_when_full;
+  /* Non-zero: sample CPU, memory, disk and network of a process tree (and GPUs via nvidia-smi)
+   * into "system/..." metrics. */
+  int system_metrics;
+  /* Time between system samples; 0 = 10000 ms, at least 100 ms. */
+  int64_t system_metrics_interval_ms;
+  /* Root process of the sampled tree; 0 = the calling process. */
+  int system_metrics_pid;
+  /* Where batches that cannot reach the backend are kept for mlc_sync; NULL or "" =
+   * $MLC_SPOOL_DIR, else $XDG_DATA_HOME/mlcore/spool (or ~/.local/share/mlcore/spool). Copied. */
+  const char* spool_dir;
+} mlc_run_logger_options;
+
+/*
+ * Starts logging to the existing run `run_id` (an id, or a name as in mlc_run_get) with
+ * `options` (NULL = every default). *out receives the logger; free it with mlc_run_logger_free.
+ * The logger keeps what it needs of `client`, so the client may be closed before the logger.
+ * Thread safety: the logging, flush, stats and close functions may be called on one logger from
+ * several threads at once; mlc_run_logger_free must not overlap any other call on it.
+ * Errors: MLC_NOT_FOUND (run), MLC_FAILED_PRECONDITION (the run already ended),
+ * MLC_INVALID_ARGUMENT (negative or too short intervals, pid < 0).
+ */
+MLC_API mlc_status mlc_run_logger_open(mlc_client* client, const char* run_id,
+                                       const mlc_run_logger_options* options, mlc_run_logger** out,
+                                       mlc_error** err);
+
+/* The id of the logger's run, valid until mlc_run_logger_free ("" for NULL). */
+MLC_API const char* mlc_run_logger_run_id(const mlc_run_logger* logger);
+
+/*
+ * Logs one point of metric `key` (1-250 of letters, digits and "_-./ ") at training step `step`,
+ * timestamped now. The hot path: it appends to the in-memory buffer and returns; it builds no JSON
+ * and, after the first use of a key, neither validates nor copies the key (the buffer itself
+ * grows by amortized doubling). With drop_when_full = 0 it waits while the buffer is full.
+ * Write errors surface in mlc_run_flush / mlc_run_logger_close, not here.
+ * Errors: MLC_INVALID_ARGUMENT (NULL logger or key, bad key: checked the first time a key is
+ * seen), MLC_FAILED_PRECONDITION (logger closed).
+ */
+MLC_API mlc_status mlc_run_log_metric(mlc_run_logger* logger, const char* key, double value,
+                                      int64_t step, mlc_error** err);
+
+/*
+ * Logs `n` points of one metric key from columns: steps[i], values[i] and, when `times_us` is
+ * not NULL, times_us[i] (microseconds since the Unix epoch; NULL = now for all). The arrays are
+ * borrowed for the call. n == 0 does nothing (the arrays may then be NULL).
+ * Errors: as mlc_run_log_metric, and MLC_INVALID_ARGUMENT for NULL steps or values with n > 0.
+ */
+MLC_API mlc_status mlc_run_log_metrics(mlc_run_logger* logger, const char* key,
+                                       const int64_t* steps, const double* values, size_t n,
+                                       const int64_t* times_us, mlc_error** err);
+
+/*
+ * Sets `n` params (keys[i] = values[i]) now, synchronously, so a conflict is reported by this
+ * call. Params are immutable: re-setting the same value is accepted, another value is
+ * MLC_FAILED_PRECONDITION with a message naming both values, and then none of the `n` is set.
+ * Errors: MLC_INVALID_ARGUMENT (NULL array or element, bad key, a key given twice with different
+ * values), MLC_FAILED_PRECONDITION (conflict; run ended), MLC_UNAVAILABLE (backend unreachable:
+ * the params are kept in the spool for mlc_sync).
+ */
+MLC_API mlc_status mlc_run_log_params(mlc_run_logger* logger, const char* const* keys,
+                                      const char* const* values, size_t n, mlc_error** err);
+
+/*
+ * Sets or overwrites `n` tags (keys[i] = values[i]) now, synchronously. Keys starting "mlc." are
+ * reserved. To remove tags call mlc_invoke("TrackingService/SetRunTags", ...).
+ * Errors: MLC_INVALID_ARGUMENT (NULL array or element, bad or reserved key), as
+ * mlc_run_log_params otherwise.
+ */
+MLC_API mlc_status mlc_run_set_tags(mlc_run_logger* logger, const char* const* keys,
+                                    const char* const* values, size_t n, mlc_error** err);
+
+/*
+ * Returns once every point logged before the call is durable, or kept in the spool. In the
+ * second case the status says why (e.g. MLC_RESOURCE_EXHAUSTED: the project is over its
+ * stored-bytes limit) and the message names the spool file to upload later with mlc_sync.
+ * Over a rate limit or while the backend is briefly unreachable, it waits and retries instead.
+ * Errors: the first unrecovered batch error since the previous flush.
+ */
+MLC_API mlc_status mlc_run_flush(mlc_run_logger* logger, mlc_error** err);
+
+/* Counters of a logger since it was opened (all from one consistent snapshot). */
+typedef struct mlc_run_logger_stats {
+  uint64_t points_logged;   /* accepted by the log calls */
+  uint64_t points_written;  /* acknowledged durable by the backend */
+  uint64_t points_dropped;  /* dropped because the buffer was full (drop_when_full) */
+  uint64_t points_spooled;  /* kept in the spool for mlc_sync */
+  uint64_t batches_written; /* batches acknowledged */
+  uint64_t retries;         /* batch sends retried after a transient error or a rate limit */
+} mlc_run_logger_stats;
+
+/* Fills *out with the logger's counters; valid on a closed logger too. Errors:
+ * MLC_INVALID_ARGUMENT (NULL logger or out). */
+MLC_API mlc_status mlc_run_logger_get_stats(const mlc_run_logger* logger,
+                                            mlc_run_logger_stats* out);
+
+/*
+ * Flushes, stops the background writer (and sampler) and, unless `status` (an mlc_run_status)
+ * is MLC_RUN_STATUS_UNSPECIFIED, ends the run with `status` (MLC_RUN_STATUS_FINISHED, _FAILED or
+ * _KILLED). The logger is closed even when this fails; later log calls return
+ * MLC_FAILED_PRECONDITION and a second close does nothing and returns MLC_OK. The handle stays
+ * valid for mlc_run_logger_get_stats until mlc_run_logger_free.
+ * Errors: MLC_INVALID_ARGUMENT (NULL logger; `status` not one of the four above: nothing is
+ * closed then), the flush's error, MLC_FAILED_PRECONDITION (the run was ended elsewhere).
+ */
+MLC_API mlc_status mlc_run_logger_close(mlc_run_logger* logger, int status, mlc_error** err);
+
+/*
+ * Closes the logger if needed (flushing, leaving the run's status alone, ignoring errors: close
+ * first to see them), frees it and sets *logger to NULL; NULL and *logger == NULL are accepted.
+ */
+MLC_API void mlc_run_logger_free(mlc_run_logger** logger);
+
+/* How a metric history is thinned: the values of mlcore.v1.DownsamplingMethod. */
+typedef enum mlc_downsampling_method {
+  MLC_DOWNSAMPLING_METHOD_UNSPECIFIED = 0, /* the same as NONE */
+  MLC_DOWNSAMPLING_METHOD_NONE = 1,        /* every point */
+  MLC_DOWNSAMPLING_METHOD_MINMAX = 2,      /* equal step buckets keeping first, min, max and last */
+  MLC_DOWNSAMPLING_METHOD_LTTB = 3         /* Largest-Triangle-Three-Buckets: keeps the shape */
+} mlc_downsampling_method;
+
+/* Options of mlc_metric_history; zero-initialize ({0}): zero fields mean "unbounded, every
+ * point". */
+typedef struct mlc_history_options {
+  int has_min_step; /* non-zero: only points with step >= min_step */
+  int64_t min_step;
+  int has_max_step; /* non-zero: only points with step <= max_step */
+  int64_t max_step;
+  int method;         /* an mlc_downsampling_method; 0 = every point */
+  int32_t max_points; /* MINMAX and LTTB: points at most, 4-100000; 0 = 1000 */
+} mlc_history_options;
+
+/*
+ * Reads metric `key` of run `run_id` (an id, or a name as in mlc_run_get) in columns, ordered by
+ * step then time: *n points, (*steps)[i], (*values)[i] and (*times_us)[i] (microseconds since the
+ * Unix epoch). `options` NULL = every point. Downsampled reads keep the first and the last point
+ * of the range. Any of steps, values and times_us may be NULL when that column is not wanted.
+ * The arrays are allocated by the library and owned by the caller: free them with
+ * mlc_metric_history_free. They are NULL (and *n 0) when no point is in the step range, and on
+ * failure. A whole history is read however many pages the backend splits it into.
+ * Errors: MLC_NOT_FOUND (run; key never logged, the message listing the run's keys),
+ * MLC_INVALID_ARGUMENT (NULL client, run_id, key or n; bad key; min_step > max_step;
+ * max_points out of range; unknown method), MLC_RESOURCE_EXHAUSTED (out of memory).
+ */
+MLC_API mlc_status mlc_metric_history(mlc_client* client, const char* run_id, const char* key,
+                                      const mlc_history_options* options, int64_t** steps,
+                                      double** values, int64_t** times_us, size_t* n,
+                                      mlc_error** err);
+
+/* Frees the arrays of mlc_metric_history and sets each pointer to NULL; any argument, and any
+ * pointed-to array, may be NULL. */
+MLC_API void mlc_metric_history_free(int64_t** steps, double** values, int64_t** times_us);
+
+/*
+ * Uploads the spool files of `spool_dir` (NULL or "" = the default, as in mlc_run_logger_options)
+ * that belong to the client's backend, exactly once (a replayed batch is recognised by its id),
+ * removing each file once all its records are acknowledged; what `mlc sync` does. Files of other
+ * backends are left alone. A file that fails is kept for a later sync and named in the report:
+ * such failures are in the report, not the status. *out_report_json receives
+ * {"files":N,"runsCreated":N,"batchesSent":N,"duplicates":N,"points":N,"filesLeft":N,
+ *  "errors":["<file>: <message>", ...]} (numbers are JSON numbers; errors may be empty).
+ * Errors: MLC_INVALID_ARGUMENT (NULL client or out-pointer).
+ */
+MLC_API mlc_status mlc_sync(mlc_client* client, const char* spool_dir, char** out_report_json,
+                            mlc_error** err);
+
 #ifdef __cplusplus
 }
 #endif

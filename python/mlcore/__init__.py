@@ -7,6 +7,11 @@ Quick start::
     client.create_project("ml-research")
     print(client.projects())
 
+    mlcore.init(project="ml-research")
+    with mlcore.start_run(name="baseline", params={"lr": 0.01}) as run:
+        for step in range(1000):
+            run.log_metric("loss", 1 / (step + 1), step=step)
+
 Every call goes through the C++ core (``mlcore._mlcore``); errors raise subclasses of
 :class:`MlcoreError` such as :class:`NotFoundError`.
 """
@@ -14,11 +19,14 @@ Every call goes through the C++ core (``mlcore._mlcore``); errors raise subclass
 from __future__ import annotations
 
 from mlcore import _mlcore
-from mlcore import config, errors, jobs
+from mlcore import config, errors, jobs, tracking
 from mlcore.client import BackendInfo, Client, Project
 from mlcore.errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from mlcore.errors import MlcoreError
 from mlcore._record import Record
+from mlcore.tracking import (Run, RunInfo, active_run, end_run, experiments, get_run, log_metric,
+                             log_metrics, log_param, log_params, metric_history, search_runs,
+                             set_tag, set_tags, start_run, sync)
 
 __version__: str = _mlcore.version()
 
@@ -58,6 +66,23 @@ def quota(project: str | None = None, *, users: bool = False) -> list[Record]:
 
 __all__ = [
     "BackendInfo",
+    "Run",
+    "RunInfo",
+    "active_run",
+    "end_run",
+    "experiments",
+    "get_run",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "metric_history",
+    "search_runs",
+    "set_tag",
+    "set_tags",
+    "start_run",
+    "sync",
+    "tracking",
     "Client",
     "MlcoreError",
     "Project",

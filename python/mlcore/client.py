@@ -153,3 +153,28 @@ class Client:
         from mlcore import jobs
         return jobs.list(client=self, **filters)
 
+    # -- tracking (see mlcore.tracking) -----------------------------------------------------------
+    def start_run(self, name: str | None = None, **options: Any) -> Any:
+        """Starts a run on this client; options as mlcore.start_run. Returns a mlcore.Run."""
+        from mlcore import tracking
+        return tracking.start_run(name, client=self, **options)
+
+    def get_run(self, id_or_name: str) -> Any:
+        from mlcore import tracking
+        return tracking.get_run(id_or_name, client=self)
+
+    def search_runs(self, filter: str = "", **options: Any) -> Any:
+        """Runs matching a filter; options as mlcore.search_runs."""
+        from mlcore import tracking
+        return tracking.search_runs(filter, client=self, **options)
+
+    def get_metric_history(self, run_id: str, key: str, **options: Any) -> Any:
+        """(steps, values, times_us) numpy arrays; options as mlcore.metric_history."""
+        from mlcore import tracking
+        return tracking.metric_history(run_id, key, client=self, **options)
+
+    def create_experiment(self, name: str, *, project: str | None = None,
+                          description: str = "") -> Record:
+        return Record(self.invoke("TrackingService/CreateExperiment", {"experiment": {
+            "project": project or "", "name": name, "description": description}}))
+

@@ -260,6 +260,7 @@ def build_spec(command: Sequence[str] | str | None = None, *, name: str | None =
                ttl: Any = None, retries: int | None = None, working_dir: str | None = None,
                snapshot: bool = False, labels: Mapping[str, str] | None = None,
                replicas: int | None = None, image: str | None = None,
+               experiment: str | None = None,
                spec: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A JobSpec dict from keyword arguments (``spec`` gives a base to override)."""
     out: dict[str, Any] = dict(spec or {})
@@ -271,7 +272,8 @@ def build_spec(command: Sequence[str] | str | None = None, *, name: str | None =
         items = [str(c) for c in command]
         out["command"], out["args"] = items[:1], items[1:]
     for key, value in (("name", name), ("project", project), ("flavor", flavor),
-                       ("priority_class", priority), ("working_dir", working_dir), ("image", image)):
+                       ("priority_class", priority), ("working_dir", working_dir), ("image", image),
+                       ("experiment", experiment)):
         if value:
             out[key] = value
     if resources is not None:

@@ -18,24 +18,19 @@
 #include "mlcore/resources.h"
 #include "mlcore/version.h"
 #include "proto_convert.h"
+#include "py_client.h"
 
-namespace py = pybind11;
 
-namespace {
+namespace mlcore::python {
 
-// Carries a non-OK Status out of a binding to the exception translator.
-struct StatusError {
-  mlcore::Status status;
-};
-
-template <typename T>
-T Unwrap(mlcore::Result<T> result) {
-  if (!result.ok()) throw StatusError{result.status()};
-  return std::move(result).value();
-}
-
-void Check(const mlcore::Status& status) {
-  if (!status.ok()) throw StatusError{status};
+mlcore::ClientOptions Options(const std::string& backend, const std::string& project,
+                              const std::string& context, const std::string& config) {
+  mlcore::ClientOptions options;
+  options.backend = backend;
+  options.project = project;
+  options.context = context;
+  options.config_path = config;
+  return options;
 }
 
 py::dict ConfigDict(const mlcore::ResolvedConfig& c) {
@@ -50,101 +45,13 @@ py::dict ConfigDict(const mlcore::ResolvedConfig& c) {
   return d;
 }
 
-mlcore::ClientOptions Options(const std::string& backend, const std::string& project,
-                              const std::string& context, const std::string& config) {
-  mlcore::ClientOptions options;
-  options.backend = backend;
-  options.project = project;
-  options.context = context;
-  options.config_path = config;
-  return options;
-}
+}  // namespace mlcore::python
 
-class PyClient {
- public:
-  PyClient(const std::string& backend, const std::string& project, const std::string& context,
-           const std::string& config) {
-    auto options = Options(backend, project, context, config);
-    mlcore::Result<std::unique_ptr<mlcore::Client>> client = mlcore::InternalError("not opened");
-    {
-      py::gil_scoped_release release;
-      client = mlcore::Client::Open(options);
-    }
-    client_ = Unwrap(std::move(client));
-  }
+namespace {
 
-  std::string Invoke(const std::string& method, const std::string& request_json) {
-    mlcore::Client& client = Get();
-    mlcore::JsonOptions options;
-    options.proto_field_names = true;
-    mlcore::Result<std::string> response = mlcore::InternalError("not called");
-    {
-      py::gil_scoped_release release;
-      response = mlcore::InvokeJson(client, method, request_json, options);
-    }
-    return Unwrap(std::move(response));
-  }
+using namespace mlcore::python;  // NOLINT(google-build-using-namespace)
 
-  // Calls `method` with a request dict and returns the response dict (see proto_convert.h).
-  py::dict Call(const std::string& method_name, const py::object& request_value) {
-    mlcore::Client& client = Get();
-    const auto* method = Unwrap(mlcore::FindMethod(method_name));
-    auto* factory = google::protobuf::MessageFactory::generated_factory();
-    std::unique_ptr<google::protobuf::Message> request(
-        factory->GetPrototype(method->input_type())->New());
-    if (auto error = mlcore::python::FromPython(request_value, request.get()); !error.empty()) {
-      throw StatusError{mlcore::InvalidArgumentError(method->name() + " request: " + error)};
-    }
-    mlcore::Result<std::unique_ptr<google::protobuf::Message>> response =
-        mlcore::InternalError("not called");
-    {
-      py::gil_scoped_release release;
-      response = mlcore::Invoke(client, method, *request);
-    }
-    return mlcore::python::ToPython(*Unwrap(std::move(response)));
-  }
 
-  // Streams log lines (dicts) of StreamJobLogs to `callback` until it returns False, the job
-  // ends (with follow) or the lines run out. The GIL is released while waiting for lines.
-  void StreamLogs(const py::object& request_value, const py::function& callback) {
-    mlcore::Client& client = Get();
-    mlcore::v1::StreamJobLogsRequest request;
-    if (auto error = mlcore::python::FromPython(request_value, &request); !error.empty()) {
-      throw StatusError{mlcore::InvalidArgumentError("StreamJobLogs request: " + error)};
-    }
-    std::optional<py::error_already_set> failure;
-    mlcore::Status status;
-    {
-      py::gil_scoped_release release;
-      status = client.StreamJobLogs(request, [&](const mlcore::v1::LogLine& line) {
-        py::gil_scoped_acquire acquire;
-        try {
-          py::object keep = callback(mlcore::python::ToPython(line));
-          return keep.is_none() || keep.cast<bool>();
-        } catch (py::error_already_set& e) {
-          failure.emplace(std::move(e));
-          return false;
-        }
-      });
-    }
-    if (failure) throw std::move(*failure);
-    Check(status);
-  }
-
-  std::string project() { return Get().project(); }
-  py::dict config() { return ConfigDict(Get().config()); }
-  void Close() { client_.reset(); }
-  bool closed() const { return client_ == nullptr; }
-
- private:
-  mlcore::Client& Get() {
-    if (client_ == nullptr) {
-      throw StatusError{mlcore::FailedPreconditionError("the client is closed; open a new one")};
-    }
-    return *client_;
-  }
-  std::unique_ptr<mlcore::Client> client_;
-};
 
 py::dict ConfigFileDict(const mlcore::ConfigFile& file) {
   py::dict d;
@@ -238,4 +145,6 @@ PYBIND11_MODULE(_mlcore, m) {
       .def_property_readonly("config", &PyClient::config)
       .def_property_readonly("closed", &PyClient::closed)
       .def("close", &PyClient::Close);
+
+  BindTracking(m);
 }

@@ -102,7 +102,7 @@ int main(void) {
   CHECK(st == MLC_OK && strstr(json, "from C") != NULL);
   mlc_string_free(&json);
 
-  st = mlc_invoke(client, "TrackingService/CreateRun", "{}", &json, &err);
+  st = mlc_invoke(client, "RegistryService/CreateRegisteredModel", "{}", &json, &err);
   CHECK(st == MLC_UNIMPLEMENTED);
   mlc_error_free(&err);
 

@@ -69,6 +69,9 @@ struct RunLoggerStats {
   uint64_t retries = 0;          // batch sends retried after a transient error
 };
 
+// A step argument meaning "one more than the last step this logger logged for the key" (0 first).
+inline constexpr int64_t kAutoStep = INT64_MIN;
+
 class RunLogger {
  public:
   // Starts logging to the existing run `run_id` of `client`'s backend. `client` must outlive the
@@ -87,7 +90,7 @@ class RunLogger {
 
   const std::string& run_id() const;
 
-  // Buffers one point; time_us 0 = now. Errors: INVALID_ARGUMENT (bad key; checked the first time
+  // Buffers one point; time_us 0 = now; step kAutoStep = the key's next step. Errors: INVALID_ARGUMENT (bad key; checked the first time
   // a key is seen), FAILED_PRECONDITION (closed). With kBlock, waits while the buffer is full.
   Status LogMetric(std::string_view key, double value, int64_t step = 0, int64_t time_us = 0);
   // As LogMetric, but returns false instead of waiting when the buffer is full under kBlock (the

@@ -62,6 +62,8 @@ class LocalBackend final : public Backend {
       const v1::ApplyRetentionRequest& request) override;
 
   const std::string& dir() const { return dir_; }
+  // The tracking store (tracking.db), opened on first use.
+  Result<TrackingStore*> Tracking();
 
  private:
   LocalBackend(std::string dir, std::unique_ptr<sqlite::Db> db);
@@ -73,8 +75,12 @@ class LocalBackend final : public Backend {
   // Checks that `job` could ever start: project limits (with ancestors) and node capacity.
   Status CheckCanEverFit(const v1::Job& job);
 
-  // The tracking store (tracking.db), opened on first use.
-  Result<TrackingStore*> Tracking();
+
+  // Creates the SCHEDULED tracking run of a job being submitted; returns its id.
+  Result<std::string> CreateJobRun(const v1::Job& job);
+  // Ends the runs of jobs that ended without their supervisor ending the run (cancelled while
+  // pending, lost), so run states never lag behind their jobs.
+  Status ReconcileJobRuns(const std::string& project);
   Status CheckProjectExists(const std::string& project);
 
   const std::string dir_;

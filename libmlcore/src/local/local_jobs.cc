@@ -169,6 +169,19 @@ Result<v1::Job> LocalBackend::SubmitJob(const JobSubmission& submission) {
       for (const auto& [k, v] : secrets) text += k + "=" + v + "\n";
       MLC_RETURN_IF_ERROR(util::AtomicWriteFile(job_dir + "/secrets.env", text, 0600));
     }
+    // Every job gets a tracking run (MLC_RUN_ID in its environment); removed again if the job
+    // is not stored after all.
+    MLC_ASSIGN_OR_RETURN(std::string run_id, CreateJobRun(job));
+    job.set_run_id(run_id);
+    struct DropRunUnlessKept {
+      LocalBackend* backend;
+      std::string run_id;
+      bool kept = false;
+      ~DropRunUnlessKept() {
+        if (kept) return;
+        if (auto store = backend->Tracking(); store.ok()) (*store)->DeleteRun(run_id).IgnoreError();
+      }
+    } drop_run{this, run_id};
     JobRecord record;
     record.job = job;
     MLC_RETURN_IF_ERROR(InsertJob(*db_, record));
@@ -188,6 +201,7 @@ Result<v1::Job> LocalBackend::SubmitJob(const JobSubmission& submission) {
       MLC_RETURN_IF_ERROR(remember.Run());
     }
     MLC_RETURN_IF_ERROR(txn.Commit());
+    drop_run.kept = true;
     MLC_RETURN_IF_ERROR(RequestSchedulingPass(*db_, ctx));
     MLC_ASSIGN_OR_RETURN(auto stored, LoadJob(*db_, id));
     return stored.job;

@@ -7,6 +7,9 @@
 #include "util/fs.h"
 
 namespace mlcore::local {
+namespace {
+v1::RunStatus RunStatusOfJob(v1::JobState state);
+}  // namespace
 
 Result<TrackingStore*> LocalBackend::Tracking() {
   std::lock_guard lock(tracking_mu_);
@@ -24,6 +27,64 @@ Status LocalBackend::CheckProjectExists(const std::string& project) {
                          "create " + project + "`");
   }
   return p.status();
+}
+
+Result<std::string> LocalBackend::CreateJobRun(const v1::Job& job) {
+  MLC_ASSIGN_OR_RETURN(TrackingStore * store, Tracking());
+  const v1::JobSpec& spec = job.spec();
+  MLC_ASSIGN_OR_RETURN(
+      std::string experiment,
+      store->EnsureExperiment(spec.project(),
+                              spec.experiment().empty() ? "default" : spec.experiment(),
+                              job.user()));
+  v1::CreateRunRequest create;
+  v1::Run* run = create.mutable_run();
+  run->set_project(spec.project());
+  run->set_experiment_id(experiment);
+  run->set_name(spec.name());
+  run->set_user(job.user());
+  run->set_job_id(job.id());
+  run->set_status(v1::RUN_STATUS_SCHEDULED);
+  if (job.reproducibility().has_source()) *run->mutable_source() = job.reproducibility().source();
+  (*run->mutable_tags())["mlc.job"] = spec.name();
+  for (const auto& [k, v] : spec.labels()) (*run->mutable_tags())["mlc.label." + k] = v;
+  MLC_ASSIGN_OR_RETURN(v1::Run created, store->CreateRun(create));
+  return created.id();
+}
+
+namespace {
+v1::RunStatus RunStatusOfJob(v1::JobState state) {
+  switch (state) {
+    case v1::JOB_STATE_SUCCEEDED:
+      return v1::RUN_STATUS_FINISHED;
+    case v1::JOB_STATE_FAILED:
+    case v1::JOB_STATE_TIMED_OUT:
+      return v1::RUN_STATUS_FAILED;
+    default:
+      return v1::RUN_STATUS_KILLED;
+  }
+}
+}  // namespace
+
+Status LocalBackend::ReconcileJobRuns(const std::string& project) {
+  MLC_ASSIGN_OR_RETURN(TrackingStore * store, Tracking());
+  MLC_ASSIGN_OR_RETURN(auto active, store->ActiveJobRuns(project));
+  for (const auto& [run_id, job_id] : active) {
+    v1::UpdateRunRequest update;
+    {
+      std::lock_guard lock(mu_);
+      auto job = LoadJob(*db_, job_id);
+      if (!job.ok() || !IsFinalJobState(job->job.state())) continue;
+      update.set_status(RunStatusOfJob(job->job.state()));
+      if (job->job.has_end_time()) *update.mutable_end_time() = job->job.end_time();
+    }
+    update.set_id(run_id);
+    auto updated = store->UpdateRun(update);
+    if (!updated.ok() && updated.status().code() != StatusCode::kFailedPrecondition) {
+      return updated.status();  // (FAILED_PRECONDITION: ended meanwhile by its supervisor)
+    }
+  }
+  return Status::Ok();
 }
 
 Result<v1::Experiment> LocalBackend::CreateExperiment(const v1::Experiment& experiment) {
@@ -78,7 +139,13 @@ Result<v1::Run> LocalBackend::CreateRun(const v1::CreateRunRequest& request) {
 
 Result<v1::Run> LocalBackend::GetRun(const v1::GetRunRequest& request) {
   MLC_ASSIGN_OR_RETURN(TrackingStore * store, Tracking());
-  return store->GetRun(request.id());
+  MLC_ASSIGN_OR_RETURN(v1::Run run, store->GetRun(request.id()));
+  if (!run.job_id().empty() && (run.status() == v1::RUN_STATUS_SCHEDULED ||
+                                run.status() == v1::RUN_STATUS_RUNNING)) {
+    MLC_RETURN_IF_ERROR(ReconcileJobRuns(run.project()));
+    return store->GetRun(request.id());
+  }
+  return run;
 }
 
 Result<v1::Run> LocalBackend::UpdateRun(const v1::UpdateRunRequest& request) {
@@ -111,6 +178,7 @@ Result<v1::Run> LocalBackend::SetRunTags(const v1::SetRunTagsRequest& request) {
 Result<v1::SearchRunsResponse> LocalBackend::SearchRuns(const v1::SearchRunsRequest& request) {
   MLC_RETURN_IF_ERROR(CheckProjectExists(request.project()));
   MLC_ASSIGN_OR_RETURN(TrackingStore * store, Tracking());
+  MLC_RETURN_IF_ERROR(ReconcileJobRuns(request.project()));
   return store->SearchRuns(request);
 }
 

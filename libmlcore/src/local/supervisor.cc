@@ -21,6 +21,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "local/job_runtime.h"
+#include "local/job_run_tracker.h"
 #include "local/job_store.h"
 #include "local/local_backend.h"
 #include "local/log_file.h"
@@ -508,6 +509,7 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
     log = std::move(fallback).value();
   }
 
+  JobRunTracker tracker(state_dir, record.job);
   Outcome outcome;
   const auto& spec = record.job.spec();
   std::string working_dir = spec.working_dir().empty() ? job_dir : spec.working_dir();
@@ -580,6 +582,7 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
     if (UpdateJob(db, r).ok() && txn->Commit().ok()) break;
   }
   if (!requeued) ::unlink((job_dir + "/secrets.env").c_str());  // a retry still needs them
+  tracker.Ended(outcome.state, requeued);
 
   // Built only now: node detection may run nvidia-smi, which must not delay the job's start.
   const RuntimeContext ctx = DefaultRuntimeContext(state_dir);

@@ -384,6 +384,22 @@ Result<std::vector<std::string>> TrackingStore::FindRunsByName(const std::string
   return ids;
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> TrackingStore::ActiveJobRuns(
+    const std::string& project) {
+  std::lock_guard lock(mu_);
+  MLC_ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT id, job_id FROM runs WHERE job_id != '' "
+                                                 "AND status IN (1, 2) AND (? = '' OR project = "
+                                                 "?)"));
+  select.Bind(1, project).Bind(2, project);
+  std::vector<std::pair<std::string, std::string>> out;
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    out.emplace_back(select.ColumnText(0), select.ColumnText(1));
+  }
+  return out;
+}
+
 Result<v1::Run> TrackingStore::UpdateRun(const v1::UpdateRunRequest& request) {
   std::lock_guard lock(mu_);
   MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(*db_));

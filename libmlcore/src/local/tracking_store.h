@@ -49,6 +49,10 @@ class TrackingStore {
   Result<std::vector<std::string>> FindRunsByName(const std::string& project,
                                                   const std::string& name, int limit);
 
+  // (run id, job id) of the project's job runs that have not ended.
+  Result<std::vector<std::pair<std::string, std::string>>> ActiveJobRuns(
+      const std::string& project);
+
   Result<v1::LogBatchResponse> LogBatch(const v1::MetricBatch& batch);
   Result<v1::GetMetricHistoryResponse> GetMetricHistory(const v1::GetMetricHistoryRequest& request);
 

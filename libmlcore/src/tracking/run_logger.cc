@@ -93,7 +93,10 @@ class RunLogger::Impl {
       return false;
     }
     MLC_ASSIGN_OR_RETURN(size_t k, KeyIndexLocked(key));
-    keys_[k].columns.Push(step, time_us, value);
+    KeyBuffer& b = keys_[k];
+    if (step == kAutoStep) step = b.next_step;
+    b.next_step = step + 1;
+    b.columns.Push(step, time_us, value);
     ++stats_.points_logged;
     if (++buffered_ == options_.max_buffered_points / 2) wake_flusher_.notify_one();
     return true;
@@ -126,6 +129,7 @@ class RunLogger::Impl {
       } else {
         c.times.resize(c.times.size() + take, now);
       }
+      keys_[k].next_step = steps[done + take - 1] + 1;
       const size_t before = buffered_;
       buffered_ += take;
       stats_.points_logged += take;
@@ -224,6 +228,7 @@ class RunLogger::Impl {
   struct KeyBuffer {
     std::string key;
     tracking::Columns columns;
+    int64_t next_step = 0;  // for kAutoStep
   };
 
   Result<size_t> KeyIndexLocked(std::string_view key) {
@@ -231,7 +236,7 @@ class RunLogger::Impl {
     auto it = index_.find(key);
     if (it != index_.end()) return last_key_ = it->second;
     MLC_RETURN_IF_ERROR(ValidateMetricKey(key));
-    keys_.push_back({std::string(key), {}});
+    keys_.push_back({std::string(key), {}, 0});
     index_.emplace(std::string(key), keys_.size() - 1);
     return last_key_ = keys_.size() - 1;
   }
@@ -300,7 +305,7 @@ class RunLogger::Impl {
       uint64_t count = buffered_;
       for (auto& k : keys_) {
         if (k.columns.size() == 0) continue;
-        taken.push_back({k.key, std::move(k.columns)});
+        taken.push_back({k.key, std::move(k.columns), 0});
         k.columns = tracking::Columns();
       }
       buffered_ = 0;

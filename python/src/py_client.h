@@ -1,0 +1,138 @@
+// Shared by the binding files of mlcore._mlcore: Status -> exception plumbing and PyClient.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <pybind11/pybind11.h>
+
+#include "mlcore/client.h"
+#include "mlcore/config.h"
+#include "mlcore/invoke.h"
+#include "mlcore/json.h"
+#include "proto_convert.h"
+
+namespace mlcore::python {
+
+namespace py = pybind11;
+
+// Carries a non-OK Status out of a binding to the exception translator.
+struct StatusError {
+  mlcore::Status status;
+};
+
+template <typename T>
+T Unwrap(mlcore::Result<T> result) {
+  if (!result.ok()) throw StatusError{result.status()};
+  return std::move(result).value();
+}
+
+inline void Check(const mlcore::Status& status) {
+  if (!status.ok()) throw StatusError{status};
+}
+
+
+py::dict ConfigDict(const mlcore::ResolvedConfig& c);
+
+mlcore::ClientOptions Options(const std::string& backend, const std::string& project,
+                              const std::string& context, const std::string& config);
+
+class PyClient {
+ public:
+  PyClient(const std::string& backend, const std::string& project, const std::string& context,
+           const std::string& config) {
+    auto options = Options(backend, project, context, config);
+    mlcore::Result<std::unique_ptr<mlcore::Client>> client = mlcore::InternalError("not opened");
+    {
+      py::gil_scoped_release release;
+      client = mlcore::Client::Open(options);
+    }
+    client_ = Unwrap(std::move(client));
+  }
+
+  std::string Invoke(const std::string& method, const std::string& request_json) {
+    mlcore::Client& client = Get();
+    mlcore::JsonOptions options;
+    options.proto_field_names = true;
+    mlcore::Result<std::string> response = mlcore::InternalError("not called");
+    {
+      py::gil_scoped_release release;
+      response = mlcore::InvokeJson(client, method, request_json, options);
+    }
+    return Unwrap(std::move(response));
+  }
+
+  // Calls `method` with a request dict and returns the response dict (see proto_convert.h).
+  py::dict Call(const std::string& method_name, const py::object& request_value) {
+    mlcore::Client& client = Get();
+    const auto* method = Unwrap(mlcore::FindMethod(method_name));
+    auto* factory = google::protobuf::MessageFactory::generated_factory();
+    std::unique_ptr<google::protobuf::Message> request(
+        factory->GetPrototype(method->input_type())->New());
+    if (auto error = mlcore::python::FromPython(request_value, request.get()); !error.empty()) {
+      throw StatusError{mlcore::InvalidArgumentError(method->name() + " request: " + error)};
+    }
+    mlcore::Result<std::unique_ptr<google::protobuf::Message>> response =
+        mlcore::InternalError("not called");
+    {
+      py::gil_scoped_release release;
+      response = mlcore::Invoke(client, method, *request);
+    }
+    return mlcore::python::ToPython(*Unwrap(std::move(response)));
+  }
+
+  // Streams log lines (dicts) of StreamJobLogs to `callback` until it returns False, the job
+  // ends (with follow) or the lines run out. The GIL is released while waiting for lines.
+  void StreamLogs(const py::object& request_value, const py::function& callback) {
+    mlcore::Client& client = Get();
+    mlcore::v1::StreamJobLogsRequest request;
+    if (auto error = mlcore::python::FromPython(request_value, &request); !error.empty()) {
+      throw StatusError{mlcore::InvalidArgumentError("StreamJobLogs request: " + error)};
+    }
+    std::optional<py::error_already_set> failure;
+    mlcore::Status status;
+    {
+      py::gil_scoped_release release;
+      status = client.StreamJobLogs(request, [&](const mlcore::v1::LogLine& line) {
+        py::gil_scoped_acquire acquire;
+        try {
+          py::object keep = callback(mlcore::python::ToPython(line));
+          return keep.is_none() || keep.cast<bool>();
+        } catch (py::error_already_set& e) {
+          failure.emplace(std::move(e));
+          return false;
+        }
+      });
+    }
+    if (failure) throw std::move(*failure);
+    Check(status);
+  }
+
+  std::string project() { return Get().project(); }
+  // The client, shared with objects that must outlive a close() (run loggers).
+  std::shared_ptr<mlcore::Client> Shared() {
+    Get();
+    return client_;
+  }
+  py::dict config() { return ConfigDict(Get().config()); }
+  void Close() { client_.reset(); }
+  bool closed() const { return client_ == nullptr; }
+
+ private:
+  mlcore::Client& Get() {
+    if (client_ == nullptr) {
+      throw StatusError{mlcore::FailedPreconditionError("the client is closed; open a new one")};
+    }
+    return *client_;
+  }
+  std::shared_ptr<mlcore::Client> client_;
+};
+
+
+// Registers RunLogger and the tracking helpers (tracking_bindings.cc).
+void BindTracking(py::module_& m);
+
+}  // namespace mlcore::python
