@@ -1,7 +1,9 @@
 """A tiny training job: fits y = 3x + 2 with gradient descent (pure Python, no dependencies).
 
-It prints its progress, honours SIGTERM (cancel/preemption) by saving a checkpoint, resumes from
-the checkpoint when requeued, and writes the model to outputs/model.json.
+It prints its progress, logs loss and parameters to the job's tracking run when the mlcore package
+is importable (inside a job, mlcore.start_run() attaches to the job's run), honours SIGTERM
+(cancel/preemption) by saving a checkpoint, resumes from the checkpoint when requeued, and writes
+the model to outputs/model.json.
 Run it as a job: mlc job submit -f examples/train.yaml --follow
 """
 
@@ -37,13 +39,22 @@ if os.path.exists(CHECKPOINT):
 
 print(f"job {os.environ.get('MLC_JOB_NAME', '(local)')} training for {EPOCHS} epochs, lr={LR}",
       flush=True)
+try:  # tracking is optional: the script also runs where mlcore is not installed
+    import mlcore
+    run = mlcore.start_run(params={"epochs": EPOCHS, "lr": LR}) if os.environ.get("MLC_RUN_ID") else None
+except ImportError:
+    run = None
 for epoch in range(start, EPOCHS):
     gw = sum(2 * (w * x + b - y) * x for x, y in data) / len(data)
     gb = sum(2 * (w * x + b - y) for x, y in data) / len(data)
     w, b = w - LR * gw, b - LR * gb
     loss = sum((w * x + b - y) ** 2 for x, y in data) / len(data)
     print(f"epoch {epoch + 1:3d}  loss {loss:.4f}  w {w:.3f}  b {b:.3f}", flush=True)
+    if run is not None:
+        run.log_metrics({"loss": loss, "w": w, "b": b}, step=epoch + 1)
     if stop:
+        if run is not None:
+            run.flush()
         with open(CHECKPOINT, "w") as f:
             json.dump({"w": w, "b": b, "epoch": epoch + 1}, f)
         print("stopping: checkpoint saved", file=sys.stderr, flush=True)
@@ -52,4 +63,6 @@ for epoch in range(start, EPOCHS):
 
 with open("outputs/model.json", "w") as f:
     json.dump({"w": w, "b": b, "loss": loss}, f)
+if run is not None:
+    run.end()  # flushes; the job's end ends the run
 print(f"done: y = {w:.2f}x + {b:.2f}", flush=True)

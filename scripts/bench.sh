@@ -7,8 +7,14 @@
 #                                    #   sched.utilization
 #   scripts/bench.sh jobs            # jobs on the local backend: jobs.submit, jobs.latency,
 #                                    #   jobs.supervision
+#   scripts/bench.sh tracking        # experiment tracking against MLflow (bench/tracking_bench.py
+#                                    #   in .venv-bench, see scripts/bench-env.sh):
+#                                    #   tracking.log_metric, tracking.log_batch, tracking.read,
+#                                    #   tracking.train_loop, tracking.cpp (runs
+#                                    #   build/release/bench/tracking_bench_cpp if built)
 # Environment: BENCH_JOBS (jobs in the packing trace, default 30000), BENCH_SEED (default 1),
-# BENCH_SUBMITS (jobs per submit-throughput run, default 10000).
+# BENCH_SUBMITS (jobs per submit-throughput run, default 10000), BENCH_PY_INSTALL=0 (tracking: use
+# the mlcore already installed in .venv instead of `pip install .` into it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -16,11 +22,14 @@ BUILD="$ROOT/build/release"
 
 scripts/setup.sh
 cmake --preset release >/dev/null
-cmake --build "$BUILD" --target sched_bench jobs_bench mlc mlc-supervisor -j "${BENCH_BUILD_JOBS:-2}"
+targets=(sched_bench jobs_bench mlc mlc-supervisor)
+grep -q tracking_bench_cpp bench/CMakeLists.txt && targets+=(tracking_bench_cpp)
+cmake --build "$BUILD" --target "${targets[@]}" -j "${BENCH_BUILD_JOBS:-2}"
 
 sched=()
 jobs=()
-for name in "${@:-sched jobs}"; do
+tracking=()
+for name in "${@:-sched jobs tracking}"; do
   for n in $name; do
     case "$n" in
       sched) sched+=(pass packing utilization) ;;
@@ -31,12 +40,26 @@ for name in "${@:-sched jobs}"; do
       jobs.submit) jobs+=(submit) ;;
       jobs.latency) jobs+=(latency) ;;
       jobs.supervision) jobs+=(supervision) ;;
+      tracking) tracking+=(log_metric log_batch read train_loop cpp) ;;
+      tracking.log_metric | tracking.log_batch | tracking.read | tracking.train_loop | tracking.cpp)
+        tracking+=("${n#tracking.}") ;;
       *) echo "bench.sh: unknown benchmark \"$n\"; known: sched, sched.pass, sched.packing," \
-              "sched.utilization, jobs, jobs.submit, jobs.latency, jobs.supervision" >&2
+              "sched.utilization, jobs, jobs.submit, jobs.latency, jobs.supervision, tracking," \
+              "tracking.log_metric, tracking.log_batch, tracking.read, tracking.train_loop," \
+              "tracking.cpp" >&2
          exit 2 ;;
     esac
   done
 done
+
+if ((${#tracking[@]})); then
+  # Peers' Python packages (MLflow) live in .venv-bench; it sees the mlcore that `pip install .`
+  # puts into .venv (incremental, as scripts/test.sh does).
+  scripts/bench-env.sh
+  if [ "${BENCH_PY_INSTALL:-1}" != 0 ]; then
+    .venv/bin/python -m pip install -q --no-build-isolation "$ROOT"
+  fi
+fi
 
 mkdir -p "$ROOT/bench/results"
 out="$ROOT/bench/results/latest.jsonl"
@@ -52,4 +75,9 @@ if ((${#jobs[@]})); then
   list=$(IFS=,; echo "${jobs[*]}")
   "$BUILD/bench/jobs_bench" --only "$list" --jobs "${BENCH_SUBMITS:-10000}" \
     --mlc "$BUILD/cli/mlc" | tee -a "$out"
+fi
+if ((${#tracking[@]})); then
+  list=$(IFS=,; echo "${tracking[*]}")
+  .venv-bench/bin/python bench/tracking_bench.py --only "$list" \
+    --cpp "$BUILD/bench/tracking_bench_cpp" | tee -a "$out"
 fi

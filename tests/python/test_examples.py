@@ -23,6 +23,8 @@ def test_quickstart_py(backend, monkeypatch):
         assert proc.returncode == 0, proc.stderr
         assert "SUCCEEDED, exit code 0" in proc.stdout
         assert "done: y = " in proc.stdout and "epoch  10" in proc.stdout
+        assert "RUN_STATUS_FINISHED, params {'epochs': '10', 'lr': '0.05'}" in proc.stdout
+        assert "over 10 epochs" in proc.stdout
 
 
 @pytest.mark.skipif(not os.path.exists(mlc_binary()), reason="mlc not built")
