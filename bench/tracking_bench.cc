@@ -74,8 +74,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const std::string base = std::filesystem::temp_directory_path().string() + "/mlc-tracking-bench-" +
-                           std::to_string(getpid());
+  const std::string base = std::filesystem::temp_directory_path().string() +
+                           "/mlc-tracking-bench-" + std::to_string(getpid());
   const std::vector<std::string> keys = {"k0", "k1", "k2", "k3", "k4",
                                          "k5", "k6", "k7", "k8", "k9"};
   const double points = static_cast<double>(steps) * kKeys;
@@ -123,9 +123,8 @@ int main(int argc, char** argv) {
     }
   }
   std::filesystem::remove_all(base);
-  const std::map<std::string, std::string> params = {{"keys", std::to_string(kKeys)},
-                                                     {"steps", std::to_string(steps)},
-                                                     {"warmup_discarded", "1"}};
+  const std::map<std::string, std::string> params = {
+      {"keys", std::to_string(kKeys)}, {"steps", std::to_string(steps)}, {"warmup_discarded", "1"}};
   auto emit = [&](const std::string& bench, const std::string& unit, std::vector<double> v,
                   const std::string& target, bool (*met)(double)) {
     const auto st = Summarize(std::move(v));

@@ -67,5 +67,8 @@ void AddSimCommand(CLI::App& app, Globals& globals);
 void AddJobCommands(CLI::App& app, Globals& globals);
 void AddJobAttachCommands(CLI::App* job, Globals& globals);  // exec, port-forward
 void AddQuotaCommands(CLI::App& app, Globals& globals);      // quota, flavor, node
+void AddRunCommands(CLI::App& app, Globals& globals);
+void AddRunMetricsCommands(CLI::App* run, Globals& globals);  // metrics, compare
+void AddTrackingCommands(CLI::App& app, Globals& globals);    // exp, sync, gc, tracking-policy
 
 }  // namespace mlc

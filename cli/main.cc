@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   mlc::AddSimCommand(app, globals);
   mlc::AddJobCommands(app, globals);
   mlc::AddQuotaCommands(app, globals);
+  mlc::AddRunCommands(app, globals);
+  mlc::AddTrackingCommands(app, globals);
 
   try {
     app.parse(argc, argv);

@@ -20,7 +20,6 @@
 #include "proto_convert.h"
 #include "py_client.h"
 
-
 namespace mlcore::python {
 
 mlcore::ClientOptions Options(const std::string& backend, const std::string& project,
@@ -50,8 +49,6 @@ py::dict ConfigDict(const mlcore::ResolvedConfig& c) {
 namespace {
 
 using namespace mlcore::python;  // NOLINT(google-build-using-namespace)
-
-
 
 py::dict ConfigFileDict(const mlcore::ConfigFile& file) {
   py::dict d;

@@ -34,7 +34,6 @@ inline void Check(const mlcore::Status& status) {
   if (!status.ok()) throw StatusError{status};
 }
 
-
 py::dict ConfigDict(const mlcore::ResolvedConfig& c);
 
 mlcore::ClientOptions Options(const std::string& backend, const std::string& project,
@@ -130,7 +129,6 @@ class PyClient {
   }
   std::shared_ptr<mlcore::Client> client_;
 };
-
 
 // Registers RunLogger and the tracking helpers (tracking_bindings.cc).
 void BindTracking(py::module_& m);

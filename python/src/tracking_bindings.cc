@@ -4,11 +4,11 @@
 // log_metric holds the GIL (releasing and re-taking it would cost more than the call); it only
 // appends to the logger's buffer. When the buffer is full under the "block" policy, the GIL is
 // released while waiting for the flusher, so other Python threads (and Ctrl-C) keep working.
-#include <pybind11/numpy.h>
-#include <pybind11/stl.h>
-
 #include <chrono>
 #include <map>
+
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
 
 #include "mlcore/tracking.h"
 #include "py_client.h"
@@ -21,9 +21,9 @@ class PyRunLogger {
   PyRunLogger(std::shared_ptr<Client> client, std::unique_ptr<RunLogger> logger)
       : client_(std::move(client)), logger_(std::move(logger)) {}
 
-  static RunLoggerOptions MakeOptions(double flush_interval, int64_t max_buffered_points,
-                                      bool drop, bool system_metrics, double system_interval,
-                                      int system_pid, const std::string& spool_dir) {
+  static RunLoggerOptions MakeOptions(double flush_interval, int64_t max_buffered_points, bool drop,
+                                      bool system_metrics, double system_interval, int system_pid,
+                                      const std::string& spool_dir) {
     RunLoggerOptions o;
     o.flush_interval = std::chrono::milliseconds(static_cast<int64_t>(flush_interval * 1000));
     if (max_buffered_points > 0) o.max_buffered_points = static_cast<size_t>(max_buffered_points);
@@ -200,9 +200,9 @@ void BindTracking(py::module_& m) {
                        int64_t max_buffered_points, bool drop, bool system_metrics,
                        double system_interval, int system_pid, const std::string& spool_dir) {
              auto shared = client.Shared();
-             auto options = PyRunLogger::MakeOptions(flush_interval, max_buffered_points, drop,
-                                                     system_metrics, system_interval, system_pid,
-                                                     spool_dir);
+             auto options =
+                 PyRunLogger::MakeOptions(flush_interval, max_buffered_points, drop, system_metrics,
+                                          system_interval, system_pid, spool_dir);
              Result<std::unique_ptr<RunLogger>> logger = InternalError("not attached");
              {
                py::gil_scoped_release release;
@@ -246,8 +246,8 @@ void BindTracking(py::module_& m) {
       .def_property_readonly("run_id", &PyRunLogger::run_id);
 
   m.def("metric_history", &History, py::arg("client"), py::arg("run_id"), py::arg("key"),
-        py::arg("min_step") = py::none(), py::arg("max_step") = py::none(),
-        py::arg("method") = 0, py::arg("max_points") = 0);
+        py::arg("min_step") = py::none(), py::arg("max_step") = py::none(), py::arg("method") = 0,
+        py::arg("max_points") = 0);
   m.def(
       "sync_spool",
       [](PyClient& py_client, const std::string& spool_dir) {

@@ -2,14 +2,14 @@
 // limit, the offline spool and exactly-once sync (with injected faults), concurrent writers, and
 // a writer killed with SIGKILL mid-stream.
 #include <signal.h>
-#include <sqlite3.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <sys/wait.h>
 #include <thread>
 
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include "mlcore/client.h"
 #include "mlcore/tracking.h"
@@ -195,7 +195,8 @@ TEST_CASE("an offline run lives in the spool until sync creates it, exactly once
   search.set_project("ml");
   CHECK(f.client->SearchRuns(search)->runs_size() == 0);
   {
-    ScopedEnv fault(testing::EnvMap{{"MLC_FAULT_SYNC_DROP_ACK_AFTER", "1"}});  // the create's ack is lost
+    ScopedEnv fault(
+        testing::EnvMap{{"MLC_FAULT_SYNC_DROP_ACK_AFTER", "1"}});  // the create's ack is lost
     REQUIRE(SyncSpool(*f.client, f.spool).ok());
   }
   auto report = SyncSpool(*f.client, f.spool);

@@ -1,9 +1,8 @@
 // The series codec, downsampling, and the local tracking store through Client: experiments, runs,
 // exactly-once batches, immutable params, history reads, search, limits, retention.
-#include <sys/stat.h>
-
 #include <cmath>
 #include <random>
+#include <sys/stat.h>
 
 #include <doctest/doctest.h>
 
@@ -74,7 +73,9 @@ struct Store {
 };
 
 double Square(int64_t i) { return static_cast<double>(i) * 0.5; }
-double Wave(int64_t i) { return std::sin(static_cast<double>(i) / 1000.0) + (i == 777777 ? 50 : 0); }
+double Wave(int64_t i) {
+  return std::sin(static_cast<double>(i) / 1000.0) + (i == 777777 ? 50 : 0);
+}
 
 TEST_CASE("chunks round-trip any steps, times and values bit-exactly") {
   std::mt19937_64 rng(7);

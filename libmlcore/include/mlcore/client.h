@@ -140,8 +140,7 @@ class Client {
   Result<v1::SearchRunsResponse> SearchRuns(const v1::SearchRunsRequest& request);
   // Logs one batch (usually called by RunLogger's flusher, not by hand).
   Result<v1::LogBatchResponse> LogBatch(const v1::MetricBatch& batch);
-  Result<v1::GetMetricHistoryResponse> GetMetricHistory(
-      const v1::GetMetricHistoryRequest& request);
+  Result<v1::GetMetricHistoryResponse> GetMetricHistory(const v1::GetMetricHistoryRequest& request);
   Result<v1::TrackingPolicy> GetTrackingPolicy(std::string_view project = {});
   Result<v1::TrackingPolicy> UpdateTrackingPolicy(const v1::TrackingPolicy& policy);
   Result<v1::ApplyRetentionResponse> ApplyRetention(const v1::ApplyRetentionRequest& request);

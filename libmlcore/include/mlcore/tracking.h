@@ -76,7 +76,7 @@ class RunLogger {
  public:
   // Starts logging to the existing run `run_id` of `client`'s backend. `client` must outlive the
   // logger. Errors: NOT_FOUND (run), FAILED_PRECONDITION (run ended).
-  static Result<std::unique_ptr<RunLogger>> Attach(Client& client, std::string run_id,
+  static Result<std::unique_ptr<RunLogger>> Attach(Client& client, const std::string& run_id,
                                                    RunLoggerOptions options = {});
   // Creates a run without contacting any backend: it lives in the spool of `options.spool_dir`
   // under a placeholder id ("offline-<uuid>") until `mlc sync` creates it on `backend_uri`
@@ -90,8 +90,9 @@ class RunLogger {
 
   const std::string& run_id() const;
 
-  // Buffers one point; time_us 0 = now; step kAutoStep = the key's next step. Errors: INVALID_ARGUMENT (bad key; checked the first time
-  // a key is seen), FAILED_PRECONDITION (closed). With kBlock, waits while the buffer is full.
+  // Buffers one point; time_us 0 = now; step kAutoStep = the key's next step. Errors:
+  // INVALID_ARGUMENT (bad key; checked the first time a key is seen), FAILED_PRECONDITION (closed).
+  // With kBlock, waits while the buffer is full.
   Status LogMetric(std::string_view key, double value, int64_t step = 0, int64_t time_us = 0);
   // As LogMetric, but returns false instead of waiting when the buffer is full under kBlock (the
   // Python binding waits with the GIL released).

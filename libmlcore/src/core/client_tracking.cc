@@ -32,9 +32,9 @@ Status ValidateExperimentName(std::string_view name) {
 // Metric, param and tag keys: 1-250 of letters, digits and "_-./ ".
 Status ValidateKey(std::string_view kind, std::string_view key) {
   if (key.empty() || key.size() > kMaxKeyLength) {
-    return InvalidArgumentError(std::string(kind) + " key must be 1-250 characters, got " +
-                                std::to_string(key.size()) +
-                                (key.empty() ? "" : " (\"" + std::string(key.substr(0, 40)) + "...\")"));
+    return InvalidArgumentError(
+        std::string(kind) + " key must be 1-250 characters, got " + std::to_string(key.size()) +
+        (key.empty() ? "" : " (\"" + std::string(key.substr(0, 40)) + "...\")"));
   }
   for (char c : key) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.' &&
@@ -51,7 +51,8 @@ Status ValidateUserTags(const google::protobuf::Map<std::string, std::string>& t
   for (const auto& [k, v] : tags) {
     MLC_RETURN_IF_ERROR(ValidateKey("tag", k));
     if (k.rfind("mlc.", 0) == 0) {
-      return InvalidArgumentError("tag key \"" + k + "\" is reserved: keys starting \"mlc.\" are "
+      return InvalidArgumentError("tag key \"" + k +
+                                  "\" is reserved: keys starting \"mlc.\" are "
                                   "set by mlcore itself");
     }
   }
@@ -148,8 +149,8 @@ Result<v1::Run> Client::GetRun(std::string_view id_or_name) {
   }
   if (found.runs_size() > 1) {
     return InvalidArgumentError("several runs of project " + project + " are named \"" +
-                                std::string(id_or_name) + "\" (e.g. " + found.runs(0).id() +
-                                ", " + found.runs(1).id() + "); use the run id");
+                                std::string(id_or_name) + "\" (e.g. " + found.runs(0).id() + ", " +
+                                found.runs(1).id() + "); use the run id");
   }
   get.set_id(found.runs(0).id());
   return backend_->GetRun(get);
@@ -189,8 +190,9 @@ Result<v1::SearchRunsResponse> Client::SearchRuns(const v1::SearchRunsRequest& r
 Result<v1::LogBatchResponse> Client::LogBatch(const v1::MetricBatch& batch) {
   if (batch.run_id().empty()) return InvalidArgumentError("batch has no run_id");
   if (batch.batch_id().empty()) {
-    return InvalidArgumentError("batch has no batch_id (a client-chosen unique id that makes "
-                                "retries safe)");
+    return InvalidArgumentError(
+        "batch has no batch_id (a client-chosen unique id that makes "
+        "retries safe)");
   }
   for (const auto& s : batch.metrics()) {
     MLC_RETURN_IF_ERROR(ValidateKey("metric", s.key()));

@@ -34,8 +34,8 @@ JobRunTracker::JobRunTracker(const std::string& state_dir, const v1::Job& job)
   options.system_metrics_pid = getpid();
   const std::string interval = util::GetEnv("MLC_SYSTEM_METRICS_INTERVAL");
   if (!interval.empty()) {
-    options.system_metrics_interval =
-        std::chrono::milliseconds(static_cast<int64_t>(std::strtod(interval.c_str(), nullptr) * 1000));
+    options.system_metrics_interval = std::chrono::milliseconds(
+        static_cast<int64_t>(std::strtod(interval.c_str(), nullptr) * 1000));
   }
   options.system_metrics = options.system_metrics_interval.count() > 0;
   auto logger = RunLogger::Attach(*client_, run_id_, options);

@@ -75,7 +75,6 @@ class LocalBackend final : public Backend {
   // Checks that `job` could ever start: project limits (with ancestors) and node capacity.
   Status CheckCanEverFit(const v1::Job& job);
 
-
   // Creates the SCHEDULED tracking run of a job being submitted; returns its id.
   Result<std::string> CreateJobRun(const v1::Job& job);
   // Ends the runs of jobs that ended without their supervisor ending the run (cancelled while

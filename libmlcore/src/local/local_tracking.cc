@@ -23,8 +23,9 @@ Status LocalBackend::CheckProjectExists(const std::string& project) {
   std::lock_guard lock(mu_);
   auto p = GetProjectLocked(project);
   if (!p.ok() && p.status().code() == StatusCode::kNotFound) {
-    return NotFoundError("project \"" + project + "\" does not exist; create it with `mlc project " +
-                         "create " + project + "`");
+    return NotFoundError("project \"" + project +
+                         "\" does not exist; create it with `mlc project " + "create " + project +
+                         "`");
   }
   return p.status();
 }
@@ -34,9 +35,8 @@ Result<std::string> LocalBackend::CreateJobRun(const v1::Job& job) {
   const v1::JobSpec& spec = job.spec();
   MLC_ASSIGN_OR_RETURN(
       std::string experiment,
-      store->EnsureExperiment(spec.project(),
-                              spec.experiment().empty() ? "default" : spec.experiment(),
-                              job.user()));
+      store->EnsureExperiment(
+          spec.project(), spec.experiment().empty() ? "default" : spec.experiment(), job.user()));
   v1::CreateRunRequest create;
   v1::Run* run = create.mutable_run();
   run->set_project(spec.project());
@@ -140,8 +140,8 @@ Result<v1::Run> LocalBackend::CreateRun(const v1::CreateRunRequest& request) {
 Result<v1::Run> LocalBackend::GetRun(const v1::GetRunRequest& request) {
   MLC_ASSIGN_OR_RETURN(TrackingStore * store, Tracking());
   MLC_ASSIGN_OR_RETURN(v1::Run run, store->GetRun(request.id()));
-  if (!run.job_id().empty() && (run.status() == v1::RUN_STATUS_SCHEDULED ||
-                                run.status() == v1::RUN_STATUS_RUNNING)) {
+  if (!run.job_id().empty() &&
+      (run.status() == v1::RUN_STATUS_SCHEDULED || run.status() == v1::RUN_STATUS_RUNNING)) {
     MLC_RETURN_IF_ERROR(ReconcileJobRuns(run.project()));
     return store->GetRun(request.id());
   }
@@ -160,11 +160,10 @@ Status LocalBackend::DeleteRun(const v1::DeleteRunRequest& request) {
     std::lock_guard lock(mu_);
     auto job = LoadJob(*db_, run.job_id());
     if (job.ok() && !IsFinalJobState(job->job.state())) {
-      return FailedPreconditionError("run " + run.id() + " belongs to job " +
-                                     job->job.spec().name() + ", which is still " +
-                                     JobStateName(job->job.state()) +
-                                     "; cancel the job first (mlc job cancel " +
-                                     job->job.spec().name() + ")");
+      return FailedPreconditionError(
+          "run " + run.id() + " belongs to job " + job->job.spec().name() + ", which is still " +
+          JobStateName(job->job.state()) + "; cancel the job first (mlc job cancel " +
+          job->job.spec().name() + ")");
     }
   }
   return store->DeleteRun(request.id());

@@ -130,8 +130,8 @@ bool Statement::ColumnIsNull(int column) const {
 }
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path,
-                                     const std::vector<Migration>& migrations,
-                                     int busy_timeout_ms, std::string_view create_sql) {
+                                     const std::vector<Migration>& migrations, int busy_timeout_ms,
+                                     std::string_view create_sql) {
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);

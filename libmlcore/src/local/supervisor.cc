@@ -20,8 +20,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include "local/job_runtime.h"
 #include "local/job_run_tracker.h"
+#include "local/job_runtime.h"
 #include "local/job_store.h"
 #include "local/local_backend.h"
 #include "local/log_file.h"

@@ -123,8 +123,9 @@ Result<int64_t> TrackingStore::AppendSeriesLocked(const std::string& run_id,
   int64_t seq = key.chunks;
   int64_t bytes_delta = 0;
   if (key.chunks > 0) {
-    MLC_ASSIGN_OR_RETURN(auto tail, db_->Prepare("SELECT n, data, length(data) + length(summary) "
-                                                 "FROM metric_chunks WHERE key_id = ? AND seq = ?"));
+    MLC_ASSIGN_OR_RETURN(auto tail,
+                         db_->Prepare("SELECT n, data, length(data) + length(summary) "
+                                      "FROM metric_chunks WHERE key_id = ? AND seq = ?"));
     tail.Bind(1, key.id).Bind(2, key.chunks - 1);
     MLC_ASSIGN_OR_RETURN(bool found, tail.Step());
     if (found && static_cast<size_t>(tail.ColumnInt(0)) < tracking::kChunkPoints) {
@@ -297,8 +298,9 @@ Result<v1::GetMetricHistoryResponse> TrackingStore::GetMetricHistory(
         }
         known += (known.empty() ? "" : ", ") + m.key();
       }
-      return NotFoundError("run " + run.id() + " has no metric \"" + request.key() + "\"" +
-                           (known.empty() ? " (it has logged no metrics)" : " (it has: " + known + ")"));
+      return NotFoundError(
+          "run " + run.id() + " has no metric \"" + request.key() + "\"" +
+          (known.empty() ? " (it has logged no metrics)" : " (it has: " + known + ")"));
     }
     key_id = select.ColumnInt(0);
     sorted = select.ColumnInt(1) != 0;
@@ -317,11 +319,12 @@ Result<v1::GetMetricHistoryResponse> TrackingStore::GetMetricHistory(
                               static_cast<size_t>(chunks) * 4 >= 2 * max_points;
   MLC_ASSIGN_OR_RETURN(
       auto select,
-      db_->Prepare(from_summaries
-                       ? "SELECT n, first_step, last_step, summary, NULL, seq FROM metric_chunks "
-                         "WHERE key_id = ? AND last_step >= ? AND first_step <= ? ORDER BY seq"
-                       : "SELECT n, first_step, last_step, NULL, data, seq FROM metric_chunks WHERE "
-                         "key_id = ? AND last_step >= ? AND first_step <= ? ORDER BY seq"));
+      db_->Prepare(
+          from_summaries
+              ? "SELECT n, first_step, last_step, summary, NULL, seq FROM metric_chunks "
+                "WHERE key_id = ? AND last_step >= ? AND first_step <= ? ORDER BY seq"
+              : "SELECT n, first_step, last_step, NULL, data, seq FROM metric_chunks WHERE "
+                "key_id = ? AND last_step >= ? AND first_step <= ? ORDER BY seq"));
   select.Bind(1, key_id).Bind(2, min_step).Bind(3, max_step);
   Columns points;
   std::vector<tracking::ChunkSummary> summaries;
@@ -383,9 +386,9 @@ Result<v1::GetMetricHistoryResponse> TrackingStore::GetMetricHistory(
   }
   size_t begin = 0, end = points.size();
   if (request.has_min_step()) {
-    begin = static_cast<size_t>(std::lower_bound(points.steps.begin(), points.steps.end(),
-                                                 min_step) -
-                                points.steps.begin());
+    begin =
+        static_cast<size_t>(std::lower_bound(points.steps.begin(), points.steps.end(), min_step) -
+                            points.steps.begin());
   }
   if (request.has_max_step()) {
     end = static_cast<size_t>(std::upper_bound(points.steps.begin(), points.steps.end(), max_step) -
@@ -396,8 +399,9 @@ Result<v1::GetMetricHistoryResponse> TrackingStore::GetMetricHistory(
   if (method != v1::DOWNSAMPLING_METHOD_NONE) {
     Columns range;
     range.Append(points, begin, end);
-    const Columns thin = method == v1::DOWNSAMPLING_METHOD_LTTB ? tracking::Lttb(range, max_points)
-                                                                : tracking::MinMax(range, max_points);
+    const Columns thin = method == v1::DOWNSAMPLING_METHOD_LTTB
+                             ? tracking::Lttb(range, max_points)
+                             : tracking::MinMax(range, max_points);
     emit(thin, 0, thin.size());
     return response;
   }

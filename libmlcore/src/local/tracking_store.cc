@@ -42,12 +42,11 @@ void ReadRunRow(const sqlite::Statement& select, v1::Run* run) {
 }
 
 bool IsFinalRunStatus(v1::RunStatus s) {
-  return s == v1::RUN_STATUS_FINISHED || s == v1::RUN_STATUS_FAILED ||
-         s == v1::RUN_STATUS_KILLED;
+  return s == v1::RUN_STATUS_FINISHED || s == v1::RUN_STATUS_FAILED || s == v1::RUN_STATUS_KILLED;
 }
 
 // Adjectives and animals for generated run names ("bold-heron-42").
-constexpr const char* kAdjectives[] = {"bold",  "calm",  "brisk", "keen",  "quiet", "swift",
+constexpr const char* kAdjectives[] = {"bold",   "calm",  "brisk", "keen",  "quiet", "swift",
                                        "bright", "eager", "lucid", "noble", "sunny", "witty"};
 constexpr const char* kAnimals[] = {"heron", "otter", "lynx",  "finch", "whale", "ibex",
                                     "koala", "raven", "panda", "gecko", "bison", "crane"};
@@ -185,7 +184,8 @@ Result<v1::Experiment> TrackingStore::CreateExperiment(const v1::Experiment& req
   std::lock_guard lock(mu_);
   MLC_ASSIGN_OR_RETURN(
       auto insert,
-      db_->Prepare("INSERT INTO experiments(id, project, name, create_us, body) VALUES (?,?,?,?,?)"));
+      db_->Prepare(
+          "INSERT INTO experiments(id, project, name, create_us, body) VALUES (?,?,?,?,?)"));
   insert.Bind(1, e.id()).Bind(2, e.project()).Bind(3, e.name());
   insert.Bind(4, static_cast<int64_t>(TimeUtil::TimestampToMicroseconds(e.create_time())));
   insert.BindBlob(5, e.SerializeAsString());
@@ -323,15 +323,15 @@ Result<v1::Run> TrackingStore::CreateRun(const v1::CreateRunRequest& request) {
 }
 
 Result<v1::Run> TrackingStore::LoadRunLocked(const std::string& id, bool with_metrics) {
-  MLC_ASSIGN_OR_RETURN(auto select, db_->Prepare(std::string("SELECT ") + kRunColumns +
-                                                 " FROM runs WHERE id = ?"));
+  MLC_ASSIGN_OR_RETURN(
+      auto select, db_->Prepare(std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?"));
   select.Bind(1, id);
   MLC_ASSIGN_OR_RETURN(bool found, select.Step());
   if (!found) return NotFoundError("run " + id + " does not exist (list runs with `mlc run ls`)");
   v1::Run run;
   ReadRunRow(select, &run);
-  for (const auto& [table, map] : {std::pair{"run_params", run.mutable_params()},
-                                   std::pair{"run_tags", run.mutable_tags()}}) {
+  for (const auto& [table, map] :
+       {std::pair{"run_params", run.mutable_params()}, std::pair{"run_tags", run.mutable_tags()}}) {
     MLC_ASSIGN_OR_RETURN(auto kv, db_->Prepare(std::string("SELECT key, value FROM ") + table +
                                                " WHERE run_id = ?"));
     kv.Bind(1, id);
@@ -368,8 +368,7 @@ Result<v1::Run> TrackingStore::GetRun(const std::string& id, bool with_metrics) 
 }
 
 Result<std::vector<std::string>> TrackingStore::FindRunsByName(const std::string& project,
-                                                               const std::string& name,
-                                                               int limit) {
+                                                               const std::string& name, int limit) {
   std::lock_guard lock(mu_);
   MLC_ASSIGN_OR_RETURN(auto select,
                        db_->Prepare("SELECT id FROM runs WHERE name = ? AND (? = '' OR project = "
@@ -510,8 +509,7 @@ Result<v1::SearchRunsResponse> TrackingStore::SearchRuns(const v1::SearchRunsReq
       v.parent_run_id = run.parent_run_id();
       v.status = v1::RunStatus_Name(run.status()).substr(std::string("RUN_STATUS_").size());
       v.start_time_us = TimeUtil::TimestampToMicroseconds(run.start_time());
-      v.end_time_us =
-          run.has_end_time() ? TimeUtil::TimestampToMicroseconds(run.end_time()) : 0;
+      v.end_time_us = run.has_end_time() ? TimeUtil::TimestampToMicroseconds(run.end_time()) : 0;
       runs.emplace(run.id(), std::move(run));
     }
   }
@@ -519,10 +517,10 @@ Result<v1::SearchRunsResponse> TrackingStore::SearchRuns(const v1::SearchRunsReq
   const bool want_metrics =
       filter.UsesMetrics() || order.UsesMetrics() || request.include_metrics();
   for (const char* table : {"run_params", "run_tags"}) {
-    MLC_ASSIGN_OR_RETURN(auto kv, db_->Prepare(std::string("SELECT t.run_id, t.key, t.value FROM ") +
-                                               table +
-                                               " t JOIN runs r ON r.id = t.run_id WHERE "
-                                               "r.project = ?"));
+    MLC_ASSIGN_OR_RETURN(auto kv,
+                         db_->Prepare(std::string("SELECT t.run_id, t.key, t.value FROM ") + table +
+                                      " t JOIN runs r ON r.id = t.run_id WHERE "
+                                      "r.project = ?"));
     kv.Bind(1, request.project());
     const bool params = std::string(table) == "run_params";
     while (true) {
@@ -536,11 +534,11 @@ Result<v1::SearchRunsResponse> TrackingStore::SearchRuns(const v1::SearchRunsReq
     }
   }
   if (want_metrics) {
-    MLC_ASSIGN_OR_RETURN(auto keys, db_->Prepare(
-                                        "SELECT k.run_id, k.key, k.latest_value, k.latest_step, "
-                                        "k.latest_time, k.min_value, k.max_value, k.count FROM "
-                                        "metric_keys k JOIN runs r ON r.id = k.run_id WHERE "
-                                        "r.project = ? ORDER BY k.run_id, k.key"));
+    MLC_ASSIGN_OR_RETURN(auto keys,
+                         db_->Prepare("SELECT k.run_id, k.key, k.latest_value, k.latest_step, "
+                                      "k.latest_time, k.min_value, k.max_value, k.count FROM "
+                                      "metric_keys k JOIN runs r ON r.id = k.run_id WHERE "
+                                      "r.project = ? ORDER BY k.run_id, k.key"));
     keys.Bind(1, request.project());
     while (true) {
       MLC_ASSIGN_OR_RETURN(bool row, keys.Step());
@@ -623,10 +621,9 @@ Result<v1::ApplyRetentionResponse> TrackingStore::ApplyRetention(
   const v1::RetentionPolicy& retention = policy.retention();
   const int64_t max_age_us = TimeUtil::DurationToMicroseconds(retention.max_age());
   if (max_age_us <= 0) {
-    return FailedPreconditionError(
-        "project " + request.project() +
-        " has no retention max_age; set one first (mlc gc --project " + request.project() +
-        " --max-age 30d)");
+    return FailedPreconditionError("project " + request.project() +
+                                   " has no retention max_age; set one first (mlc gc --project " +
+                                   request.project() + " --max-age 30d)");
   }
   const std::string keep_tag = retention.keep_tag().empty() ? "keep" : retention.keep_tag();
   v1::ApplyRetentionResponse response;
@@ -634,13 +631,13 @@ Result<v1::ApplyRetentionResponse> TrackingStore::ApplyRetention(
   std::lock_guard lock(mu_);
   MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(*db_));
   // Runs that ended before the cutoff, lack the keep tag, and still hold points.
-  MLC_ASSIGN_OR_RETURN(auto select,
-                       db_->Prepare("SELECT r.id, COALESCE(SUM(c.n), 0), "
-                                    "COALESCE(SUM(length(c.data) + length(c.summary)), 0) FROM "
-                                    "runs r JOIN metric_keys k ON k.run_id = r.id JOIN "
-                                    "metric_chunks c ON c.key_id = k.id WHERE r.project = ? AND "
-                                    "r.end_us > 0 AND r.end_us < ? AND NOT EXISTS (SELECT 1 FROM "
-                                    "run_tags t WHERE t.run_id = r.id AND t.key = ?) GROUP BY r.id"));
+  MLC_ASSIGN_OR_RETURN(
+      auto select, db_->Prepare("SELECT r.id, COALESCE(SUM(c.n), 0), "
+                                "COALESCE(SUM(length(c.data) + length(c.summary)), 0) FROM "
+                                "runs r JOIN metric_keys k ON k.run_id = r.id JOIN "
+                                "metric_chunks c ON c.key_id = k.id WHERE r.project = ? AND "
+                                "r.end_us > 0 AND r.end_us < ? AND NOT EXISTS (SELECT 1 FROM "
+                                "run_tags t WHERE t.run_id = r.id AND t.key = ?) GROUP BY r.id"));
   select.Bind(1, request.project()).Bind(2, NowMicros() - max_age_us).Bind(3, keep_tag);
   std::vector<std::string> victims;
   while (true) {
@@ -660,7 +657,8 @@ Result<v1::ApplyRetentionResponse> TrackingStore::ApplyRetention(
   }
   MLC_ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM metric_chunks WHERE key_id IN (SELECT "
                                               "id FROM metric_keys WHERE run_id = ?)"));
-  MLC_ASSIGN_OR_RETURN(auto mark, db_->Prepare("UPDATE metric_keys SET chunks = 0 WHERE run_id = ?"));
+  MLC_ASSIGN_OR_RETURN(auto mark,
+                       db_->Prepare("UPDATE metric_keys SET chunks = 0 WHERE run_id = ?"));
   for (const std::string& id : victims) {
     del.Bind(1, id);
     MLC_RETURN_IF_ERROR(del.Run());

@@ -74,7 +74,8 @@ Columns Lttb(const Columns& in, size_t max_points) {
   for (size_t i = 0; i < max_points - 2; ++i) {
     // Average of the next bucket.
     auto next_begin = static_cast<size_t>(std::floor(static_cast<double>(i + 1) * every)) + 1;
-    auto next_end = std::min(n, static_cast<size_t>(std::floor(static_cast<double>(i + 2) * every)) + 1);
+    auto next_end =
+        std::min(n, static_cast<size_t>(std::floor(static_cast<double>(i + 2) * every)) + 1);
     if (next_begin >= next_end) next_begin = next_end - 1;
     double avg_x = 0, avg_y = 0;
     for (size_t k = next_begin; k < next_end; ++k) {

@@ -110,7 +110,8 @@ class RunLogger::Impl {
       std::unique_lock lock(mu_);
       if (closing_) return FailedPreconditionError("run logger of run " + run_id_ + " is closed");
       MLC_ASSIGN_OR_RETURN(size_t k, KeyIndexLocked(key));
-      size_t room = options_.max_buffered_points - std::min(buffered_, options_.max_buffered_points);
+      size_t room =
+          options_.max_buffered_points - std::min(buffered_, options_.max_buffered_points);
       if (room == 0) {
         if (options_.backpressure == Backpressure::kDrop) {
           stats_.points_dropped += n - done;
@@ -264,7 +265,8 @@ class RunLogger::Impl {
       }
       const Status& error = result.status();
       std::optional<double> delay;
-      if (error.code() == StatusCode::kResourceExhausted) delay = RetryAfterSeconds(error.message());
+      if (error.code() == StatusCode::kResourceExhausted)
+        delay = RetryAfterSeconds(error.message());
       if (!delay && Transient(error.code()) && ++transient_failures <= 5) delay = backoff;
       if (delay) {
         {
@@ -286,10 +288,10 @@ class RunLogger::Impl {
                                  " were lost (the spool failed too: " + spooled.message() + ")");
       }
       stats_.points_spooled += points;
-      return Status(error.code(),
-                    std::to_string(points) + " points of run " + run_id_ +
-                        " could not be written (" + error.message() + "); they are kept in " +
-                        spool_->path() + ": upload them with `mlc sync` once that is fixed");
+      return Status(error.code(), std::to_string(points) + " points of run " + run_id_ +
+                                      " could not be written (" + error.message() +
+                                      "); they are kept in " + spool_->path() +
+                                      ": upload them with `mlc sync` once that is fixed");
     }
   }
 
@@ -356,8 +358,8 @@ class RunLogger::Impl {
   }
 
   void SampleLoop() {
-    tracking::SystemSampler sampler(
-        options_.system_metrics_pid > 0 ? options_.system_metrics_pid : getpid());
+    tracking::SystemSampler sampler(options_.system_metrics_pid > 0 ? options_.system_metrics_pid
+                                                                    : getpid());
     int64_t step = 0;
     std::unique_lock lock(mu_);
     while (!closing_) {
@@ -402,7 +404,7 @@ RunLogger::RunLogger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 RunLogger::~RunLogger() { (void)impl_->Close(v1::RUN_STATUS_UNSPECIFIED); }
 
-Result<std::unique_ptr<RunLogger>> RunLogger::Attach(Client& client, std::string run_id,
+Result<std::unique_ptr<RunLogger>> RunLogger::Attach(Client& client, const std::string& run_id,
                                                      RunLoggerOptions options) {
   MLC_ASSIGN_OR_RETURN(v1::Run run, client.GetRun(run_id));
   if (run.status() == v1::RUN_STATUS_FINISHED || run.status() == v1::RUN_STATUS_FAILED ||
@@ -410,7 +412,8 @@ Result<std::unique_ptr<RunLogger>> RunLogger::Attach(Client& client, std::string
     return FailedPreconditionError("run " + run.id() + " (" + run.name() + ") already ended " +
                                    v1::RunStatus_Name(run.status()) + "; start a new run");
   }
-  auto impl = std::make_unique<Impl>(&client, run.id(), client.config().backend, std::move(options));
+  auto impl =
+      std::make_unique<Impl>(&client, run.id(), client.config().backend, std::move(options));
   impl->Start();
   return std::unique_ptr<RunLogger>(new RunLogger(std::move(impl)));
 }

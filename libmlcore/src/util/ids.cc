@@ -31,7 +31,8 @@ std::string RandomHexId(std::string_view prefix, int hex_digits) {
 }
 
 bool LooksLikeHexId(std::string_view s, std::string_view prefix, int hex_digits) {
-  if (s.size() != prefix.size() + static_cast<size_t>(hex_digits) || s.substr(0, prefix.size()) != prefix) {
+  if (s.size() != prefix.size() + static_cast<size_t>(hex_digits) ||
+      s.substr(0, prefix.size()) != prefix) {
     return false;
   }
   for (size_t i = prefix.size(); i < s.size(); ++i) {
