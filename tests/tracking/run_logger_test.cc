@@ -179,6 +179,29 @@ TEST_CASE("refused batches go to the spool and sync uploads them exactly once") 
   CHECK(tracking::ListSpoolFiles(f.spool).empty());
 }
 
+TEST_CASE("Close uploads what was spooled once the backend takes it again") {
+  Fixture f;
+  const v1::Run run = f.NewRun("recovers");
+  auto logger = RunLogger::Attach(*f.client, run.id(), f.Options());
+  REQUIRE(logger.ok());
+  MLC_REQUIRE_OK((*logger)->LogMetric("loss", 0, 0));
+  MLC_REQUIRE_OK((*logger)->Flush());
+  v1::TrackingPolicy policy;
+  policy.set_project("ml");
+  policy.set_max_stored_bytes(1);
+  MLC_REQUIRE_OK(f.client->UpdateTrackingPolicy(policy));
+  for (int step = 1; step <= 500; ++step) MLC_REQUIRE_OK((*logger)->LogMetric("loss", step, step));
+  CHECK((*logger)->Flush().code() == StatusCode::kResourceExhausted);
+  CHECK(tracking::ListSpoolFiles(f.spool).size() == 1);
+  policy.set_max_stored_bytes(0);  // space again before the run ends
+  MLC_REQUIRE_OK(f.client->UpdateTrackingPolicy(policy));
+  MLC_REQUIRE_OK((*logger)->Close());
+  CHECK(tracking::ListSpoolFiles(f.spool).empty());
+  CHECK(f.Count(run.id(), "loss") == 501);
+  CHECK((*logger)->stats().points_written == 501);
+  CHECK((*logger)->stats().points_spooled == 0);
+}
+
 TEST_CASE("an offline run lives in the spool until sync creates it, exactly once") {
   Fixture f;
   v1::CreateRunRequest create;

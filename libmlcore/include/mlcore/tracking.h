@@ -113,7 +113,9 @@ class RunLogger {
   // status says why and how to upload it). Errors: the first unrecovered batch error.
   Status Flush();
   // Flushes, stops the background threads and, unless `status` is UNSPECIFIED, ends the run with
-  // it. Idempotent.
+  // it. When batches went to the spool during the run, tries once more to upload them (a backend
+  // that was down may be back; a limit may have been raised); what still fails stays in the
+  // spool and is reported. Idempotent.
   Status Close(v1::RunStatus status = v1::RUN_STATUS_FINISHED);
 
   RunLoggerStats stats() const;
@@ -144,5 +146,9 @@ struct SyncReport {
 // failing file is kept (a later sync resumes it: replayed records are recognised by their ids)
 // and named in the report.
 Result<SyncReport> SyncSpool(Client& client, const std::string& spool_dir);
+
+// SyncSpool for one spool file (RunLogger::Close uses it to upload what it spooled, once the
+// backend takes it again).
+Result<SyncReport> SyncSpoolFile(Client& client, const std::string& path);
 
 }  // namespace mlcore

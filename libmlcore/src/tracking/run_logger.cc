@@ -187,6 +187,9 @@ class RunLogger::Impl {
       std::lock_guard lock(mu_);
       if (flushed.ok() && !error_.ok()) flushed = std::move(error_);
     }
+    if (Status retried = UploadSpooled(); retried.ok()) {
+      flushed = Status::Ok();  // everything spooled has reached the backend after all
+    }
     if (status == v1::RUN_STATUS_UNSPECIFIED) return flushed;
     v1::UpdateRunRequest update;
     update.set_id(run_id_);
@@ -221,6 +224,24 @@ class RunLogger::Impl {
     v1::SpoolRecord record = record_in;
     record.set_backend(backend_);
     return spool_->Append(record);
+  }
+
+  // Uploads this logger's spool file, if it wrote one (online loggers only). OK when there was
+  // one and it is gone now; NOT_FOUND when there was none.
+  Status UploadSpooled() {
+    std::string path;
+    {
+      std::lock_guard lock(spool_mu_);
+      if (client_ == nullptr || !spool_) return NotFoundError("nothing spooled");
+      path = spool_->path();
+      spool_.reset();
+    }
+    MLC_ASSIGN_OR_RETURN(SyncReport report, SyncSpoolFile(*client_, path));
+    if (report.files_left > 0) return UnavailableError(report.errors.front());
+    std::lock_guard lock(mu_);
+    stats_.points_written += static_cast<uint64_t>(report.points);
+    stats_.points_spooled -= std::min(stats_.points_spooled, static_cast<uint64_t>(report.points));
+    return Status::Ok();
   }
 
   std::string NextBatchId() { return batch_prefix_ + "-" + std::to_string(++batch_seq_); }
