@@ -24,7 +24,7 @@ from mlcore.client import BackendInfo, Client, Project
 from mlcore.errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from mlcore.errors import MlcoreError
 from mlcore._record import Record
-from mlcore.tracking import (Run, RunInfo, active_run, end_run, experiments, get_run, log_metric,
+from mlcore.tracking import (Run, RunInfo, active_run, compare_runs, end_run, experiments, get_run, log_metric,
                              log_metrics, log_param, log_params, metric_history, search_runs,
                              set_tag, set_tags, start_run, sync)
 
@@ -69,6 +69,7 @@ __all__ = [
     "Run",
     "RunInfo",
     "active_run",
+    "compare_runs",
     "end_run",
     "experiments",
     "get_run",

@@ -33,6 +33,7 @@ __all__ = [
     "Run",
     "RunInfo",
     "active_run",
+    "compare_runs",
     "end_run",
     "experiments",
     "get_run",
@@ -362,6 +363,30 @@ def search_runs(
         row.update({f"tags.{k}": v for k, v in d.get("tags", {}).items()})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def compare_runs(*runs: Any, client: Any = None) -> Any:
+    """Runs side by side (like ``mlc run compare``): one column per run, rows ``status``,
+    ``params.*`` and ``metrics.*`` (latest values). A DataFrame when pandas is installed, else a
+    dict of columns. Runs are ids, names, Run or RunInfo objects."""
+    infos = [r if isinstance(r, RunInfo) else get_run(r.id if isinstance(r, Run) else r,
+                                                     client=client) for r in runs]
+    if len(infos) < 2:
+        raise InvalidArgumentError("compare_runs needs at least two runs")
+    names = [i.name or i.id for i in infos]
+    if len(set(names)) < len(names):
+        names = [f"{i.name} ({i.id})" for i in infos]
+    columns: dict[str, dict[str, Any]] = {}
+    for name, info in zip(names, infos):
+        col: dict[str, Any] = {"status": (info.status or "").replace("RUN_STATUS_", "")}
+        col.update({f"params.{k}": v for k, v in sorted((info.params or {}).items())})
+        col.update({f"metrics.{k}": v for k, v in sorted(info.latest.items())})
+        columns[name] = col
+    try:
+        import pandas as pd
+    except ImportError:
+        return columns
+    return pd.DataFrame(columns)
 
 
 def _looks_like_id(text: str, prefix: str) -> bool:

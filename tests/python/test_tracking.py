@@ -118,6 +118,10 @@ def test_search_runs_dataframe_order_and_parse_errors(client):
     with pytest.raises(mlcore.InvalidArgumentError, match="column 11"):
         mlcore.search_runs("params.lr lr 3")
     assert [e.name for e in mlcore.experiments()] == ["default"]
+    side = mlcore.compare_runs("r1", "r2")
+    assert list(side.columns) == ["r1", "r2"]
+    assert side.loc["params.lr", "r1"] == "0.1" and side.loc["metrics.val_loss", "r2"] == 0.8
+    assert side.loc["status", "r1"] == "FINISHED"
 
 
 def test_threads_share_one_run(client):
