@@ -451,11 +451,22 @@ TEST_CASE("retention deletes old runs' points, keeps tagged runs, and frees the 
 TEST_CASE("delete run removes its points and frees its bytes") {
   Store s;
   const v1::Run run = s.NewRun("gone");
+  auto refused = s.client->DeleteProject("ml");
+  CHECK(refused.code() == StatusCode::kFailedPrecondition);
+  CHECK(refused.message().find("1 tracking runs") != std::string::npos);
   MLC_REQUIRE_OK(s.Log(run.id(), "b", "loss", 0, 1000, Square));
   const int64_t stored = s.client->GetTrackingPolicy("ml")->stored_bytes();
   CHECK(stored > 0);
   MLC_REQUIRE_OK(s.client->DeleteRun(run.id()));
   CHECK(s.client->GetRun(run.id()).status().code() == StatusCode::kNotFound);
+  CHECK(s.client->GetTrackingPolicy("ml")->stored_bytes() == 0);
+  MLC_CHECK_OK(s.client->DeleteProject("ml"));
+  v1::Project again;
+  again.set_name("ml");
+  MLC_REQUIRE_OK(s.client->CreateProject(again));  // a new project of the same name starts clean
+  v1::ListExperimentsRequest list;
+  list.set_project("ml");
+  CHECK(s.client->ListExperiments(list)->experiments(0).run_count() == 0);
   CHECK(s.client->GetTrackingPolicy("ml")->stored_bytes() == 0);
 }
 

@@ -1,5 +1,7 @@
 #include "local/local_backend.h"
 
+#include <filesystem>
+
 #include <google/protobuf/util/time_util.h>
 
 #include "core/page_token.h"
@@ -151,6 +153,15 @@ Result<v1::ListProjectsResponse> LocalBackend::ListProjects(
 }
 
 Status LocalBackend::DeleteProject(const std::string& name) {
+  if (std::filesystem::exists(dir_ + "/tracking.db")) {
+    MLC_ASSIGN_OR_RETURN(TrackingStore * store, Tracking());
+    MLC_ASSIGN_OR_RETURN(int64_t runs, store->CountRuns(name));
+    if (runs > 0) {
+      return FailedPreconditionError("project \"" + name + "\" has " + std::to_string(runs) +
+                                     " tracking runs; delete them first (mlc run ls, mlc run "
+                                     "delete)");
+    }
+  }
   std::lock_guard lock(mu_);
   MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(*db_));
   MLC_RETURN_IF_ERROR(GetProjectLocked(name).status());
@@ -171,7 +182,9 @@ Status LocalBackend::DeleteProject(const std::string& name) {
   MLC_ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM projects WHERE name = ?"));
   del.Bind(1, name);
   MLC_RETURN_IF_ERROR(del.Run());
-  return txn.Commit();
+  MLC_RETURN_IF_ERROR(txn.Commit());
+  if (tracking_) return tracking_->ForgetProject(name);  // (opened above when tracking.db exists)
+  return Status::Ok();
 }
 
 }  // namespace mlcore::local

@@ -383,6 +383,27 @@ Result<std::vector<std::string>> TrackingStore::FindRunsByName(const std::string
   return ids;
 }
 
+Status TrackingStore::ForgetProject(const std::string& project) {
+  std::lock_guard lock(mu_);
+  MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(*db_));
+  for (const char* sql :
+       {"DELETE FROM experiments WHERE project = ?1", "DELETE FROM policies WHERE project = ?1",
+        "DELETE FROM usage WHERE project = ?1", "DELETE FROM ingest WHERE project = ?1"}) {
+    MLC_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
+    stmt.Bind(1, project);
+    MLC_RETURN_IF_ERROR(stmt.Run());
+  }
+  return txn.Commit();
+}
+
+Result<int64_t> TrackingStore::CountRuns(const std::string& project) {
+  std::lock_guard lock(mu_);
+  MLC_ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT COUNT(*) FROM runs WHERE project = ?"));
+  select.Bind(1, project);
+  MLC_RETURN_IF_ERROR(select.Step().status());
+  return select.ColumnInt(0);
+}
+
 Result<std::vector<std::pair<std::string, std::string>>> TrackingStore::ActiveJobRuns(
     const std::string& project) {
   std::lock_guard lock(mu_);

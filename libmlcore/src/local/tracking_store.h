@@ -49,6 +49,10 @@ class TrackingStore {
   Result<std::vector<std::string>> FindRunsByName(const std::string& project,
                                                   const std::string& name, int limit);
 
+  // Removes the experiments, policy and usage of a project that was deleted (it has no runs).
+  Status ForgetProject(const std::string& project);
+  // Number of runs the project holds.
+  Result<int64_t> CountRuns(const std::string& project);
   // (run id, job id) of the project's job runs that have not ended.
   Result<std::vector<std::pair<std::string, std::string>>> ActiveJobRuns(
       const std::string& project);
