@@ -1,0 +1,102 @@
+// Manifests: a directory tree as sorted (path -> digest, size, mode) entries over a BlobStore.
+//
+// Canonical text (artifacts.proto): one line per entry, sorted by path bytewise,
+//   "<mode as 4 octal digits> <digest> <size> <path>\n"
+// and a manifest's digest is the SHA-256 of that text.
+//
+// Path safety: entry paths are relative, '/'-separated and normalized (no leading '/', no empty,
+// '.' or '..' components, no NUL or newline). BuildManifest never produces other paths;
+// NormalizeManifest and Materialize refuse them with INVALID_ARGUMENT naming the path, whatever
+// the manifest's origin.
+//
+// Symlinks while building: a symlink whose target resolves inside the tree is followed (a link
+// to a file is recorded as a regular file with the target's content and mode under the link's
+// path; a link to a directory is walked, cycles are INVALID_ARGUMENT). A symlink that points
+// outside the tree, or dangles, is INVALID_ARGUMENT naming the link and its target. FIFOs,
+// sockets and devices are INVALID_ARGUMENT. Empty directories are not recorded.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "artifacts/blob_store.h"
+#include "mlcore/status.h"
+#include "mlcore/v1/artifacts.pb.h"
+
+namespace mlcore::artifacts {
+
+// What a file looked like when it was last hashed, to skip unchanged files on the next build.
+struct FileStamp {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t inode = 0;
+  std::string digest;
+};
+// Entry path -> stamp.
+using StatCache = std::map<std::string, FileStamp>;
+
+// Loads/saves a StatCache (a small text file; a missing file loads as empty).
+Result<StatCache> LoadStatCache(const std::string& path);
+Status SaveStatCache(const StatCache& cache, const std::string& path);
+
+struct BuildOptions {
+  // Stamps of a previous build: a file whose (size, mtime, inode) match its stamp, and whose blob
+  // is still stored, is not read again.
+  const StatCache* previous = nullptr;
+  // When set, receives the stamps of this build (for the next one).
+  StatCache* stamps_out = nullptr;
+  // Called with bytes done/total over all files (skipped files count as done).
+  ProgressFn progress;
+};
+
+struct BuildStats {
+  int64_t files = 0;
+  int64_t files_uploaded = 0;  // read and hashed (whether or not the blob already existed)
+  int64_t files_skipped = 0;   // unchanged per BuildOptions::previous
+  int64_t blobs_new = 0;       // newly stored content
+  uint64_t bytes_read = 0;
+};
+
+// Walks `dir`, stores each regular file in `store` and returns the manifest (entries sorted,
+// digest and total size set). Errors: INVALID_ARGUMENT (escaping or dangling symlink, special
+// file, symlink cycle), NOT_FOUND (`dir`), CANCELLED (progress returned false; blobs already
+// stored stay, unreferenced, for GC), RESOURCE_EXHAUSTED, ...
+Result<v1::Manifest> BuildManifest(const std::string& dir, BlobStore& store,
+                                   const BuildOptions& options = {}, BuildStats* stats = nullptr);
+
+// OK, or INVALID_ARGUMENT naming the path and saying what is wrong with it.
+Status ValidateEntryPath(std::string_view path);
+
+// The canonical text of the entries (in their current order).
+std::string CanonicalText(const v1::Manifest& manifest);
+
+// Validates entries (paths, digests, sizes, duplicates), sorts them, keeps only mode & 0777 and
+// sets digest and total_size_bytes. Errors: INVALID_ARGUMENT.
+Status NormalizeManifest(v1::Manifest* manifest);
+
+// The entries whose path equals `prefix` or starts with `prefix` + "/" (all when empty), with
+// digest and total recomputed. Errors: INVALID_ARGUMENT (prefix unsafe), NOT_FOUND (no entry).
+Result<v1::Manifest> FilterManifest(const v1::Manifest& manifest, std::string_view prefix);
+
+struct MaterializeOptions {
+  // Only this file or subtree (see FilterManifest); empty = everything.
+  std::string only_path;
+  // Called with bytes done/total.
+  ProgressFn progress;
+  // fsync each file before renaming it into place.
+  bool sync = true;
+};
+
+// Writes the manifest's files under `dest_dir` (created if missing): each file goes to a
+// temporary file next to its destination, is verified against its digest and size while being
+// copied, gets its mode and is renamed into place, so no file is ever half-written. A blob whose
+// content does not match is quarantined and the call fails with DATA_LOSS. Existing files at the
+// entries' paths are replaced; other files are left alone. Errors: INVALID_ARGUMENT (unsafe entry
+// path, even when only_path selects others; a directory on the way is a symlink), NOT_FOUND
+// (missing blob, or nothing under only_path), DATA_LOSS, CANCELLED, RESOURCE_EXHAUSTED, ...
+Status Materialize(const v1::Manifest& manifest, BlobStore& store, const std::string& dest_dir,
+                   const MaterializeOptions& options = {});
+
+}  // namespace mlcore::artifacts
