@@ -22,6 +22,7 @@
 
 #include "mlcore/status.h"
 #include "mlcore/uri.h"
+#include "mlcore/v1/artifacts.pb.h"
 #include "mlcore/v1/common.pb.h"
 #include "mlcore/v1/jobs.pb.h"
 #include "mlcore/v1/projects.pb.h"
@@ -98,6 +99,33 @@ class Backend {
   virtual Result<v1::TrackingPolicy> UpdateTrackingPolicy(const v1::TrackingPolicy& policy) = 0;
   virtual Result<v1::ApplyRetentionResponse> ApplyRetention(
       const v1::ApplyRetentionRequest& request) = 0;
+
+  // --- Artifacts (proto/mlcore/v1/artifacts.proto). Client has validated digests, paths and
+  // owners' shape and filled the project. ---
+  virtual Result<v1::FindMissingBlobsResponse> FindMissingBlobs(
+      const v1::FindMissingBlobsRequest& request) = 0;
+  virtual Result<v1::Manifest> PutManifest(const v1::PutManifestRequest& request) = 0;
+  virtual Result<v1::Manifest> GetManifest(const v1::GetManifestRequest& request) = 0;
+  virtual Result<v1::Artifact> CreateArtifact(const v1::Artifact& artifact) = 0;
+  virtual Result<v1::Artifact> GetArtifact(const std::string& id) = 0;
+  virtual Result<v1::ListArtifactsResponse> ListArtifacts(
+      const v1::ListArtifactsRequest& request) = 0;
+  virtual Status DeleteArtifact(const std::string& id) = 0;
+  virtual Status RecordArtifactUse(const v1::RecordArtifactUseRequest& request) = 0;
+  virtual Result<v1::ArtifactLineage> GetLineage(const std::string& artifact_id) = 0;
+  virtual Result<v1::GarbageCollectionReport> CollectGarbage(
+      const v1::CollectGarbageRequest& request) = 0;
+  // Moves the file or directory tree at `local_path` (on this machine) into the store for
+  // `project` and returns its stored manifest; only content the store lacks is transferred.
+  // `progress(done, total)` returning false cancels (CANCELLED).
+  virtual Result<v1::Manifest> UploadTree(
+      const std::string& project, const std::string& local_path,
+      const std::function<bool(uint64_t, uint64_t)>& progress) = 0;
+  // Writes the entries of `manifest` (at or under `only_path` when set) below `dest`, verifying
+  // every byte against its digest.
+  virtual Status DownloadTree(const std::string& project, const v1::Manifest& manifest,
+                              const std::string& dest, const std::string& only_path,
+                              const std::function<bool(uint64_t, uint64_t)>& progress) = 0;
 };
 
 // Builds a backend for a parsed URI. Errors are reported as Status (never thrown).

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@
 
 #include "mlcore/config.h"
 #include "mlcore/status.h"
+#include "mlcore/v1/artifacts.pb.h"
 #include "mlcore/v1/common.pb.h"
 #include "mlcore/v1/jobs.pb.h"
 #include "mlcore/v1/projects.pb.h"
@@ -145,7 +147,45 @@ class Client {
   Result<v1::TrackingPolicy> UpdateTrackingPolicy(const v1::TrackingPolicy& policy);
   Result<v1::ApplyRetentionResponse> ApplyRetention(const v1::ApplyRetentionRequest& request);
 
+  // --- Artifacts (see proto/mlcore/v1/artifacts.proto and docs/artifacts.md) ---
+
+  // Called with bytes done and total; returning false cancels (CANCELLED).
+  using ProgressFn = std::function<bool(uint64_t done, uint64_t total)>;
+
+  // Stores the file or directory `local_path` as artifact `path` (default: its base name) of
+  // `owner`, a run or a job (by id or name), in the owner's project. Only content the store lacks
+  // is transferred; a directory's unchanged files are not even read again. Errors:
+  // INVALID_ARGUMENT (unsafe path, symlink escaping the tree, special file), NOT_FOUND (owner,
+  // local path), ALREADY_EXISTS (the owner has an artifact at `path`), RESOURCE_EXHAUSTED.
+  Result<v1::Artifact> LogArtifact(const v1::ObjectRef& owner, const std::string& local_path,
+                                   const std::string& path = {},
+                                   v1::ArtifactKind kind = v1::ARTIFACT_KIND_UNSPECIFIED,
+                                   const std::map<std::string, std::string>& labels = {},
+                                   const ProgressFn& progress = {});
+  // Writes artifact `artifact_id` (or only the file/subtree `only_path` of it) below `dest`,
+  // verified; records `consumer` (when its kind is set) as a use for lineage. Returns the
+  // manifest written.
+  Result<v1::Manifest> DownloadArtifact(const std::string& artifact_id, const std::string& dest,
+                                        const std::string& only_path = {},
+                                        const v1::ObjectRef& consumer = {},
+                                        const ProgressFn& progress = {});
+  // Records an artifact whose content is stored already (PutManifest first): owner (run or job,
+  // by id or name), path and manifest_digest are required. Errors: FAILED_PRECONDITION/NOT_FOUND
+  // (unknown manifest), ALREADY_EXISTS.
+  Result<v1::Artifact> CreateArtifact(const v1::Artifact& artifact);
+  Result<v1::Artifact> GetArtifact(std::string_view id);
+  Result<v1::ListArtifactsResponse> ListArtifacts(const v1::ListArtifactsRequest& request);
+  Status DeleteArtifact(std::string_view id);
+  Status RecordArtifactUse(const v1::RecordArtifactUseRequest& request);
+  Result<v1::ArtifactLineage> GetLineage(std::string_view artifact_id);
+  Result<v1::GarbageCollectionReport> CollectGarbage(const v1::CollectGarbageRequest& request);
+  Result<v1::FindMissingBlobsResponse> FindMissingBlobs(const v1::FindMissingBlobsRequest& request);
+  Result<v1::Manifest> PutManifest(const v1::PutManifestRequest& request);
+  Result<v1::Manifest> GetManifest(const v1::GetManifestRequest& request);
+
  private:
+  // A run or job reference resolved to its id and project.
+  Result<v1::ObjectRef> ResolveOwner(const v1::ObjectRef& ref);
   // The project of a request: `project` if set, else the client's default, else an error.
   Result<std::string> ProjectOrDefault(const std::string& project, std::string_view what);
 

@@ -111,6 +111,46 @@ const std::map<std::string, Handler>& Handlers() {
       {"mlcore.v1.SchedulingService/GetQuotaUsage",
        Typed<v1::GetQuotaUsageRequest, v1::GetQuotaUsageResponse>(
            [](Client& c, const v1::GetQuotaUsageRequest& r) { return c.GetQuotaUsage(r); })},
+      {"mlcore.v1.ArtifactService/FindMissingBlobs",
+       Typed<v1::FindMissingBlobsRequest, v1::FindMissingBlobsResponse>(
+           [](Client& c, const v1::FindMissingBlobsRequest& r) { return c.FindMissingBlobs(r); })},
+      {"mlcore.v1.ArtifactService/PutManifest",
+       Typed<v1::PutManifestRequest, v1::Manifest>(
+           [](Client& c, const v1::PutManifestRequest& r) { return c.PutManifest(r); })},
+      {"mlcore.v1.ArtifactService/GetManifest",
+       Typed<v1::GetManifestRequest, v1::Manifest>(
+           [](Client& c, const v1::GetManifestRequest& r) { return c.GetManifest(r); })},
+      {"mlcore.v1.ArtifactService/CreateArtifact",
+       Typed<v1::CreateArtifactRequest, v1::Artifact>(
+           [](Client& c, const v1::CreateArtifactRequest& r) {
+             return c.CreateArtifact(r.artifact());
+           })},
+      {"mlcore.v1.ArtifactService/GetArtifact",
+       Typed<v1::GetArtifactRequest, v1::Artifact>(
+           [](Client& c, const v1::GetArtifactRequest& r) { return c.GetArtifact(r.id()); })},
+      {"mlcore.v1.ArtifactService/ListArtifacts",
+       Typed<v1::ListArtifactsRequest, v1::ListArtifactsResponse>(
+           [](Client& c, const v1::ListArtifactsRequest& r) { return c.ListArtifacts(r); })},
+      {"mlcore.v1.ArtifactService/DeleteArtifact",
+       Typed<v1::DeleteArtifactRequest, v1::DeleteArtifactResponse>(
+           [](Client& c, const v1::DeleteArtifactRequest& r) -> Result<v1::DeleteArtifactResponse> {
+             MLC_RETURN_IF_ERROR(c.DeleteArtifact(r.id()));
+             return v1::DeleteArtifactResponse();
+           })},
+      {"mlcore.v1.ArtifactService/RecordArtifactUse",
+       Typed<v1::RecordArtifactUseRequest, v1::RecordArtifactUseResponse>(
+           [](Client& c,
+              const v1::RecordArtifactUseRequest& r) -> Result<v1::RecordArtifactUseResponse> {
+             MLC_RETURN_IF_ERROR(c.RecordArtifactUse(r));
+             return v1::RecordArtifactUseResponse();
+           })},
+      {"mlcore.v1.ArtifactService/GetLineage", Typed<v1::GetLineageRequest, v1::ArtifactLineage>(
+                                                   [](Client& c, const v1::GetLineageRequest& r) {
+                                                     return c.GetLineage(r.artifact_id());
+                                                   })},
+      {"mlcore.v1.ArtifactService/CollectGarbage",
+       Typed<v1::CollectGarbageRequest, v1::GarbageCollectionReport>(
+           [](Client& c, const v1::CollectGarbageRequest& r) { return c.CollectGarbage(r); })},
       {"mlcore.v1.TrackingService/CreateExperiment",
        Typed<v1::CreateExperimentRequest, v1::Experiment>(
            [](Client& c, const v1::CreateExperimentRequest& r) {

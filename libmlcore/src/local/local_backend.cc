@@ -64,6 +64,7 @@ v1::BackendInfo LocalBackend::Info() {
   info.add_capabilities(v1::CAPABILITY_PREEMPTION);
   info.add_capabilities(v1::CAPABILITY_JOB_ATTACH);
   info.add_capabilities(v1::CAPABILITY_TRACKING);
+  info.add_capabilities(v1::CAPABILITY_ARTIFACTS);
   return info;
 }
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "local/artifact_index.h"
 #include "local/job_runtime.h"
 #include "local/sqlite_store.h"
 #include "local/tracking_store.h"
@@ -61,6 +62,24 @@ class LocalBackend final : public Backend {
   Result<v1::ApplyRetentionResponse> ApplyRetention(
       const v1::ApplyRetentionRequest& request) override;
 
+  Result<v1::FindMissingBlobsResponse> FindMissingBlobs(
+      const v1::FindMissingBlobsRequest& request) override;
+  Result<v1::Manifest> PutManifest(const v1::PutManifestRequest& request) override;
+  Result<v1::Manifest> GetManifest(const v1::GetManifestRequest& request) override;
+  Result<v1::Artifact> CreateArtifact(const v1::Artifact& artifact) override;
+  Result<v1::Artifact> GetArtifact(const std::string& id) override;
+  Result<v1::ListArtifactsResponse> ListArtifacts(const v1::ListArtifactsRequest& request) override;
+  Status DeleteArtifact(const std::string& id) override;
+  Status RecordArtifactUse(const v1::RecordArtifactUseRequest& request) override;
+  Result<v1::ArtifactLineage> GetLineage(const std::string& artifact_id) override;
+  Result<v1::GarbageCollectionReport> CollectGarbage(
+      const v1::CollectGarbageRequest& request) override;
+  Result<v1::Manifest> UploadTree(const std::string& project, const std::string& local_path,
+                                  const std::function<bool(uint64_t, uint64_t)>& progress) override;
+  Status DownloadTree(const std::string& project, const v1::Manifest& manifest,
+                      const std::string& dest, const std::string& only_path,
+                      const std::function<bool(uint64_t, uint64_t)>& progress) override;
+
   const std::string& dir() const { return dir_; }
   // The tracking store (tracking.db), opened on first use.
   Result<TrackingStore*> Tracking();
@@ -81,6 +100,10 @@ class LocalBackend final : public Backend {
   // pending, lost), so run states never lag behind their jobs.
   Status ReconcileJobRuns(const std::string& project);
   Status CheckProjectExists(const std::string& project);
+  // The artifact index (artifacts.db + blobs), opened on first use.
+  Result<ArtifactIndex*> Artifacts();
+  // An artifact's owner must be an existing run or job of `project`.
+  Status CheckOwner(const v1::ObjectRef& owner, const std::string& project);
 
   const std::string dir_;
   std::mutex mu_;  // serializes use of db_ (one SQLite connection)
@@ -88,6 +111,7 @@ class LocalBackend final : public Backend {
   std::unique_ptr<RuntimeContext> runtime_;
   std::mutex tracking_mu_;  // guards opening tracking_ (the store serializes its own use)
   std::unique_ptr<TrackingStore> tracking_;
+  std::unique_ptr<ArtifactIndex> artifacts_;
 };
 
 }  // namespace mlcore::local

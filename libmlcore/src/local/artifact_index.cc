@@ -1,0 +1,341 @@
+#include "local/artifact_index.h"
+
+#include <filesystem>
+#include <set>
+#include <sys/stat.h>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "artifacts/gc.h"
+#include "artifacts/manifest.h"
+#include "core/page_token.h"
+#include "local/job_store.h"
+#include "util/fs.h"
+#include "util/ids.h"
+#include "util/sha256.h"
+
+namespace mlcore::local {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+const std::vector<sqlite::Migration>& Migrations() {
+  static const std::vector<sqlite::Migration> kMigrations = {
+      {1, R"sql(
+        CREATE TABLE manifests (
+          digest TEXT PRIMARY KEY,
+          create_us INTEGER NOT NULL,
+          body BLOB NOT NULL  -- serialized mlcore.v1.Manifest
+        );
+        CREATE TABLE artifacts (
+          id TEXT PRIMARY KEY,
+          project TEXT NOT NULL,
+          owner_kind INTEGER NOT NULL,
+          owner_id TEXT NOT NULL,
+          path TEXT NOT NULL,
+          manifest_digest TEXT NOT NULL REFERENCES manifests(digest),
+          create_us INTEGER NOT NULL,
+          body BLOB NOT NULL,  -- serialized mlcore.v1.Artifact
+          UNIQUE (owner_kind, owner_id, path)
+        );
+        CREATE INDEX artifacts_project ON artifacts(project, create_us);
+        CREATE TABLE artifact_uses (
+          artifact_id TEXT NOT NULL,
+          consumer_kind INTEGER NOT NULL,
+          consumer_id TEXT NOT NULL,
+          consumer BLOB NOT NULL,  -- serialized mlcore.v1.ObjectRef
+          use_us INTEGER NOT NULL,
+          PRIMARY KEY (artifact_id, consumer_kind, consumer_id)
+        ) WITHOUT ROWID;
+      )sql"},
+  };
+  return kMigrations;
+}
+
+std::string OwnerText(const v1::ObjectRef& ref) {
+  return (ref.kind() == v1::OBJECT_KIND_RUN ? "run " : "job ") + ref.id();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ArtifactIndex>> ArtifactIndex::Open(const std::string& state_dir) {
+  MLC_ASSIGN_OR_RETURN(auto blobs, artifacts::BlobStore::Create(state_dir + "/artifacts"));
+  MLC_ASSIGN_OR_RETURN(auto db, sqlite::Db::Open(state_dir + "/artifacts.db", Migrations()));
+  return std::unique_ptr<ArtifactIndex>(new ArtifactIndex(std::move(db), std::move(blobs)));
+}
+
+Result<v1::FindMissingBlobsResponse> ArtifactIndex::FindMissingBlobs(
+    const v1::FindMissingBlobsRequest& request) {
+  v1::FindMissingBlobsResponse response;
+  for (const auto& d : request.digests()) {
+    MLC_ASSIGN_OR_RETURN(bool has, blobs_->Has(d));
+    if (!has) response.add_missing_digests(d);
+  }
+  return response;
+}
+
+Result<v1::Manifest> ArtifactIndex::PutManifest(v1::Manifest manifest) {
+  MLC_RETURN_IF_ERROR(artifacts::NormalizeManifest(&manifest));
+  for (const auto& e : manifest.entries()) {
+    MLC_ASSIGN_OR_RETURN(bool has, blobs_->Has(e.digest()));
+    if (!has) {
+      return FailedPreconditionError("manifest entry " + e.path() + " references blob " +
+                                     e.digest() + ", which is not stored; upload it first");
+    }
+  }
+  std::lock_guard lock(mu_);
+  MLC_ASSIGN_OR_RETURN(auto put, db_->Prepare("INSERT OR IGNORE INTO manifests(digest, create_us, "
+                                              "body) VALUES (?, ?, ?)"));
+  put.Bind(1, manifest.digest()).Bind(2, NowMicros()).BindBlob(3, manifest.SerializeAsString());
+  MLC_RETURN_IF_ERROR(put.Run());
+  return manifest;
+}
+
+Result<v1::Manifest> ArtifactIndex::LoadManifestLocked(const std::string& digest) {
+  MLC_ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT body FROM manifests WHERE digest = ?"));
+  select.Bind(1, digest);
+  MLC_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) return NotFoundError("manifest " + digest + " does not exist");
+  v1::Manifest m;
+  if (!m.ParseFromString(select.ColumnBlob(0))) {
+    return DataLossError("store " + db_->path() + ": manifest " + digest + " is corrupt");
+  }
+  return m;
+}
+
+Result<v1::Manifest> ArtifactIndex::GetManifest(const v1::GetManifestRequest& request) {
+  std::string digest = request.digest();
+  std::lock_guard lock(mu_);
+  if (digest.empty()) {
+    MLC_ASSIGN_OR_RETURN(v1::Artifact a, LoadArtifactLocked(request.artifact_id()));
+    digest = a.manifest_digest();
+  }
+  MLC_ASSIGN_OR_RETURN(v1::Manifest m, LoadManifestLocked(digest));
+  if (request.path_prefix().empty()) return m;
+  return artifacts::FilterManifest(m, request.path_prefix());
+}
+
+Result<v1::Artifact> ArtifactIndex::CreateArtifact(const v1::Artifact& request) {
+  v1::Artifact a = request;
+  std::lock_guard lock(mu_);
+  MLC_ASSIGN_OR_RETURN(v1::Manifest m, LoadManifestLocked(a.manifest_digest()));
+  a.set_id(util::RandomHexId("a"));
+  const int64_t now = NowMicros();
+  *a.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now);
+  a.set_size_bytes(m.total_size_bytes());
+  a.set_file_count(m.entries_size());
+  if (a.kind() == v1::ARTIFACT_KIND_UNSPECIFIED) {
+    a.set_kind(m.entries_size() == 1 && m.entries(0).path().find('/') == std::string::npos
+                   ? v1::ARTIFACT_KIND_FILE
+                   : v1::ARTIFACT_KIND_DIRECTORY);
+  }
+  MLC_ASSIGN_OR_RETURN(auto insert, db_->Prepare("INSERT INTO artifacts(id, project, owner_kind, "
+                                                 "owner_id, path, manifest_digest, create_us, "
+                                                 "body) VALUES (?,?,?,?,?,?,?,?)"));
+  insert.Bind(1, a.id()).Bind(2, a.project()).Bind(3, static_cast<int64_t>(a.owner().kind()));
+  insert.Bind(4, a.owner().id()).Bind(5, a.path()).Bind(6, a.manifest_digest()).Bind(7, now);
+  insert.BindBlob(8, a.SerializeAsString());
+  Status s = insert.Run();
+  if (s.code() == StatusCode::kAlreadyExists) {
+    return AlreadyExistsError(OwnerText(a.owner()) + " already has an artifact at \"" + a.path() +
+                              "\"; choose another path or delete it first");
+  }
+  MLC_RETURN_IF_ERROR(s);
+  return a;
+}
+
+Result<v1::Artifact> ArtifactIndex::LoadArtifactLocked(const std::string& id) {
+  MLC_ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT body FROM artifacts WHERE id = ?"));
+  select.Bind(1, id);
+  MLC_ASSIGN_OR_RETURN(bool found, select.Step());
+  if (!found) {
+    return NotFoundError("artifact " + id + " does not exist (list them with `mlc artifact ls`)");
+  }
+  v1::Artifact a;
+  if (!a.ParseFromString(select.ColumnBlob(0))) {
+    return DataLossError("store " + db_->path() + ": artifact " + id + " is corrupt");
+  }
+  return a;
+}
+
+Result<v1::Artifact> ArtifactIndex::GetArtifact(const std::string& id) {
+  std::lock_guard lock(mu_);
+  return LoadArtifactLocked(id);
+}
+
+Result<v1::ListArtifactsResponse> ArtifactIndex::ListArtifacts(
+    const v1::ListArtifactsRequest& request) {
+  MLC_ASSIGN_OR_RETURN(std::string token, DecodePageToken(request.page_token(), "artifacts"));
+  const int64_t offset = token.empty() ? 0 : std::stoll(token);
+  std::lock_guard lock(mu_);
+  MLC_ASSIGN_OR_RETURN(
+      auto select,
+      db_->Prepare("SELECT body FROM artifacts WHERE project = ?1 AND (?2 = 0 OR (owner_kind = "
+                   "?2 AND owner_id = ?3)) AND substr(path, 1, length(?4)) = ?4 ORDER BY "
+                   "create_us DESC, id LIMIT ?5 OFFSET ?6"));
+  select.Bind(1, request.project()).Bind(2, static_cast<int64_t>(request.owner().kind()));
+  select.Bind(3, request.owner().id()).Bind(4, request.path_prefix());
+  select.Bind(5, static_cast<int64_t>(request.page_size()) + 1).Bind(6, offset);
+  v1::ListArtifactsResponse response;
+  int64_t seen = 0;
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    if (++seen > request.page_size()) {
+      response.set_next_page_token(
+          EncodePageToken(std::to_string(offset + request.page_size()), "artifacts"));
+      break;
+    }
+    v1::Artifact a;
+    a.ParseFromString(select.ColumnBlob(0));
+    if (request.kind() != v1::ARTIFACT_KIND_UNSPECIFIED && a.kind() != request.kind()) continue;
+    *response.add_artifacts() = std::move(a);
+  }
+  return response;
+}
+
+Status ArtifactIndex::DeleteArtifact(const std::string& id) {
+  std::lock_guard lock(mu_);
+  MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(*db_));
+  MLC_RETURN_IF_ERROR(LoadArtifactLocked(id).status());
+  for (const char* sql :
+       {"DELETE FROM artifact_uses WHERE artifact_id = ?", "DELETE FROM artifacts WHERE id = ?"}) {
+    MLC_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
+    stmt.Bind(1, id);
+    MLC_RETURN_IF_ERROR(stmt.Run());
+  }
+  return txn.Commit();  // blobs and the manifest go at the next garbage collection
+}
+
+Status ArtifactIndex::RecordUse(const v1::RecordArtifactUseRequest& request) {
+  std::lock_guard lock(mu_);
+  MLC_RETURN_IF_ERROR(LoadArtifactLocked(request.artifact_id()).status());
+  MLC_ASSIGN_OR_RETURN(auto put, db_->Prepare("INSERT OR IGNORE INTO artifact_uses(artifact_id, "
+                                              "consumer_kind, consumer_id, consumer, use_us) "
+                                              "VALUES (?,?,?,?,?)"));
+  put.Bind(1, request.artifact_id()).Bind(2, static_cast<int64_t>(request.consumer().kind()));
+  put.Bind(3, request.consumer().id()).BindBlob(4, request.consumer().SerializeAsString());
+  put.Bind(5, NowMicros());
+  return put.Run();
+}
+
+Result<v1::ArtifactLineage> ArtifactIndex::GetLineage(const std::string& artifact_id) {
+  std::lock_guard lock(mu_);
+  v1::ArtifactLineage lineage;
+  MLC_ASSIGN_OR_RETURN(*lineage.mutable_artifact(), LoadArtifactLocked(artifact_id));
+  *lineage.mutable_producer() = lineage.artifact().owner();
+  MLC_ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT consumer FROM artifact_uses WHERE "
+                                                 "artifact_id = ? ORDER BY use_us"));
+  select.Bind(1, artifact_id);
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    lineage.add_consumers()->ParseFromString(select.ColumnBlob(0));
+  }
+  return lineage;
+}
+
+Result<v1::GarbageCollectionReport> ArtifactIndex::CollectGarbage(
+    const v1::CollectGarbageRequest& request) {
+  const int64_t requested = request.has_min_age() ? request.min_age().seconds() : 0;
+  const int64_t min_age_s = requested > 0 ? requested : 3600;
+  if (requested > 0 && requested < 60) {
+    return InvalidArgumentError(
+        "min_age must be at least 1 minute (uploads in flight reference "
+        "nothing yet)");
+  }
+  std::set<std::string> live;
+  int64_t manifests_removed = 0;
+  {
+    std::lock_guard lock(mu_);
+    MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(*db_));
+    // Manifests no artifact references (older than the grace: one being recorded is young).
+    MLC_ASSIGN_OR_RETURN(auto orphans,
+                         db_->Prepare("SELECT digest FROM manifests m WHERE create_us < ? AND NOT "
+                                      "EXISTS (SELECT 1 FROM artifacts a WHERE "
+                                      "a.manifest_digest = m.digest)"));
+    orphans.Bind(1, NowMicros() - min_age_s * 1000000);
+    std::vector<std::string> dead;
+    while (true) {
+      MLC_ASSIGN_OR_RETURN(bool row, orphans.Step());
+      if (!row) break;
+      dead.push_back(orphans.ColumnText(0));
+    }
+    manifests_removed = static_cast<int64_t>(dead.size());
+    if (!request.dry_run()) {
+      MLC_ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM manifests WHERE digest = ?"));
+      for (const auto& d : dead) {
+        del.Bind(1, d);
+        MLC_RETURN_IF_ERROR(del.Run());
+        del.Reset();
+      }
+    }
+    std::set<std::string> dead_set(dead.begin(), dead.end());
+    MLC_ASSIGN_OR_RETURN(auto all, db_->Prepare("SELECT digest, body FROM manifests"));
+    while (true) {
+      MLC_ASSIGN_OR_RETURN(bool row, all.Step());
+      if (!row) break;
+      if (request.dry_run() && dead_set.count(all.ColumnText(0))) continue;
+      v1::Manifest m;
+      if (!m.ParseFromString(all.ColumnBlob(1))) {
+        return DataLossError("store " + db_->path() +
+                             ": a manifest is corrupt; garbage "
+                             "collection stopped so no live blob is deleted");
+      }
+      for (const auto& e : m.entries()) live.insert(e.digest());
+    }
+    MLC_RETURN_IF_ERROR(txn.Commit());
+  }
+  artifacts::GcOptions options;
+  options.grace_seconds = min_age_s;
+  options.dry_run = request.dry_run();
+  MLC_ASSIGN_OR_RETURN(artifacts::GcReport report,
+                       artifacts::CollectGarbage(*blobs_, live, options));
+  v1::GarbageCollectionReport out = artifacts::ToProto(report);
+  out.set_manifests_removed(manifests_removed);
+  return out;
+}
+
+Result<v1::Manifest> ArtifactIndex::UploadTree(
+    const std::string& local_path, const std::function<bool(uint64_t, uint64_t)>& progress) {
+  const std::string path = util::AbsolutePath(local_path);
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) {
+    return util::FromErrno(errno, "cannot read " + local_path);
+  }
+  v1::Manifest manifest;
+  if (S_ISREG(st.st_mode)) {
+    MLC_ASSIGN_OR_RETURN(artifacts::BlobInfo blob, blobs_->PutFile(path, progress));
+    v1::ManifestEntry* e = manifest.add_entries();
+    e->set_path(std::filesystem::path(path).filename().string());
+    e->set_digest(blob.digest);
+    e->set_size_bytes(static_cast<int64_t>(blob.size));
+    e->set_mode(st.st_mode & 0777);
+  } else if (S_ISDIR(st.st_mode)) {
+    // Stamps of the last upload of this directory: unchanged files are not read again.
+    const std::string stamps = blobs_->root() + "/stamps/" + util::Sha256Hex(path);
+    MLC_RETURN_IF_ERROR(util::EnsureDirectory(blobs_->root() + "/stamps", "stamps directory"));
+    MLC_ASSIGN_OR_RETURN(artifacts::StatCache previous, artifacts::LoadStatCache(stamps));
+    artifacts::StatCache next;
+    artifacts::BuildOptions options;
+    options.previous = &previous;
+    options.stamps_out = &next;
+    options.progress = progress;
+    MLC_ASSIGN_OR_RETURN(manifest, artifacts::BuildManifest(path, *blobs_, options));
+    artifacts::SaveStatCache(next, stamps).IgnoreError();  // only an optimisation
+  } else {
+    return InvalidArgumentError(local_path + " is neither a regular file nor a directory");
+  }
+  return PutManifest(std::move(manifest));
+}
+
+Status ArtifactIndex::DownloadTree(const v1::Manifest& manifest, const std::string& dest,
+                                   const std::string& only_path,
+                                   const std::function<bool(uint64_t, uint64_t)>& progress) {
+  artifacts::MaterializeOptions options;
+  options.only_path = only_path;
+  options.progress = progress;
+  return artifacts::Materialize(manifest, *blobs_, dest, options);
+}
+
+}  // namespace mlcore::local
