@@ -70,5 +70,6 @@ void AddQuotaCommands(CLI::App& app, Globals& globals);      // quota, flavor, n
 void AddRunCommands(CLI::App& app, Globals& globals);
 void AddRunMetricsCommands(CLI::App* run, Globals& globals);  // metrics, compare
 void AddTrackingCommands(CLI::App& app, Globals& globals);    // exp, sync, gc, tracking-policy
+void AddArtifactCommands(CLI::App& app, Globals& globals);
 
 }  // namespace mlc

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   mlc::AddQuotaCommands(app, globals);
   mlc::AddRunCommands(app, globals);
   mlc::AddTrackingCommands(app, globals);
+  mlc::AddArtifactCommands(app, globals);
 
   try {
     app.parse(argc, argv);

@@ -464,6 +464,48 @@ MLC_API void mlc_metric_history_free(int64_t** steps, double** values, int64_t**
 MLC_API mlc_status mlc_sync(mlc_client* client, const char* spool_dir, char** out_report_json,
                             mlc_error** err);
 
+/* ---- Artifacts ----------------------------------------------------------------------------------
+ * Files and directory trees of runs and jobs in the content-addressed store (docs/artifacts.md).
+ * Artifacts come back as the JSON of an mlcore.v1.Artifact, manifests as mlcore.v1.Manifest. Every
+ * ArtifactService method but the streaming blob transfers is also reachable through mlc_invoke
+ * ("ArtifactService/ListArtifacts", "ArtifactService/GetLineage", ...).
+ */
+
+/* Kinds of object an artifact's owner (or consumer) can be: values of mlcore.v1.ObjectKind. */
+typedef enum mlc_object_kind {
+  MLC_OBJECT_KIND_UNSPECIFIED = 0,
+  MLC_OBJECT_KIND_JOB = 1,
+  MLC_OBJECT_KIND_RUN = 2
+} mlc_object_kind;
+
+/*
+ * Stores the file or directory `local_path` as artifact `path_or_null` (NULL or "" = the base name
+ * of local_path) of the run or job `owner_id` (an id or a name; `owner_kind` MLC_OBJECT_KIND_RUN or
+ * MLC_OBJECT_KIND_JOB), in the owner's project. Only content the store lacks is transferred, and a
+ * directory's unchanged files are not read again. *out_artifact_json receives the stored
+ * mlcore.v1.Artifact (its "id" is what mlc_artifact_download takes). The kind is inferred (FILE or
+ * DIRECTORY); for another kind or labels call mlc_invoke("ArtifactService/CreateArtifact", ...)
+ * after uploading. Errors: MLC_INVALID_ARGUMENT (NULL argument, owner_kind neither RUN nor JOB,
+ * unsafe path, a symlink escaping the tree, a special file), MLC_NOT_FOUND (owner, local path),
+ * MLC_ALREADY_EXISTS (the owner has an artifact at that path), MLC_RESOURCE_EXHAUSTED.
+ */
+MLC_API mlc_status mlc_artifact_log(mlc_client* client, int owner_kind, const char* owner_id,
+                                    const char* local_path, const char* path_or_null,
+                                    char** out_artifact_json, mlc_error** err);
+
+/*
+ * Writes artifact `artifact_id` below directory `dest` (created when missing), or only its file or
+ * subtree `only_path_or_null` (NULL or "" = all of it), verifying every file's digest; file modes
+ * are kept. *out_manifest_json receives the mlcore.v1.Manifest written (only the entries under
+ * only_path for a partial download). To record a consumer for lineage, call
+ * mlc_invoke("ArtifactService/RecordArtifactUse", ...). Errors: MLC_INVALID_ARGUMENT (NULL
+ * argument, unsafe only_path), MLC_NOT_FOUND (artifact; nothing under only_path), MLC_DATA_LOSS
+ * (stored content no longer matches its digest).
+ */
+MLC_API mlc_status mlc_artifact_download(mlc_client* client, const char* artifact_id,
+                                         const char* dest, const char* only_path_or_null,
+                                         char** out_manifest_json, mlc_error** err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,7 +19,7 @@ Every call goes through the C++ core (``mlcore._mlcore``); errors raise subclass
 from __future__ import annotations
 
 from mlcore import _mlcore
-from mlcore import config, errors, jobs, tracking
+from mlcore import artifacts, config, errors, jobs, tracking
 from mlcore.client import BackendInfo, Client, Project
 from mlcore.errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from mlcore.errors import MlcoreError
@@ -66,6 +66,7 @@ def quota(project: str | None = None, *, users: bool = False) -> list[Record]:
 
 __all__ = [
     "BackendInfo",
+    "artifacts",
     "Run",
     "RunInfo",
     "active_run",

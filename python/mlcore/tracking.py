@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from mlcore import _mlcore
 from mlcore._record import Record
-from mlcore.errors import InvalidArgumentError, UnimplementedError
+from mlcore.errors import FailedPreconditionError, InvalidArgumentError
 
 _STATUS = {"scheduled": 1, "running": 2, "finished": 3, "failed": 4, "killed": 5}
 _METHODS = {None: 0, "none": 1, "minmax": 2, "lttb": 3}
@@ -130,10 +130,18 @@ class Run:
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self._logger.set_tags(_str_map(tags))
 
-    def log_artifact(self, path: str) -> None:
-        raise UnimplementedError(
-            "artifacts are not available in this mlcore build yet (the artifact store is a "
-            "separate feature); keep the file in the job's output_paths meanwhile")
+    def log_artifact(self, path: Any, name: str | None = None, kind: str | None = None,
+                     labels: Mapping[str, Any] | None = None, progress: Any = None) -> Record:
+        """Uploads the file or directory ``path`` as artifact ``name`` (default: its base name) of
+        this run (a job's run too); returns the Artifact record. See :mod:`mlcore.artifacts`.
+        Offline runs have no backend to store it in: FailedPreconditionError."""
+        if self._client is None:
+            raise FailedPreconditionError(
+                f"run {self.name or self.id!r} is offline: artifacts need a backend; log the "
+                "artifact after `mlc sync` (with mlcore.artifacts.log(path, run=RUN_ID))")
+        from mlcore import artifacts
+        return artifacts.log(path, run=self.id, name=name, kind=kind, labels=labels,
+                             progress=progress, client=self._client)
 
     def flush(self) -> None:
         """Returns once everything logged so far is durable (or kept in the spool: then raises)."""

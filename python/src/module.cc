@@ -144,4 +144,5 @@ PYBIND11_MODULE(_mlcore, m) {
       .def("close", &PyClient::Close);
 
   BindTracking(m);
+  BindArtifacts(m);
 }

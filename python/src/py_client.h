@@ -132,5 +132,7 @@ class PyClient {
 
 // Registers RunLogger and the tracking helpers (tracking_bindings.cc).
 void BindTracking(py::module_& m);
+// Registers artifact_log and artifact_download (artifact_bindings.cc).
+void BindArtifacts(py::module_& m);
 
 }  // namespace mlcore::python

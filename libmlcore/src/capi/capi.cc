@@ -856,4 +856,38 @@ mlc_status mlc_sync(mlc_client* client, const char* spool_dir, char** out_report
   });
 }
 
+mlc_status mlc_artifact_log(mlc_client* client, int owner_kind, const char* owner_id,
+                            const char* local_path, const char* path_or_null,
+                            char** out_artifact_json, mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckHandle(client, out_artifact_json, err); s != MLC_OK) return s;
+    if (owner_id == nullptr) return NullArgument("owner_id", err);
+    if (local_path == nullptr) return NullArgument("local_path", err);
+    if (owner_kind != MLC_OBJECT_KIND_RUN && owner_kind != MLC_OBJECT_KIND_JOB) {
+      return Fail(
+          mlcore::InvalidArgumentError(
+              "owner_kind must be MLC_OBJECT_KIND_RUN (2) or MLC_OBJECT_KIND_JOB (1), got " +
+              std::to_string(owner_kind)),
+          err);
+    }
+    mlcore::v1::ObjectRef owner;
+    owner.set_kind(static_cast<mlcore::v1::ObjectKind>(owner_kind));
+    owner.set_id(owner_id);
+    return ReturnResult(client->client->LogArtifact(owner, local_path, Str(path_or_null)),
+                        out_artifact_json, err);
+  });
+}
+
+mlc_status mlc_artifact_download(mlc_client* client, const char* artifact_id, const char* dest,
+                                 const char* only_path_or_null, char** out_manifest_json,
+                                 mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckHandle(client, out_manifest_json, err); s != MLC_OK) return s;
+    if (artifact_id == nullptr) return NullArgument("artifact_id", err);
+    if (dest == nullptr) return NullArgument("dest", err);
+    return ReturnResult(client->client->DownloadArtifact(artifact_id, dest, Str(only_path_or_null)),
+                        out_manifest_json, err);
+  });
+}
+
 }  // extern "C"
