@@ -8,21 +8,11 @@
 
 #include <sys/stat.h>
 
+#include "check.h"
 #include "mlcore.h"
 
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    ++checks;                                                                  \
-    if (!(cond)) {                                                             \
-      ++failures;                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                          \
-  } while (0)
-
-/* Checks a call's status; on a mismatch prints the error message too. */
+/* check.h's CHECK_ST, also freeing the error after each call. */
+#undef CHECK_ST
 #define CHECK_ST(call, want)                                                             \
   do {                                                                                   \
     mlc_status got_ = (call);                                                            \
@@ -34,10 +24,6 @@ static int checks = 0;
     }                                                                                    \
     mlc_error_free(&err);                                                                \
   } while (0)
-
-static int contains(const char* haystack, const char* needle) {
-  return haystack != NULL && strstr(haystack, needle) != NULL;
-}
 
 /* Copies the first string value of "key" in `json` into `out` ("" when absent). */
 static const char* json_string(const char* json, const char* key, char* out, size_t size) {

@@ -8,35 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "check.h"
 #include "mlcore.h"
-
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    ++checks;                                                                  \
-    if (!(cond)) {                                                             \
-      ++failures;                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                          \
-  } while (0)
-
-/* Checks a call's status; on a mismatch prints the error message too. */
-#define CHECK_ST(call, want)                                                             \
-  do {                                                                                   \
-    mlc_status got_ = (call);                                                            \
-    ++checks;                                                                            \
-    if (got_ != (want)) {                                                                \
-      ++failures;                                                                        \
-      fprintf(stderr, "%s:%d: %s returned %s, want %s: %s\n", __FILE__, __LINE__, #call, \
-              mlc_status_name(got_), mlc_status_name(want), mlc_error_message(err));     \
-    }                                                                                    \
-  } while (0)
-
-static int contains(const char* haystack, const char* needle) {
-  return haystack != NULL && strstr(haystack, needle) != NULL;
-}
 
 /* Copies the first string value of "key" in `json` into `out` ("" when absent). The first "id"
  * and "name" of a Job's JSON are the job's id and spec.name (fields are printed in field order). */

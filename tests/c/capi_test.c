@@ -5,19 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "mlcore.h"
-
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    ++checks;                                                                  \
-    if (!(cond)) {                                                             \
-      ++failures;                                                              \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                          \
-  } while (0)
 
 int main(void) {
   const char* base = getenv("MLC_TEST_TMP");
