@@ -37,27 +37,12 @@ class PyRunLogger {
   }
 
   void LogMetric(std::string_view key, double value, const py::object& step, int64_t time_us) {
-    const int64_t s = step.is_none() ? kAutoStep : step.cast<int64_t>();
-    while (true) {
-      bool logged = Unwrap(logger_->TryLogMetric(key, value, s, time_us));
-      if (logged) return;
-      py::gil_scoped_release release;
-      logger_->WaitForSpace();
-    }
+    Log(key, value, step.is_none() ? kAutoStep : step.cast<int64_t>(), time_us);
   }
 
   void LogMetrics(const py::dict& metrics, const py::object& step, int64_t time_us) {
     const int64_t s = step.is_none() ? kAutoStep : step.cast<int64_t>();
-    for (const auto& [k, v] : metrics) {
-      const std::string key = py::str(k);
-      const double value = v.cast<double>();
-      while (true) {
-        bool logged = Unwrap(logger_->TryLogMetric(key, value, s, time_us));
-        if (logged) break;
-        py::gil_scoped_release release;
-        logger_->WaitForSpace();
-      }
-    }
+    for (const auto& [k, v] : metrics) Log(std::string(py::str(k)), v.cast<double>(), s, time_us);
   }
 
   void LogSeries(const std::string& key,
@@ -139,6 +124,14 @@ class PyRunLogger {
   std::string run_id() const { return logger_->run_id(); }
 
  private:
+  // Appends one point; when the buffer is full ("block"), waits for room with the GIL released.
+  void Log(std::string_view key, double value, int64_t step, int64_t time_us) {
+    while (!Unwrap(logger_->TryLogMetric(key, value, step, time_us))) {
+      py::gil_scoped_release release;
+      logger_->WaitForSpace();
+    }
+  }
+
   std::shared_ptr<Client> client_;  // null for offline loggers
   std::unique_ptr<RunLogger> logger_;
 };

@@ -25,25 +25,6 @@
     mlc_error_free(&err);                                                                \
   } while (0)
 
-/* Copies the first string value of "key" in `json` into `out` ("" when absent). */
-static const char* json_string(const char* json, const char* key, char* out, size_t size) {
-  char pattern[128];
-  const char* start;
-  size_t n = 0;
-  out[0] = '\0';
-  if (json == NULL) return out;
-  snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-  start = strstr(json, pattern);
-  if (start == NULL) return out;
-  start += strlen(pattern);
-  while (start[n] != '\0' && start[n] != '"' && n + 1 < size) {
-    out[n] = start[n];
-    ++n;
-  }
-  out[n] = '\0';
-  return out;
-}
-
 static int write_file(const char* path, const char* data, size_t size) {
   FILE* f = fopen(path, "wb");
   size_t written;
@@ -77,7 +58,6 @@ static int exists(const char* path) {
 }
 
 int main(void) {
-  const char* base = getenv("MLC_TEST_TMP");
   char root[4096];
   char uri[4200];
   char src[4200];
@@ -94,16 +74,7 @@ int main(void) {
   const char* config = "{\"layers\": 4}\n";
   size_t i;
 
-  if (base == NULL || *base == '\0') base = "/tmp";
-  snprintf(root, sizeof root, "%s/capi-artifacts-XXXXXX", base);
-  {
-    char mk[4200];
-    snprintf(mk, sizeof mk, "mkdir -p '%s'", base);
-    if (system(mk) != 0 || mkdtemp(root) == NULL) {
-      fprintf(stderr, "cannot create a temporary directory under %s\n", base);
-      return 1;
-    }
-  }
+  if (make_test_root("capi-artifacts", root, sizeof root) != 0) return 1;
   for (i = 0; i < sizeof weights; ++i) weights[i] = (char)(i * 131u % 251u);
   snprintf(src, sizeof src, "%s/model", root);
   snprintf(out, sizeof out, "%s/out", root);

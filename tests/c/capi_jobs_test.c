@@ -11,26 +11,6 @@
 #include "check.h"
 #include "mlcore.h"
 
-/* Copies the first string value of "key" in `json` into `out` ("" when absent). The first "id"
- * and "name" of a Job's JSON are the job's id and spec.name (fields are printed in field order). */
-static const char* json_string(const char* json, const char* key, char* out, size_t size) {
-  char pattern[128];
-  const char* start;
-  size_t n = 0;
-  out[0] = '\0';
-  if (json == NULL) return out;
-  snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-  start = strstr(json, pattern);
-  if (start == NULL) return out;
-  start += strlen(pattern);
-  while (start[n] != '\0' && start[n] != '"' && n + 1 < size) {
-    out[n] = start[n];
-    ++n;
-  }
-  out[n] = '\0';
-  return out;
-}
-
 static void sleep_ms(long ms) {
   struct timespec ts;
   ts.tv_sec = ms / 1000;
@@ -76,7 +56,6 @@ static int wait_for_state(mlc_client* client, const char* id, const char* state)
 }
 
 int main(void) {
-  const char* base = getenv("MLC_TEST_TMP");
   char root[4096];
   char uri[4200];
   char config[4200];
@@ -89,14 +68,7 @@ int main(void) {
   char* json = NULL;
   log_sink sink;
 
-  if (base == NULL || *base == '\0') base = "/tmp";
-  snprintf(root, sizeof root, "%s/capi-jobs-XXXXXX", base);
-  {
-    char mk[4200];
-    snprintf(mk, sizeof mk, "mkdir -p '%s'", base);
-    if (system(mk) != 0) return 2;
-  }
-  if (mkdtemp(root) == NULL) return 2;
+  if (make_test_root("capi-jobs", root, sizeof root) != 0) return 2;
   snprintf(uri, sizeof uri, "local://%s/state", root);
   snprintf(config, sizeof config, "%s/config.yaml", root);
   setenv("MLC_CONFIG", config, 1);

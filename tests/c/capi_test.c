@@ -9,7 +9,6 @@
 #include "mlcore.h"
 
 int main(void) {
-  const char* base = getenv("MLC_TEST_TMP");
   char root[4096];
   char uri[4200];
   char config[4200];
@@ -18,14 +17,7 @@ int main(void) {
   char* json = NULL;
   mlc_status st;
 
-  if (base == NULL || *base == '\0') base = "/tmp";
-  snprintf(root, sizeof root, "%s/capi-XXXXXX", base);
-  {
-    char mk[4200];
-    snprintf(mk, sizeof mk, "mkdir -p '%s'", base);
-    if (system(mk) != 0) return 2;
-  }
-  if (mkdtemp(root) == NULL) return 2;
+  if (make_test_root("capi", root, sizeof root) != 0) return 2;
   snprintf(uri, sizeof uri, "local://%s/state", root);
   snprintf(config, sizeof config, "%s/config.yaml", root);
   setenv("MLC_CONFIG", config, 1);

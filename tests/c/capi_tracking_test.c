@@ -14,26 +14,6 @@
 #define N_POINTS 100000
 #define N_BATCH 1000
 
-/* Copies the first string value of "key" in `json` into `out` ("" when absent). The first "id" of
- * a Run's JSON is the run's id (fields are printed in field order). */
-static const char* json_string(const char* json, const char* key, char* out, size_t size) {
-  char pattern[128];
-  const char* start;
-  size_t n = 0;
-  out[0] = '\0';
-  if (json == NULL) return out;
-  snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-  start = strstr(json, pattern);
-  if (start == NULL) return out;
-  start += strlen(pattern);
-  while (start[n] != '\0' && start[n] != '"' && n + 1 < size) {
-    out[n] = start[n];
-    ++n;
-  }
-  out[n] = '\0';
-  return out;
-}
-
 /* The integer after "key": in `json` (-1 when absent). */
 static long long json_int(const char* json, const char* key) {
   char pattern[128];
@@ -62,7 +42,6 @@ static void sleep_ms(long ms) {
 static double loss_at(int i) { return 1.0 / (double)(i + 1); }
 
 int main(void) {
-  const char* base = getenv("MLC_TEST_TMP");
   char root[4096];
   char uri[4200];
   char config[4200];
@@ -97,14 +76,7 @@ int main(void) {
   double started;
   double per_point_ns;
 
-  if (base == NULL || *base == '\0') base = "/tmp";
-  snprintf(root, sizeof root, "%s/capi-tracking-XXXXXX", base);
-  {
-    char mk[4200];
-    snprintf(mk, sizeof mk, "mkdir -p '%s'", base);
-    if (system(mk) != 0) return 2;
-  }
-  if (mkdtemp(root) == NULL) return 2;
+  if (make_test_root("capi-tracking", root, sizeof root) != 0) return 2;
   snprintf(uri, sizeof uri, "local://%s/state", root);
   snprintf(config, sizeof config, "%s/config.yaml", root);
   snprintf(spool, sizeof spool, "%s/spool", root);

@@ -5,6 +5,7 @@
 #define MLCORE_TESTS_C_CHECK_H_
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mlcore.h"
@@ -36,6 +37,41 @@ static int checks = 0;
 /* True when `haystack` is not NULL and contains `needle`. */
 static inline int contains(const char* haystack, const char* needle) {
   return haystack != NULL && strstr(haystack, needle) != NULL;
+}
+
+/* Copies the first string value of "key" in `json` into `out` ("" when absent). The first "id"
+ * of a message's JSON is its own id (fields are printed in field order). */
+static inline const char* json_string(const char* json, const char* key, char* out, size_t size) {
+  char pattern[128];
+  const char* start;
+  size_t n = 0;
+  out[0] = '\0';
+  if (json == NULL) return out;
+  snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
+  start = strstr(json, pattern);
+  if (start == NULL) return out;
+  start += strlen(pattern);
+  while (start[n] != '\0' && start[n] != '"' && n + 1 < size) {
+    out[n] = start[n];
+    ++n;
+  }
+  out[n] = '\0';
+  return out;
+}
+
+/* Makes a fresh directory `$MLC_TEST_TMP/<name>-XXXXXX` (or under /tmp) into `root`; returns 0
+ * on success. Needs _POSIX_C_SOURCE >= 200809L for mkdtemp. */
+static inline int make_test_root(const char* name, char* root, size_t size) {
+  const char* base = getenv("MLC_TEST_TMP");
+  char mk[4200];
+  if (base == NULL || *base == '\0') base = "/tmp";
+  snprintf(root, size, "%s/%s-XXXXXX", base, name);
+  snprintf(mk, sizeof mk, "mkdir -p '%s'", base);
+  if (system(mk) != 0 || mkdtemp(root) == NULL) {
+    fprintf(stderr, "cannot create a temporary directory under %s\n", base);
+    return -1;
+  }
+  return 0;
 }
 
 #endif /* MLCORE_TESTS_C_CHECK_H_ */

@@ -69,6 +69,12 @@ struct RunLoggerStats {
   uint64_t retries = 0;          // batch sends retried after a transient error
 };
 
+// True for the terminal run statuses: FINISHED, FAILED, KILLED.
+inline bool IsFinalRunStatus(v1::RunStatus status) {
+  return status == v1::RUN_STATUS_FINISHED || status == v1::RUN_STATUS_FAILED ||
+         status == v1::RUN_STATUS_KILLED;
+}
+
 // A step argument meaning "one more than the last step this logger logged for the key" (0 first).
 inline constexpr int64_t kAutoStep = INT64_MIN;
 

@@ -17,6 +17,8 @@
 #include <google/protobuf/util/time_util.h>
 #include <yaml-cpp/yaml.h>
 
+#include "util/strings.h"
+
 namespace mlcore {
 namespace {
 
@@ -25,22 +27,10 @@ using FD = pb::FieldDescriptor;
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string Upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
 }
 
 std::string Join(const std::vector<std::string>& items, std::string_view sep = ", ") {
@@ -79,7 +69,7 @@ std::string Describe(const YAML::Node& node) {
 
 template <typename T>
 std::optional<T> ParseNumber(std::string_view s) {
-  s = Trim(s);
+  s = util::TrimSpace(s);
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
   T value{};
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
@@ -88,7 +78,7 @@ std::optional<T> ParseNumber(std::string_view s) {
 }
 
 std::optional<double> ParseDouble(std::string_view s) {
-  std::string l = Lower(Trim(s));
+  std::string l = util::AsciiLower(util::TrimSpace(s));
   if (l == ".inf" || l == "+.inf" || l == "inf") return std::numeric_limits<double>::infinity();
   if (l == "-.inf" || l == "-inf") return -std::numeric_limits<double>::infinity();
   if (l == ".nan" || l == "nan") return std::numeric_limits<double>::quiet_NaN();
@@ -96,7 +86,7 @@ std::optional<double> ParseDouble(std::string_view s) {
 }
 
 std::optional<bool> ParseBool(std::string_view s) {
-  std::string l = Lower(Trim(s));
+  std::string l = util::AsciiLower(util::TrimSpace(s));
   if (l == "true" || l == "yes" || l == "on") return true;
   if (l == "false" || l == "no" || l == "off") return false;
   return std::nullopt;
@@ -118,7 +108,7 @@ std::string EnumPrefix(const pb::EnumDescriptor& e) {
 
 std::string EnumShortName(const pb::EnumValueDescriptor& v) {
   std::string prefix = EnumPrefix(*v.type());
-  return Lower(std::string_view(v.name()).substr(prefix.size()));
+  return util::AsciiLower(std::string_view(v.name()).substr(prefix.size()));
 }
 
 // Short names of an enum's values, without the UNSPECIFIED zero value.
@@ -133,7 +123,7 @@ std::vector<std::string> EnumChoices(const pb::EnumDescriptor& e) {
 }
 
 const pb::EnumValueDescriptor* FindEnumValue(const pb::EnumDescriptor& e, std::string_view text) {
-  std::string name = Upper(Trim(text));
+  std::string name = Upper(util::TrimSpace(text));
   std::replace(name.begin(), name.end(), '-', '_');
   if (const auto* v = e.FindValueByName(name)) return v;
   if (const auto* v = e.FindValueByName(EnumPrefix(e) + name)) return v;
@@ -175,7 +165,7 @@ Status ParseDurationInto(std::string_view text, pb::Message* message) {
 }
 
 Status ParseTimestampInto(std::string_view text, pb::Message* message) {
-  if (!pb::util::TimeUtil::FromString(std::string(Trim(text)),
+  if (!pb::util::TimeUtil::FromString(std::string(util::TrimSpace(text)),
                                       static_cast<pb::Timestamp*>(message))) {
     return InvalidArgumentError("invalid time " + Quote(text) +
                                 "; write it in RFC 3339, e.g. 2024-05-01T12:00:00Z");
@@ -288,7 +278,7 @@ class Converter {
       if (value.IsScalar() && field->cpp_type() == FD::CPPTYPE_STRING) {
         std::vector<std::string> words;
         std::string_view rest = value.Scalar();
-        while (!(rest = Trim(rest)).empty()) {
+        while (!(rest = util::TrimSpace(rest)).empty()) {
           size_t end = 0;
           while (end < rest.size() && !std::isspace(static_cast<unsigned char>(rest[end]))) ++end;
           words.push_back(Quote(rest.substr(0, end)));
@@ -460,7 +450,7 @@ class Converter {
         const auto* v = FindEnumValue(*field->enum_type(), text);
         if (v == nullptr) {
           std::vector<std::string> choices = EnumChoices(*field->enum_type());
-          std::string guess = ClosestMatch(Lower(text), choices);
+          std::string guess = ClosestMatch(util::AsciiLower(text), choices);
           Problem(node.Mark(), "invalid_value", path,
                   Quote(path) + " expects one of " + Join(choices) + ", got " + Describe(node),
                   guess.empty() ? std::string() : "did you mean " + Quote(guess) + "?");
@@ -486,8 +476,8 @@ class Converter {
 
 // Strings that a YAML reader would take for null, a bool or a number are quoted.
 bool NeedsQuotes(const std::string& s) {
-  if (s.empty() || s != Trim(s)) return true;
-  std::string l = Lower(s);
+  if (s.empty() || s != util::TrimSpace(s)) return true;
+  std::string l = util::AsciiLower(s);
   static const std::set<std::string> kSpecial = {"null", "~",  "true", "false", "yes",
                                                  "no",   "on", "off",  "y",     "n"};
   return kSpecial.count(l) > 0 || ParseDouble(s).has_value();

@@ -11,6 +11,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "core/yaml_proto.h"
+#include "util/strings.h"
 
 namespace mlcore {
 namespace {
@@ -22,18 +23,6 @@ constexpr int64_t kMaxDurationSeconds = 315576000000;
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 Result<google::protobuf::Duration> ParseDurationText(std::string_view text) {
@@ -41,7 +30,7 @@ Result<google::protobuf::Duration> ParseDurationText(std::string_view text) {
     return InvalidArgumentError("invalid duration " + Quote(text) + "; write it as " +
                                 kDurationForms);
   };
-  std::string_view s = Trim(text);
+  std::string_view s = util::TrimSpace(text);
   bool negative = false;
   if (!s.empty() && (s.front() == '-' || s.front() == '+')) {
     negative = s.front() == '-';
@@ -84,7 +73,7 @@ Result<google::protobuf::Duration> ParseDurationText(std::string_view text) {
     }
     size_t unit_start = i;
     while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
-    std::string unit = Lower(s.substr(unit_start, i - unit_start));
+    std::string unit = util::AsciiLower(s.substr(unit_start, i - unit_start));
     int64_t unit_nanos = 0;
     if (unit.empty()) {
       if (total != 0 || start != 0) return invalid();  // "1h30" is ambiguous

@@ -13,21 +13,10 @@
 #include <curl/curl.h>
 
 #include "util/fs.h"
+#include "util/strings.h"
 
 namespace mlcore::datacache {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 // ---- file:// ------------------------------------------------------------------------------
 
@@ -115,8 +104,8 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   }
   size_t colon = line.find(':');
   if (colon == std::string_view::npos) return line.size();
-  std::string name = Lower(Trim(line.substr(0, colon)));
-  std::string value(Trim(line.substr(colon + 1)));
+  std::string name = util::AsciiLower(util::TrimSpace(line.substr(0, colon)));
+  std::string value(util::TrimSpace(line.substr(colon + 1)));
   if (name == "etag") a->etag = value;
   if (name == "last-modified") a->last_modified = value;
   if (name == "content-length") a->content_length = std::atoll(value.c_str());
@@ -358,7 +347,7 @@ std::string_view SupportedSchemes() { return "file, http, https"; }
 
 std::string SchemeOf(std::string_view uri) {
   size_t pos = uri.find("://");
-  return pos == std::string_view::npos ? std::string() : Lower(uri.substr(0, pos));
+  return pos == std::string_view::npos ? std::string() : util::AsciiLower(uri.substr(0, pos));
 }
 
 Result<std::string> CanonicalUri(std::string_view uri) {

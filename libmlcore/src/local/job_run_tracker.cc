@@ -12,6 +12,18 @@
 
 namespace mlcore::local {
 
+v1::RunStatus RunStatusOfJobState(v1::JobState state) {
+  switch (state) {
+    case v1::JOB_STATE_SUCCEEDED:
+      return v1::RUN_STATUS_FINISHED;
+    case v1::JOB_STATE_FAILED:
+    case v1::JOB_STATE_TIMED_OUT:
+      return v1::RUN_STATUS_FAILED;
+    default:
+      return v1::RUN_STATUS_KILLED;
+  }
+}
+
 JobRunTracker::JobRunTracker(const std::string& state_dir, const v1::Job& job)
     : run_id_(job.run_id()) {
   if (run_id_.empty()) return;
@@ -58,17 +70,7 @@ void JobRunTracker::Ended(v1::JobState state, bool requeued) {
   if (requeued) return;
   v1::UpdateRunRequest end;
   end.set_id(run_id_);
-  switch (state) {
-    case v1::JOB_STATE_SUCCEEDED:
-      end.set_status(v1::RUN_STATUS_FINISHED);
-      break;
-    case v1::JOB_STATE_FAILED:
-    case v1::JOB_STATE_TIMED_OUT:
-      end.set_status(v1::RUN_STATUS_FAILED);
-      break;
-    default:
-      end.set_status(v1::RUN_STATUS_KILLED);
-  }
+  end.set_status(RunStatusOfJobState(state));
   // FAILED_PRECONDITION: the run was ended already (by the code in the job, or a reader).
   client_->UpdateRun(end).status().IgnoreError();
 }

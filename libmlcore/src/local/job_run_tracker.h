@@ -7,6 +7,7 @@
 #include <string>
 
 #include "mlcore/v1/jobs.pb.h"
+#include "mlcore/v1/tracking.pb.h"
 
 namespace mlcore {
 class Client;
@@ -14,6 +15,10 @@ class RunLogger;
 }  // namespace mlcore
 
 namespace mlcore::local {
+
+// The status a job's run ends with: SUCCEEDED -> FINISHED, FAILED and TIMED_OUT -> FAILED,
+// anything else (cancelled, preempted without requeue, lost) -> KILLED.
+v1::RunStatus RunStatusOfJobState(v1::JobState state);
 
 class JobRunTracker {
  public:

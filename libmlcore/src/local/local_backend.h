@@ -109,7 +109,7 @@ class LocalBackend final : public Backend {
   std::mutex mu_;  // serializes use of db_ (one SQLite connection)
   std::unique_ptr<sqlite::Db> db_;
   std::unique_ptr<RuntimeContext> runtime_;
-  std::mutex tracking_mu_;  // guards opening tracking_ (the store serializes its own use)
+  std::mutex tracking_mu_;  // guards opening tracking_ and artifacts_ (each serializes its use)
   std::unique_ptr<TrackingStore> tracking_;
   std::unique_ptr<ArtifactIndex> artifacts_;
 };

@@ -1,5 +1,6 @@
 // TrackingService of the local backend: checks against the project and job state in mlcore.db,
 // then the tracking store (tracking.db) does the work.
+#include "local/job_run_tracker.h"
 #include "local/job_store.h"
 #include "local/local_backend.h"
 #include "local/tracking_store.h"
@@ -7,9 +8,6 @@
 #include "util/fs.h"
 
 namespace mlcore::local {
-namespace {
-v1::RunStatus RunStatusOfJob(v1::JobState state);
-}  // namespace
 
 Result<TrackingStore*> LocalBackend::Tracking() {
   std::lock_guard lock(tracking_mu_);
@@ -52,20 +50,6 @@ Result<std::string> LocalBackend::CreateJobRun(const v1::Job& job) {
   return created.id();
 }
 
-namespace {
-v1::RunStatus RunStatusOfJob(v1::JobState state) {
-  switch (state) {
-    case v1::JOB_STATE_SUCCEEDED:
-      return v1::RUN_STATUS_FINISHED;
-    case v1::JOB_STATE_FAILED:
-    case v1::JOB_STATE_TIMED_OUT:
-      return v1::RUN_STATUS_FAILED;
-    default:
-      return v1::RUN_STATUS_KILLED;
-  }
-}
-}  // namespace
-
 Status LocalBackend::ReconcileJobRuns(const std::string& project) {
   MLC_ASSIGN_OR_RETURN(TrackingStore * store, Tracking());
   MLC_ASSIGN_OR_RETURN(auto active, store->ActiveJobRuns(project));
@@ -75,7 +59,7 @@ Status LocalBackend::ReconcileJobRuns(const std::string& project) {
       std::lock_guard lock(mu_);
       auto job = LoadJob(*db_, job_id);
       if (!job.ok() || !IsFinalJobState(job->job.state())) continue;
-      update.set_status(RunStatusOfJob(job->job.state()));
+      update.set_status(RunStatusOfJobState(job->job.state()));
       if (job->job.has_end_time()) *update.mutable_end_time() = job->job.end_time();
     }
     update.set_id(run_id);

@@ -8,19 +8,15 @@
 #include "core/page_token.h"
 #include "local/job_store.h"
 #include "local/tracking_store.h"
+#include "mlcore/tracking.h"
 #include "tracking/downsample.h"
+#include "tracking/retry_after.h"
 #include "tracking/series_codec.h"
 
 namespace mlcore::local {
 namespace {
 
 using tracking::Columns;
-
-std::string FormatSeconds(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.2f", s);
-  return buf;
-}
 
 // The key's summary row, as read before an append.
 struct KeyRow {
@@ -65,8 +61,8 @@ Status TrackingStore::ChargeIngestLocked(const std::string& project, int64_t poi
       if (tokens < need) {
         return ResourceExhaustedError(
             "project " + project + " is over its tracking rate limit of " +
-            std::to_string(policy.max_points_per_second()) + " points/s; retry after " +
-            FormatSeconds((need - tokens) / rate) + " s");
+            std::to_string(policy.max_points_per_second()) + " points/s; " +
+            tracking::RetryAfterText((need - tokens) / rate));
       }
       tokens -= static_cast<double>(points);
       MLC_ASSIGN_OR_RETURN(auto update, db_->Prepare("UPDATE policies SET tokens = ?, tokens_us "
@@ -214,8 +210,7 @@ Result<v1::LogBatchResponse> TrackingStore::LogBatch(const v1::MetricBatch& batc
     response.set_duplicate(true);
     return response;  // applied before; the transaction rolls back (nothing changed)
   }
-  if (run.status() == v1::RUN_STATUS_FINISHED || run.status() == v1::RUN_STATUS_FAILED ||
-      run.status() == v1::RUN_STATUS_KILLED) {
+  if (IsFinalRunStatus(run.status())) {
     return FailedPreconditionError("run " + run.id() + " (" + run.name() + ") already ended " +
                                    v1::RunStatus_Name(run.status()) +
                                    "; an ended run takes no more data (start a new run)");

@@ -11,6 +11,7 @@
 
 #include "core/page_token.h"
 #include "local/job_store.h"
+#include "mlcore/tracking.h"
 #include "tracking/run_filter.h"
 #include "util/fs.h"
 #include "util/ids.h"
@@ -41,8 +42,18 @@ void ReadRunRow(const sqlite::Statement& select, v1::Run* run) {
   if (!select.ColumnIsNull(10)) run->mutable_source()->ParseFromString(select.ColumnBlob(10));
 }
 
-bool IsFinalRunStatus(v1::RunStatus s) {
-  return s == v1::RUN_STATUS_FINISHED || s == v1::RUN_STATUS_FAILED || s == v1::RUN_STATUS_KILLED;
+// The columns key, latest_value, latest_step, latest_time, min_value, max_value, count of
+// metric_keys, starting at column `first` of `row`.
+constexpr const char* kSummaryColumns =
+    "key, latest_value, latest_step, latest_time, min_value, max_value, count";
+void ReadMetricSummary(const sqlite::Statement& row, int first, v1::MetricSummary* m) {
+  m->set_key(row.ColumnText(first));
+  m->set_latest_value(row.ColumnDouble(first + 1));
+  m->set_latest_step(row.ColumnInt(first + 2));
+  *m->mutable_latest_time() = FromMicros(row.ColumnInt(first + 3));
+  m->set_min_value(row.ColumnIsNull(first + 4) ? std::nan("") : row.ColumnDouble(first + 4));
+  m->set_max_value(row.ColumnIsNull(first + 5) ? std::nan("") : row.ColumnDouble(first + 5));
+  m->set_count(row.ColumnInt(first + 6));
 }
 
 // Adjectives and animals for generated run names ("bold-heron-42").
@@ -342,21 +353,14 @@ Result<v1::Run> TrackingStore::LoadRunLocked(const std::string& id, bool with_me
     }
   }
   if (with_metrics) {
-    MLC_ASSIGN_OR_RETURN(auto keys, db_->Prepare("SELECT key, latest_value, latest_step, "
-                                                 "latest_time, min_value, max_value, count FROM "
-                                                 "metric_keys WHERE run_id = ? ORDER BY key"));
+    MLC_ASSIGN_OR_RETURN(auto keys, db_->Prepare(std::string("SELECT ") + kSummaryColumns +
+                                                 " FROM metric_keys WHERE run_id = ? ORDER BY "
+                                                 "key"));
     keys.Bind(1, id);
     while (true) {
       MLC_ASSIGN_OR_RETURN(bool row, keys.Step());
       if (!row) break;
-      v1::MetricSummary* m = run.add_metrics();
-      m->set_key(keys.ColumnText(0));
-      m->set_latest_value(keys.ColumnDouble(1));
-      m->set_latest_step(keys.ColumnInt(2));
-      *m->mutable_latest_time() = FromMicros(keys.ColumnInt(3));
-      m->set_min_value(keys.ColumnIsNull(4) ? std::nan("") : keys.ColumnDouble(4));
-      m->set_max_value(keys.ColumnIsNull(5) ? std::nan("") : keys.ColumnDouble(5));
-      m->set_count(keys.ColumnInt(6));
+      ReadMetricSummary(keys, 0, run.add_metrics());
     }
   }
   return run;
@@ -556,9 +560,8 @@ Result<v1::SearchRunsResponse> TrackingStore::SearchRuns(const v1::SearchRunsReq
   }
   if (want_metrics) {
     MLC_ASSIGN_OR_RETURN(auto keys,
-                         db_->Prepare("SELECT k.run_id, k.key, k.latest_value, k.latest_step, "
-                                      "k.latest_time, k.min_value, k.max_value, k.count FROM "
-                                      "metric_keys k JOIN runs r ON r.id = k.run_id WHERE "
+                         db_->Prepare(std::string("SELECT k.run_id, ") + kSummaryColumns +
+                                      " FROM metric_keys k JOIN runs r ON r.id = k.run_id WHERE "
                                       "r.project = ? ORDER BY k.run_id, k.key"));
     keys.Bind(1, request.project());
     while (true) {
@@ -568,14 +571,7 @@ Result<v1::SearchRunsResponse> TrackingStore::SearchRuns(const v1::SearchRunsReq
       if (it == views.end()) continue;
       it->second.metrics[keys.ColumnText(1)] = keys.ColumnDouble(2);
       if (request.include_metrics()) {
-        v1::MetricSummary* m = runs[it->first].add_metrics();
-        m->set_key(keys.ColumnText(1));
-        m->set_latest_value(keys.ColumnDouble(2));
-        m->set_latest_step(keys.ColumnInt(3));
-        *m->mutable_latest_time() = FromMicros(keys.ColumnInt(4));
-        m->set_min_value(keys.ColumnIsNull(5) ? std::nan("") : keys.ColumnDouble(5));
-        m->set_max_value(keys.ColumnIsNull(6) ? std::nan("") : keys.ColumnDouble(6));
-        m->set_count(keys.ColumnInt(7));
+        ReadMetricSummary(keys, 1, runs[it->first].add_metrics());
       }
     }
   }

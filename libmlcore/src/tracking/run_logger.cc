@@ -13,6 +13,7 @@
 #include "core/validation.h"
 #include "mlcore/client.h"
 #include "mlcore/tracking.h"
+#include "tracking/retry_after.h"
 #include "tracking/series_codec.h"
 #include "tracking/spool.h"
 #include "tracking/sys_metrics.h"
@@ -36,15 +37,12 @@ struct KeyHash {
 // Points per LogBatch at most (one transaction each; keeps messages of remote backends bounded).
 constexpr size_t kMaxBatchPoints = size_t{1} << 20;
 
-// "retry after 0.35 s" in a RESOURCE_EXHAUSTED message: the delay the backend asks for.
-std::optional<double> RetryAfterSeconds(const std::string& message) {
-  const auto at = message.find("retry after ");
-  if (at == std::string::npos) return std::nullopt;
-  char* end = nullptr;
-  const double s = std::strtod(message.c_str() + at + 12, &end);
-  if (end == message.c_str() + at + 12) return std::nullopt;
-  // Waits are capped at a second: the limit may be raised meanwhile, and the backend says again.
-  return std::clamp(s, 0.01, 1.0);
+// The delay a RESOURCE_EXHAUSTED message asks for, capped at a second: the limit may be raised
+// meanwhile, and the backend says again.
+std::optional<double> CappedRetryAfter(const std::string& message) {
+  auto seconds = tracking::ParseRetryAfter(message);
+  if (seconds) *seconds = std::clamp(*seconds, 0.01, 1.0);
+  return seconds;
 }
 
 bool Transient(StatusCode code) {
@@ -286,8 +284,7 @@ class RunLogger::Impl {
       }
       const Status& error = result.status();
       std::optional<double> delay;
-      if (error.code() == StatusCode::kResourceExhausted)
-        delay = RetryAfterSeconds(error.message());
+      if (error.code() == StatusCode::kResourceExhausted) delay = CappedRetryAfter(error.message());
       if (!delay && Transient(error.code()) && ++transient_failures <= 5) delay = backoff;
       if (delay) {
         {
@@ -428,8 +425,7 @@ RunLogger::~RunLogger() { (void)impl_->Close(v1::RUN_STATUS_UNSPECIFIED); }
 Result<std::unique_ptr<RunLogger>> RunLogger::Attach(Client& client, const std::string& run_id,
                                                      RunLoggerOptions options) {
   MLC_ASSIGN_OR_RETURN(v1::Run run, client.GetRun(run_id));
-  if (run.status() == v1::RUN_STATUS_FINISHED || run.status() == v1::RUN_STATUS_FAILED ||
-      run.status() == v1::RUN_STATUS_KILLED) {
+  if (IsFinalRunStatus(run.status())) {
     return FailedPreconditionError("run " + run.id() + " (" + run.name() + ") already ended " +
                                    v1::RunStatus_Name(run.status()) + "; start a new run");
   }

@@ -6,6 +6,7 @@
 
 #include "mlcore/client.h"
 #include "mlcore/tracking.h"
+#include "tracking/retry_after.h"
 #include "tracking/spool.h"
 #include "util/fs.h"
 
@@ -31,12 +32,6 @@ class FaultInjector {
   int64_t drop_at_ = 0;
   int64_t acks_ = 0;
 };
-
-std::optional<double> RetryAfter(const std::string& message) {
-  const auto at = message.find("retry after ");
-  if (at == std::string::npos) return std::nullopt;
-  return std::strtod(message.c_str() + at + 12, nullptr);
-}
 
 // Replays one spool file; removes it when every record is acknowledged.
 void SyncFile(Client& client, const std::string& path, FaultInjector& faults, SyncReport* report) {
@@ -79,7 +74,7 @@ void SyncFile(Client& client, const std::string& path, FaultInjector& faults, Sy
       for (int attempt = 0; attempt < 20; ++attempt) {
         sent = client.LogBatch(batch);
         if (sent.ok() || sent.status().code() != StatusCode::kResourceExhausted) break;
-        auto delay = RetryAfter(sent.status().message());
+        auto delay = tracking::ParseRetryAfter(sent.status().message());
         if (!delay) break;  // over the stored-bytes limit: not curable by waiting
         std::this_thread::sleep_for(std::chrono::duration<double>(*delay));
       }
