@@ -181,7 +181,7 @@ TEST_CASE("a wrong Content-Length is detected and nothing is published") {
   CHECK(CountFiles(f.dir / "hot/tmp") == 0);
 }
 
-TEST_CASE("a digest mismatch refetches once, then fails with DATA_LOSS and serves nothing") {
+TEST_CASE("a digest mismatch refetches once, then fails with FAILED_PRECONDITION and serves nothing") {
   Fixture f;
   OriginServer server(f.root);
   std::string content = f.Put("d.bin", Content(10000, 9));
@@ -189,7 +189,7 @@ TEST_CASE("a digest mismatch refetches once, then fails with DATA_LOSS and serve
   LoadOptions opt;
   opt.expected_digest = util::Sha256Hex("something else");
   auto r = cache->Load(server.Url("/d.bin"), opt);
-  CHECK(r.status().code() == StatusCode::kDataLoss);
+  CHECK(r.status().code() == StatusCode::kFailedPrecondition);
   CHECK(server.Stats("/d.bin").requests == 2);
   CHECK(CountFiles(f.dir / "hot/objects") == 0);
   auto entries = cache->List();
@@ -268,7 +268,7 @@ TEST_CASE("LRU eviction keeps the hot tier under its cap and never evicts pinned
   CHECK(refused.status().message().find("user:ann") != std::string::npos);
   MLC_REQUIRE_OK(cache->Unpin(server.Url("/e1"), "user:ann"));
   MLC_REQUIRE_OK(cache->Load(server.Url("/e3")));  // e1 is evictable again
-  auto pinned = cache->List(ListFilter{0, "", true});
+  auto pinned = cache->List(ListFilter{0, "", true, ""});
   MLC_REQUIRE_OK(pinned);
   CHECK(pinned->size() == 2);
   auto all = cache->EvictAllUnpinned();

@@ -24,6 +24,7 @@
 #include "mlcore/uri.h"
 #include "mlcore/v1/artifacts.pb.h"
 #include "mlcore/v1/common.pb.h"
+#include "mlcore/v1/data.pb.h"
 #include "mlcore/v1/jobs.pb.h"
 #include "mlcore/v1/projects.pb.h"
 #include "mlcore/v1/scheduling.pb.h"
@@ -126,6 +127,19 @@ class Backend {
   virtual Status DownloadTree(const std::string& project, const v1::Manifest& manifest,
                               const std::string& dest, const std::string& only_path,
                               const std::function<bool(uint64_t, uint64_t)>& progress) = 0;
+
+  // --- Data cache (proto/mlcore/v1/data.proto); the cache of the machine serving the call.
+  // Client has filled the project. `progress(done, total)` returning false cancels. ---
+  virtual Result<v1::LoadResponse> LoadData(
+      const v1::LoadRequest& request,
+      const std::function<bool(uint64_t, uint64_t)>& progress) = 0;
+  virtual Result<v1::ListCacheEntriesResponse> ListCacheEntries(
+      const v1::ListCacheEntriesRequest& request) = 0;
+  virtual Result<v1::CacheEntry> PinData(const v1::PinRequest& request) = 0;
+  virtual Result<v1::CacheEntry> UnpinData(const v1::UnpinRequest& request) = 0;
+  virtual Result<v1::EvictResponse> EvictData(const v1::EvictRequest& request) = 0;
+  virtual Result<v1::PrefetchResponse> PrefetchData(const v1::PrefetchRequest& request) = 0;
+  virtual Result<v1::CacheStats> GetCacheStats() = 0;
 };
 
 // Builds a backend for a parsed URI. Errors are reported as Status (never thrown).

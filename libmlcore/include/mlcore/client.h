@@ -24,6 +24,7 @@
 #include "mlcore/config.h"
 #include "mlcore/status.h"
 #include "mlcore/v1/artifacts.pb.h"
+#include "mlcore/v1/data.pb.h"
 #include "mlcore/v1/common.pb.h"
 #include "mlcore/v1/jobs.pb.h"
 #include "mlcore/v1/projects.pb.h"
@@ -182,6 +183,22 @@ class Client {
   Result<v1::FindMissingBlobsResponse> FindMissingBlobs(const v1::FindMissingBlobsRequest& request);
   Result<v1::Manifest> PutManifest(const v1::PutManifestRequest& request);
   Result<v1::Manifest> GetManifest(const v1::GetManifestRequest& request);
+
+  // --- Data cache (see proto/mlcore/v1/data.proto and docs/data.md) ---
+
+  // Returns a local path to verified content of `uri` (a path, file://, http(s)://,
+  // artifact://ID[/PATH]) on the machine serving the call, fetching it once on a miss. Project
+  // defaults to the client's. Errors: as DataService.Load.
+  Result<v1::LoadResponse> LoadData(const v1::LoadRequest& request,
+                                    const ProgressFn& progress = {});
+  // Empty project = every entry of the cache.
+  Result<v1::ListCacheEntriesResponse> ListCacheEntries(const v1::ListCacheEntriesRequest& request);
+  // Owner defaults to "user:<current user>".
+  Result<v1::CacheEntry> PinData(const v1::PinRequest& request);
+  Result<v1::CacheEntry> UnpinData(const v1::UnpinRequest& request);
+  Result<v1::EvictResponse> EvictData(const v1::EvictRequest& request);
+  Result<v1::PrefetchResponse> PrefetchData(const v1::PrefetchRequest& request);
+  Result<v1::CacheStats> GetCacheStats();
 
  private:
   // A run or job reference resolved to its id and project.

@@ -151,6 +151,26 @@ const std::map<std::string, Handler>& Handlers() {
       {"mlcore.v1.ArtifactService/CollectGarbage",
        Typed<v1::CollectGarbageRequest, v1::GarbageCollectionReport>(
            [](Client& c, const v1::CollectGarbageRequest& r) { return c.CollectGarbage(r); })},
+      {"mlcore.v1.DataService/Load",
+       Typed<v1::LoadRequest, v1::LoadResponse>(
+           [](Client& c, const v1::LoadRequest& r) { return c.LoadData(r); })},
+      {"mlcore.v1.DataService/ListCacheEntries",
+       Typed<v1::ListCacheEntriesRequest, v1::ListCacheEntriesResponse>(
+           [](Client& c, const v1::ListCacheEntriesRequest& r) { return c.ListCacheEntries(r); })},
+      {"mlcore.v1.DataService/Pin", Typed<v1::PinRequest, v1::CacheEntry>(
+                                        [](Client& c, const v1::PinRequest& r) { return c.PinData(r); })},
+      {"mlcore.v1.DataService/Unpin",
+       Typed<v1::UnpinRequest, v1::CacheEntry>(
+           [](Client& c, const v1::UnpinRequest& r) { return c.UnpinData(r); })},
+      {"mlcore.v1.DataService/Evict",
+       Typed<v1::EvictRequest, v1::EvictResponse>(
+           [](Client& c, const v1::EvictRequest& r) { return c.EvictData(r); })},
+      {"mlcore.v1.DataService/Prefetch",
+       Typed<v1::PrefetchRequest, v1::PrefetchResponse>(
+           [](Client& c, const v1::PrefetchRequest& r) { return c.PrefetchData(r); })},
+      {"mlcore.v1.DataService/GetCacheStats",
+       Typed<v1::GetCacheStatsRequest, v1::CacheStats>(
+           [](Client& c, const v1::GetCacheStatsRequest&) { return c.GetCacheStats(); })},
       {"mlcore.v1.TrackingService/CreateExperiment",
        Typed<v1::CreateExperimentRequest, v1::Experiment>(
            [](Client& c, const v1::CreateExperimentRequest& r) {

@@ -208,7 +208,7 @@ class Loader {
       }
       return LoadResult{hot_path, rec.digest, rec.size, Source::kOrigin};
     }
-    return DataLossError("content of " + uri_ + " does not match the expected digest " +
+    return FailedPreconditionError("content of " + uri_ + " does not match the expected digest " +
                          opt_.expected_digest + " (the origin served " + bad_digest +
                          " twice); it was not served");
   }
@@ -247,8 +247,23 @@ class Loader {
 
 }  // namespace
 
+Result<std::string> DataCache::Canonical(std::string_view uri) const {
+  if (options_.extra_origins.count(SchemeOf(uri)) > 0) return std::string(uri);
+  auto canonical = CanonicalUri(uri);
+  if (!canonical.ok() && !options_.extra_origins.empty() &&
+      canonical.status().code() == StatusCode::kInvalidArgument) {
+    std::string extra;
+    for (const auto& [scheme, origin] : options_.extra_origins) extra += ", " + scheme;
+    std::string message(canonical.status().message());
+    size_t at = message.find(" (or a plain path)");
+    if (at != std::string::npos) message.insert(at, extra);
+    return InvalidArgumentError(message);
+  }
+  return canonical;
+}
+
 Result<LoadResult> DataCache::Load(const std::string& raw_uri, const LoadOptions& options) {
-  MLC_ASSIGN_OR_RETURN(std::string uri, CanonicalUri(raw_uri));
+  MLC_ASSIGN_OR_RETURN(std::string uri, Canonical(raw_uri));
   if (!options.expected_digest.empty() && !IsDigest(options.expected_digest)) {
     return InvalidArgumentError("malformed digest \"" + options.expected_digest +
                                 "\": expected 64 lowercase hex characters (SHA-256)");
@@ -258,17 +273,23 @@ Result<LoadResult> DataCache::Load(const std::string& raw_uri, const LoadOptions
   {
     std::lock_guard<std::mutex> lock(impl_->origins_mu);
     std::string scheme = SchemeOf(uri);
-    auto& slot = impl_->origins[scheme];
-    if (!slot) {
-      MLC_ASSIGN_OR_RETURN(slot, MakeOrigin(scheme, options_.origin));
+    auto extra = options_.extra_origins.find(scheme);
+    if (extra != options_.extra_origins.end()) {
+      origin = extra->second;
+    } else {
+      auto& slot = impl_->origins[scheme];
+      if (!slot) {
+        MLC_ASSIGN_OR_RETURN(slot, MakeOrigin(scheme, options_.origin));
+      }
+      origin = slot.get();
     }
-    origin = slot.get();
   }
   CacheIndex& index = *impl_->index;
   Loader loader(options_, index, origin, uri, options);
   bool revalidate = options.revalidate && options.expected_digest.empty();
   auto finish = [&](LoadResult r) -> Result<LoadResult> {
-    if (!options.pin_owner.empty()) MLC_RETURN_IF_ERROR(index.AddPin(uri, options.pin_owner, 0));
+    MLC_RETURN_IF_ERROR(index.RecordProjectUse(options.project, uri));
+    if (!options.pin_owner.empty()) MLC_RETURN_IF_ERROR(index.AddPin(uri, options.pin_owner, 0, options.pin_holder));
     return r;
   };
   if (!revalidate) {
@@ -308,23 +329,24 @@ std::vector<Result<LoadResult>> DataCache::Prefetch(const std::vector<std::strin
 }
 
 Status DataCache::Pin(const std::string& uri, const std::string& owner,
-                      std::chrono::milliseconds ttl) {
-  MLC_ASSIGN_OR_RETURN(std::string canonical, CanonicalUri(uri));
+                      std::chrono::milliseconds ttl, const std::string& project) {
+  MLC_ASSIGN_OR_RETURN(std::string canonical, Canonical(uri));
   if (owner.empty()) return InvalidArgumentError("a pin needs an owner (\"user:<name>\", ...)");
   MLC_ASSIGN_OR_RETURN(auto rec, impl_->index->LookupUri(canonical));
   if (!rec) return NotFoundError(canonical + " is not cached; load it first");
+  MLC_RETURN_IF_ERROR(impl_->index->RecordProjectUse(project, canonical));
   return impl_->index->AddPin(canonical, owner, ttl.count() > 0 ? NowMs() + ttl.count() : 0);
 }
 
 Status DataCache::Unpin(const std::string& uri, const std::string& owner) {
-  MLC_ASSIGN_OR_RETURN(std::string canonical, CanonicalUri(uri));
+  MLC_ASSIGN_OR_RETURN(std::string canonical, Canonical(uri));
   MLC_ASSIGN_OR_RETURN(auto rec, impl_->index->LookupUri(canonical));
   if (!rec) return NotFoundError(canonical + " is not cached");
   return impl_->index->RemovePin(canonical, owner);
 }
 
 Result<EvictResult> DataCache::Evict(const std::string& uri, int tier, bool force) {
-  MLC_ASSIGN_OR_RETURN(std::string canonical, CanonicalUri(uri));
+  MLC_ASSIGN_OR_RETURN(std::string canonical, Canonical(uri));
   CacheIndex& index = *impl_->index;
   MLC_RETURN_IF_ERROR(index.ReleaseStalePins());
   MLC_ASSIGN_OR_RETURN(auto rec, index.LookupUri(canonical));

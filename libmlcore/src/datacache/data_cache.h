@@ -19,12 +19,16 @@
 // must open its own DataCache (SQLite connections do not survive fork).
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "datacache/origin.h"
@@ -45,6 +49,9 @@ struct DataCacheOptions {
   std::string cold_dir;             // empty = no cold tier
   std::string index_path;           // empty = <hot_dir>/index.db
   OriginOptions origin;
+  // Origins of further schemes ("artifact" -> the artifact store), used as given: their URIs
+  // are not canonicalized. The cache does not own them; they must outlive it.
+  std::map<std::string, Origin*> extra_origins;
 };
 
 struct LoadOptions {
@@ -53,8 +60,10 @@ struct LoadOptions {
   // Called as bytes arrive from the origin (total 0 = unknown); return false to cancel.
   std::function<bool(uint64_t done, uint64_t total)> progress;
   std::string pin_owner;     // pin after loading ("user:ann", "job:<id>", PidPinOwner())
+  pid_t pin_holder = 0;      // the pin lapses when this process is gone (0 = held until unpinned)
   bool verify_hits = false;  // re-hash a hot copy before serving it (else size is checked)
   std::chrono::milliseconds timeout{30 * 60 * 1000};
+  std::string project;  // remembered as a user of the URI (ListFilter::project); empty = none
 };
 
 struct LoadResult {
@@ -101,6 +110,7 @@ struct ListFilter {
   int tier = 0;  // 0 = both, else a Tier value
   std::string uri_prefix;
   bool pinned_only = false;
+  std::string project;  // only URIs this project loaded or pinned; empty = all
 };
 
 struct EvictResult {
@@ -121,8 +131,8 @@ class DataCache {
 
   // Returns a local path to verified content: hot hit, else cold hit (copied to hot), else a
   // fetch from the origin (written through to cold). Errors: INVALID_ARGUMENT (scheme, digest),
-  // NOT_FOUND, DATA_LOSS (content does not match expected_digest after one refetch; never
-  // served), RESOURCE_EXHAUSTED (disk full, or the hot tier cannot fit the object beside its
+  // NOT_FOUND, FAILED_PRECONDITION (content does not match expected_digest after one
+  // refetch; never served), DATA_LOSS (the origin's body does not match its Content-Length), RESOURCE_EXHAUSTED (disk full, or the hot tier cannot fit the object beside its
   // pinned entries), UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED (progress returned false).
   Result<LoadResult> Load(const std::string& uri, const LoadOptions& options = {});
 
@@ -132,7 +142,8 @@ class DataCache {
 
   // Pins a cached URI for `owner` (idempotent); ttl 0 = until unpinned. NOT_FOUND if not cached.
   Status Pin(const std::string& uri, const std::string& owner,
-             std::chrono::milliseconds ttl = std::chrono::milliseconds(0));
+             std::chrono::milliseconds ttl = std::chrono::milliseconds(0),
+             const std::string& project = {});
   // Releases one owner's pin (idempotent). NOT_FOUND if not cached.
   Status Unpin(const std::string& uri, const std::string& owner);
 
@@ -147,6 +158,8 @@ class DataCache {
   Result<Stats> GetStats();
 
   const DataCacheOptions& options() const { return options_; }
+  // The canonical form of `uri` (see CanonicalUri), accepting the extra origins' schemes.
+  Result<std::string> Canonical(std::string_view uri) const;
 
  private:
   explicit DataCache(DataCacheOptions options);

@@ -45,6 +45,15 @@ CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO counters VALUES ('since', CAST(strftime('%s', 'now') AS INTEGER) * 1000);
 )sql";
 
+// Which projects loaded or pinned which URIs (a project lists only those).
+const char* const kProjectsSql = R"sql(
+CREATE TABLE project_uris (
+  project TEXT NOT NULL,
+  uri TEXT NOT NULL,
+  PRIMARY KEY (project, uri)
+);
+)sql";
+
 // A copy is pinned when any URI with its content holds a pin.
 const char* const kPinnedSql =
     "EXISTS (SELECT 1 FROM pins p JOIN uris u ON u.uri = p.uri WHERE u.digest = c.digest)";
@@ -92,7 +101,7 @@ CacheIndex::CacheIndex(std::unique_ptr<sqlite::Db> db) : db_(std::move(db)) {}
 CacheIndex::~CacheIndex() = default;
 
 Result<std::unique_ptr<CacheIndex>> CacheIndex::Open(const std::string& path) {
-  MLC_ASSIGN_OR_RETURN(auto db, sqlite::Db::Open(path, {{1, kSchemaSql}}));
+  MLC_ASSIGN_OR_RETURN(auto db, sqlite::Db::Open(path, {{1, kSchemaSql}, {2, kProjectsSql}}));
   return std::unique_ptr<CacheIndex>(new CacheIndex(std::move(db)));
 }
 
@@ -177,14 +186,14 @@ Status CacheIndex::ReleaseStalePins() {
   lapsed.Bind(1, NowMs());
   MLC_RETURN_IF_ERROR(lapsed.Run());
   MLC_ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT uri, owner, pid, start_ticks, boot_id FROM "
-                                             "pins WHERE owner LIKE 'pid:%'"));
+                                             "pins WHERE pid != 0"));
   std::vector<std::pair<std::string, std::string>> dead;
   for (;;) {
     MLC_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     local::ProcessIdentity id{static_cast<pid_t>(st.ColumnInt(2)),
                               static_cast<uint64_t>(st.ColumnInt(3)), st.ColumnText(4)};
-    if (LocalPidOf(st.ColumnText(1)) != 0 && !local::IsAlive(id)) {
+    if (!local::IsAlive(id)) {
       dead.emplace_back(st.ColumnText(0), st.ColumnText(1));
     }
   }
@@ -278,10 +287,12 @@ Result<std::vector<CopyRow>> CacheIndex::TakeUnpinned(Tier tier) {
   return out;
 }
 
-Status CacheIndex::AddPin(const std::string& uri, const std::string& owner, int64_t expire_ms) {
+Status CacheIndex::AddPin(const std::string& uri, const std::string& owner, int64_t expire_ms,
+                          pid_t holder) {
   std::lock_guard<std::mutex> lock(mu_);
   local::ProcessIdentity id;
-  if (pid_t pid = LocalPidOf(owner); pid != 0) id = local::IdentityOf(pid);
+  if (pid_t pid = LocalPidOf(owner); pid != 0) holder = pid;
+  if (holder != 0) id = local::IdentityOf(holder);
   MLC_ASSIGN_OR_RETURN(auto st,
                        db_->Prepare("INSERT INTO pins VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
                                     "ON CONFLICT(uri, owner) DO UPDATE SET expire_time = ?4"));
@@ -337,8 +348,9 @@ Result<std::vector<Entry>> CacheIndex::List(const ListFilter& filter) {
       db_->Prepare("SELECT u.uri, c.digest, c.size, c.tier, c.last_access, c.fetch_time, "
                    "u.etag, u.last_modified, c.path, c.access_count FROM copies c JOIN "
                    "uris u ON u.digest = c.digest WHERE (?1 = 0 OR c.tier = ?1) AND "
-                   "substr(u.uri, 1, length(?2)) = ?2 ORDER BY c.last_access DESC, u.uri"));
-  st.Bind(1, static_cast<int64_t>(filter.tier)).Bind(2, filter.uri_prefix);
+                   "substr(u.uri, 1, length(?2)) = ?2 AND (?3 = '' OR u.uri IN (SELECT uri FROM "
+                   "project_uris WHERE project = ?3)) ORDER BY c.last_access DESC, u.uri"));
+  st.Bind(1, static_cast<int64_t>(filter.tier)).Bind(2, filter.uri_prefix).Bind(3, filter.project);
   std::vector<Entry> out;
   for (;;) {
     MLC_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -380,6 +392,15 @@ Result<CacheIndex::Occupancy> CacheIndex::OccupancyOf(Tier tier) {
     o.pinned = st.ColumnInt(2);
   }
   return o;
+}
+
+Status CacheIndex::RecordProjectUse(const std::string& project, const std::string& uri) {
+  if (project.empty()) return Status::Ok();
+  std::lock_guard<std::mutex> lock(mu_);
+  MLC_ASSIGN_OR_RETURN(
+      auto st, db_->Prepare("INSERT OR IGNORE INTO project_uris (project, uri) VALUES (?1, ?2)"));
+  st.Bind(1, project).Bind(2, uri);
+  return st.Run();
 }
 
 }  // namespace mlcore::datacache

@@ -4,6 +4,8 @@
 // Thread safety: all methods may be called from several threads (one connection, serialized).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -52,7 +54,7 @@ class CacheIndex {
   Status Bump(std::string_view counter, int64_t delta = 1);
   Result<int64_t> Counter(std::string_view counter);
 
-  // Deletes lapsed pins and "pid:" pins of processes that are gone.
+  // Deletes lapsed pins and the pins of holder processes that are gone.
   Status ReleaseStalePins();
   // Frees room for `need` more bytes in a tier capped at `capacity` (LRU, never pinned copies),
   // forgetting the victims in the index and returning them (the caller deletes the files).
@@ -62,13 +64,17 @@ class CacheIndex {
   // Unpinned copies of a tier (all of them), forgotten in the index.
   Result<std::vector<CopyRow>> TakeUnpinned(Tier tier);
 
-  Status AddPin(const std::string& uri, const std::string& owner, int64_t expire_ms);
+  // A pin of a "pid:" owner, or with a `holder` process, lapses once that process is gone.
+  Status AddPin(const std::string& uri, const std::string& owner, int64_t expire_ms,
+                pid_t holder = 0);
   Status RemovePin(const std::string& uri, const std::string& owner);
   Result<std::vector<Pin>> PinsOf(const std::string& uri);
   // Pins of every URI sharing `digest`.
   Result<std::vector<std::string>> PinOwnersOfDigest(const std::string& digest);
 
   Result<std::vector<Entry>> List(const ListFilter& filter);
+  // Remembers that `project` loaded or pinned `uri` (no-op for an empty project).
+  Status RecordProjectUse(const std::string& project, const std::string& uri);
   // Used, pinned bytes and entries of a tier.
   struct Occupancy {
     int64_t used = 0, pinned = 0, entries = 0;

@@ -1,4 +1,4 @@
-// ArtifactService of the local backend: project and owner checks against mlcore.db and
+// ArtifactService and DataService of the local backend: project and owner checks against mlcore.db and
 // tracking.db, then the artifact index (artifacts.db + the blob store) does the work.
 #include "local/artifact_index.h"
 #include "local/job_store.h"
@@ -109,6 +109,63 @@ Status LocalBackend::DownloadTree(const std::string& /*project*/, const v1::Mani
                                   const std::function<bool(uint64_t, uint64_t)>& progress) {
   MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
   return index->DownloadTree(manifest, dest, only_path, progress);
+}
+
+// --- DataService -------------------------------------------------------------------------------
+
+Result<LocalDataService*> LocalBackend::Data() {
+  {
+    std::lock_guard lock(tracking_mu_);
+    if (data_) return data_.get();
+  }
+  auto opened = LocalDataService::Open(dir_, [this] { return Artifacts(); });
+  std::lock_guard lock(tracking_mu_);
+  if (!data_) {
+    MLC_ASSIGN_OR_RETURN(data_, std::move(opened));
+  }
+  return data_.get();
+}
+
+Result<v1::LoadResponse> LocalBackend::LoadData(
+    const v1::LoadRequest& request, const std::function<bool(uint64_t, uint64_t)>& progress) {
+  MLC_RETURN_IF_ERROR(CheckProjectExists(request.project()));
+  MLC_ASSIGN_OR_RETURN(LocalDataService * data, Data());
+  return data->Load(request, progress);
+}
+
+Result<v1::ListCacheEntriesResponse> LocalBackend::ListCacheEntries(
+    const v1::ListCacheEntriesRequest& request) {
+  if (!request.project().empty()) MLC_RETURN_IF_ERROR(CheckProjectExists(request.project()));
+  MLC_ASSIGN_OR_RETURN(LocalDataService * data, Data());
+  return data->List(request);
+}
+
+Result<v1::CacheEntry> LocalBackend::PinData(const v1::PinRequest& request) {
+  MLC_RETURN_IF_ERROR(CheckProjectExists(request.project()));
+  MLC_ASSIGN_OR_RETURN(LocalDataService * data, Data());
+  return data->Pin(request);
+}
+
+Result<v1::CacheEntry> LocalBackend::UnpinData(const v1::UnpinRequest& request) {
+  MLC_RETURN_IF_ERROR(CheckProjectExists(request.project()));
+  MLC_ASSIGN_OR_RETURN(LocalDataService * data, Data());
+  return data->Unpin(request);
+}
+
+Result<v1::EvictResponse> LocalBackend::EvictData(const v1::EvictRequest& request) {
+  MLC_ASSIGN_OR_RETURN(LocalDataService * data, Data());
+  return data->Evict(request);
+}
+
+Result<v1::PrefetchResponse> LocalBackend::PrefetchData(const v1::PrefetchRequest& request) {
+  MLC_RETURN_IF_ERROR(CheckProjectExists(request.project()));
+  MLC_ASSIGN_OR_RETURN(LocalDataService * data, Data());
+  return data->Prefetch(request);
+}
+
+Result<v1::CacheStats> LocalBackend::GetCacheStats() {
+  MLC_ASSIGN_OR_RETURN(LocalDataService * data, Data());
+  return data->Stats();
 }
 
 }  // namespace mlcore::local

@@ -9,6 +9,7 @@
 
 #include "local/artifact_index.h"
 #include "local/job_runtime.h"
+#include "local/local_data.h"
 #include "local/sqlite_store.h"
 #include "local/tracking_store.h"
 #include "mlcore/backend.h"
@@ -80,6 +81,17 @@ class LocalBackend final : public Backend {
                       const std::string& dest, const std::string& only_path,
                       const std::function<bool(uint64_t, uint64_t)>& progress) override;
 
+  Result<v1::LoadResponse> LoadData(
+      const v1::LoadRequest& request,
+      const std::function<bool(uint64_t, uint64_t)>& progress) override;
+  Result<v1::ListCacheEntriesResponse> ListCacheEntries(
+      const v1::ListCacheEntriesRequest& request) override;
+  Result<v1::CacheEntry> PinData(const v1::PinRequest& request) override;
+  Result<v1::CacheEntry> UnpinData(const v1::UnpinRequest& request) override;
+  Result<v1::EvictResponse> EvictData(const v1::EvictRequest& request) override;
+  Result<v1::PrefetchResponse> PrefetchData(const v1::PrefetchRequest& request) override;
+  Result<v1::CacheStats> GetCacheStats() override;
+
   const std::string& dir() const { return dir_; }
   // The tracking store (tracking.db), opened on first use.
   Result<TrackingStore*> Tracking();
@@ -102,6 +114,8 @@ class LocalBackend final : public Backend {
   Status CheckProjectExists(const std::string& project);
   // The artifact index (artifacts.db + blobs), opened on first use.
   Result<ArtifactIndex*> Artifacts();
+  // The data cache, opened on first use.
+  Result<LocalDataService*> Data();
   // An artifact's owner must be an existing run or job of `project`.
   Status CheckOwner(const v1::ObjectRef& owner, const std::string& project);
 
@@ -112,6 +126,7 @@ class LocalBackend final : public Backend {
   std::mutex tracking_mu_;  // guards opening tracking_ and artifacts_ (each serializes its use)
   std::unique_ptr<TrackingStore> tracking_;
   std::unique_ptr<ArtifactIndex> artifacts_;
+  std::unique_ptr<LocalDataService> data_;
 };
 
 }  // namespace mlcore::local

@@ -349,7 +349,17 @@ Result<v1::ListFlavorsResponse> LocalBackend::ListFlavors(const v1::ListFlavorsR
 
 Result<v1::ListNodesResponse> LocalBackend::ListNodes(const v1::ListNodesRequest&) {
   v1::ListNodesResponse response;
-  *response.add_nodes() = Runtime().node;
+  v1::Node* node = response.add_nodes();
+  *node = Runtime().node;
+  // The data cache's contents, which data affinity prefers (the cache is opened only if it
+  // exists, so listing nodes never creates one).
+  auto options = LocalCacheOptions(dir_);
+  if (options.ok() && std::filesystem::exists(options->hot_dir + "/index.db")) {
+    MLC_ASSIGN_OR_RETURN(LocalDataService * data, Data());
+    MLC_ASSIGN_OR_RETURN(auto digests, data->HotDigests());
+    node->clear_cached_dataset_digests();
+    for (const auto& d : digests) node->add_cached_dataset_digests(d);
+  }
   return response;
 }
 

@@ -22,6 +22,7 @@
 
 #include "local/job_run_tracker.h"
 #include "local/job_runtime.h"
+#include "local/local_data.h"
 #include "local/job_store.h"
 #include "local/local_backend.h"
 #include "local/log_file.h"
@@ -437,7 +438,8 @@ int64_t BackoffUs(const v1::Job& job) {
 
 std::vector<std::string> BuildEnvironment(const v1::Job& job,
                                           const std::map<std::string, std::string>& secrets,
-                                          const std::string& state_dir) {
+                                          const std::string& state_dir,
+                                          const std::vector<std::string>& input_paths) {
   std::map<std::string, std::string> env(job.reproducibility().environment().begin(),
                                          job.reproducibility().environment().end());
   for (const auto& [k, v] : job.spec().env()) env[k] = v;
@@ -447,6 +449,13 @@ std::vector<std::string> BuildEnvironment(const v1::Job& job,
   env["MLC_BACKEND"] = "local://" + state_dir;
   env["MLC_ATTEMPT"] = std::to_string(job.restarts());
   if (!job.run_id().empty()) env["MLC_RUN_ID"] = job.run_id();
+  // Input datasets: their local paths, in spec order (MLC_INPUT_DATASETS joins them with ':').
+  std::string joined;
+  for (size_t i = 0; i < input_paths.size(); ++i) {
+    env["MLC_INPUT_DATASET_" + std::to_string(i)] = input_paths[i];
+    joined += (i == 0 ? "" : ":") + input_paths[i];
+  }
+  if (!input_paths.empty()) env["MLC_INPUT_DATASETS"] = joined;
   for (const auto& [k, v] : secrets) env[k] = v;
   std::vector<std::string> out;
   out.reserve(env.size());
@@ -515,8 +524,25 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
   std::string working_dir = spec.working_dir().empty() ? job_dir : spec.working_dir();
   if (spec.snapshot_working_dir()) working_dir = job_dir + "/workdir";
   auto secrets = ResolveSecrets(record.job, job_dir, working_dir);
-  if (!secrets.ok()) {
-    outcome.reason = secrets.status().message();
+  // STARTING: bring the input datasets into the cache, pinned while this supervisor lives.
+  std::vector<std::string> input_paths;
+  Status inputs = Status::Ok();
+  if (secrets.ok() && !spec.input_datasets().empty()) {
+    log->System("loading " + std::to_string(spec.input_datasets_size()) + " input dataset(s)");
+    auto loaded = LoadJobInputs(state_dir, record.job, getpid(), &input_paths);
+    if (loaded.ok()) {
+      auto* repro = record.job.mutable_reproducibility();
+      repro->clear_input_datasets();
+      for (auto& d : *loaded) *repro->add_input_datasets() = std::move(d);
+    } else {
+      inputs = loaded.status();
+    }
+  }
+  if (!secrets.ok() || !inputs.ok()) {
+    const Status& failed = secrets.ok() ? inputs : secrets.status();
+    outcome.reason = failed.message();
+    outcome.retryable = failed.code() == StatusCode::kUnavailable ||
+                        failed.code() == StatusCode::kDeadlineExceeded;
     log->System(outcome.reason);
   } else {
     std::vector<std::string> argv;
@@ -536,9 +562,13 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
       deadline_ms = deadline_ms == 0 ? ttl_left_ms : std::min(deadline_ms, ttl_left_ms);
     }
     Execution execution(db, record, *log, state_dir);
-    outcome = execution.Run(argv, BuildEnvironment(record.job, *secrets, state_dir), working_dir,
-                            deadline_ms);
+    outcome = execution.Run(argv, BuildEnvironment(record.job, *secrets, state_dir, input_paths),
+                            working_dir, deadline_ms);
+    Status uploaded = UploadJobOutputs(state_dir, record.job, working_dir,
+                                       [&log](const std::string& line) { log->System(line); });
+    if (!uploaded.ok()) log->System("cannot store the job's outputs: " + uploaded.ToString());
   }
+  ReleaseJobInputs(state_dir, record.job);
   if (log->bytes_dropped() > 0) {
     outcome.reason += "; " + std::to_string(log->bytes_dropped()) + " bytes of output dropped" +
                       (log->error().ok() ? " (log limit)" : " (" + log->error().message() + ")");
@@ -601,15 +631,30 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
 int SupervisorMain(int argc, char** argv) {
   std::string state_dir;
   std::string job_id;
+  std::string project;
   bool schedule = false;
+  bool prefetch = false;
+  std::vector<std::string> items;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
-    if (flag == "--schedule") schedule = true;
-    if (flag == "--state" && i + 1 < argc) state_dir = argv[++i];
-    if (flag == "--job" && i + 1 < argc) job_id = argv[++i];
+    if (flag == "--schedule") {
+      schedule = true;
+    } else if (flag == "--prefetch") {
+      prefetch = true;
+    } else if (flag == "--state" && i + 1 < argc) {
+      state_dir = argv[++i];
+    } else if (flag == "--job" && i + 1 < argc) {
+      job_id = argv[++i];
+    } else if (flag == "--project" && i + 1 < argc) {
+      project = argv[++i];
+    } else {
+      items.push_back(flag);
+    }
   }
+  if (prefetch && !state_dir.empty()) return RunPrefetchMain(state_dir, project, items);
   if (state_dir.empty() || (job_id.empty() && !schedule)) {
-    std::cerr << "usage: mlc-supervisor --state DIR (--job ID | --schedule)\n"
+    std::cerr << "usage: mlc-supervisor --state DIR (--job ID | --schedule | --prefetch "
+                 "--project P URI[@DIGEST]...)\n"
                  "Started by mlcore to run one job, or a burst of scheduling passes; not meant "
                  "to be run by hand.\n";
     return 2;
