@@ -506,6 +506,36 @@ MLC_API mlc_status mlc_artifact_download(mlc_client* client, const char* artifac
                                          const char* dest, const char* only_path_or_null,
                                          char** out_manifest_json, mlc_error** err);
 
+/* ---- Data cache ---------------------------------------------------------------------------------
+ * The data-load cache (docs/data.md): a hot and an optional cold tier in front of origins, every
+ * object verified against its SHA-256 before it is served and fetched once however many callers
+ * (threads or processes) ask. Local paths are paths on the machine serving the call. Listing,
+ * pins, eviction and prefetch are mlc_invoke("DataService/ListCacheEntries" | "DataService/Pin" |
+ * "DataService/Unpin" | "DataService/Evict" | "DataService/Prefetch", ...); a load with a pin,
+ * revalidation or a timeout is mlc_invoke("DataService/Load", ...).
+ */
+
+/*
+ * Sets *out_local_path to a local path to verified content of `uri` (a path, file://, http(s)://
+ * or artifact://ID[/PATH]; a directory artifact gives a directory of links to its files),
+ * fetching it on a miss, charged to the client's project. `digest_or_null`: the expected SHA-256
+ * (64 lowercase hex), NULL or "" = accept what the origin serves. Errors: MLC_INVALID_ARGUMENT
+ * (NULL argument, unsupported scheme (the message lists the supported ones), malformed digest, no
+ * project), MLC_NOT_FOUND (no such file, URL or artifact), MLC_FAILED_PRECONDITION (the content
+ * does not match the digest; nothing is served), MLC_RESOURCE_EXHAUSTED (the hot tier cannot hold
+ * it beside its pinned objects, disk full), MLC_DEADLINE_EXCEEDED (after 30 min), MLC_UNAVAILABLE
+ * (origin unreachable after retries), MLC_DATA_LOSS (the origin's body does not match its length).
+ */
+MLC_API mlc_status mlc_data_load(mlc_client* client, const char* uri, const char* digest_or_null,
+                                 char** out_local_path, mlc_error** err);
+
+/*
+ * Sets *out_stats_json to the JSON of an mlcore.v1.CacheStats: per tier (hot first) hits, misses,
+ * bytes served and written, used/capacity/pinned bytes, entries, evictions; origin fetches and
+ * bytes, single-flight waits, verification failures. Errors: MLC_INVALID_ARGUMENT (NULL argument).
+ */
+MLC_API mlc_status mlc_data_stats(mlc_client* client, char** out_stats_json, mlc_error** err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -890,4 +890,25 @@ mlc_status mlc_artifact_download(mlc_client* client, const char* artifact_id, co
   });
 }
 
+mlc_status mlc_data_load(mlc_client* client, const char* uri, const char* digest_or_null,
+                         char** out_local_path, mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckHandle(client, out_local_path, err); s != MLC_OK) return s;
+    if (uri == nullptr) return NullArgument("uri", err);
+    mlcore::v1::LoadRequest request;
+    request.set_uri(uri);
+    request.set_digest(Str(digest_or_null));
+    auto loaded = client->client->LoadData(request);
+    if (!loaded.ok()) return Fail(loaded.status(), err);
+    return ReturnString(loaded->local_path(), out_local_path, err);
+  });
+}
+
+mlc_status mlc_data_stats(mlc_client* client, char** out_stats_json, mlc_error** err) {
+  return Guard(err, [&]() -> mlc_status {
+    if (auto s = CheckHandle(client, out_stats_json, err); s != MLC_OK) return s;
+    return ReturnResult(client->client->GetCacheStats(), out_stats_json, err);
+  });
+}
+
 }  // extern "C"

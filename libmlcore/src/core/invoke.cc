@@ -157,8 +157,9 @@ const std::map<std::string, Handler>& Handlers() {
       {"mlcore.v1.DataService/ListCacheEntries",
        Typed<v1::ListCacheEntriesRequest, v1::ListCacheEntriesResponse>(
            [](Client& c, const v1::ListCacheEntriesRequest& r) { return c.ListCacheEntries(r); })},
-      {"mlcore.v1.DataService/Pin", Typed<v1::PinRequest, v1::CacheEntry>(
-                                        [](Client& c, const v1::PinRequest& r) { return c.PinData(r); })},
+      {"mlcore.v1.DataService/Pin",
+       Typed<v1::PinRequest, v1::CacheEntry>(
+           [](Client& c, const v1::PinRequest& r) { return c.PinData(r); })},
       {"mlcore.v1.DataService/Unpin",
        Typed<v1::UnpinRequest, v1::CacheEntry>(
            [](Client& c, const v1::UnpinRequest& r) { return c.UnpinData(r); })},

@@ -209,8 +209,8 @@ class Loader {
       return LoadResult{hot_path, rec.digest, rec.size, Source::kOrigin};
     }
     return FailedPreconditionError("content of " + uri_ + " does not match the expected digest " +
-                         opt_.expected_digest + " (the origin served " + bad_digest +
-                         " twice); it was not served");
+                                   opt_.expected_digest + " (the origin served " + bad_digest +
+                                   " twice); it was not served");
   }
 
  private:
@@ -289,7 +289,8 @@ Result<LoadResult> DataCache::Load(const std::string& raw_uri, const LoadOptions
   bool revalidate = options.revalidate && options.expected_digest.empty();
   auto finish = [&](LoadResult r) -> Result<LoadResult> {
     MLC_RETURN_IF_ERROR(index.RecordProjectUse(options.project, uri));
-    if (!options.pin_owner.empty()) MLC_RETURN_IF_ERROR(index.AddPin(uri, options.pin_owner, 0, options.pin_holder));
+    if (!options.pin_owner.empty())
+      MLC_RETURN_IF_ERROR(index.AddPin(uri, options.pin_owner, 0, options.pin_holder));
     return r;
   };
   if (!revalidate) {

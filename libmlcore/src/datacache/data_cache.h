@@ -19,8 +19,6 @@
 // must open its own DataCache (SQLite connections do not survive fork).
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -29,6 +27,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 #include "datacache/origin.h"
@@ -132,8 +131,9 @@ class DataCache {
   // Returns a local path to verified content: hot hit, else cold hit (copied to hot), else a
   // fetch from the origin (written through to cold). Errors: INVALID_ARGUMENT (scheme, digest),
   // NOT_FOUND, FAILED_PRECONDITION (content does not match expected_digest after one
-  // refetch; never served), DATA_LOSS (the origin's body does not match its Content-Length), RESOURCE_EXHAUSTED (disk full, or the hot tier cannot fit the object beside its
-  // pinned entries), UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED (progress returned false).
+  // refetch; never served), DATA_LOSS (the origin's body does not match its Content-Length),
+  // RESOURCE_EXHAUSTED (disk full, or the hot tier cannot fit the object beside its pinned
+  // entries), UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED (progress returned false).
   Result<LoadResult> Load(const std::string& uri, const LoadOptions& options = {});
 
   // Loads each URI (in order, one at a time); one result per URI.

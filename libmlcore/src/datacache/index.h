@@ -4,14 +4,13 @@
 // Thread safety: all methods may be called from several threads (one connection, serialized).
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <vector>
 
 #include "datacache/data_cache.h"

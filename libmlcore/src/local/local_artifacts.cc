@@ -1,5 +1,5 @@
-// ArtifactService and DataService of the local backend: project and owner checks against mlcore.db and
-// tracking.db, then the artifact index (artifacts.db + the blob store) does the work.
+// ArtifactService and DataService of the local backend: project and owner checks against mlcore.db
+// and tracking.db, then the artifact index (artifacts.db + the blob store) does the work.
 #include "local/artifact_index.h"
 #include "local/job_store.h"
 #include "local/local_backend.h"

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <glob.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include <iostream>
 #include <mutex>
 #include <set>
+#include <sys/statvfs.h>
 
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
@@ -207,7 +207,8 @@ struct LocalDataService::Impl {
     if (resolved->single_file) return std::vector<std::string>{uri};
     *is_tree = true;
     std::vector<std::string> out;
-    for (const auto& e : resolved->manifest.entries()) out.push_back(EntryUri(resolved->artifact, e));
+    for (const auto& e : resolved->manifest.entries())
+      out.push_back(EntryUri(resolved->artifact, e));
     return out;
   }
 
@@ -239,7 +240,8 @@ struct LocalDataService::Impl {
 
   // Builds <hot>/trees/<digest>: symlinks to the (loaded) objects at the entries' paths relative
   // to the selected path. Atomic: the tree appears complete or not at all.
-  Result<std::string> BuildTree(const ResolvedArtifact& r, const std::vector<std::string>& objects) {
+  Result<std::string> BuildTree(const ResolvedArtifact& r,
+                                const std::vector<std::string>& objects) {
     std::string final_dir = TreeDir(r.manifest.digest());
     if (std::filesystem::is_directory(final_dir)) return final_dir;
     std::string root = cache->options().hot_dir + "/trees";
@@ -252,9 +254,9 @@ struct LocalDataService::Impl {
       std::filesystem::path link = std::filesystem::path(tmp) / rel;
       std::filesystem::create_directories(link.parent_path(), ec);
       if (ec || ::symlink(objects[static_cast<size_t>(i)].c_str(), link.c_str()) != 0) {
-        Status s = ec ? InternalError("cannot create " + link.parent_path().string() + ": " +
-                                      ec.message())
-                      : util::FromErrno(errno, "cannot create " + link.string());
+        Status s =
+            ec ? InternalError("cannot create " + link.parent_path().string() + ": " + ec.message())
+               : util::FromErrno(errno, "cannot create " + link.string());
         std::filesystem::remove_all(tmp, ec);
         return s;
       }
@@ -303,7 +305,8 @@ Result<v1::LoadResponse> LocalDataService::Load(const v1::LoadRequest& request,
   options.project = request.project();
   options.progress = progress;
   if (request.has_timeout() && TimeUtil::DurationToMilliseconds(request.timeout()) > 0) {
-    options.timeout = std::chrono::milliseconds(TimeUtil::DurationToMilliseconds(request.timeout()));
+    options.timeout =
+        std::chrono::milliseconds(TimeUtil::DurationToMilliseconds(request.timeout()));
   }
   if (!impl_->IsArtifact(uri)) {
     MLC_ASSIGN_OR_RETURN(datacache::LoadResult r, impl_->cache->Load(uri, options));
@@ -444,8 +447,8 @@ Result<v1::PrefetchResponse> LocalDataService::Prefetch(const v1::PrefetchReques
   }
   // Not waiting: a detached process does the loads, so they survive this one.
   MLC_ASSIGN_OR_RETURN(std::string binary, SupervisorBinary());
-  std::vector<std::string> argv = {binary, "--prefetch", "--state", impl_->state_dir, "--project",
-                                   request.project()};
+  std::vector<std::string> argv = {binary,           "--prefetch", "--state",
+                                   impl_->state_dir, "--project",  request.project()};
   for (const auto& item : request.items()) {
     argv.push_back(item.digest().empty() ? item.uri() : item.uri() + "@" + item.digest());
     v1::PrefetchResult* res = out.add_results();
@@ -484,14 +487,14 @@ struct StandaloneData {
   static Result<std::unique_ptr<StandaloneData>> Open(const std::string& state_dir) {
     auto d = std::make_unique<StandaloneData>();
     StandaloneData* raw = d.get();
-    MLC_ASSIGN_OR_RETURN(d->service,
-                         LocalDataService::Open(state_dir, [raw, state_dir]() -> Result<ArtifactIndex*> {
-                           std::lock_guard lock(raw->mu);
-                           if (!raw->index) {
-                             MLC_ASSIGN_OR_RETURN(raw->index, ArtifactIndex::Open(state_dir));
-                           }
-                           return raw->index.get();
-                         }));
+    MLC_ASSIGN_OR_RETURN(
+        d->service, LocalDataService::Open(state_dir, [raw, state_dir]() -> Result<ArtifactIndex*> {
+          std::lock_guard lock(raw->mu);
+          if (!raw->index) {
+            MLC_ASSIGN_OR_RETURN(raw->index, ArtifactIndex::Open(state_dir));
+          }
+          return raw->index.get();
+        }));
     return d;
   }
 };
@@ -528,7 +531,8 @@ Result<std::vector<v1::DatasetRef>> LoadJobInputs(const std::string& state_dir, 
         use.mutable_consumer()->set_project(job.spec().project());
         use.mutable_consumer()->set_display_name(job.spec().name());
         Status recorded = (*index)->RecordUse(use);
-        if (!recorded.ok()) spdlog::warn("cannot record the use of {}: {}", d.uri(), recorded.ToString());
+        if (!recorded.ok())
+          spdlog::warn("cannot record the use of {}: {}", d.uri(), recorded.ToString());
       }
     }
     v1::DatasetRef ref = d;
@@ -544,8 +548,7 @@ void ReleaseJobInputs(const std::string& state_dir, const v1::Job& job) {
   if (job.spec().input_datasets().empty()) return;
   auto data = StandaloneData::Open(state_dir);
   if (!data.ok()) {
-    spdlog::warn("cannot release the input pins of job {}: {}", job.id(),
-                 data.status().ToString());
+    spdlog::warn("cannot release the input pins of job {}: {}", job.id(), data.status().ToString());
     return;
   }
   for (const v1::DatasetRef& d : job.spec().input_datasets()) {

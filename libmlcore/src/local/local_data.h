@@ -15,11 +15,10 @@
 // Thread safety: all methods may be called from several threads at once.
 #pragma once
 
-#include <sys/types.h>
-
 #include <functional>
 #include <memory>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 #include "datacache/data_cache.h"

@@ -22,9 +22,9 @@
 
 #include "local/job_run_tracker.h"
 #include "local/job_runtime.h"
-#include "local/local_data.h"
 #include "local/job_store.h"
 #include "local/local_backend.h"
+#include "local/local_data.h"
 #include "local/log_file.h"
 #include "local/process.h"
 #include "mlcore/jobs.h"
@@ -436,10 +436,25 @@ int64_t BackoffUs(const v1::Job& job) {
   return static_cast<int64_t>(std::min(backoff, cap));
 }
 
+// The checkpoint key of a job: the id of the first job of its rerun chain, so a rerun resumes
+// from the checkpoints of the job it reruns (a requeued job keeps its id anyway).
+std::string CheckpointKey(sqlite::Db& db, const v1::Job& job) {
+  std::string key = job.id();
+  std::string parent = job.rerun_of();
+  for (int depth = 0; !parent.empty() && depth < 1000; ++depth) {
+    auto loaded = LoadJob(db, parent);
+    if (!loaded.ok()) break;
+    key = loaded->job.id();
+    parent = loaded->job.rerun_of();
+  }
+  return key;
+}
+
 std::vector<std::string> BuildEnvironment(const v1::Job& job,
                                           const std::map<std::string, std::string>& secrets,
                                           const std::string& state_dir,
-                                          const std::vector<std::string>& input_paths) {
+                                          const std::vector<std::string>& input_paths,
+                                          const std::string& checkpoint_key) {
   std::map<std::string, std::string> env(job.reproducibility().environment().begin(),
                                          job.reproducibility().environment().end());
   for (const auto& [k, v] : job.spec().env()) env[k] = v;
@@ -448,6 +463,7 @@ std::vector<std::string> BuildEnvironment(const v1::Job& job,
   env["MLC_PROJECT"] = job.spec().project();
   env["MLC_BACKEND"] = "local://" + state_dir;
   env["MLC_ATTEMPT"] = std::to_string(job.restarts());
+  env["MLC_CHECKPOINT_KEY"] = checkpoint_key;
   if (!job.run_id().empty()) env["MLC_RUN_ID"] = job.run_id();
   // Input datasets: their local paths, in spec order (MLC_INPUT_DATASETS joins them with ':').
   std::string joined;
@@ -541,8 +557,8 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
   if (!secrets.ok() || !inputs.ok()) {
     const Status& failed = secrets.ok() ? inputs : secrets.status();
     outcome.reason = failed.message();
-    outcome.retryable = failed.code() == StatusCode::kUnavailable ||
-                        failed.code() == StatusCode::kDeadlineExceeded;
+    outcome.retryable =
+        failed.code() == StatusCode::kUnavailable || failed.code() == StatusCode::kDeadlineExceeded;
     log->System(outcome.reason);
   } else {
     std::vector<std::string> argv;
@@ -562,7 +578,9 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
       deadline_ms = deadline_ms == 0 ? ttl_left_ms : std::min(deadline_ms, ttl_left_ms);
     }
     Execution execution(db, record, *log, state_dir);
-    outcome = execution.Run(argv, BuildEnvironment(record.job, *secrets, state_dir, input_paths),
+    outcome = execution.Run(argv,
+                            BuildEnvironment(record.job, *secrets, state_dir, input_paths,
+                                             CheckpointKey(db, record.job)),
                             working_dir, deadline_ms);
     Status uploaded = UploadJobOutputs(state_dir, record.job, working_dir,
                                        [&log](const std::string& line) { log->System(line); });
