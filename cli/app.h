@@ -71,5 +71,6 @@ void AddRunCommands(CLI::App& app, Globals& globals);
 void AddRunMetricsCommands(CLI::App* run, Globals& globals);  // metrics, compare
 void AddTrackingCommands(CLI::App& app, Globals& globals);    // exp, sync, gc, tracking-policy
 void AddArtifactCommands(CLI::App& app, Globals& globals);
+void AddDataCommands(CLI::App& app, Globals& globals);
 
 }  // namespace mlc

@@ -2,7 +2,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -16,6 +15,7 @@
 #include "mlcore/jobs.h"
 #include "mlcore/json.h"
 #include "mlcore/v1/artifacts.pb.h"
+#include "progress_line.h"
 #include "tracking_view.h"
 
 namespace mlc {
@@ -111,48 +111,6 @@ mlcore::Result<ObjectRef> ResolveConsumer(mlcore::Client& client, const std::str
   }
   return ref;
 }
-
-// A `\r`-updated progress line on stderr: only on a terminal, and only once the transfer has
-// taken over a second.
-class ProgressLine {
- public:
-  explicit ProgressLine(std::string verb)
-      : verb_(std::move(verb)),
-        tty_(::isatty(STDERR_FILENO) != 0),
-        start_(std::chrono::steady_clock::now()) {}
-  ~ProgressLine() { Finish(); }
-
-  mlcore::Client::ProgressFn Fn() {
-    return [this](uint64_t done, uint64_t total) {
-      Update(done, total);
-      return true;
-    };
-  }
-
-  void Finish() {
-    if (shown_) std::cerr << "\n" << std::flush;
-    shown_ = false;
-  }
-
- private:
-  void Update(uint64_t done, uint64_t total) {
-    if (!tty_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - start_ < std::chrono::seconds(1)) return;
-    if (shown_ && done != total && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    shown_ = true;
-    std::string line = "\r" + verb_ + " " + HumanBytes(static_cast<int64_t>(done)) + " / " +
-                       HumanBytes(static_cast<int64_t>(total));
-    if (total > 0) line += " (" + std::to_string(done * 100 / total) + "%)";
-    std::cerr << line << "\x1b[K" << std::flush;
-  }
-
-  std::string verb_;
-  bool tty_;
-  bool shown_ = false;
-  std::chrono::steady_clock::time_point start_, last_;
-};
 
 std::string Mode(uint32_t mode) {
   char buf[8];

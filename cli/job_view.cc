@@ -9,6 +9,7 @@
 #include "mlcore/jobs.h"
 #include "mlcore/json.h"
 #include "mlcore/resources.h"
+#include "tracking_view.h"
 
 namespace mlc {
 
@@ -67,6 +68,28 @@ std::string Size(const mlcore::v1::Job& job) {
       job.spec().flavor().empty() ? mlcore::FormatResources(job.resources()) : job.spec().flavor();
   if (job.spec().replicas() > 1) s += " x" + std::to_string(job.spec().replicas());
   return s;
+}
+
+// Input datasets (as loaded, with digest and size, once the job has started; as specified
+// before) and output paths with the artifacts stored from them.
+void PrintJobData(const mlcore::v1::Job& j) {
+  const auto& loaded = j.reproducibility().input_datasets();
+  const auto& inputs = loaded.empty() ? j.spec().input_datasets() : loaded;
+  if (!inputs.empty()) {
+    std::cout << "inputs:\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& d : inputs) {
+      rows.push_back({d.uri(), d.digest().empty() ? "-" : d.digest().substr(0, 12),
+                      loaded.empty() ? "-" : HumanBytes(d.size_bytes())});
+    }
+    PrintIndentedTable({"URI", "DIGEST", "SIZE"}, rows, 2);
+  }
+  std::string outputs;
+  for (const auto& o : j.spec().output_paths()) outputs += (outputs.empty() ? "" : ", ") + o;
+  if (!outputs.empty()) std::cout << "outputs:       " << outputs << "\n";
+  std::string artifacts;
+  for (const auto& id : j.output_artifact_ids()) artifacts += (artifacts.empty() ? "" : ", ") + id;
+  if (!artifacts.empty()) std::cout << "artifacts:     " << artifacts << "\n";
 }
 
 }  // namespace
@@ -137,6 +160,7 @@ void PrintJobDescription(const mlcore::v1::Job& j) {
   }
   line("rerun of", j.rerun_of());
   for (const auto& [k, v] : j.spec().labels()) line("label", k + "=" + v);
+  PrintJobData(j);
   if (j.events_size() > 0) {
     std::cout << "events:\n";
     for (const auto& e : j.events()) {

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   mlc::AddRunCommands(app, globals);
   mlc::AddTrackingCommands(app, globals);
   mlc::AddArtifactCommands(app, globals);
+  mlc::AddDataCommands(app, globals);
 
   try {
     app.parse(argc, argv);

@@ -19,7 +19,7 @@ Every call goes through the C++ core (``mlcore._mlcore``); errors raise subclass
 from __future__ import annotations
 
 from mlcore import _mlcore
-from mlcore import artifacts, config, errors, jobs, tracking
+from mlcore import artifacts, config, data, errors, jobs, tracking
 from mlcore.client import BackendInfo, Client, Project
 from mlcore.errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from mlcore.errors import MlcoreError
@@ -91,6 +91,7 @@ __all__ = [
     "Record",
     "client",
     "config",
+    "data",
     "init",
     "jobs",
     "projects",

@@ -63,3 +63,8 @@ def artifact_log(client: Client, owner_kind: int, owner_id: str, local_path: str
 def artifact_download(client: Client, artifact_id: str, dest: str, only_path: str = "",
                       consumer_kind: int = 0, consumer_id: str = "",
                       progress: Callable[[int, int], Any] | None = None) -> dict[str, Any]: ...
+
+# The data cache (data_bindings.cc). request: a mlcore.v1.LoadRequest dict; returns the
+# LoadResponse dict. progress(done, total) returning False or raising cancels.
+def data_load(client: Client, request: Mapping[str, Any],
+              progress: Callable[[int, int], Any] | None = None) -> dict[str, Any]: ...

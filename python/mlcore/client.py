@@ -178,3 +178,21 @@ class Client:
         return Record(self.invoke("TrackingService/CreateExperiment", {"experiment": {
             "project": project or "", "name": name, "description": description}}))
 
+
+    # -- data cache (see mlcore.data) -------------------------------------------------------------
+    def load_data(self, uri: Any, **options: Any) -> Any:
+        """A local path (pathlib.Path) to verified content of ``uri``, fetched once on a miss;
+        options as mlcore.data.load (digest=, pin=, revalidate=, timeout=, progress=)."""
+        from mlcore import data
+        return data.load(uri, client=self, **options)
+
+    def cache_entries(self, **filters: Any) -> Any:
+        """Cached objects of the project; filters as mlcore.data.entries (tier=, prefix=,
+        pinned=, all=)."""
+        from mlcore import data
+        return data.entries(client=self, **filters)
+
+    def cache_stats(self) -> Record:
+        """Hit/miss counters and occupancy of the data cache (mlcore.data.stats)."""
+        from mlcore import data
+        return data.stats(client=self)

@@ -15,22 +15,6 @@
 namespace mlcore::python {
 namespace {
 
-// Wraps a Python callable (or None) as a ProgressFn; a raised exception is kept in `failure`.
-Client::ProgressFn ProgressOf(const py::object& progress,
-                              std::optional<py::error_already_set>* failure) {
-  if (progress.is_none()) return {};
-  return [&progress, failure](uint64_t done, uint64_t total) {
-    py::gil_scoped_acquire acquire;
-    try {
-      py::object keep = progress(done, total);
-      return keep.is_none() || keep.cast<bool>();
-    } catch (py::error_already_set& e) {
-      failure->emplace(std::move(e));
-      return false;
-    }
-  };
-}
-
 v1::ObjectRef Ref(int kind, const std::string& id) {
   v1::ObjectRef ref;
   if (kind != 0 && !id.empty()) {

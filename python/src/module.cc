@@ -145,4 +145,5 @@ PYBIND11_MODULE(_mlcore, m) {
 
   BindTracking(m);
   BindArtifacts(m);
+  BindData(m);
 }

@@ -130,9 +130,30 @@ class PyClient {
   std::shared_ptr<mlcore::Client> client_;
 };
 
+// Wraps a Python callable (or None) as a ProgressFn for a call made with the GIL released: the
+// GIL is taken only to call it. A callable returning False cancels; one raising cancels too and
+// its exception is kept in `failure`, for the caller to re-raise once the core has stopped. Both
+// arguments are borrowed for as long as the returned function is used.
+inline Client::ProgressFn ProgressOf(const py::object& progress,
+                                     std::optional<py::error_already_set>* failure) {
+  if (progress.is_none()) return {};
+  return [&progress, failure](uint64_t done, uint64_t total) {
+    py::gil_scoped_acquire acquire;
+    try {
+      py::object keep = progress(done, total);
+      return keep.is_none() || keep.cast<bool>();
+    } catch (py::error_already_set& e) {
+      failure->emplace(std::move(e));
+      return false;
+    }
+  };
+}
+
 // Registers RunLogger and the tracking helpers (tracking_bindings.cc).
 void BindTracking(py::module_& m);
 // Registers artifact_log and artifact_download (artifact_bindings.cc).
 void BindArtifacts(py::module_& m);
+// Registers data_load (data_bindings.cc).
+void BindData(py::module_& m);
 
 }  // namespace mlcore::python

@@ -416,10 +416,14 @@ Result<v1::EvictResponse> LocalDataService::Evict(const v1::EvictRequest& reques
     }
   }
   if (tree) {
-    std::error_code ec;
-    std::filesystem::remove_all(impl_->TreeDir(r.manifest.digest()), ec);
     if (total.entries_evicted == 0 && first.ok()) {
       return NotFoundError(request.uri() + " is not cached");
+    }
+    // The tree links to the hot copies: it goes with them, not when the eviction was refused
+    // (pinned: a job may be reading it) nor when only the cold tier was evicted.
+    if (first.ok() && request.tier() != v1::CACHE_TIER_COLD) {
+      std::error_code ec;
+      std::filesystem::remove_all(impl_->TreeDir(r.manifest.digest()), ec);
     }
   }
   if (!first.ok()) return first;
@@ -470,6 +474,7 @@ Result<std::vector<std::string>> LocalDataService::HotDigests() {
   filter.tier = static_cast<int>(datacache::Tier::kHot);
   MLC_ASSIGN_OR_RETURN(auto entries, impl_->cache->List(filter));
   std::vector<std::string> out;
+  out.reserve(entries.size());
   for (const auto& e : entries) out.push_back(e.digest);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
