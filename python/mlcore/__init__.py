@@ -19,7 +19,8 @@ Every call goes through the C++ core (``mlcore._mlcore``); errors raise subclass
 from __future__ import annotations
 
 from mlcore import _mlcore
-from mlcore import artifacts, config, data, errors, jobs, tracking
+from mlcore import artifacts, checkpoints, config, data, errors, jobs, tracking
+from mlcore.checkpoints import checkpoint, restore_latest_checkpoint, save_checkpoint
 from mlcore.client import BackendInfo, Client, Project
 from mlcore.errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from mlcore.errors import MlcoreError
@@ -91,7 +92,11 @@ __all__ = [
     "Record",
     "client",
     "config",
+    "checkpoint",
+    "checkpoints",
     "data",
+    "restore_latest_checkpoint",
+    "save_checkpoint",
     "init",
     "jobs",
     "projects",

@@ -146,4 +146,5 @@ PYBIND11_MODULE(_mlcore, m) {
   BindTracking(m);
   BindArtifacts(m);
   BindData(m);
+  BindCheckpoints(m);
 }

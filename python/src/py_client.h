@@ -155,5 +155,7 @@ void BindTracking(py::module_& m);
 void BindArtifacts(py::module_& m);
 // Registers data_load (data_bindings.cc).
 void BindData(py::module_& m);
+// Registers the Checkpoints class (checkpoint_bindings.cc).
+void BindCheckpoints(py::module_& m);
 
 }  // namespace mlcore::python

@@ -571,7 +571,8 @@ void ReleaseJobInputs(const std::string& state_dir, const v1::Job& job) {
 
 Status UploadJobOutputs(const std::string& state_dir, const v1::Job& job,
                         const std::string& working_dir,
-                        const std::function<void(const std::string&)>& log) {
+                        const std::function<void(const std::string&)>& log,
+                        std::vector<std::string>* artifact_ids) {
   if (job.spec().output_paths().empty()) return Status::Ok();
   MLC_ASSIGN_OR_RETURN(auto index, ArtifactIndex::Open(state_dir));
   Status first = Status::Ok();
@@ -609,6 +610,7 @@ Status UploadJobOutputs(const std::string& state_dir, const v1::Job& job,
         return index->CreateArtifact(a);
       }();
       if (stored.ok()) {
+        artifact_ids->push_back(stored->id());
         log("stored output " + rel + " as artifact " + stored->id() + " (" +
             std::to_string(stored->file_count()) + " files, " + FormatBytes(stored->size_bytes()) +
             "B)");

@@ -75,9 +75,11 @@ void ReleaseJobInputs(const std::string& state_dir, const v1::Job& job);
 // Stores the job's `output_paths` (globs relative to `working_dir`) as artifacts of the job, each
 // at its path relative to the working directory; reports each to `log`. A pattern matching
 // nothing is reported, not an error. Errors: the first upload that failed (the others are tried).
+// The ids of the artifacts stored go to `artifact_ids`.
 Status UploadJobOutputs(const std::string& state_dir, const v1::Job& job,
                         const std::string& working_dir,
-                        const std::function<void(const std::string&)>& log);
+                        const std::function<void(const std::string&)>& log,
+                        std::vector<std::string>* artifact_ids);
 
 // `mlc-supervisor --prefetch --state DIR --project P URI[@DIGEST]...`: loads each URI into the
 // cache; returns an exit code (0 when all loaded).

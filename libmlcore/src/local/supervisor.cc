@@ -542,6 +542,7 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
   auto secrets = ResolveSecrets(record.job, job_dir, working_dir);
   // STARTING: bring the input datasets into the cache, pinned while this supervisor lives.
   std::vector<std::string> input_paths;
+  std::vector<std::string> output_ids;
   Status inputs = Status::Ok();
   if (secrets.ok() && !spec.input_datasets().empty()) {
     log->System("loading " + std::to_string(spec.input_datasets_size()) + " input dataset(s)");
@@ -582,8 +583,9 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
                             BuildEnvironment(record.job, *secrets, state_dir, input_paths,
                                              CheckpointKey(db, record.job)),
                             working_dir, deadline_ms);
-    Status uploaded = UploadJobOutputs(state_dir, record.job, working_dir,
-                                       [&log](const std::string& line) { log->System(line); });
+    Status uploaded = UploadJobOutputs(
+        state_dir, record.job, working_dir, [&log](const std::string& line) { log->System(line); },
+        &output_ids);
     if (!uploaded.ok()) log->System("cannot store the job's outputs: " + uploaded.ToString());
   }
   ReleaseJobInputs(state_dir, record.job);
@@ -606,6 +608,7 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
     JobRecord r = std::move(fresh).value();
     *r.job.mutable_resources_used() = record.job.resources_used();
     r.job.set_state(record.job.state());
+    for (const std::string& id : output_ids) r.job.add_output_artifact_ids(id);
     *r.job.mutable_events() = record.job.events();
     if (record.job.has_start_time()) *r.job.mutable_start_time() = record.job.start_time();
     if (outcome.exit_code) r.job.set_exit_code(*outcome.exit_code);
