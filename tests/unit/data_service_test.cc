@@ -253,6 +253,7 @@ TEST_CASE("a job's inputs are loaded and pinned before it starts; its outputs be
   std::set<std::string> paths;
   for (const auto& o : outputs->artifacts()) paths.insert(o.path());
   CHECK(paths == std::set<std::string>{"out", "score.txt"});
+  CHECK(job.output_artifact_ids_size() == 2);
 
   auto lineage = f.client->GetLineage(a.id());
   MLC_REQUIRE_OK(lineage);
