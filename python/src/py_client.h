@@ -53,7 +53,10 @@ class PyClient {
   }
 
   std::string Invoke(const std::string& method, const std::string& request_json) {
-    mlcore::Client& client = Get();
+    // A reference of its own: a close() from another thread must not free the client under a
+    // call running with the GIL released.
+    std::shared_ptr<mlcore::Client> shared = Shared();
+    mlcore::Client& client = *shared;
     mlcore::JsonOptions options;
     options.proto_field_names = true;
     mlcore::Result<std::string> response = mlcore::InternalError("not called");
@@ -66,7 +69,10 @@ class PyClient {
 
   // Calls `method` with a request dict and returns the response dict (see proto_convert.h).
   py::dict Call(const std::string& method_name, const py::object& request_value) {
-    mlcore::Client& client = Get();
+    // A reference of its own: a close() from another thread must not free the client under a
+    // call running with the GIL released.
+    std::shared_ptr<mlcore::Client> shared = Shared();
+    mlcore::Client& client = *shared;
     const auto* method = Unwrap(mlcore::FindMethod(method_name));
     auto* factory = google::protobuf::MessageFactory::generated_factory();
     std::unique_ptr<google::protobuf::Message> request(
@@ -86,7 +92,10 @@ class PyClient {
   // Streams log lines (dicts) of StreamJobLogs to `callback` until it returns False, the job
   // ends (with follow) or the lines run out. The GIL is released while waiting for lines.
   void StreamLogs(const py::object& request_value, const py::function& callback) {
-    mlcore::Client& client = Get();
+    // A reference of its own: a close() from another thread must not free the client under a
+    // call running with the GIL released.
+    std::shared_ptr<mlcore::Client> shared = Shared();
+    mlcore::Client& client = *shared;
     mlcore::v1::StreamJobLogsRequest request;
     if (auto error = mlcore::python::FromPython(request_value, &request); !error.empty()) {
       throw StatusError{mlcore::InvalidArgumentError("StreamJobLogs request: " + error)};

@@ -181,7 +181,8 @@ TEST_CASE("a wrong Content-Length is detected and nothing is published") {
   CHECK(CountFiles(f.dir / "hot/tmp") == 0);
 }
 
-TEST_CASE("a digest mismatch refetches once, then fails with FAILED_PRECONDITION and serves nothing") {
+TEST_CASE(
+    "a digest mismatch refetches once, then fails with FAILED_PRECONDITION and serves nothing") {
   Fixture f;
   OriginServer server(f.root);
   std::string content = f.Put("d.bin", Content(10000, 9));

@@ -131,8 +131,7 @@ class Backend {
   // --- Data cache (proto/mlcore/v1/data.proto); the cache of the machine serving the call.
   // Client has filled the project. `progress(done, total)` returning false cancels. ---
   virtual Result<v1::LoadResponse> LoadData(
-      const v1::LoadRequest& request,
-      const std::function<bool(uint64_t, uint64_t)>& progress) = 0;
+      const v1::LoadRequest& request, const std::function<bool(uint64_t, uint64_t)>& progress) = 0;
   virtual Result<v1::ListCacheEntriesResponse> ListCacheEntries(
       const v1::ListCacheEntriesRequest& request) = 0;
   virtual Result<v1::CacheEntry> PinData(const v1::PinRequest& request) = 0;
