@@ -173,3 +173,13 @@ def test_errors_map_to_mlcore_exceptions(client, model, tmp_path):
         artifacts.get(art.id)
     report = artifacts.gc(dry_run=True)
     assert report.dry_run is True and int(report.blobs_removed or 0) == 0
+
+
+def test_progress_true_draws_a_tqdm_bar(client, model, capsys):
+    pytest.importorskip("tqdm")  # installed by scripts/setup.sh
+    run_id = new_run("bar")
+    art = artifacts.log(model, run=run_id, progress=True)
+    err = capsys.readouterr().err
+    assert "upload" in err and "3.00M" in err, err  # the bar knew the 3 MiB total
+    artifacts.download(art.id, str(model.parent / "bar-out"), progress=True)
+    assert "%" in capsys.readouterr().err
