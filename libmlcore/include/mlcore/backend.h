@@ -27,6 +27,7 @@
 #include "mlcore/v1/data.pb.h"
 #include "mlcore/v1/jobs.pb.h"
 #include "mlcore/v1/projects.pb.h"
+#include "mlcore/v1/registry.pb.h"
 #include "mlcore/v1/scheduling.pb.h"
 #include "mlcore/v1/tracking.pb.h"
 
@@ -139,6 +140,38 @@ class Backend {
   virtual Result<v1::EvictResponse> EvictData(const v1::EvictRequest& request) = 0;
   virtual Result<v1::PrefetchResponse> PrefetchData(const v1::PrefetchRequest& request) = 0;
   virtual Result<v1::CacheStats> GetCacheStats() = 0;
+
+  // --- Model registry (proto/mlcore/v1/registry.proto). Client has validated names, aliases,
+  // URIs, digests, paths, depth and page sizes, filled the project (also of a parent version's
+  // reference) and resolved source runs and jobs given by name to ids. The backend records who
+  // makes each change. Event watching and webhooks are not part of this interface yet. ---
+  virtual Result<v1::RegisteredModel> CreateRegisteredModel(const v1::RegisteredModel& model) = 0;
+  virtual Result<v1::RegisteredModel> GetRegisteredModel(
+      const v1::GetRegisteredModelRequest& request) = 0;
+  virtual Result<v1::ListRegisteredModelsResponse> ListRegisteredModels(
+      const v1::ListRegisteredModelsRequest& request) = 0;
+  virtual Result<v1::RegisteredModel> UpdateRegisteredModel(
+      const v1::UpdateRegisteredModelRequest& request) = 0;
+  virtual Result<v1::RegisteredModel> RenameRegisteredModel(
+      const v1::RenameRegisteredModelRequest& request) = 0;
+  virtual Status DeleteRegisteredModel(const v1::DeleteRegisteredModelRequest& request) = 0;
+  virtual Result<v1::ModelVersion> CreateModelVersion(
+      const v1::CreateModelVersionRequest& request) = 0;
+  virtual Result<v1::ModelVersion> FinishModelVersionUpload(
+      const v1::FinishModelVersionUploadRequest& request) = 0;
+  virtual Result<v1::ModelVersion> GetModelVersion(const v1::GetModelVersionRequest& request) = 0;
+  virtual Result<v1::ListModelVersionsResponse> ListModelVersions(
+      const v1::ListModelVersionsRequest& request) = 0;
+  // The hot path of downloads: answers in well under a millisecond on the local backend.
+  virtual Result<v1::ModelVersion> ResolveModelUri(const v1::ResolveModelUriRequest& request) = 0;
+  virtual Result<v1::SetModelAliasResponse> SetModelAlias(
+      const v1::SetModelAliasRequest& request) = 0;
+  virtual Result<v1::DeleteModelAliasResponse> DeleteModelAlias(
+      const v1::DeleteModelAliasRequest& request) = 0;
+  virtual Result<v1::ModelVersionLineage> GetModelVersionLineage(
+      const v1::GetModelVersionLineageRequest& request) = 0;
+  virtual Result<v1::ListModelVersionsBuiltFromResponse> ListModelVersionsBuiltFrom(
+      const v1::ListModelVersionsBuiltFromRequest& request) = 0;
 };
 
 // Builds a backend for a parsed URI. Errors are reported as Status (never thrown).

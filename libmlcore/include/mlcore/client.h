@@ -28,6 +28,7 @@
 #include "mlcore/v1/data.pb.h"
 #include "mlcore/v1/jobs.pb.h"
 #include "mlcore/v1/projects.pb.h"
+#include "mlcore/v1/registry.pb.h"
 #include "mlcore/v1/scheduling.pb.h"
 #include "mlcore/v1/tracking.pb.h"
 
@@ -199,6 +200,55 @@ class Client {
   Result<v1::EvictResponse> EvictData(const v1::EvictRequest& request);
   Result<v1::PrefetchResponse> PrefetchData(const v1::PrefetchRequest& request);
   Result<v1::CacheStats> GetCacheStats();
+
+  // --- Model registry (see proto/mlcore/v1/registry.proto for the full contract) ---
+  // Every call takes the project from the request, else the client's default. Names, aliases,
+  // URIs, tag and metric keys, digests and paths are validated here (INVALID_ARGUMENT stating the
+  // rule); `expected_version` (when non-zero) makes a change ABORTED if the model moved on.
+
+  // Errors: INVALID_ARGUMENT, NOT_FOUND (project), ALREADY_EXISTS.
+  Result<v1::RegisteredModel> CreateRegisteredModel(const v1::RegisteredModel& model);
+  // With its aliases and tags. Errors: INVALID_ARGUMENT, NOT_FOUND (project or model).
+  Result<v1::RegisteredModel> GetRegisteredModel(const v1::GetRegisteredModelRequest& request);
+  // Errors: INVALID_ARGUMENT with the column of a filter or order_by problem, NOT_FOUND (project).
+  Result<v1::ListRegisteredModelsResponse> ListRegisteredModels(
+      const v1::ListRegisteredModelsRequest& request);
+  // Description and tags. Errors: INVALID_ARGUMENT (tag key), NOT_FOUND, ABORTED.
+  Result<v1::RegisteredModel> UpdateRegisteredModel(
+      const v1::UpdateRegisteredModelRequest& request);
+  // Errors: INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, ABORTED.
+  Result<v1::RegisteredModel> RenameRegisteredModel(
+      const v1::RenameRegisteredModelRequest& request);
+  // Errors: NOT_FOUND, FAILED_PRECONDITION (aliases point at its versions; listed), ABORTED.
+  Status DeleteRegisteredModel(const v1::DeleteRegisteredModelRequest& request);
+  // The next version from a run's artifact, a job's output or an artifact (READY at once), or an
+  // upload to come (PENDING_UPLOAD). A source run or job may be named by id or by name in the
+  // model's project. Errors: INVALID_ARGUMENT, NOT_FOUND (model, run, job, artifact, path),
+  // FAILED_PRECONDITION (job not SUCCEEDED, source in another project), ABORTED.
+  Result<v1::ModelVersion> CreateModelVersion(const v1::CreateModelVersionRequest& request);
+  // Errors: INVALID_ARGUMENT, NOT_FOUND (version, manifest), FAILED_PRECONDITION.
+  Result<v1::ModelVersion> FinishModelVersionUpload(
+      const v1::FinishModelVersionUploadRequest& request);
+  // Errors: INVALID_ARGUMENT (version < 1), NOT_FOUND.
+  Result<v1::ModelVersion> GetModelVersion(const v1::GetModelVersionRequest& request);
+  // Highest number first. Errors: INVALID_ARGUMENT, NOT_FOUND (model).
+  Result<v1::ListModelVersionsResponse> ListModelVersions(
+      const v1::ListModelVersionsRequest& request);
+  // The version a `models:/` URI names now. Errors: INVALID_ARGUMENT (shows the accepted forms),
+  // NOT_FOUND (for an alias, lists the model's aliases), FAILED_PRECONDITION (not READY).
+  Result<v1::ModelVersion> ResolveModelUri(const v1::ResolveModelUriRequest& request);
+  // Errors: INVALID_ARGUMENT ("latest", bad alias), NOT_FOUND, FAILED_PRECONDITION (not READY),
+  // ABORTED.
+  Result<v1::SetModelAliasResponse> SetModelAlias(const v1::SetModelAliasRequest& request);
+  // Errors: INVALID_ARGUMENT ("latest"), NOT_FOUND, ABORTED.
+  Result<v1::DeleteModelAliasResponse> DeleteModelAlias(const v1::DeleteModelAliasRequest& request);
+  // Run, job, code, datasets, artifact and parents (depth 0 = 10, at most 100).
+  Result<v1::ModelVersionLineage> GetModelVersionLineage(
+      const v1::GetModelVersionLineageRequest& request);
+  // Versions built from a RUN, JOB, DATASET (digest), ARTIFACT or MODEL_VERSION, newest first;
+  // an empty project means every project (a MODEL_VERSION reference defaults to the client's).
+  Result<v1::ListModelVersionsBuiltFromResponse> ListModelVersionsBuiltFrom(
+      const v1::ListModelVersionsBuiltFromRequest& request);
 
  private:
   // A run or job reference resolved to its id and project.

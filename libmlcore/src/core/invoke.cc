@@ -172,6 +172,76 @@ const std::map<std::string, Handler>& Handlers() {
       {"mlcore.v1.DataService/GetCacheStats",
        Typed<v1::GetCacheStatsRequest, v1::CacheStats>(
            [](Client& c, const v1::GetCacheStatsRequest&) { return c.GetCacheStats(); })},
+      {"mlcore.v1.RegistryService/CreateRegisteredModel",
+       Typed<v1::CreateRegisteredModelRequest, v1::RegisteredModel>(
+           [](Client& c, const v1::CreateRegisteredModelRequest& r) {
+             return c.CreateRegisteredModel(r.model());
+           })},
+      {"mlcore.v1.RegistryService/GetRegisteredModel",
+       Typed<v1::GetRegisteredModelRequest, v1::RegisteredModel>(
+           [](Client& c, const v1::GetRegisteredModelRequest& r) {
+             return c.GetRegisteredModel(r);
+           })},
+      {"mlcore.v1.RegistryService/ListRegisteredModels",
+       Typed<v1::ListRegisteredModelsRequest, v1::ListRegisteredModelsResponse>(
+           [](Client& c, const v1::ListRegisteredModelsRequest& r) {
+             return c.ListRegisteredModels(r);
+           })},
+      {"mlcore.v1.RegistryService/UpdateRegisteredModel",
+       Typed<v1::UpdateRegisteredModelRequest, v1::RegisteredModel>(
+           [](Client& c, const v1::UpdateRegisteredModelRequest& r) {
+             return c.UpdateRegisteredModel(r);
+           })},
+      {"mlcore.v1.RegistryService/RenameRegisteredModel",
+       Typed<v1::RenameRegisteredModelRequest, v1::RegisteredModel>(
+           [](Client& c, const v1::RenameRegisteredModelRequest& r) {
+             return c.RenameRegisteredModel(r);
+           })},
+      {"mlcore.v1.RegistryService/DeleteRegisteredModel",
+       Typed<v1::DeleteRegisteredModelRequest, v1::DeleteRegisteredModelResponse>(
+           [](Client& c, const v1::DeleteRegisteredModelRequest& r)
+               -> Result<v1::DeleteRegisteredModelResponse> {
+             MLC_RETURN_IF_ERROR(c.DeleteRegisteredModel(r));
+             return v1::DeleteRegisteredModelResponse();
+           })},
+      {"mlcore.v1.RegistryService/CreateModelVersion",
+       Typed<v1::CreateModelVersionRequest, v1::ModelVersion>(
+           [](Client& c, const v1::CreateModelVersionRequest& r) {
+             return c.CreateModelVersion(r);
+           })},
+      {"mlcore.v1.RegistryService/FinishModelVersionUpload",
+       Typed<v1::FinishModelVersionUploadRequest, v1::ModelVersion>(
+           [](Client& c, const v1::FinishModelVersionUploadRequest& r) {
+             return c.FinishModelVersionUpload(r);
+           })},
+      {"mlcore.v1.RegistryService/GetModelVersion",
+       Typed<v1::GetModelVersionRequest, v1::ModelVersion>(
+           [](Client& c, const v1::GetModelVersionRequest& r) { return c.GetModelVersion(r); })},
+      {"mlcore.v1.RegistryService/ListModelVersions",
+       Typed<v1::ListModelVersionsRequest, v1::ListModelVersionsResponse>(
+           [](Client& c, const v1::ListModelVersionsRequest& r) {
+             return c.ListModelVersions(r);
+           })},
+      {"mlcore.v1.RegistryService/ResolveModelUri",
+       Typed<v1::ResolveModelUriRequest, v1::ModelVersion>(
+           [](Client& c, const v1::ResolveModelUriRequest& r) { return c.ResolveModelUri(r); })},
+      {"mlcore.v1.RegistryService/SetModelAlias",
+       Typed<v1::SetModelAliasRequest, v1::SetModelAliasResponse>(
+           [](Client& c, const v1::SetModelAliasRequest& r) { return c.SetModelAlias(r); })},
+      {"mlcore.v1.RegistryService/DeleteModelAlias",
+       Typed<v1::DeleteModelAliasRequest, v1::DeleteModelAliasResponse>(
+           [](Client& c, const v1::DeleteModelAliasRequest& r) { return c.DeleteModelAlias(r); })},
+      {"mlcore.v1.RegistryService/GetModelVersionLineage",
+       Typed<v1::GetModelVersionLineageRequest, v1::ModelVersionLineage>(
+           [](Client& c, const v1::GetModelVersionLineageRequest& r) {
+             return c.GetModelVersionLineage(r);
+           })},
+      {"mlcore.v1.RegistryService/ListModelVersionsBuiltFrom",
+       Typed<v1::ListModelVersionsBuiltFromRequest, v1::ListModelVersionsBuiltFromResponse>(
+           [](Client& c, const v1::ListModelVersionsBuiltFromRequest& r) {
+             return c.ListModelVersionsBuiltFrom(r);
+           })},
+      // WatchRegistryEvents and the webhook rpcs are not served yet: Invoke answers UNIMPLEMENTED.
       {"mlcore.v1.TrackingService/CreateExperiment",
        Typed<v1::CreateExperimentRequest, v1::Experiment>(
            [](Client& c, const v1::CreateExperimentRequest& r) {

@@ -65,6 +65,7 @@ v1::BackendInfo LocalBackend::Info() {
   info.add_capabilities(v1::CAPABILITY_JOB_ATTACH);
   info.add_capabilities(v1::CAPABILITY_TRACKING);
   info.add_capabilities(v1::CAPABILITY_ARTIFACTS);
+  info.add_capabilities(v1::CAPABILITY_REGISTRY);
   return info;
 }
 
@@ -154,6 +155,7 @@ Result<v1::ListProjectsResponse> LocalBackend::ListProjects(
 }
 
 Status LocalBackend::DeleteProject(const std::string& name) {
+  MLC_RETURN_IF_ERROR(CheckProjectHasNoModels(name));
   if (std::filesystem::exists(dir_ + "/tracking.db")) {
     MLC_ASSIGN_OR_RETURN(TrackingStore * store, Tracking());
     MLC_ASSIGN_OR_RETURN(int64_t runs, store->CountRuns(name));

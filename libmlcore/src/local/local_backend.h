@@ -10,6 +10,7 @@
 #include "local/artifact_index.h"
 #include "local/job_runtime.h"
 #include "local/local_data.h"
+#include "local/registry_store.h"
 #include "local/sqlite_store.h"
 #include "local/tracking_store.h"
 #include "mlcore/backend.h"
@@ -92,9 +93,39 @@ class LocalBackend final : public Backend {
   Result<v1::PrefetchResponse> PrefetchData(const v1::PrefetchRequest& request) override;
   Result<v1::CacheStats> GetCacheStats() override;
 
+  Result<v1::RegisteredModel> CreateRegisteredModel(const v1::RegisteredModel& model) override;
+  Result<v1::RegisteredModel> GetRegisteredModel(
+      const v1::GetRegisteredModelRequest& request) override;
+  Result<v1::ListRegisteredModelsResponse> ListRegisteredModels(
+      const v1::ListRegisteredModelsRequest& request) override;
+  Result<v1::RegisteredModel> UpdateRegisteredModel(
+      const v1::UpdateRegisteredModelRequest& request) override;
+  Result<v1::RegisteredModel> RenameRegisteredModel(
+      const v1::RenameRegisteredModelRequest& request) override;
+  Status DeleteRegisteredModel(const v1::DeleteRegisteredModelRequest& request) override;
+  Result<v1::ModelVersion> CreateModelVersion(
+      const v1::CreateModelVersionRequest& request) override;
+  Result<v1::ModelVersion> FinishModelVersionUpload(
+      const v1::FinishModelVersionUploadRequest& request) override;
+  Result<v1::ModelVersion> GetModelVersion(const v1::GetModelVersionRequest& request) override;
+  Result<v1::ListModelVersionsResponse> ListModelVersions(
+      const v1::ListModelVersionsRequest& request) override;
+  Result<v1::ModelVersion> ResolveModelUri(const v1::ResolveModelUriRequest& request) override;
+  Result<v1::SetModelAliasResponse> SetModelAlias(const v1::SetModelAliasRequest& request) override;
+  Result<v1::DeleteModelAliasResponse> DeleteModelAlias(
+      const v1::DeleteModelAliasRequest& request) override;
+  Result<v1::ModelVersionLineage> GetModelVersionLineage(
+      const v1::GetModelVersionLineageRequest& request) override;
+  Result<v1::ListModelVersionsBuiltFromResponse> ListModelVersionsBuiltFrom(
+      const v1::ListModelVersionsBuiltFromRequest& request) override;
+
   const std::string& dir() const { return dir_; }
   // The tracking store (tracking.db), opened on first use.
   Result<TrackingStore*> Tracking();
+  // The model registry store (registry.db), opened on first use.
+  Result<RegistryStore*> Registry();
+  // FAILED_PRECONDITION when `project` holds registered models (checked before deleting it).
+  Status CheckProjectHasNoModels(const std::string& project);
 
  private:
   LocalBackend(std::string dir, std::unique_ptr<sqlite::Db> db);
@@ -127,6 +158,7 @@ class LocalBackend final : public Backend {
   std::unique_ptr<TrackingStore> tracking_;
   std::unique_ptr<ArtifactIndex> artifacts_;
   std::unique_ptr<LocalDataService> data_;
+  std::unique_ptr<RegistryStore> registry_;  // guarded by tracking_mu_ for opening
 };
 
 }  // namespace mlcore::local
