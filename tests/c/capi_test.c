@@ -83,7 +83,7 @@ int main(void) {
   CHECK(st == MLC_OK && strstr(json, "from C") != NULL);
   mlc_string_free(&json);
 
-  st = mlc_invoke(client, "RegistryService/CreateRegisteredModel", "{}", &json, &err);
+  st = mlc_invoke(client, "PipelineService/RunPipeline", "{}", &json, &err);
   CHECK(st == MLC_UNIMPLEMENTED);
   mlc_error_free(&err);
 

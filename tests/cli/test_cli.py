@@ -161,7 +161,7 @@ def test_api_call_reaches_every_method_by_name(isolated):
     mlc(backend, "api", "call", "ProjectService/CreateProject", '{"project": {"name": "via-api"}}')
     out = json.loads(mlc(backend, "api", "call", "ProjectService/ListProjects", "-", stdin="{}").stdout)
     assert out["projects"][0]["name"] == "via-api"
-    assert "UNIMPLEMENTED" in mlc(backend, "api", "call", "RegistryService/CreateRegisteredModel", check=1).stderr
+    assert "UNIMPLEMENTED" in mlc(backend, "api", "call", "PipelineService/RunPipeline", check=1).stderr
 
 
 def test_python_and_cli_agree(isolated):

@@ -34,7 +34,7 @@ TEST_CASE("every method of the schema is reachable by name; served ones answer")
   CHECK(info->find("CAPABILITY_PROJECTS") != std::string::npos);
 
   // Declared in the schema but not served by this build: UNIMPLEMENTED, not NOT_FOUND.
-  auto submit = InvokeJson(**client, "RegistryService/CreateRegisteredModel", "{}");
+  auto submit = InvokeJson(**client, "PipelineService/RunPipeline", "{}");
   CHECK(submit.status().code() == StatusCode::kUnimplemented);
 
   auto no_method = InvokeJson(**client, "ProjectService/Frobnicate", "{}");
