@@ -2,11 +2,15 @@
 // job's output, an artifact, an upload), idempotency, aliases with "latest" and legacy stages,
 // URI resolution and its errors, an alias race between two clients, lineage both ways, and the
 // event log of it all.
+#include <utime.h>
+
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include "registry/registry_fixture.h"
 
@@ -614,6 +618,46 @@ TEST_CASE("lineage: a version's run, job, code, datasets, artifact and parents; 
   REQUIRE(orphan->parent().has_parent());
   CHECK(orphan->parent().parent().version().model() == "base");
   CHECK(orphan->parent().parent().version().version() == 1);
+}
+
+TEST_CASE("artifact garbage collection keeps the files of an uploaded version") {
+  RegistryFixture f;
+  MLC_REQUIRE_OK(f.CreateModel("bert"));
+  MLC_REQUIRE_OK(f.Upload("bert"));
+  std::filesystem::create_directories(f.dir / "bert");
+  WriteFile(f.dir / "bert/model.bin", "weights only a model version references");
+  auto uploaded = f.client->backend().UploadTree("ml", f.dir / "bert", {});
+  MLC_REQUIRE_OK(uploaded);
+  v1::FinishModelVersionUploadRequest finish;
+  finish.set_project("ml");
+  finish.set_model("bert");
+  finish.set_version(1);
+  finish.set_manifest_digest(uploaded->digest());
+  MLC_REQUIRE_OK(f.client->FinishModelVersionUpload(finish));
+  // Two hours later: no artifact references the manifest, the version does.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((f.dir / "state/artifacts.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE manifests SET create_us = create_us - 7200000000", nullptr,
+                       nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  const std::string digest = uploaded->entries(0).digest();
+  const std::string blob =
+      f.dir / ("state/artifacts/blobs/sha256/" + digest.substr(0, 2) + "/" + digest.substr(2));
+  REQUIRE(std::filesystem::exists(blob));
+  utimbuf old_times{time(nullptr) - 7200, time(nullptr) - 7200};
+  REQUIRE(utime(blob.c_str(), &old_times) == 0);
+  v1::CollectGarbageRequest gc;
+  auto done = f.client->CollectGarbage(gc);
+  MLC_REQUIRE_OK(done);
+  CHECK(done->manifests_removed() == 0);
+  CHECK(done->blobs_removed() == 0);
+  CHECK(std::filesystem::exists(blob));
+  auto resolved = f.Resolve("models:/bert/1");
+  MLC_REQUIRE_OK(resolved);
+  v1::GetManifestRequest get;
+  get.set_project("ml");
+  get.set_digest(resolved->manifest_digest());
+  MLC_CHECK_OK(f.client->GetManifest(get));
 }
 
 }  // namespace

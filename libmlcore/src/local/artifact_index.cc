@@ -236,7 +236,7 @@ Result<v1::ArtifactLineage> ArtifactIndex::GetLineage(const std::string& artifac
 }
 
 Result<v1::GarbageCollectionReport> ArtifactIndex::CollectGarbage(
-    const v1::CollectGarbageRequest& request) {
+    const v1::CollectGarbageRequest& request, const std::set<std::string>& referenced_elsewhere) {
   const int64_t requested = request.has_min_age() ? request.min_age().seconds() : 0;
   const int64_t min_age_s = requested > 0 ? requested : 3600;
   if (requested > 0 && requested < 60) {
@@ -259,7 +259,8 @@ Result<v1::GarbageCollectionReport> ArtifactIndex::CollectGarbage(
     while (true) {
       MLC_ASSIGN_OR_RETURN(bool row, orphans.Step());
       if (!row) break;
-      dead.push_back(orphans.ColumnText(0));
+      std::string digest = orphans.ColumnText(0);
+      if (referenced_elsewhere.count(digest) == 0) dead.push_back(std::move(digest));
     }
     manifests_removed = static_cast<int64_t>(dead.size());
     if (!request.dry_run()) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "artifacts/blob_store.h"
@@ -32,7 +33,10 @@ class ArtifactIndex {
   Status DeleteArtifact(const std::string& id);
   Status RecordUse(const v1::RecordArtifactUseRequest& request);
   Result<v1::ArtifactLineage> GetLineage(const std::string& artifact_id);
-  Result<v1::GarbageCollectionReport> CollectGarbage(const v1::CollectGarbageRequest& request);
+  // Manifests in `referenced_elsewhere` (model versions') are live like those of artifacts.
+  Result<v1::GarbageCollectionReport> CollectGarbage(
+      const v1::CollectGarbageRequest& request,
+      const std::set<std::string>& referenced_elsewhere = {});
   Result<v1::Manifest> UploadTree(const std::string& local_path,
                                   const std::function<bool(uint64_t, uint64_t)>& progress);
   Status DownloadTree(const v1::Manifest& manifest, const std::string& dest,

@@ -92,8 +92,11 @@ Result<v1::ArtifactLineage> LocalBackend::GetLineage(const std::string& artifact
 
 Result<v1::GarbageCollectionReport> LocalBackend::CollectGarbage(
     const v1::CollectGarbageRequest& request) {
+  // Model versions reference manifests no artifact may hold (uploads, sub-paths): keep them.
+  MLC_ASSIGN_OR_RETURN(RegistryStore * registry, Registry());
+  MLC_ASSIGN_OR_RETURN(std::vector<std::string> versions, registry->ManifestDigests());
   MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
-  return index->CollectGarbage(request);
+  return index->CollectGarbage(request, std::set<std::string>(versions.begin(), versions.end()));
 }
 
 Result<v1::Manifest> LocalBackend::UploadTree(
