@@ -155,7 +155,7 @@ TEST_CASE("artifact:// loads a file or a directory tree, verified, and only in i
   auto scheme = f.Load("ftp://example.com/x");
   CHECK(scheme.status().code() == StatusCode::kInvalidArgument);
   CHECK(scheme.status().message().find("artifact") != std::string::npos);
-  CHECK(f.Load("models:/churn@champion").status().code() == StatusCode::kUnimplemented);
+  CHECK(f.Load("models:/churn@champion").status().code() == StatusCode::kNotFound);
 }
 
 TEST_CASE("pins of a tree hold every file; evicting it is refused until unpinned") {
@@ -274,6 +274,70 @@ TEST_CASE("a job whose input cannot be loaded fails before it starts, naming the
   CHECK(job.state() == v1::JOB_STATE_FAILED);
   CHECK(job.message().find("gone.parquet") != std::string::npos);
   CHECK_FALSE(job.has_start_time());
+}
+
+TEST_CASE("models:/ URIs load a version's files through the registry, following aliases") {
+  Fixture f;
+  v1::RegisteredModel model;
+  model.set_project("ml");
+  model.set_name("ranker");
+  MLC_REQUIRE_OK(f.client->CreateRegisteredModel(model));
+  auto version_of = [&](const std::string& weights) {
+    std::filesystem::create_directories(f.dir / weights);
+    WriteFile(f.dir / (weights + "/model.bin"), weights);
+    auto a = f.client->LogArtifact(f.RunRef(), f.dir / weights);
+    REQUIRE(a.ok());
+    v1::CreateModelVersionRequest create;
+    create.set_project("ml");
+    create.set_model("ranker");
+    create.mutable_source()->set_kind(v1::MODEL_SOURCE_KIND_ARTIFACT);
+    create.mutable_source()->set_artifact_id(a->id());
+    auto v = f.client->CreateModelVersion(create);
+    REQUIRE(v.ok());
+    return v->version();
+  };
+  auto point = [&](int64_t version) {
+    v1::SetModelAliasRequest set;
+    set.set_project("ml");
+    set.set_model("ranker");
+    set.set_alias("champion");
+    set.set_version(version);
+    MLC_REQUIRE_OK(f.client->SetModelAlias(set));
+  };
+  point(version_of("v1-weights"));
+  auto first = f.Load("models:/ranker@champion");
+  MLC_REQUIRE_OK(first);
+  CHECK(first->source() == v1::LOAD_SOURCE_ORIGIN);
+  CHECK(Read(first->local_path() + "/model.bin") == "v1-weights");
+  auto hit = f.Load("models:/ml/ranker/1");
+  MLC_REQUIRE_OK(hit);
+  CHECK(hit->source() == v1::LOAD_SOURCE_HOT);  // the same files, cached once
+  CHECK(hit->local_path() == first->local_path());
+  point(version_of("v2-weights"));
+  auto moved = f.Load("models:/ranker@champion");
+  MLC_REQUIRE_OK(moved);
+  CHECK(Read(moved->local_path() + "/model.bin") == "v2-weights");
+  auto latest = f.Load("models:/ranker@latest");
+  MLC_REQUIRE_OK(latest);
+  CHECK(latest->local_path() == moved->local_path());
+  CHECK(f.Load("models:/ranker/9").status().code() == StatusCode::kNotFound);
+  CHECK(f.Load("models:/ranker@champion", "other").status().code() == StatusCode::kNotFound);
+
+  // A job's input: the alias as it points when the job starts.
+  v1::JobSpec spec;
+  spec.set_project("ml");
+  spec.add_command("sh");
+  spec.add_command("-c");
+  spec.add_command("test \"$(cat $MLC_INPUT_DATASET_0/model.bin)\" = v2-weights");
+  spec.mutable_resources()->set_cpu_millis(1000);
+  spec.add_input_datasets()->set_uri("models:/ranker@champion");
+  auto submitted = f.client->SubmitJob(spec);
+  MLC_REQUIRE_OK(submitted);
+  v1::Job job = f.WaitEnded(submitted->id());
+  INFO(job.message());
+  CHECK(job.state() == v1::JOB_STATE_SUCCEEDED);
+  REQUIRE(job.reproducibility().input_datasets_size() == 1);
+  CHECK(job.reproducibility().input_datasets(0).digest() == moved->digest());
 }
 
 }  // namespace

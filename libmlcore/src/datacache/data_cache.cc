@@ -247,8 +247,22 @@ class Loader {
 
 }  // namespace
 
+namespace {
+
+// The extra origin whose scheme `uri` has ("artifact://...", "models:/..."), or nullptr.
+Origin* ExtraOriginOf(const DataCacheOptions& options, std::string_view uri) {
+  for (const auto& [scheme, origin] : options.extra_origins) {
+    if (uri.size() > scheme.size() && uri.starts_with(scheme) && uri[scheme.size()] == ':') {
+      return origin;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Result<std::string> DataCache::Canonical(std::string_view uri) const {
-  if (options_.extra_origins.count(SchemeOf(uri)) > 0) return std::string(uri);
+  if (ExtraOriginOf(options_, uri) != nullptr) return std::string(uri);
   auto canonical = CanonicalUri(uri);
   if (!canonical.ok() && !options_.extra_origins.empty() &&
       canonical.status().code() == StatusCode::kInvalidArgument) {
@@ -273,10 +287,8 @@ Result<LoadResult> DataCache::Load(const std::string& raw_uri, const LoadOptions
   {
     std::lock_guard<std::mutex> lock(impl_->origins_mu);
     std::string scheme = SchemeOf(uri);
-    auto extra = options_.extra_origins.find(scheme);
-    if (extra != options_.extra_origins.end()) {
-      origin = extra->second;
-    } else {
+    origin = ExtraOriginOf(options_, uri);
+    if (origin == nullptr) {
       auto& slot = impl_->origins[scheme];
       if (!slot) {
         MLC_ASSIGN_OR_RETURN(slot, MakeOrigin(scheme, options_.origin));

@@ -121,7 +121,8 @@ Result<LocalDataService*> LocalBackend::Data() {
     std::lock_guard lock(tracking_mu_);
     if (data_) return data_.get();
   }
-  auto opened = LocalDataService::Open(dir_, [this] { return Artifacts(); });
+  auto opened = LocalDataService::Open(
+      dir_, [this] { return Artifacts(); }, [this] { return Registry(); });
   std::lock_guard lock(tracking_mu_);
   if (!data_) {
     MLC_ASSIGN_OR_RETURN(data_, std::move(opened));

@@ -21,6 +21,7 @@
 #include "datacache/proto.h"
 #include "local/process.h"
 #include "mlcore/resources.h"
+#include "registry/model_uri.h"
 #include "util/fs.h"
 #include "util/ids.h"
 
@@ -55,7 +56,8 @@ Result<ArtifactUri> ParseArtifactUri(std::string_view uri) {
 
 // An artifact URI resolved against the store.
 struct ResolvedArtifact {
-  v1::Artifact artifact;
+  std::string base;  // "artifact://ID" or "models:/PROJECT/NAME/VERSION": + "/" + path per file
+  v1::Artifact artifact;  // artifact:// only
   v1::Manifest manifest;  // the selected file or subtree, full paths
   std::string path;       // the selected path; empty = the whole artifact
   bool single_file = false;
@@ -83,6 +85,7 @@ Result<ResolvedArtifact> ResolveArtifact(ArtifactIndex& index, std::string_view 
     return manifest.status();
   }
   ResolvedArtifact out;
+  out.base = std::string(kArtifactScheme) + parsed.id;
   out.artifact = std::move(artifact).value();
   out.manifest = std::move(manifest).value();
   out.path = parsed.path;
@@ -91,25 +94,74 @@ Result<ResolvedArtifact> ResolveArtifact(ArtifactIndex& index, std::string_view 
   return out;
 }
 
-std::string EntryUri(const v1::Artifact& artifact, const v1::ManifestEntry& entry) {
-  return std::string(kArtifactScheme) + artifact.id() + "/" + entry.path();
+std::string EntryUri(const ResolvedArtifact& r, const v1::ManifestEntry& entry) {
+  return r.base + "/" + entry.path();
+}
+
+// A `models:/` URI resolved through the registry to a READY version's files (always a tree).
+Result<ResolvedArtifact> ResolveModel(ArtifactIndex& index, RegistryStore& registry,
+                                      std::string_view uri, const std::string& project) {
+  MLC_ASSIGN_OR_RETURN(registry::ModelUri parsed, registry::ParseModelUri(uri));
+  if (parsed.project.empty()) parsed.project = project;
+  MLC_ASSIGN_OR_RETURN(v1::ModelVersion version, registry.Resolve(parsed));
+  v1::GetManifestRequest get;
+  get.set_project(version.project());
+  get.set_digest(version.manifest_digest());
+  MLC_ASSIGN_OR_RETURN(v1::Manifest manifest, index.GetManifest(get));
+  ResolvedArtifact out;
+  out.base = "models:/" + version.project() + "/" + version.model() + "/" +
+             std::to_string(version.version());
+  out.manifest = std::move(manifest);
+  return out;
+}
+
+// The blob of the one file a per-file `models:/PROJECT/NAME/VERSION/PATH` key names.
+Result<v1::ManifestEntry> ModelFile(ArtifactIndex& index, RegistryStore& registry,
+                                    std::string_view key) {
+  std::string_view rest = key.substr(std::string_view("models:/").size());
+  std::vector<std::string> parts;
+  for (int i = 0; i < 3; ++i) {
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) {
+      return InvalidArgumentError("\"" + std::string(key) + "\" names no file of a model version");
+    }
+    parts.emplace_back(rest.substr(0, slash));
+    rest.remove_prefix(slash + 1);
+  }
+  int64_t number = std::strtoll(parts[2].c_str(), nullptr, 10);
+  MLC_ASSIGN_OR_RETURN(v1::ModelVersion version, registry.GetVersion(parts[0], parts[1], number));
+  v1::GetManifestRequest get;
+  get.set_project(version.project());
+  get.set_digest(version.manifest_digest());
+  get.set_path_prefix(std::string(rest));
+  MLC_ASSIGN_OR_RETURN(v1::Manifest manifest, index.GetManifest(get));
+  if (manifest.entries_size() != 1 || manifest.entries(0).path() != rest) {
+    return FailedPreconditionError(std::string(key) + " is not one file");
+  }
+  return manifest.entries(0);
 }
 
 // Serves `artifact://` from the blob store: the bytes of the one file the URI names.
 class ArtifactOrigin final : public datacache::Origin {
  public:
-  explicit ArtifactOrigin(LocalDataService::ArtifactsFn artifacts)
-      : artifacts_(std::move(artifacts)) {}
+  ArtifactOrigin(LocalDataService::ArtifactsFn artifacts, LocalDataService::RegistryFn registry)
+      : artifacts_(std::move(artifacts)), registry_(std::move(registry)) {}
 
   Result<datacache::FetchInfo> Fetch(const datacache::FetchRequest& request,
                                      datacache::FetchSink& sink) override {
     MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, artifacts_());
-    MLC_ASSIGN_OR_RETURN(ResolvedArtifact r, ResolveArtifact(*index, request.uri, ""));
-    if (!r.single_file) {
-      return FailedPreconditionError(request.uri + " is a directory of " +
-                                     std::to_string(r.manifest.entries_size()) + " files");
+    v1::ManifestEntry entry;
+    if (registry::IsModelUri(request.uri)) {
+      MLC_ASSIGN_OR_RETURN(RegistryStore * registry, registry_());
+      MLC_ASSIGN_OR_RETURN(entry, ModelFile(*index, *registry, request.uri));
+    } else {
+      MLC_ASSIGN_OR_RETURN(ResolvedArtifact r, ResolveArtifact(*index, request.uri, ""));
+      if (!r.single_file) {
+        return FailedPreconditionError(request.uri + " is a directory of " +
+                                       std::to_string(r.manifest.entries_size()) + " files");
+      }
+      entry = r.manifest.entries(0);
     }
-    const v1::ManifestEntry& entry = r.manifest.entries(0);
     MLC_ASSIGN_OR_RETURN(std::string path, index->BlobPath(entry.digest()));
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return util::FromErrno(errno, "cannot open blob " + path);
@@ -138,6 +190,7 @@ class ArtifactOrigin final : public datacache::Origin {
 
  private:
   LocalDataService::ArtifactsFn artifacts_;
+  LocalDataService::RegistryFn registry_;
 };
 
 void SetCode(v1::PrefetchResult* out, const Status& status) {
@@ -177,10 +230,23 @@ Result<datacache::DataCacheOptions> LocalCacheOptions(const std::string& state_d
 struct LocalDataService::Impl {
   std::string state_dir;
   ArtifactsFn artifacts;
+  RegistryFn registry;
   std::unique_ptr<ArtifactOrigin> origin;
   std::unique_ptr<datacache::DataCache> cache;
 
-  bool IsArtifact(std::string_view uri) const { return uri.starts_with(kArtifactScheme); }
+  // artifact:// and models:/ URIs name trees of files in the artifact store.
+  bool IsArtifact(std::string_view uri) const {
+    return uri.starts_with(kArtifactScheme) || registry::IsModelUri(uri);
+  }
+
+  Result<ResolvedArtifact> Resolve(const std::string& uri, const std::string& project) {
+    MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, artifacts());
+    if (registry::IsModelUri(uri)) {
+      MLC_ASSIGN_OR_RETURN(RegistryStore * store, registry());
+      return ResolveModel(*index, *store, uri, project);
+    }
+    return ResolveArtifact(*index, uri, project);
+  }
 
   // The cache entry of `uri` (hot copy preferred), or NOT_FOUND.
   Result<v1::CacheEntry> EntryOf(const std::string& uri) {
@@ -202,13 +268,11 @@ struct LocalDataService::Impl {
                                           ResolvedArtifact* resolved, bool* is_tree) {
     *is_tree = false;
     if (!IsArtifact(uri)) return std::vector<std::string>{uri};
-    MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, artifacts());
-    MLC_ASSIGN_OR_RETURN(*resolved, ResolveArtifact(*index, uri, project));
+    MLC_ASSIGN_OR_RETURN(*resolved, Resolve(uri, project));
     if (resolved->single_file) return std::vector<std::string>{uri};
     *is_tree = true;
     std::vector<std::string> out;
-    for (const auto& e : resolved->manifest.entries())
-      out.push_back(EntryUri(resolved->artifact, e));
+    for (const auto& e : resolved->manifest.entries()) out.push_back(EntryUri(*resolved, e));
     return out;
   }
 
@@ -272,19 +336,24 @@ struct LocalDataService::Impl {
   }
 };
 
-LocalDataService::LocalDataService(std::string state_dir, ArtifactsFn artifacts)
+LocalDataService::LocalDataService(std::string state_dir, ArtifactsFn artifacts,
+                                   RegistryFn registry)
     : impl_(std::make_unique<Impl>()) {
   impl_->state_dir = std::move(state_dir);
   impl_->artifacts = std::move(artifacts);
+  impl_->registry = std::move(registry);
 }
 LocalDataService::~LocalDataService() = default;
 
 Result<std::unique_ptr<LocalDataService>> LocalDataService::Open(const std::string& state_dir,
-                                                                 ArtifactsFn artifacts) {
-  std::unique_ptr<LocalDataService> s(new LocalDataService(state_dir, std::move(artifacts)));
-  s->impl_->origin = std::make_unique<ArtifactOrigin>(s->impl_->artifacts);
+                                                                 ArtifactsFn artifacts,
+                                                                 RegistryFn registry) {
+  std::unique_ptr<LocalDataService> s(
+      new LocalDataService(state_dir, std::move(artifacts), std::move(registry)));
+  s->impl_->origin = std::make_unique<ArtifactOrigin>(s->impl_->artifacts, s->impl_->registry);
   MLC_ASSIGN_OR_RETURN(datacache::DataCacheOptions options, LocalCacheOptions(state_dir));
   options.extra_origins["artifact"] = s->impl_->origin.get();
+  options.extra_origins["models"] = s->impl_->origin.get();
   MLC_ASSIGN_OR_RETURN(s->impl_->cache, datacache::DataCache::Open(options));
   return s;
 }
@@ -292,11 +361,6 @@ Result<std::unique_ptr<LocalDataService>> LocalDataService::Open(const std::stri
 Result<v1::LoadResponse> LocalDataService::Load(const v1::LoadRequest& request,
                                                 const ProgressFn& progress, pid_t pin_holder) {
   const std::string& uri = request.uri();
-  if (uri.starts_with("models:/")) {
-    return UnimplementedError("\"" + uri +
-                              "\": models:/ URIs resolve through the model registry, which this "
-                              "backend does not have yet; load the version's artifact:// URI");
-  }
   datacache::LoadOptions options;
   options.expected_digest = request.digest();
   options.revalidate = request.revalidate();
@@ -312,8 +376,7 @@ Result<v1::LoadResponse> LocalDataService::Load(const v1::LoadRequest& request,
     MLC_ASSIGN_OR_RETURN(datacache::LoadResult r, impl_->cache->Load(uri, options));
     return datacache::ToProto(r);
   }
-  MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, impl_->artifacts());
-  MLC_ASSIGN_OR_RETURN(ResolvedArtifact r, ResolveArtifact(*index, uri, request.project()));
+  MLC_ASSIGN_OR_RETURN(ResolvedArtifact r, impl_->Resolve(uri, request.project()));
   const std::string want = r.single_file ? r.manifest.entries(0).digest() : r.manifest.digest();
   if (!request.digest().empty() && request.digest() != want) {
     return FailedPreconditionError(uri + " holds " + want + ", not the expected " +
@@ -338,8 +401,7 @@ Result<v1::LoadResponse> LocalDataService::Load(const v1::LoadRequest& request,
         return progress(base + done, total);
       };
     }
-    MLC_ASSIGN_OR_RETURN(datacache::LoadResult loaded,
-                         impl_->cache->Load(EntryUri(r.artifact, e), file));
+    MLC_ASSIGN_OR_RETURN(datacache::LoadResult loaded, impl_->cache->Load(EntryUri(r, e), file));
     worst = std::max(worst, static_cast<int>(loaded.source));
     objects.push_back(loaded.local_path);
     base += static_cast<uint64_t>(e.size_bytes());
@@ -486,20 +548,28 @@ namespace {
 // A data service for a process that has no backend open (a supervisor, a prefetcher).
 struct StandaloneData {
   std::unique_ptr<ArtifactIndex> index;
+  std::unique_ptr<RegistryStore> registry;
   std::mutex mu;
   std::unique_ptr<LocalDataService> service;
 
   static Result<std::unique_ptr<StandaloneData>> Open(const std::string& state_dir) {
     auto d = std::make_unique<StandaloneData>();
     StandaloneData* raw = d.get();
-    MLC_ASSIGN_OR_RETURN(
-        d->service, LocalDataService::Open(state_dir, [raw, state_dir]() -> Result<ArtifactIndex*> {
-          std::lock_guard lock(raw->mu);
-          if (!raw->index) {
-            MLC_ASSIGN_OR_RETURN(raw->index, ArtifactIndex::Open(state_dir));
-          }
-          return raw->index.get();
-        }));
+    auto artifacts = [raw, state_dir]() -> Result<ArtifactIndex*> {
+      std::lock_guard lock(raw->mu);
+      if (!raw->index) {
+        MLC_ASSIGN_OR_RETURN(raw->index, ArtifactIndex::Open(state_dir));
+      }
+      return raw->index.get();
+    };
+    auto registry = [raw, state_dir]() -> Result<RegistryStore*> {
+      std::lock_guard lock(raw->mu);
+      if (!raw->registry) {
+        MLC_ASSIGN_OR_RETURN(raw->registry, RegistryStore::Open(state_dir + "/registry.db"));
+      }
+      return raw->registry.get();
+    };
+    MLC_ASSIGN_OR_RETURN(d->service, LocalDataService::Open(state_dir, artifacts, registry));
     return d;
   }
 };

@@ -10,7 +10,8 @@
 // An `artifact://` URI naming one file is one cache object. One naming a directory (a directory
 // artifact, or a subtree of one) loads every file as its own object and returns a tree of symlinks
 // to them under <hot>/trees/<manifest digest>; pins, unpins and evictions of such a URI apply to
-// every file.
+// every file. A `models:/` URI is resolved through the registry (aliases now) and loaded as the
+// tree of the version's files, each cached as `models:/PROJECT/NAME/VERSION/PATH`.
 //
 // Thread safety: all methods may be called from several threads at once.
 #pragma once
@@ -23,6 +24,7 @@
 
 #include "datacache/data_cache.h"
 #include "local/artifact_index.h"
+#include "local/registry_store.h"
 #include "mlcore/status.h"
 #include "mlcore/v1/data.pb.h"
 #include "mlcore/v1/jobs.pb.h"
@@ -36,11 +38,13 @@ Result<datacache::DataCacheOptions> LocalCacheOptions(const std::string& state_d
 class LocalDataService {
  public:
   using ArtifactsFn = std::function<Result<ArtifactIndex*>()>;
+  using RegistryFn = std::function<Result<RegistryStore*>()>;
   using ProgressFn = std::function<bool(uint64_t, uint64_t)>;
 
-  // Opens the cache of the backend at `state_dir`; `artifacts` gives its artifact store.
+  // Opens the cache of the backend at `state_dir`; `artifacts` and `registry` give its artifact
+  // store and model registry.
   static Result<std::unique_ptr<LocalDataService>> Open(const std::string& state_dir,
-                                                        ArtifactsFn artifacts);
+                                                        ArtifactsFn artifacts, RegistryFn registry);
   ~LocalDataService();
 
   // `pin_holder`: a process whose exit releases the request's pin (0 = held until unpinned).
@@ -57,7 +61,7 @@ class LocalDataService {
   Result<std::vector<std::string>> HotDigests();
 
  private:
-  LocalDataService(std::string state_dir, ArtifactsFn artifacts);
+  LocalDataService(std::string state_dir, ArtifactsFn artifacts, RegistryFn registry);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
