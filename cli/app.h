@@ -72,5 +72,6 @@ void AddRunMetricsCommands(CLI::App* run, Globals& globals);  // metrics, compar
 void AddTrackingCommands(CLI::App& app, Globals& globals);    // exp, sync, gc, tracking-policy
 void AddArtifactCommands(CLI::App& app, Globals& globals);
 void AddDataCommands(CLI::App& app, Globals& globals);
+void AddModelCommands(CLI::App& app, Globals& globals);
 
 }  // namespace mlc

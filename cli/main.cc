@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   mlc::AddTrackingCommands(app, globals);
   mlc::AddArtifactCommands(app, globals);
   mlc::AddDataCommands(app, globals);
+  mlc::AddModelCommands(app, globals);
 
   try {
     app.parse(argc, argv);

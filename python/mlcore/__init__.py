@@ -19,7 +19,7 @@ Every call goes through the C++ core (``mlcore._mlcore``); errors raise subclass
 from __future__ import annotations
 
 from mlcore import _mlcore
-from mlcore import artifacts, checkpoints, config, data, errors, jobs, tracking
+from mlcore import artifacts, checkpoints, config, data, errors, jobs, models, tracking
 from mlcore.checkpoints import checkpoint, restore_latest_checkpoint, save_checkpoint
 from mlcore.client import BackendInfo, Client, Project
 from mlcore.errors import *  # noqa: F401,F403 - the exception hierarchy is public API
@@ -68,6 +68,7 @@ def quota(project: str | None = None, *, users: bool = False) -> list[Record]:
 __all__ = [
     "BackendInfo",
     "artifacts",
+    "models",
     "Run",
     "RunInfo",
     "active_run",

@@ -63,6 +63,10 @@ def artifact_log(client: Client, owner_kind: int, owner_id: str, local_path: str
 def artifact_download(client: Client, artifact_id: str, dest: str, only_path: str = "",
                       consumer_kind: int = 0, consumer_id: str = "",
                       progress: Callable[[int, int], Any] | None = None) -> dict[str, Any]: ...
+# Stores a tree in the project's ("" = the client's) store without an artifact record (model
+# version uploads); returns the Manifest dict.
+def upload_tree(client: Client, project: str, local_path: str,
+                progress: Callable[[int, int], Any] | None = None) -> dict[str, Any]: ...
 
 # The data cache (data_bindings.cc). request: a mlcore.v1.LoadRequest dict; returns the
 # LoadResponse dict. progress(done, total) returning False or raising cancels.

@@ -1,5 +1,6 @@
-// mlcore._mlcore.artifact_log / artifact_download: the transfers of the artifact store, with a
-// progress callback. Everything else of ArtifactService goes through Client.call by name.
+// mlcore._mlcore.artifact_log / artifact_download / upload_tree: the transfers of the artifact
+// store, with a progress callback. Everything else of ArtifactService goes through Client.call by
+// name.
 //
 // The GIL is released for the whole transfer and re-acquired only inside the progress callback to
 // call the Python callable. A callable returning False cancels (CANCELLED); one raising cancels too
@@ -9,6 +10,7 @@
 
 #include <pybind11/stl.h>
 
+#include "mlcore/backend.h"
 #include "mlcore/v1/artifacts.pb.h"
 #include "py_client.h"
 
@@ -57,6 +59,25 @@ py::dict Download(PyClient& py_client, const std::string& artifact_id, const std
   return ToPython(Unwrap(std::move(result)));
 }
 
+py::dict UploadTree(PyClient& py_client, const std::string& project, const std::string& local_path,
+                    const py::object& progress) {
+  std::shared_ptr<Client> client = py_client.Shared();
+  std::optional<py::error_already_set> failure;
+  Client::ProgressFn fn = ProgressOf(progress, &failure);
+  Result<v1::Manifest> result = InternalError("not run");
+  {
+    py::gil_scoped_release release;
+    const std::string scope = project.empty() ? client->project() : project;
+    if (scope.empty()) {
+      result = InvalidArgumentError("upload_tree: no project given and the client has none");
+    } else {
+      result = client->backend().UploadTree(scope, local_path, fn);
+    }
+  }
+  if (failure) throw std::move(*failure);
+  return ToPython(Unwrap(std::move(result)));
+}
+
 }  // namespace
 
 void BindArtifacts(py::module_& m) {
@@ -70,6 +91,10 @@ void BindArtifacts(py::module_& m) {
         py::arg("progress") = py::none(),
         "Writes an artifact (or its file/subtree only_path) below dest, recording the consumer "
         "when given; returns the Manifest dict written.");
+  m.def("upload_tree", &UploadTree, py::arg("client"), py::arg("project"), py::arg("local_path"),
+        py::arg("progress") = py::none(),
+        "Stores a file or directory tree in the project's artifact store without recording an "
+        "artifact (a model version upload); returns the stored Manifest dict (its digest).");
 }
 
 }  // namespace mlcore::python
