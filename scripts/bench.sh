@@ -12,9 +12,16 @@
 #                                    #   tracking.log_metric, tracking.log_batch, tracking.read,
 #                                    #   tracking.train_loop, tracking.cpp (runs
 #                                    #   build/release/bench/tracking_bench_cpp if built)
+#   scripts/bench.sh data            # the data-load cache and the artifact store (issue 6):
+#                                    #   data.hot_read (vs cat), data.cold_fetch (vs curl),
+#                                    #   artifacts.upload, artifacts.download (vs cp -r),
+#                                    #   artifacts.reupload (vs hashing); `artifacts` = the last 3
 # Environment: BENCH_JOBS (jobs in the packing trace, default 30000), BENCH_SEED (default 1),
 # BENCH_SUBMITS (jobs per submit-throughput run, default 10000), BENCH_PY_INSTALL=0 (tracking: use
-# the mlcore already installed in .venv instead of `pip install .` into it first).
+# the mlcore already installed in .venv instead of `pip install .` into it first), BENCH_TMP (data:
+# scratch directory, default build/bench-tmp), BENCH_DATA_SIZE_MIB (data: big object, default
+# 1024), BENCH_DATA_SMALL_FILES (default 10000), BENCH_DATA_ARGS (extra data_bench flags, e.g.
+# --drop-caches).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -24,12 +31,14 @@ scripts/setup.sh
 cmake --preset release >/dev/null
 targets=(sched_bench jobs_bench mlc mlc-supervisor)
 grep -q tracking_bench_cpp bench/CMakeLists.txt && targets+=(tracking_bench_cpp)
+grep -q data_bench bench/CMakeLists.txt && targets+=(data_bench)
 cmake --build "$BUILD" --target "${targets[@]}" -j "${BENCH_BUILD_JOBS:-2}"
 
 sched=()
 jobs=()
 tracking=()
-for name in "${@:-sched jobs tracking}"; do
+data=()
+for name in "${@:-sched jobs tracking data}"; do
   for n in $name; do
     case "$n" in
       sched) sched+=(pass packing utilization) ;;
@@ -43,10 +52,18 @@ for name in "${@:-sched jobs tracking}"; do
       tracking) tracking+=(log_metric log_batch read train_loop cpp) ;;
       tracking.log_metric | tracking.log_batch | tracking.read | tracking.train_loop | tracking.cpp)
         tracking+=("${n#tracking.}") ;;
+      data) data+=(hot_read cold_fetch upload download reupload) ;;
+      data.hot_read | data.cold_fetch) data+=("${n#data.}") ;;
+      artifacts) data+=(upload download reupload) ;;
+      artifacts.upload*) data+=(upload) ;;  # also the line names: artifacts.upload_large, ...
+      artifacts.download*) data+=(download) ;;
+      artifacts.reupload*) data+=(reupload) ;;
       *) echo "bench.sh: unknown benchmark \"$n\"; known: sched, sched.pass, sched.packing," \
               "sched.utilization, jobs, jobs.submit, jobs.latency, jobs.supervision, tracking," \
               "tracking.log_metric, tracking.log_batch, tracking.read, tracking.train_loop," \
-              "tracking.cpp" >&2
+              "tracking.cpp, data, data.hot_read, data.cold_fetch, artifacts, artifacts.upload," \
+              "artifacts.download, artifacts.reupload (or their lines' names, e.g." \
+              "artifacts.upload_large)" >&2
          exit 2 ;;
     esac
   done
@@ -80,4 +97,12 @@ if ((${#tracking[@]})); then
   list=$(IFS=,; echo "${tracking[*]}")
   .venv-bench/bin/python bench/tracking_bench.py --only "$list" \
     --cpp "$BUILD/bench/tracking_bench_cpp" | tee -a "$out"
+fi
+if ((${#data[@]})); then
+  # Scratch data (a 1 GiB object, 10,000 small files, their copies) lives on the build's
+  # filesystem and is removed afterwards; data_bench sizes down when less than 8 GiB is free.
+  list=$(IFS=,; echo "${data[*]}")
+  read -r -a data_args <<< "${BENCH_DATA_ARGS:-}"
+  BENCH_TMP="${BENCH_TMP:-$ROOT/build/bench-tmp}" "$BUILD/bench/data_bench" --only "$list" \
+    "${data_args[@]}" | tee -a "$out"
 fi

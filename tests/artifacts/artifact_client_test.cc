@@ -1,5 +1,6 @@
 // Artifacts through Client on the local backend: log a directory or file for a run or job, list,
 // download (whole and partial) with lineage, re-upload without re-reading, delete and collect.
+#include <fcntl.h>
 #include <utime.h>
 
 #include <filesystem>
@@ -164,6 +165,34 @@ TEST_CASE("identical content is stored once; unsafe trees are refused; GC frees 
   CHECK(done->manifests_removed() == 1);
   CHECK_FALSE(std::filesystem::exists(blob));
   CHECK(f.client->GetArtifact(first->id()).status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("re-logging an unchanged single file does not read it again") {
+  Fixture f;
+  const std::string file = f.dir / "weights.bin";
+  WriteFile(file, std::string(1 << 20, 'a'));
+  auto first = f.client->LogArtifact(f.RunRef(), file, "w1");
+  REQUIRE(first.ok());
+  // Same size, same inode, mtime put back: the stamp matches, so the (changed) bytes are not
+  // read and the stored digest is reused - the proof that nothing was re-read.
+  struct stat st {};
+  REQUIRE(stat(file.c_str(), &st) == 0);
+  {
+    std::fstream out(file, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(0);
+    out.put('b');
+  }
+  timespec times[2] = {st.st_atim, st.st_mtim};
+  REQUIRE(utimensat(AT_FDCWD, file.c_str(), times, 0) == 0);
+  auto second = f.client->LogArtifact(f.RunRef(), file, "w2");
+  REQUIRE(second.ok());
+  CHECK(second->manifest_digest() == first->manifest_digest());
+  // A new mtime: read again, new content.
+  timespec later[2] = {st.st_atim, {st.st_mtim.tv_sec + 10, 0}};
+  REQUIRE(utimensat(AT_FDCWD, file.c_str(), later, 0) == 0);
+  auto third = f.client->LogArtifact(f.RunRef(), file, "w3");
+  REQUIRE(third.ok());
+  CHECK(third->manifest_digest() != first->manifest_digest());
 }
 
 }  // namespace

@@ -306,11 +306,34 @@ Result<v1::Manifest> ArtifactIndex::UploadTree(
   }
   v1::Manifest manifest;
   if (S_ISREG(st.st_mode)) {
-    MLC_ASSIGN_OR_RETURN(artifacts::BlobInfo blob, blobs_->PutFile(path, progress));
+    // A stamp of the last upload of this file: unchanged (size, mtime, inode) and stored, it is
+    // not read again.
+    const std::string name = std::filesystem::path(path).filename().string();
+    const std::string stamps = blobs_->root() + "/stamps/" + util::Sha256Hex(path);
+    MLC_RETURN_IF_ERROR(util::EnsureDirectory(blobs_->root() + "/stamps", "stamps directory"));
+    artifacts::StatCache previous = artifacts::LoadStatCache(stamps).value_or({});
+    const artifacts::FileStamp now{
+        static_cast<uint64_t>(st.st_size),
+        static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+        static_cast<uint64_t>(st.st_ino), ""};
+    std::string digest;
+    auto it = previous.find(name);
+    if (it != previous.end() && it->second.size == now.size &&
+        it->second.mtime_ns == now.mtime_ns && it->second.inode == now.inode &&
+        blobs_->Has(it->second.digest).value_or(false)) {
+      digest = it->second.digest;
+      if (progress && !progress(now.size, now.size)) return CancelledError("upload cancelled");
+    } else {
+      MLC_ASSIGN_OR_RETURN(artifacts::BlobInfo blob, blobs_->PutFile(path, progress));
+      digest = blob.digest;
+      artifacts::FileStamp stamp = now;
+      stamp.digest = digest;
+      artifacts::SaveStatCache({{name, stamp}}, stamps).IgnoreError();  // only an optimisation
+    }
     v1::ManifestEntry* e = manifest.add_entries();
-    e->set_path(std::filesystem::path(path).filename().string());
-    e->set_digest(blob.digest);
-    e->set_size_bytes(static_cast<int64_t>(blob.size));
+    e->set_path(name);
+    e->set_digest(digest);
+    e->set_size_bytes(static_cast<int64_t>(st.st_size));
     e->set_mode(st.st_mode & 0777);
   } else if (S_ISDIR(st.st_mode)) {
     // Stamps of the last upload of this directory: unchanged files are not read again.
