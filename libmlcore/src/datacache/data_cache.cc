@@ -262,18 +262,10 @@ Origin* ExtraOriginOf(const DataCacheOptions& options, std::string_view uri) {
 }  // namespace
 
 Result<std::string> DataCache::Canonical(std::string_view uri) const {
-  if (ExtraOriginOf(options_, uri) != nullptr) return std::string(uri);
-  auto canonical = CanonicalUri(uri);
-  if (!canonical.ok() && !options_.extra_origins.empty() &&
-      canonical.status().code() == StatusCode::kInvalidArgument) {
-    std::string extra;
-    for (const auto& [scheme, origin] : options_.extra_origins) extra += ", " + scheme;
-    std::string message(canonical.status().message());
-    size_t at = message.find(" (or a plain path)");
-    if (at != std::string::npos) message.insert(at, extra);
-    return InvalidArgumentError(message);
-  }
-  return canonical;
+  std::vector<std::string> extra;
+  extra.reserve(options_.extra_origins.size());
+  for (const auto& [scheme, origin] : options_.extra_origins) extra.push_back(scheme);
+  return CanonicalUri(uri, extra);
 }
 
 Result<LoadResult> DataCache::Load(const std::string& raw_uri, const LoadOptions& options) {

@@ -350,15 +350,22 @@ std::string SchemeOf(std::string_view uri) {
   return pos == std::string_view::npos ? std::string() : util::AsciiLower(uri.substr(0, pos));
 }
 
-Result<std::string> CanonicalUri(std::string_view uri) {
+Result<std::string> CanonicalUri(std::string_view uri,
+                                 const std::vector<std::string>& extra_schemes) {
   if (uri.empty()) return InvalidArgumentError("empty URI; give a file path or a URL");
+  for (const std::string& extra : extra_schemes) {
+    if (uri.size() > extra.size() && uri.starts_with(extra) && uri[extra.size()] == ':') {
+      return std::string(uri);
+    }
+  }
   size_t pos = uri.find("://");
   if (pos == std::string_view::npos) return "file://" + util::AbsolutePath(uri);
   std::string scheme = SchemeOf(uri);
   if (scheme != "file" && scheme != "http" && scheme != "https") {
+    std::string supported(SupportedSchemes());
+    for (const std::string& extra : extra_schemes) supported += ", " + extra;
     return InvalidArgumentError("unsupported scheme \"" + scheme + "\" in \"" + std::string(uri) +
-                                "\"; supported schemes: " + std::string(SupportedSchemes()) +
-                                " (or a plain path)");
+                                "\"; supported schemes: " + supported + " (or a plain path)");
   }
   return scheme + std::string(uri.substr(pos));
 }

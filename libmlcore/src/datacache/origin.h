@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mlcore/status.h"
 
@@ -74,9 +75,11 @@ class Origin {
 std::string_view SupportedSchemes();
 
 // The canonical form of a load URI: plain paths become `file://` + absolute path; other URIs are
-// returned unchanged. Errors: INVALID_ARGUMENT for an empty URI or an unknown scheme (the message
+// returned unchanged. `extra_schemes` ("artifact", "models") are accepted as they are ("models:/x"
+// needs no "//"). Errors: INVALID_ARGUMENT for an empty URI or an unknown scheme (the message
 // lists the supported ones).
-Result<std::string> CanonicalUri(std::string_view uri);
+Result<std::string> CanonicalUri(std::string_view uri,
+                                 const std::vector<std::string>& extra_schemes = {});
 
 // An origin for `scheme` ("file", "http", "https"). Errors: INVALID_ARGUMENT (unknown scheme).
 Result<std::unique_ptr<Origin>> MakeOrigin(std::string_view scheme, const OriginOptions& options);

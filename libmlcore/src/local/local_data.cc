@@ -594,18 +594,16 @@ Result<std::vector<v1::DatasetRef>> LoadJobInputs(const std::string& state_dir, 
                                                 std::string(loaded.status().message()));
     }
     if (d.uri().starts_with(kArtifactScheme)) {
-      // Lineage: the job consumed this artifact.
+      // Lineage: the job consumed this artifact (the load opened the artifact index).
       auto parsed = ParseArtifactUri(d.uri());
-      auto index = data->index ? Result<ArtifactIndex*>(data->index.get())
-                               : Result<ArtifactIndex*>(NotFoundError(""));
-      if (parsed.ok() && index.ok()) {
+      if (parsed.ok() && data->index) {
         v1::RecordArtifactUseRequest use;
         use.set_artifact_id(parsed->id);
         use.mutable_consumer()->set_kind(v1::OBJECT_KIND_JOB);
         use.mutable_consumer()->set_id(job.id());
         use.mutable_consumer()->set_project(job.spec().project());
         use.mutable_consumer()->set_display_name(job.spec().name());
-        Status recorded = (*index)->RecordUse(use);
+        Status recorded = data->index->RecordUse(use);
         if (!recorded.ok())
           spdlog::warn("cannot record the use of {}: {}", d.uri(), recorded.ToString());
       }
