@@ -13,6 +13,7 @@
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <netinet/in.h>
 #include <sstream>
 #include <string>
@@ -170,13 +171,19 @@ bool WaitFor(const std::function<bool()>& done) {
   return done();
 }
 
-// Waits until a forked-and-exec'd child runs `comm`, so that /proc/PID/environ is its own.
+// Waits until a forked-and-exec'd child runs `comm` and has blocked in it (state S), so that
+// /proc/PID/environ is its own. The comm alone is not enough: the kernel renames the task before
+// it lays out the new stack, and environ reads empty in between.
 void WaitForExec(pid_t pid, const std::string& comm) {
   REQUIRE(WaitFor([&] {
     std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
     std::string name;
     std::getline(in, name);
-    return name == comm;
+    if (name != comm) return false;
+    std::ifstream stat_in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(stat_in)), std::istreambuf_iterator<char>());
+    size_t paren = stat.rfind(')');
+    return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'S';
   }));
 }
 
