@@ -144,7 +144,7 @@ class Backend {
   // --- Model registry (proto/mlcore/v1/registry.proto). Client has validated names, aliases,
   // URIs, digests, paths, depth and page sizes, filled the project (also of a parent version's
   // reference) and resolved source runs and jobs given by name to ids. The backend records who
-  // makes each change. Event watching and webhooks are not part of this interface yet. ---
+  // makes each change. ---
   virtual Result<v1::RegisteredModel> CreateRegisteredModel(const v1::RegisteredModel& model) = 0;
   virtual Result<v1::RegisteredModel> GetRegisteredModel(
       const v1::GetRegisteredModelRequest& request) = 0;
@@ -172,6 +172,19 @@ class Backend {
       const v1::GetModelVersionLineageRequest& request) = 0;
   virtual Result<v1::ListModelVersionsBuiltFromResponse> ListModelVersionsBuiltFrom(
       const v1::ListModelVersionsBuiltFromRequest& request) = 0;
+  // Calls `sink` with each event in sequence order until `sink` returns false or `keep_watching`
+  // (called at least every 250 ms while nothing happens) returns false; then returns OK.
+  virtual Status WatchRegistryEvents(const v1::WatchRegistryEventsRequest& request,
+                                     const std::function<bool(const v1::RegistryEvent&)>& sink,
+                                     const std::function<bool()>& keep_watching) = 0;
+  // Client has checked the URL, the secret reference's shape and the filters' values; the backend
+  // sets id, create_time and created_by.
+  virtual Result<v1::Webhook> CreateWebhook(const v1::Webhook& webhook) = 0;
+  virtual Result<v1::ListWebhooksResponse> ListWebhooks(const v1::ListWebhooksRequest& request) = 0;
+  virtual Status DeleteWebhook(const std::string& id) = 0;
+  virtual Result<v1::WebhookDelivery> TestWebhook(const std::string& id) = 0;
+  virtual Result<v1::ListWebhookDeliveriesResponse> ListWebhookDeliveries(
+      const v1::ListWebhookDeliveriesRequest& request) = 0;
 };
 
 // Builds a backend for a parsed URI. Errors are reported as Status (never thrown).

@@ -249,6 +249,27 @@ class Client {
   // an empty project means every project (a MODEL_VERSION reference defaults to the client's).
   Result<v1::ListModelVersionsBuiltFromResponse> ListModelVersionsBuiltFrom(
       const v1::ListModelVersionsBuiltFromRequest& request);
+  // Calls `sink` with the project's registry events in sequence order (replaying from
+  // request.after_sequence when set, else only new ones) until `sink` returns false or
+  // `keep_watching` (called at least every 250 ms while nothing happens) returns false.
+  // Errors: INVALID_ARGUMENT (filters), NOT_FOUND (project).
+  Status WatchRegistryEvents(const v1::WatchRegistryEventsRequest& request,
+                             const std::function<bool(const v1::RegistryEvent&)>& sink,
+                             const std::function<bool()>& keep_watching = {});
+  // Registers a webhook of the project (the client's when unset). A FILE secret's path is made
+  // absolute; an ENV secret is read now. Errors: INVALID_ARGUMENT (URL not https nor loopback
+  // http, malformed secret reference or filters), NOT_FOUND (project, model in `models`),
+  // FAILED_PRECONDITION (the secret cannot be resolved now).
+  Result<v1::Webhook> CreateWebhook(const v1::Webhook& webhook);
+  Result<v1::ListWebhooksResponse> ListWebhooks(const v1::ListWebhooksRequest& request);
+  // Deletes a webhook and its unfinished deliveries (the log stays). Errors: NOT_FOUND.
+  Status DeleteWebhook(const std::string& id);
+  // Sends a PING now and returns the delivery (a failed delivery is in it, not the status).
+  // Errors: NOT_FOUND, FAILED_PRECONDITION (the secret cannot be resolved).
+  Result<v1::WebhookDelivery> TestWebhook(const std::string& id);
+  // The webhook's delivery log, newest first. Errors: NOT_FOUND, INVALID_ARGUMENT.
+  Result<v1::ListWebhookDeliveriesResponse> ListWebhookDeliveries(
+      const v1::ListWebhookDeliveriesRequest& request);
 
  private:
   // A run or job reference resolved to its id and project.

@@ -118,12 +118,23 @@ class LocalBackend final : public Backend {
       const v1::GetModelVersionLineageRequest& request) override;
   Result<v1::ListModelVersionsBuiltFromResponse> ListModelVersionsBuiltFrom(
       const v1::ListModelVersionsBuiltFromRequest& request) override;
+  Status WatchRegistryEvents(const v1::WatchRegistryEventsRequest& request,
+                             const std::function<bool(const v1::RegistryEvent&)>& sink,
+                             const std::function<bool()>& keep_watching) override;
+  Result<v1::Webhook> CreateWebhook(const v1::Webhook& webhook) override;
+  Result<v1::ListWebhooksResponse> ListWebhooks(const v1::ListWebhooksRequest& request) override;
+  Status DeleteWebhook(const std::string& id) override;
+  Result<v1::WebhookDelivery> TestWebhook(const std::string& id) override;
+  Result<v1::ListWebhookDeliveriesResponse> ListWebhookDeliveries(
+      const v1::ListWebhookDeliveriesRequest& request) override;
 
   const std::string& dir() const { return dir_; }
   // The tracking store (tracking.db), opened on first use.
   Result<TrackingStore*> Tracking();
   // The model registry store (registry.db), opened on first use.
   Result<RegistryStore*> Registry();
+  // Starts the webhook deliverer when `store` has queued deliveries since the last call.
+  void WakeDeliverer(RegistryStore* store);
   // FAILED_PRECONDITION when `project` holds registered models (checked before deleting it).
   Status CheckProjectHasNoModels(const std::string& project);
 

@@ -4,12 +4,15 @@
 #include <filesystem>
 #include <optional>
 
+#include <spdlog/spdlog.h>
+
 #include "artifacts/manifest.h"
 #include "local/artifact_index.h"
 #include "local/job_store.h"
 #include "local/local_backend.h"
 #include "local/registry_store.h"
 #include "local/tracking_store.h"
+#include "local/webhook_deliverer.h"
 #include "util/fs.h"
 
 namespace mlcore::local {
@@ -99,8 +102,22 @@ Result<RegistryStore*> LocalBackend::Registry() {
   std::lock_guard lock(tracking_mu_);
   if (!registry_) {
     MLC_ASSIGN_OR_RETURN(registry_, RegistryStore::Open(dir_ + "/registry.db"));
+    // Deliveries left unfinished by a deliverer that did not survive (a reboot) resume now.
+    auto unfinished = registry_->NextDeliveryDue();
+    if (unfinished.ok() && *unfinished != 0) {
+      Status started = StartWebhookDeliverer(dir_);
+      if (!started.ok()) spdlog::warn("webhook deliveries wait: {}", started.ToString());
+    }
   }
   return registry_.get();
+}
+
+void LocalBackend::WakeDeliverer(RegistryStore* store) {
+  if (!store->TakeDeliveriesQueued()) return;
+  // The change is committed either way; a deliverer that cannot start now is started by the next
+  // process that opens the registry.
+  Status started = StartWebhookDeliverer(dir_);
+  if (!started.ok()) spdlog::warn("webhook deliveries wait: {}", started.ToString());
 }
 
 Status LocalBackend::CheckProjectHasNoModels(const std::string& project) {
@@ -121,7 +138,9 @@ Status LocalBackend::CheckProjectHasNoModels(const std::string& project) {
 Result<v1::RegisteredModel> LocalBackend::CreateRegisteredModel(const v1::RegisteredModel& model) {
   MLC_RETURN_IF_ERROR(CheckProjectExists(model.project()));
   MLC_ASSIGN_OR_RETURN(RegistryStore * store, Registry());
-  return store->CreateModel(model, Actor());
+  auto created = store->CreateModel(model, Actor());
+  WakeDeliverer(store);
+  return created;
 }
 
 Result<v1::RegisteredModel> LocalBackend::GetRegisteredModel(
@@ -141,20 +160,23 @@ Result<v1::ListRegisteredModelsResponse> LocalBackend::ListRegisteredModels(
 Result<v1::RegisteredModel> LocalBackend::UpdateRegisteredModel(
     const v1::UpdateRegisteredModelRequest& r) {
   MLC_ASSIGN_OR_RETURN(RegistryStore * store, Registry());
-  return OrProjectError(store->UpdateModel(r, Actor()),
-                        [&] { return CheckProjectExists(r.project()); });
+  auto result = store->UpdateModel(r, Actor());
+  WakeDeliverer(store);
+  return OrProjectError(std::move(result), [&] { return CheckProjectExists(r.project()); });
 }
 
 Result<v1::RegisteredModel> LocalBackend::RenameRegisteredModel(
     const v1::RenameRegisteredModelRequest& r) {
   MLC_ASSIGN_OR_RETURN(RegistryStore * store, Registry());
-  return OrProjectError(store->RenameModel(r, Actor()),
-                        [&] { return CheckProjectExists(r.project()); });
+  auto result = store->RenameModel(r, Actor());
+  WakeDeliverer(store);
+  return OrProjectError(std::move(result), [&] { return CheckProjectExists(r.project()); });
 }
 
 Status LocalBackend::DeleteRegisteredModel(const v1::DeleteRegisteredModelRequest& r) {
   MLC_ASSIGN_OR_RETURN(RegistryStore * store, Registry());
   Status s = store->DeleteModel(r, Actor());
+  WakeDeliverer(store);
   if (s.code() == StatusCode::kNotFound) MLC_RETURN_IF_ERROR(CheckProjectExists(r.project()));
   return s;
 }
@@ -352,7 +374,9 @@ Result<v1::ModelVersion> LocalBackend::CreateModelVersion(const v1::CreateModelV
     }
   }
 
-  MLC_ASSIGN_OR_RETURN(v1::ModelVersion created, store->CreateVersion(in, Actor()));
+  auto recorded = store->CreateVersion(in, Actor());
+  WakeDeliverer(store);
+  MLC_ASSIGN_OR_RETURN(v1::ModelVersion created, std::move(recorded));
   if (!in.artifact_id.empty()) {
     // Lineage seen from the artifact. The registry's own record (ListModelVersionsBuiltFrom) is
     // already committed, so a failure here is not worth failing a registration that happened.
@@ -393,8 +417,9 @@ Result<v1::ModelVersion> LocalBackend::FinishModelVersionUpload(
     size_bytes = manifest->total_size_bytes();
   }
   MLC_ASSIGN_OR_RETURN(RegistryStore * store, Registry());
-  return OrProjectError(store->FinishUpload(r, size_bytes, Actor()),
-                        [&] { return CheckProjectExists(r.project()); });
+  auto result = store->FinishUpload(r, size_bytes, Actor());
+  WakeDeliverer(store);
+  return OrProjectError(std::move(result), [&] { return CheckProjectExists(r.project()); });
 }
 
 Result<v1::ModelVersion> LocalBackend::GetModelVersion(const v1::GetModelVersionRequest& r) {
@@ -419,15 +444,17 @@ Result<v1::ModelVersion> LocalBackend::ResolveModelUri(const v1::ResolveModelUri
 
 Result<v1::SetModelAliasResponse> LocalBackend::SetModelAlias(const v1::SetModelAliasRequest& r) {
   MLC_ASSIGN_OR_RETURN(RegistryStore * store, Registry());
-  return OrProjectError(store->SetAlias(r, Actor()),
-                        [&] { return CheckProjectExists(r.project()); });
+  auto result = store->SetAlias(r, Actor());
+  WakeDeliverer(store);
+  return OrProjectError(std::move(result), [&] { return CheckProjectExists(r.project()); });
 }
 
 Result<v1::DeleteModelAliasResponse> LocalBackend::DeleteModelAlias(
     const v1::DeleteModelAliasRequest& r) {
   MLC_ASSIGN_OR_RETURN(RegistryStore * store, Registry());
-  return OrProjectError(store->DeleteAlias(r, Actor()),
-                        [&] { return CheckProjectExists(r.project()); });
+  auto result = store->DeleteAlias(r, Actor());
+  WakeDeliverer(store);
+  return OrProjectError(std::move(result), [&] { return CheckProjectExists(r.project()); });
 }
 
 Result<v1::ModelVersionLineage> LocalBackend::GetModelVersionLineage(

@@ -221,6 +221,30 @@ const std::vector<sqlite::Migration>& RegistryMigrations() {
         );
         CREATE INDEX events_project ON events(project, sequence);
       )sql"},
+      {2, R"sql(
+        -- Webhooks: the stored mlcore.v1.Webhook (its secret a reference, never a value).
+        CREATE TABLE webhooks (
+          id TEXT PRIMARY KEY,
+          project TEXT NOT NULL,
+          create_us INTEGER NOT NULL,
+          body BLOB NOT NULL
+        );
+        CREATE INDEX webhooks_project ON webhooks(project, create_us, id);
+        -- The delivery queue and log: one row per (event, webhook), queued in the transaction that
+        -- appends the event. `seq` orders a webhook's deliveries; `due_us` is the next attempt of
+        -- an unfinished one (status PENDING or RETRYING), 0 once finished.
+        CREATE TABLE deliveries (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          id TEXT NOT NULL UNIQUE,
+          webhook_id TEXT NOT NULL,
+          event_sequence INTEGER NOT NULL,
+          status INTEGER NOT NULL,
+          due_us INTEGER NOT NULL,
+          body BLOB NOT NULL  -- serialized mlcore.v1.WebhookDelivery
+        );
+        CREATE INDEX deliveries_webhook ON deliveries(webhook_id, seq);
+        CREATE INDEX deliveries_unfinished ON deliveries(webhook_id, seq) WHERE status IN (1, 3);
+      )sql"},
   };
   return kMigrations;
 }
@@ -354,7 +378,9 @@ Status RegistryStore::AppendEventLocked(v1::RegistryEvent event, int64_t now_us)
                                         "VALUES (?, ?, ?, ?)"));
   q->Bind(1, event.project()).Bind(2, event.model()).Bind(3, static_cast<int64_t>(event.type()));
   q->BindBlob(4, event.SerializeAsString());
-  return q->Run();
+  MLC_RETURN_IF_ERROR(q->Run());
+  event.set_sequence(db_->LastInsertRowId());
+  return EnqueueDeliveriesLocked(event, now_us);
 }
 
 Result<std::string> RegistryStore::AliasSummaryLocked(int64_t model_id) {

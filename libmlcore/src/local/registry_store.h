@@ -15,6 +15,7 @@
 // several processes may share the file.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -134,6 +135,44 @@ class RegistryStore {
                                                     const std::vector<v1::RegistryEventType>& types,
                                                     int limit = 0);
 
+  // Highest sequence in the log of `project` (0 when empty): where a watch of new events starts.
+  Result<int64_t> LastEventSequence(const std::string& project);
+
+  // --- Webhooks and their deliveries (registry_webhooks.cc). Deliveries are queued by the
+  // transaction that appends an event, one per enabled webhook of the project whose filters match.
+
+  // Stores `hook` as given (id, create_time and created_by set by the caller).
+  Status CreateWebhook(const v1::Webhook& hook);
+  // Errors: NOT_FOUND.
+  Result<v1::Webhook> GetWebhook(const std::string& id);
+  // Ordered by creation; `page_size` already resolved. Errors: INVALID_ARGUMENT (page token).
+  Result<v1::ListWebhooksResponse> ListWebhooks(const std::string& project, int page_size,
+                                                const std::string& page_token);
+  // Deletes the webhook and its unfinished deliveries; finished ones stay in the log.
+  // Errors: NOT_FOUND.
+  Status DeleteWebhook(const std::string& id);
+  // Newest first; `page_size` already resolved. Errors: INVALID_ARGUMENT (page token).
+  Result<v1::ListWebhookDeliveriesResponse> ListDeliveries(
+      const v1::ListWebhookDeliveriesRequest& r, int page_size);
+  // Appends a finished delivery made outside the queue (TestWebhook's PING) to the log.
+  Status RecordDelivery(const v1::WebhookDelivery& delivery);
+
+  // A queued delivery whose attempt is due, with what it needs.
+  struct DueDelivery {
+    v1::WebhookDelivery delivery;
+    v1::Webhook webhook;
+    v1::RegistryEvent event;
+  };
+  // For each webhook, its oldest unfinished delivery (so a webhook's events go out in order),
+  // when that one is due at `now_us`.
+  Result<std::vector<DueDelivery>> DueDeliveries(int64_t now_us);
+  // When the earliest unfinished delivery is due; 0 when there is none.
+  Result<int64_t> NextDeliveryDue();
+  // Records an attempt's outcome; `due_us` is the next attempt for RETRYING.
+  Status UpdateDelivery(const v1::WebhookDelivery& delivery, int64_t due_us);
+  // True once after a change queued deliveries (whoever delivers should be woken).
+  bool TakeDeliveriesQueued() { return deliveries_queued_.exchange(false); }
+
   const std::string& path() const { return db_->path(); }
 
  private:
@@ -173,6 +212,9 @@ class RegistryStore {
   Result<int64_t> TouchModelLocked(const ModelRow& row, int64_t now_us);
   // Appends an event (project, model, type, actor, time set by the caller's fields here).
   Status AppendEventLocked(v1::RegistryEvent event, int64_t now_us);
+  // Queues a delivery of `event` (sequence set) to every enabled webhook of its project whose
+  // filters match (registry_webhooks.cc).
+  Status EnqueueDeliveriesLocked(const v1::RegistryEvent& event, int64_t now_us);
   // "champion -> 3, production -> 2"; empty when the model has none.
   Result<std::string> AliasSummaryLocked(int64_t model_id);
 
@@ -191,6 +233,7 @@ class RegistryStore {
   Result<v1::ModelVersionLineage> LineageLocked(const ModelRow& model, int64_t version, int depth);
 
   std::mutex mu_;
+  std::atomic<bool> deliveries_queued_{false};
   std::unique_ptr<sqlite::Db> db_;
   std::unordered_map<std::string, sqlite::Statement> statements_;  // by SQL text
 };

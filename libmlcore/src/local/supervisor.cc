@@ -27,8 +27,10 @@
 #include "local/local_data.h"
 #include "local/log_file.h"
 #include "local/process.h"
+#include "local/webhook_deliverer.h"
 #include "mlcore/jobs.h"
 #include "util/fs.h"
+#include "util/secrets.h"
 
 namespace mlcore::local {
 namespace {
@@ -43,35 +45,6 @@ void Log(const std::string& message) {
             << std::endl;
 }
 
-// Reads `KEY=value` lines (dotenv) or `KEY: value` (simple YAML) into a map.
-std::map<std::string, std::string> ParseSecretsFile(const std::string& text) {
-  std::map<std::string, std::string> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    std::string line =
-        text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    start = end == std::string::npos ? text.size() : end + 1;
-    if (line.empty() || line[0] == '#') continue;
-    size_t sep = line.find_first_of("=:");
-    if (sep == std::string::npos) continue;
-    std::string key = line.substr(0, sep);
-    std::string value = line.substr(sep + 1);
-    auto trim = [](std::string& s) {
-      while (!s.empty() && (s.back() == ' ' || s.back() == '\r')) s.pop_back();
-      while (!s.empty() && s.front() == ' ') s.erase(0, 1);
-      if (s.size() >= 2 && (s.front() == '"' || s.front() == '\'') && s.back() == s.front()) {
-        s = s.substr(1, s.size() - 2);
-      }
-    };
-    trim(key);
-    trim(value);
-    if (key.rfind("export ", 0) == 0) key = key.substr(7);
-    out[key] = value;
-  }
-  return out;
-}
-
 // Resolves the job's secrets: ENV ones were captured at submit into a 0600 file of the job's
 // directory; FILE ones are read now from the owner-only file the reference names.
 Result<std::map<std::string, std::string>> ResolveSecrets(const v1::Job& job,
@@ -80,7 +53,7 @@ Result<std::map<std::string, std::string>> ResolveSecrets(const v1::Job& job,
   std::map<std::string, std::string> values;
   std::map<std::string, std::string> captured;
   auto captured_text = util::ReadFile(job_dir + "/secrets.env");
-  if (captured_text.ok()) captured = ParseSecretsFile(*captured_text);
+  if (captured_text.ok()) captured = util::ParseSecretsFile(*captured_text);
   for (const auto& ref : job.spec().secrets()) {
     std::string key = ref.key().empty() ? ref.name() : ref.key();
     if (ref.source() == v1::SECRET_SOURCE_ENV) {
@@ -93,21 +66,7 @@ Result<std::map<std::string, std::string>> ResolveSecrets(const v1::Job& job,
     } else if (ref.source() == v1::SECRET_SOURCE_FILE) {
       std::string path = ref.path();
       if (!path.empty() && path[0] != '/') path = working_dir + "/" + path;
-      struct stat st {};
-      if (stat(path.c_str(), &st) != 0) {
-        return util::FromErrno(errno, "secret " + ref.name() + ": cannot read " + path);
-      }
-      if ((st.st_mode & 077) != 0) {
-        return FailedPreconditionError("secret " + ref.name() + ": " + path +
-                                       " is readable by others; run `chmod 600 " + path + "`");
-      }
-      MLC_ASSIGN_OR_RETURN(auto text, util::ReadFile(path));
-      auto entries = ParseSecretsFile(text);
-      auto it = entries.find(key);
-      if (it == entries.end()) {
-        return NotFoundError("secret " + ref.name() + ": key " + key + " is not in " + path);
-      }
-      values[ref.name()] = it->second;
+      MLC_ASSIGN_OR_RETURN(values[ref.name()], util::ReadSecretFromFile(ref.name(), path, key));
     }
   }
   return values;
@@ -655,6 +614,7 @@ int SupervisorMain(int argc, char** argv) {
   std::string project;
   bool schedule = false;
   bool prefetch = false;
+  bool webhooks = false;
   std::vector<std::string> items;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
@@ -662,6 +622,8 @@ int SupervisorMain(int argc, char** argv) {
       schedule = true;
     } else if (flag == "--prefetch") {
       prefetch = true;
+    } else if (flag == "--deliver-webhooks") {
+      webhooks = true;
     } else if (flag == "--state" && i + 1 < argc) {
       state_dir = argv[++i];
     } else if (flag == "--job" && i + 1 < argc) {
@@ -673,9 +635,10 @@ int SupervisorMain(int argc, char** argv) {
     }
   }
   if (prefetch && !state_dir.empty()) return RunPrefetchMain(state_dir, project, items);
+  if (webhooks && !state_dir.empty()) return RunWebhookDelivererMain(state_dir);
   if (state_dir.empty() || (job_id.empty() && !schedule)) {
     std::cerr << "usage: mlc-supervisor --state DIR (--job ID | --schedule | --prefetch "
-                 "--project P URI[@DIGEST]...)\n"
+                 "--project P URI[@DIGEST]... | --deliver-webhooks)\n"
                  "Started by mlcore to run one job, or a burst of scheduling passes; not meant "
                  "to be run by hand.\n";
     return 2;
