@@ -1,6 +1,7 @@
 #include "app.h"
 
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <iostream>
 
@@ -127,5 +128,18 @@ std::string Age(int64_t unix_seconds) {
   if (age < 172800) return std::to_string(age / 3600) + "h";
   return std::to_string(age / 86400) + "d";
 }
+
+namespace {
+volatile std::sig_atomic_t g_interrupted = 0;
+void OnInterrupt(int) { g_interrupted = 1; }
+}  // namespace
+
+void CatchInterrupts() {
+  struct sigaction action {};
+  action.sa_handler = OnInterrupt;
+  sigaction(SIGINT, &action, nullptr);
+}
+
+bool Interrupted() { return g_interrupted != 0; }
 
 }  // namespace mlc

@@ -58,6 +58,11 @@ void PrintJsonText(const std::string& json, OutputFormat format);
 // "3m", "5h", "2d": time since a Unix time in seconds, kubectl style.
 std::string Age(int64_t unix_seconds);
 
+// Ctrl-C then sets a flag instead of killing mlc mid-write: for commands that follow or wait
+// (the followed thing keeps going). Interrupted() says whether it was pressed.
+void CatchInterrupts();
+bool Interrupted();
+
 // Command registration, one function per noun.
 void AddVersionCommand(CLI::App& app, Globals& globals);
 void AddConfigCommands(CLI::App& app, Globals& globals);
@@ -73,5 +78,6 @@ void AddTrackingCommands(CLI::App& app, Globals& globals);    // exp, sync, gc, 
 void AddArtifactCommands(CLI::App& app, Globals& globals);
 void AddDataCommands(CLI::App& app, Globals& globals);
 void AddModelCommands(CLI::App& app, Globals& globals);
+void AddModelEventCommands(CLI::App* model, Globals& globals);  // watch, webhook
 
 }  // namespace mlc

@@ -22,16 +22,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-volatile std::sig_atomic_t g_interrupted = 0;
-void OnInterrupt(int) { g_interrupted = 1; }
-
-// Ctrl-C stops following/waiting (the job keeps running) instead of killing mlc mid-write.
-void CatchInterrupts() {
-  struct sigaction action {};
-  action.sa_handler = OnInterrupt;
-  sigaction(SIGINT, &action, nullptr);
-}
-
 struct SpecFlags {
   std::string file;
   std::string name;
@@ -188,10 +178,10 @@ mlcore::Result<int> FollowToEnd(mlcore::Client& client, const mlcore::v1::Job& j
       request,
       [&](const mlcore::v1::LogLine& line) {
         PrintLogLine(line, timestamps, /*show_system=*/true);
-        return g_interrupted == 0;
+        return !Interrupted();
       },
-      [] { return g_interrupted == 0; }));
-  if (g_interrupted) {
+      [] { return !Interrupted(); }));
+  if (Interrupted()) {
     std::cerr << "mlc: stopped following; job " << job.spec().name()
               << " keeps running (mlc job logs -f " << job.spec().name() << ")\n";
     return kExitCancelled;
@@ -264,9 +254,9 @@ mlcore::Status Logs(const Globals& globals, const LogFlags& f) {
         } else {
           PrintLogLine(line, f.timestamps, f.system);
         }
-        return g_interrupted == 0;
+        return !Interrupted();
       },
-      [] { return g_interrupted == 0; });
+      [] { return !Interrupted(); });
 }
 
 mlcore::Status List(const Globals& globals, const std::vector<std::string>& states,
@@ -490,7 +480,7 @@ void AddJobCommands(CLI::App& app, Globals& globals) {
       // Like `kubectl delete`: return when the job is gone, so the next command sees it ended.
       CatchInterrupts();
       MLC_ASSIGN_OR_RETURN(j, client->WaitJob(j.id(), std::chrono::milliseconds(0),
-                                              [] { return g_interrupted == 0; }));
+                                              [] { return !Interrupted(); }));
     }
     std::cout << "job " << j.spec().name() << ": "
               << (mlcore::IsFinalJobState(j.state()) ? mlcore::JobStateName(j.state())
@@ -544,7 +534,7 @@ void AddJobCommands(CLI::App& app, Globals& globals) {
     }
     CatchInterrupts();
     MLC_ASSIGN_OR_RETURN(auto j,
-                         client->WaitJob(wait_ref, timeout, [] { return g_interrupted == 0; }));
+                         client->WaitJob(wait_ref, timeout, [] { return !Interrupted(); }));
     std::cout << "job " << j.spec().name() << " " << mlcore::JobStateName(j.state())
               << (j.message().empty() ? "" : ": " + j.message()) << "\n";
     if (j.state() != mlcore::v1::JOB_STATE_SUCCEEDED) {

@@ -1,5 +1,5 @@
 // mlc model create|ls|get|update|rename|rm|register|versions|version|alias|resolve|lineage|
-// download: the model registry (see docs/registry.md and proto/mlcore/v1/registry.proto).
+// download: the model registry (watch and webhook: cmd_model_events.cc) (see docs/registry.md and proto/mlcore/v1/registry.proto).
 #include <unistd.h>
 
 #include <algorithm>
@@ -709,6 +709,8 @@ void AddModelCommands(CLI::App& app, Globals& globals) {
       ->required();
   download->add_option("dest", download_dest, "Destination directory")->required();
   OnRun(download, [&globals] { return Download(globals, download_uri, download_dest); });
+
+  AddModelEventCommands(model, globals);
 }
 
 }  // namespace mlc

@@ -5,6 +5,7 @@
 // plus a JSON request and get a JSON response, converted by reflection from the generated types.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -43,7 +44,17 @@ Result<std::unique_ptr<google::protobuf::Message>> Invoke(
 Result<std::string> InvokeJson(Client& client, std::string_view method,
                                std::string_view request_json, const JsonOptions& options = {});
 
-// The full names of every method InvokeJson can serve, sorted.
+// Calls `method` like InvokeJson, passing the JSON of each response message to `sink`: every
+// message of a server-streaming method ("RegistryService/WatchRegistryEvents",
+// "JobService/StreamJobLogs" with follow), or the one response of a unary method. Returns when the
+// stream ends, `sink` returns false, or `keep_going` (polled at least every 250 ms while the
+// stream is idle) returns false. Errors: as InvokeJson's.
+Status InvokeStreamJson(Client& client, std::string_view method, std::string_view request_json,
+                        const std::function<bool(const std::string&)>& sink,
+                        const std::function<bool()>& keep_going = {},
+                        const JsonOptions& options = {});
+
+// The full names of every method InvokeJson or InvokeStreamJson can serve, sorted.
 std::vector<std::string> InvokableMethods();
 
 }  // namespace mlcore

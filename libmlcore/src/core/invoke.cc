@@ -1,5 +1,6 @@
 #include "mlcore/invoke.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -241,7 +242,28 @@ const std::map<std::string, Handler>& Handlers() {
            [](Client& c, const v1::ListModelVersionsBuiltFromRequest& r) {
              return c.ListModelVersionsBuiltFrom(r);
            })},
-      // WatchRegistryEvents and the webhook rpcs are not served yet: Invoke answers UNIMPLEMENTED.
+      {"mlcore.v1.RegistryService/CreateWebhook",
+       Typed<v1::CreateWebhookRequest, v1::Webhook>(
+           [](Client& c, const v1::CreateWebhookRequest& r) {
+             return c.CreateWebhook(r.webhook());
+           })},
+      {"mlcore.v1.RegistryService/ListWebhooks",
+       Typed<v1::ListWebhooksRequest, v1::ListWebhooksResponse>(
+           [](Client& c, const v1::ListWebhooksRequest& r) { return c.ListWebhooks(r); })},
+      {"mlcore.v1.RegistryService/DeleteWebhook",
+       Typed<v1::DeleteWebhookRequest, v1::DeleteWebhookResponse>(
+           [](Client& c, const v1::DeleteWebhookRequest& r) -> Result<v1::DeleteWebhookResponse> {
+             MLC_RETURN_IF_ERROR(c.DeleteWebhook(r.id()));
+             return v1::DeleteWebhookResponse();
+           })},
+      {"mlcore.v1.RegistryService/TestWebhook",
+       Typed<v1::TestWebhookRequest, v1::WebhookDelivery>(
+           [](Client& c, const v1::TestWebhookRequest& r) { return c.TestWebhook(r.id()); })},
+      {"mlcore.v1.RegistryService/ListWebhookDeliveries",
+       Typed<v1::ListWebhookDeliveriesRequest, v1::ListWebhookDeliveriesResponse>(
+           [](Client& c, const v1::ListWebhookDeliveriesRequest& r) {
+             return c.ListWebhookDeliveries(r);
+           })},
       {"mlcore.v1.TrackingService/CreateExperiment",
        Typed<v1::CreateExperimentRequest, v1::Experiment>(
            [](Client& c, const v1::CreateExperimentRequest& r) {
@@ -297,6 +319,39 @@ const std::map<std::string, Handler>& Handlers() {
   return *handlers;
 }
 
+// A streaming handler reads its typed request and passes each response to `emit` (false from
+// `emit` stops the stream); `keep_going` is polled while the stream is idle.
+using StreamHandler =
+    std::function<Status(Client&, const Message&, const std::function<bool(const Message&)>& emit,
+                         const std::function<bool()>& keep_going)>;
+
+const std::map<std::string, StreamHandler>& StreamHandlers() {
+  static const auto* handlers = new std::map<std::string, StreamHandler>{
+      {"mlcore.v1.RegistryService/WatchRegistryEvents",
+       [](Client& c, const Message& request, const std::function<bool(const Message&)>& emit,
+          const std::function<bool()>& keep_going) {
+         return c.WatchRegistryEvents(
+             static_cast<const v1::WatchRegistryEventsRequest&>(request),
+             [&](const v1::RegistryEvent& e) { return emit(e); }, keep_going);
+       }},
+      {"mlcore.v1.JobService/StreamJobLogs",
+       // One response per line, following when the request says so.
+       [](Client& c, const Message& request, const std::function<bool(const Message&)>& emit,
+          const std::function<bool()>& keep_going) {
+         v1::StreamJobLogsResponse one;
+         return c.StreamJobLogs(
+             static_cast<const v1::StreamJobLogsRequest&>(request),
+             [&](const v1::LogLine& line) {
+               one.clear_lines();
+               *one.add_lines() = line;
+               return emit(one);
+             },
+             keep_going);
+       }},
+  };
+  return *handlers;
+}
+
 }  // namespace
 
 Result<const google::protobuf::MethodDescriptor*> FindMethod(std::string_view name) {
@@ -335,6 +390,11 @@ Result<std::unique_ptr<Message>> Invoke(Client& client,
                                         const Message& request) {
   std::string full = method->service()->full_name() + "/" + method->name();
   auto it = Handlers().find(full);
+  if (it == Handlers().end() && StreamHandlers().contains(full)) {
+    return InvalidArgumentError("method " + full +
+                                " streams its responses; call it with `mlc api stream`, "
+                                "Client.invoke_stream (Python) or mlc_invoke_stream (C)");
+  }
   if (it == Handlers().end()) {
     return UnimplementedError("method " + full +
                               " is part of the v1 API but this mlcore build does not serve it "
@@ -360,9 +420,33 @@ Result<std::string> InvokeJson(Client& client, std::string_view method_name,
   return ToJson(*response, options);
 }
 
+Status InvokeStreamJson(Client& client, std::string_view method_name,
+                        std::string_view request_json,
+                        const std::function<bool(const std::string&)>& sink,
+                        const std::function<bool()>& keep_going, const JsonOptions& options) {
+  MLC_ASSIGN_OR_RETURN(const auto* method, FindMethod(method_name));
+  auto* factory = google::protobuf::MessageFactory::generated_factory();
+  std::unique_ptr<Message> request(factory->GetPrototype(method->input_type())->New());
+  MLC_RETURN_IF_ERROR(FromJson(request_json, request.get()));
+  std::string full = method->service()->full_name() + "/" + method->name();
+  auto it = StreamHandlers().find(full);
+  if (it == StreamHandlers().end()) {
+    // A unary method: its one response.
+    MLC_ASSIGN_OR_RETURN(auto response, Invoke(client, method, *request));
+    sink(ToJson(*response, options));
+    return Status::Ok();
+  }
+  return it->second(
+      client, *request, [&](const Message& m) { return sink(ToJson(m, options)); }, keep_going);
+}
+
 std::vector<std::string> InvokableMethods() {
   std::vector<std::string> out;
   for (const auto& [name, handler] : Handlers()) out.push_back(name);
+  for (const auto& [name, handler] : StreamHandlers()) {
+    if (!Handlers().contains(name)) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
   return out;
 }
 
