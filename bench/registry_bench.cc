@@ -340,6 +340,7 @@ struct Peer {
       ::close(out[0]);
       ::close(out[1]);
       std::vector<char*> args;
+      args.reserve(argv.size() + 1);
       for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
       args.push_back(nullptr);
       ::execv(args[0], args.data());
@@ -637,7 +638,8 @@ int main(int argc, char** argv) {
 
   auto emit = [&](const std::string& bench, const Series& s, const Series& p, double pct,
                   const std::string& stat, const std::string& target, int met_kind,
-                  const std::string& peer_name, std::map<std::string, std::string> extra_params) {
+                  const std::string& peer_name,
+                  const std::map<std::string, std::string>& extra_params) {
     if (s.empty()) return;
     Line line;
     line.bench = bench;
@@ -666,7 +668,7 @@ int main(int argc, char** argv) {
                : met_kind == 1 ? line.value < 1.0
                                : !p.empty() && line.ratio >= 1.0;
     line.params = params;
-    for (auto& [k, v] : extra_params) line.params[k] = v;
+    for (const auto& [k, v] : extra_params) line.params[k] = v;
     Emit(line);
   };
   const std::string resolve_call = "Client::ResolveModelUri(models:/NAME@champion), random models";
