@@ -16,12 +16,18 @@
 #                                    #   data.hot_read (vs cat), data.cold_fetch (vs curl),
 #                                    #   artifacts.upload, artifacts.download (vs cp -r),
 #                                    #   artifacts.reupload (vs hashing); `artifacts` = the last 3
+#   scripts/bench.sh registry        # the model registry (issue 7) against MLflow's registry on
+#                                    #   sqlite (bench/registry_bench_mlflow.py in .venv-bench):
+#                                    #   registry.resolve (p50, p99), registry.register (p50,
+#                                    #   p99), registry.search
 # Environment: BENCH_JOBS (jobs in the packing trace, default 30000), BENCH_SEED (default 1),
 # BENCH_SUBMITS (jobs per submit-throughput run, default 10000), BENCH_PY_INSTALL=0 (tracking: use
 # the mlcore already installed in .venv instead of `pip install .` into it first), BENCH_TMP (data:
 # scratch directory, default build/bench-tmp), BENCH_DATA_SIZE_MIB (data: big object, default
 # 1024), BENCH_DATA_SMALL_FILES (default 10000), BENCH_DATA_ARGS (extra data_bench flags, e.g.
-# --drop-caches).
+# --drop-caches), BENCH_REGISTRY_MODELS (registry: registered models, default 10000),
+# BENCH_REGISTRY_VERSIONS (versions per model, default 10), BENCH_REGISTRY_ARGS (extra
+# registry_bench flags, e.g. --samples 20000 --peer-api-models 500).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -32,13 +38,15 @@ cmake --preset release >/dev/null
 targets=(sched_bench jobs_bench mlc mlc-supervisor)
 grep -q tracking_bench_cpp bench/CMakeLists.txt && targets+=(tracking_bench_cpp)
 grep -q data_bench bench/CMakeLists.txt && targets+=(data_bench)
+grep -q registry_bench bench/CMakeLists.txt && targets+=(registry_bench)
 cmake --build "$BUILD" --target "${targets[@]}" -j "${BENCH_BUILD_JOBS:-2}"
 
 sched=()
 jobs=()
 tracking=()
 data=()
-for name in "${@:-sched jobs tracking data}"; do
+registry=()
+for name in "${@:-sched jobs tracking data registry}"; do
   for n in $name; do
     case "$n" in
       sched) sched+=(pass packing utilization) ;;
@@ -58,21 +66,28 @@ for name in "${@:-sched jobs tracking data}"; do
       artifacts.upload*) data+=(upload) ;;  # also the line names: artifacts.upload_large, ...
       artifacts.download*) data+=(download) ;;
       artifacts.reupload*) data+=(reupload) ;;
+      registry) registry+=(resolve register search) ;;
+      registry.resolve*) registry+=(resolve) ;;  # also the line names: registry.resolve.p99, ...
+      registry.register*) registry+=(register) ;;
+      registry.search) registry+=(search) ;;
       *) echo "bench.sh: unknown benchmark \"$n\"; known: sched, sched.pass, sched.packing," \
               "sched.utilization, jobs, jobs.submit, jobs.latency, jobs.supervision, tracking," \
               "tracking.log_metric, tracking.log_batch, tracking.read, tracking.train_loop," \
               "tracking.cpp, data, data.hot_read, data.cold_fetch, artifacts, artifacts.upload," \
-              "artifacts.download, artifacts.reupload (or their lines' names, e.g." \
-              "artifacts.upload_large)" >&2
+              "artifacts.download, artifacts.reupload, registry, registry.resolve," \
+              "registry.register, registry.search (or their lines' names, e.g." \
+              "artifacts.upload_large, registry.resolve.p99)" >&2
          exit 2 ;;
     esac
   done
 done
 
-if ((${#tracking[@]})); then
+if ((${#tracking[@]} + ${#registry[@]})); then
   # Peers' Python packages (MLflow) live in .venv-bench; it sees the mlcore that `pip install .`
-  # puts into .venv (incremental, as scripts/test.sh does).
+  # puts into .venv (incremental, as scripts/test.sh does; only the tracking benchmark uses it).
   scripts/bench-env.sh
+fi
+if ((${#tracking[@]})); then
   if [ "${BENCH_PY_INSTALL:-1}" != 0 ]; then
     .venv/bin/python -m pip install -q --no-build-isolation "$ROOT"
   fi
@@ -105,4 +120,14 @@ if ((${#data[@]})); then
   read -r -a data_args <<< "${BENCH_DATA_ARGS:-}"
   BENCH_TMP="${BENCH_TMP:-$ROOT/build/bench-tmp}" "$BUILD/bench/data_bench" --only "$list" \
     "${data_args[@]}" | tee -a "$out"
+fi
+if ((${#registry[@]})); then
+  # Both registries are populated on tmpfs (/dev/shm) and copied to BENCH_TMP, where they are
+  # measured; the MLflow peer runs as registry_bench's child process, driven round by round.
+  list=$(IFS=,; echo "${registry[*]}")
+  read -r -a registry_args <<< "${BENCH_REGISTRY_ARGS:-}"
+  BENCH_TMP="${BENCH_TMP:-$ROOT/build/bench-tmp}" "$BUILD/bench/registry_bench" --only "$list" \
+    --models "${BENCH_REGISTRY_MODELS:-10000}" --versions "${BENCH_REGISTRY_VERSIONS:-10}" \
+    --peer "$ROOT/.venv-bench/bin/python" --peer-script "$ROOT/bench/registry_bench_mlflow.py" \
+    "${registry_args[@]}" | tee -a "$out"
 fi
