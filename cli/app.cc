@@ -1,8 +1,8 @@
 #include "app.h"
 
 #include <algorithm>
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <iostream>
 
 #include <CLI/CLI.hpp>

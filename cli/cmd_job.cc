@@ -479,8 +479,8 @@ void AddJobCommands(CLI::App& app, Globals& globals) {
     if (!stop_no_wait && !mlcore::IsFinalJobState(j.state())) {
       // Like `kubectl delete`: return when the job is gone, so the next command sees it ended.
       CatchInterrupts();
-      MLC_ASSIGN_OR_RETURN(j, client->WaitJob(j.id(), std::chrono::milliseconds(0),
-                                              [] { return !Interrupted(); }));
+      MLC_ASSIGN_OR_RETURN(
+          j, client->WaitJob(j.id(), std::chrono::milliseconds(0), [] { return !Interrupted(); }));
     }
     std::cout << "job " << j.spec().name() << ": "
               << (mlcore::IsFinalJobState(j.state()) ? mlcore::JobStateName(j.state())
@@ -533,8 +533,7 @@ void AddJobCommands(CLI::App& app, Globals& globals) {
       timeout = std::chrono::milliseconds(TimeUtil::DurationToMilliseconds(d));
     }
     CatchInterrupts();
-    MLC_ASSIGN_OR_RETURN(auto j,
-                         client->WaitJob(wait_ref, timeout, [] { return !Interrupted(); }));
+    MLC_ASSIGN_OR_RETURN(auto j, client->WaitJob(wait_ref, timeout, [] { return !Interrupted(); }));
     std::cout << "job " << j.spec().name() << " " << mlcore::JobStateName(j.state())
               << (j.message().empty() ? "" : ": " + j.message()) << "\n";
     if (j.state() != mlcore::v1::JOB_STATE_SUCCEEDED) {

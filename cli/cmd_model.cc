@@ -1,5 +1,6 @@
 // mlc model create|ls|get|update|rename|rm|register|versions|version|alias|resolve|lineage|
-// download: the model registry (watch and webhook: cmd_model_events.cc) (see docs/registry.md and proto/mlcore/v1/registry.proto).
+// download: the model registry (watch and webhook: cmd_model_events.cc) (see docs/registry.md and
+// proto/mlcore/v1/registry.proto).
 #include <unistd.h>
 
 #include <algorithm>

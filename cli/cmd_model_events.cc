@@ -177,9 +177,9 @@ mlcore::Status CreateHook(const Globals& globals, const CreateHookFlags& f) {
     secret->set_source(mlcore::v1::SECRET_SOURCE_FILE);
     secret->set_path(f.secret_file);
     secret->set_key(f.secret_key);
-    secret->set_name(f.secret_name.empty() ? (f.secret_key.empty() ? "WEBHOOK_SECRET"
-                                                                   : f.secret_key)
-                                           : f.secret_name);
+    secret->set_name(f.secret_name.empty()
+                         ? (f.secret_key.empty() ? "WEBHOOK_SECRET" : f.secret_key)
+                         : f.secret_name);
   }
   for (const auto& t : f.types) {
     MLC_ASSIGN_OR_RETURN(RegistryEventType type, ParseType(t));
@@ -233,8 +233,8 @@ mlcore::Status ListHooks(const Globals& globals) {
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& h : all.webhooks()) {
-    rows.push_back({h.id(), h.url(), HookFilters(h), h.enabled() ? "yes" : "no",
-                    h.secret().name(), Ago(h.create_time())});
+    rows.push_back({h.id(), h.url(), HookFilters(h), h.enabled() ? "yes" : "no", h.secret().name(),
+                    Ago(h.create_time())});
   }
   PrintIndentedTable({"ID", "URL", "EVENTS", "ENABLED", "SECRET", "CREATED"}, rows, 0);
   return mlcore::Status::Ok();
@@ -292,8 +292,7 @@ mlcore::Status Deliveries(const Globals& globals, const std::string& id,
     rows.push_back({d.id(), event, TypeWord(d.event_type()), StatusWord(d.status()),
                     std::to_string(d.attempts()),
                     d.last_http_status() == 0 ? "-" : std::to_string(d.last_http_status()),
-                    d.last_error().empty() ? "-" : d.last_error(), next,
-                    Ago(d.create_time())});
+                    d.last_error().empty() ? "-" : d.last_error(), next, Ago(d.create_time())});
   }
   PrintIndentedTable(
       {"ID", "EVENT", "TYPE", "STATUS", "ATTEMPTS", "HTTP", "ERROR", "NEXT ATTEMPT", "CREATED"},
@@ -372,7 +371,8 @@ void AddModelEventCommands(CLI::App* model, Globals& globals) {
   static std::string deliveries_id;
   static std::vector<std::string> deliveries_status;
   static int deliveries_limit = 50;
-  auto* deliveries = webhook->add_subcommand("deliveries", "A webhook's delivery log, newest first");
+  auto* deliveries =
+      webhook->add_subcommand("deliveries", "A webhook's delivery log, newest first");
   deliveries->add_option("id", deliveries_id, "Webhook id")->required();
   deliveries->add_option("--status", deliveries_status,
                          "Only pending, succeeded, retrying or failed (repeatable)");

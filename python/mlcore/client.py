@@ -58,6 +58,14 @@ class Client:
         """Calls any API method by name ("ProjectService/ListProjects") with a request dict."""
         return self._core.call(method, request)
 
+    def stream(self, method: str, request: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Iterates over a streaming method's messages ("RegistryService/WatchRegistryEvents",
+        "JobService/StreamJobLogs" with follow); a unary method yields its one response. Breaking
+        out of the loop stops the stream."""
+        from mlcore import _stream
+
+        return _stream.iterate(self._core, method, request, name=f"mlcore-{method}")
+
     @property
     def project(self) -> str | None:
         """The default project, or None."""

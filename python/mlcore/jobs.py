@@ -15,14 +15,13 @@ from __future__ import annotations
 import html
 import os
 import pickle
-import queue
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from mlcore import _stream
 from mlcore._record import Record
 from mlcore.errors import DeadlineExceededError, FailedPreconditionError, InvalidArgumentError
 
@@ -140,43 +139,10 @@ class Job:
         }
         if since is not None:
             request["since"] = since
-        lines: queue.Queue = queue.Queue(maxsize=10000)
-        stop = threading.Event()
-        done = object()
-        failure: list[BaseException] = []
-
-        def pump() -> None:
-            try:
-                def put(line: dict) -> bool:
-                    while not stop.is_set():
-                        try:
-                            lines.put(line, timeout=0.1)
-                            return True
-                        except queue.Full:
-                            continue
-                    return False
-                self._client._core.stream_logs(request, put)
-            except BaseException as e:  # delivered to the consumer
-                failure.append(e)
-            finally:
-                lines.put(done)
-
-        worker = threading.Thread(target=pump, name=f"mlcore-logs-{self.id}", daemon=True)
-        worker.start()
-        try:
-            while True:
-                try:
-                    item = lines.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if item is done:
-                    break
-                yield LogLine(item)
-        finally:
-            stop.set()
-            worker.join(timeout=5)
-        if failure:
-            raise failure[0]
+        for response in _stream.iterate(self._client._core, "JobService/StreamJobLogs", request,
+                                        name=f"mlcore-logs-{self.id}"):
+            for line in response.get("lines") or []:
+                yield LogLine(line)
 
     def exec(self, command: Sequence[str], *, check: bool = False, capture_output: bool = True,
              text: bool = True, timeout: float | None = None) -> "subprocess.CompletedProcess":

@@ -23,7 +23,7 @@ import builtins
 import os
 import pathlib
 import shutil
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from mlcore._record import Record
 from mlcore.artifacts import _client, _mlcore, _progress
@@ -286,3 +286,143 @@ def download(uri: str, dest: str | os.PathLike[str], *, progress: Any = None,
 
 __all__ = ["built_from", "create", "delete", "delete_alias", "download", "get", "lineage", "list",
            "register", "rename", "resolve", "set_alias", "update", "version", "versions"]
+
+
+# --- Events and webhooks -------------------------------------------------------------------------
+
+_EVENT_PREFIX = "REGISTRY_EVENT_TYPE_"
+_DELIVERY_PREFIX = "WEBHOOK_DELIVERY_STATUS_"
+
+
+def _event_types(types: Any) -> builtins.list[str]:
+    if types is None:
+        return []
+    if isinstance(types, str):
+        types = [types]
+    return [t if t.upper().startswith(_EVENT_PREFIX) else _EVENT_PREFIX + t.upper()
+            for t in types]
+
+
+def _names(models: Any) -> builtins.list[str]:
+    if models is None:
+        return []
+    return [models] if isinstance(models, str) else builtins.list(models)
+
+
+def watch(*, models: Any = None, types: Any = None, after: int | None = None,
+          project: str | None = None, client: Any = None) -> Iterator[Record]:
+    """Yields the project's registry events as they happen, in sequence order.
+
+    ``after=N`` first replays the retained events after sequence N (``after=0``: the whole log),
+    then follows; by default only new events are yielded. ``models`` and ``types`` ("alias_moved",
+    "version_created", ...) filter. Each event has ``sequence``, ``type``, ``time``, ``actor``,
+    ``model``, ``version``, ``alias``, ``previous_version``, ``previous_name``. Breaking out of the
+    loop (or Ctrl-C) stops watching::
+
+        for event in mlcore.models.watch(models="ranker", types=["alias_set", "alias_moved"]):
+            print(event.alias, "->", event.version)
+    """
+    request = _scope({"models": _names(models), "types": _event_types(types)}, project)
+    if after is not None:
+        request["after_sequence"] = int(after)
+    from mlcore import _stream
+
+    for event in _stream.iterate(_client(client)._core, "RegistryService/WatchRegistryEvents",
+                                 request, name="mlcore-registry-watch"):
+        yield Record(event)
+
+
+def create_webhook(url: str, *, secret_env: str | None = None,
+                   secret_file: str | os.PathLike[str] | None = None,
+                   secret_key: str | None = None, secret_name: str | None = None,
+                   types: Any = None, models: Any = None, description: str = "",
+                   enabled: bool = True, project: str | None = None,
+                   client: Any = None) -> Record:
+    """Registers a webhook: each matching event is POSTed to ``url`` (https, or http to a loopback
+    address) as JSON, signed with HMAC-SHA256 of the secret (see :func:`verify_signature`), and
+    retried with backoff until it is answered 2xx.
+
+    The secret is referenced, never passed: ``secret_env="VAR"`` (its value is read now) or
+    ``secret_file="path"`` (an owner-only dotenv/YAML file read at each delivery, key
+    ``secret_key``)."""
+    if (secret_env is None) == (secret_file is None):
+        raise InvalidArgumentError("give exactly one of secret_env= (an environment variable) or "
+                                   "secret_file= (an owner-only file)")
+    if secret_env is not None:
+        secret = {"name": secret_name or secret_env, "source": "SECRET_SOURCE_ENV",
+                  "key": secret_env}
+    else:
+        secret = {"name": secret_name or secret_key or "WEBHOOK_SECRET",
+                  "source": "SECRET_SOURCE_FILE", "path": os.fspath(secret_file),
+                  "key": secret_key or ""}
+    hook = _scope({"url": url, "secret": secret, "event_types": _event_types(types),
+                   "models": _names(models), "description": description,
+                   "enabled": enabled}, project)
+    return Record(_client(client).invoke("RegistryService/CreateWebhook", {"webhook": hook}))
+
+
+def webhooks(*, project: str | None = None, client: Any = None) -> builtins.list[Record]:
+    """The project's webhooks, oldest first."""
+    client = _client(client)
+    request = _scope({"page_size": 1000}, project)
+    out: builtins.list[Record] = []
+    while True:
+        page = client.invoke("RegistryService/ListWebhooks", request)
+        out.extend(Record(h) for h in page.get("webhooks") or [])
+        if not page.get("next_page_token"):
+            return out
+        request["page_token"] = page["next_page_token"]
+
+
+def delete_webhook(id: str, *, client: Any = None) -> None:
+    """Deletes a webhook and its pending deliveries (its delivery log stays)."""
+    _client(client).invoke("RegistryService/DeleteWebhook", {"id": id})
+
+
+def test_webhook(id: str, *, client: Any = None) -> Record:
+    """Sends a PING now; returns the delivery (``status`` "WEBHOOK_DELIVERY_STATUS_SUCCEEDED" or
+    "..._FAILED", ``last_http_status``, ``last_error``, ``last_latency``)."""
+    return Record(_client(client).invoke("RegistryService/TestWebhook", {"id": id}))
+
+
+def webhook_deliveries(id: str, *, statuses: Any = None, limit: int = 100,
+                       client: Any = None) -> builtins.list[Record]:
+    """A webhook's delivery log, newest first; ``statuses`` filters ("failed", "retrying",
+    "succeeded", "pending")."""
+    if isinstance(statuses, str):
+        statuses = [statuses]
+    wanted = [s if s.upper().startswith(_DELIVERY_PREFIX) else _DELIVERY_PREFIX + s.upper()
+              for s in statuses or []]
+    client = _client(client)
+    request: dict[str, Any] = {"webhook_id": id, "statuses": wanted,
+                               "page_size": max(1, min(int(limit), 1000))}
+    out: builtins.list[Record] = []
+    while len(out) < limit:
+        page = client.invoke("RegistryService/ListWebhookDeliveries", request)
+        out.extend(Record(d) for d in page.get("deliveries") or [])
+        if not page.get("next_page_token"):
+            break
+        request["page_token"] = page["next_page_token"]
+    return out[:limit]
+
+
+def verify_signature(secret: str | bytes, timestamp: str | int, body: bytes | str,
+                     signature: str, *, tolerance_s: float | None = 300) -> bool:
+    """Checks a delivery on the receiving side: ``signature`` is the X-Mlcore-Signature header,
+    ``timestamp`` X-Mlcore-Timestamp, ``body`` the raw request body. With ``tolerance_s``, a
+    timestamp further than that from now is rejected too (replays). Constant-time comparison."""
+    import hashlib
+    import hmac
+    import time
+
+    key = secret.encode() if isinstance(secret, str) else secret
+    raw = body.encode() if isinstance(body, str) else body
+    try:
+        stamp = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    if tolerance_s is not None and abs(time.time() - stamp) > tolerance_s:
+        return False
+    expected = "sha256=" + hmac.new(key, str(stamp).encode() + b"." + raw,
+                                    hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature or "")

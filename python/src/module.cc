@@ -136,8 +136,10 @@ PYBIND11_MODULE(_mlcore, m) {
            "Calls an API method with a JSON request; returns the JSON response (snake_case).")
       .def("call", &PyClient::Call, py::arg("method"), py::arg("request") = py::none(),
            "Calls an API method with a request dict; returns the response dict.")
-      .def("stream_logs", &PyClient::StreamLogs, py::arg("request"), py::arg("callback"),
-           "Calls callback(line_dict) per log line; return False from it to stop.")
+      .def("stream", &PyClient::Stream, py::arg("method"), py::arg("request"), py::arg("callback"),
+           py::arg("keep_going") = py::none(),
+           "Calls callback(response_dict) per streamed message; False from it (or from "
+           "keep_going()) stops.")
       .def_property_readonly("project", &PyClient::project)
       .def_property_readonly("config", &PyClient::config)
       .def_property_readonly("closed", &PyClient::closed)

@@ -89,31 +89,45 @@ class PyClient {
     return mlcore::python::ToPython(*Unwrap(std::move(response)));
   }
 
-  // Streams log lines (dicts) of StreamJobLogs to `callback` until it returns False, the job
-  // ends (with follow) or the lines run out. The GIL is released while waiting for lines.
-  void StreamLogs(const py::object& request_value, const py::function& callback) {
-    // A reference of its own: a close() from another thread must not free the client under a
-    // call running with the GIL released.
+  // Calls `method` (any method; streaming ones stream) and passes each response dict to
+  // `callback` until it returns False or the stream ends; `keep_going()`, when given, is polled
+  // while the stream is idle (a False stops it). The GIL is released while waiting.
+  void Stream(const std::string& method_name, const py::object& request_value,
+              const py::function& callback, const py::object& keep_going) {
     std::shared_ptr<mlcore::Client> shared = Shared();
     mlcore::Client& client = *shared;
-    mlcore::v1::StreamJobLogsRequest request;
-    if (auto error = mlcore::python::FromPython(request_value, &request); !error.empty()) {
-      throw StatusError{mlcore::InvalidArgumentError("StreamJobLogs request: " + error)};
+    const auto* method = Unwrap(mlcore::FindMethod(method_name));
+    auto* factory = google::protobuf::MessageFactory::generated_factory();
+    std::unique_ptr<google::protobuf::Message> request(
+        factory->GetPrototype(method->input_type())->New());
+    if (auto error = mlcore::python::FromPython(request_value, request.get()); !error.empty()) {
+      throw StatusError{mlcore::InvalidArgumentError(method->name() + " request: " + error)};
     }
     std::optional<py::error_already_set> failure;
+    auto guarded = [&](const std::function<bool()>& body) {
+      py::gil_scoped_acquire acquire;
+      try {
+        return body();
+      } catch (py::error_already_set& e) {
+        failure.emplace(std::move(e));
+        return false;
+      }
+    };
     mlcore::Status status;
     {
       py::gil_scoped_release release;
-      status = client.StreamJobLogs(request, [&](const mlcore::v1::LogLine& line) {
-        py::gil_scoped_acquire acquire;
-        try {
-          py::object keep = callback(mlcore::python::ToPython(line));
-          return keep.is_none() || keep.cast<bool>();
-        } catch (py::error_already_set& e) {
-          failure.emplace(std::move(e));
-          return false;
-        }
-      });
+      status = mlcore::InvokeStream(
+          client, method, *request,
+          [&](const google::protobuf::Message& m) {
+            return guarded([&] {
+              py::object keep = callback(mlcore::python::ToPython(m));
+              return keep.is_none() || keep.cast<bool>();
+            });
+          },
+          [&] {
+            if (keep_going.is_none()) return true;
+            return guarded([&] { return keep_going().cast<bool>(); });
+          });
     }
     if (failure) throw std::move(*failure);
     Check(status);

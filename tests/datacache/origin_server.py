@@ -11,9 +11,16 @@ Fault injection by query string (any combination):
   wronglen=1     announce a Content-Length 100 bytes larger than the body, then close
   fail=K         answer 500 to the first K requests for the path
 GET /_stats?path=/x answers "requests ranges not_modified" for that path.
+
+POST (a webhook receiver): appends one JSON line per request to ROOT/_posts.jsonl with the path,
+the X-Mlcore-* headers, the body, and whether X-Mlcore-Signature is HMAC-SHA256(secret,
+timestamp + "." + body) for secret=S of the query string; fail=K answers 500 to the first K
+POSTs to the path, then 204.
 """
 import email.utils
 import hashlib
+import hmac
+import json
 import os
 import socket
 import sys
@@ -122,6 +129,33 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+def do_POST(self):
+    url = urllib.parse.urlsplit(self.path)
+    query = dict(urllib.parse.parse_qsl(url.query))
+    body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+    count = bump(url.path, 0)
+    stamp = self.headers.get("X-Mlcore-Timestamp", "")
+    expected = "sha256=" + hmac.new(query.get("secret", "").encode(), stamp.encode() + b"." + body,
+                                    hashlib.sha256).hexdigest()
+    record = {
+        "path": url.path,
+        "event": self.headers.get("X-Mlcore-Event", ""),
+        "delivery": self.headers.get("X-Mlcore-Delivery", ""),
+        "timestamp": stamp,
+        "content_type": self.headers.get("Content-Type", ""),
+        "signature_valid": hmac.compare_digest(expected,
+                                               self.headers.get("X-Mlcore-Signature", "")),
+        "body": json.loads(body or b"{}"),
+    }
+    with LOCK:
+        with open(os.path.join(ROOT, "_posts.jsonl"), "a") as f:
+            f.write(json.dumps(record) + "\n")
+    self.send_plain(500 if count <= int(query.get("fail", "0")) else 204)
+
+
+Handler.do_POST = do_POST
 
 
 class Server(ThreadingHTTPServer):

@@ -44,6 +44,15 @@ Result<std::unique_ptr<google::protobuf::Message>> Invoke(
 Result<std::string> InvokeJson(Client& client, std::string_view method,
                                std::string_view request_json, const JsonOptions& options = {});
 
+// Calls `method` with `request` and passes each response message to `emit`: every message of a
+// server-streaming method, or the one response of a unary method. Returns when the stream ends,
+// `emit` returns false, or `keep_going` (polled at least every 250 ms while the stream is idle)
+// returns false. Errors: as Invoke's.
+Status InvokeStream(Client& client, const google::protobuf::MethodDescriptor* method,
+                    const google::protobuf::Message& request,
+                    const std::function<bool(const google::protobuf::Message&)>& emit,
+                    const std::function<bool()>& keep_going = {});
+
 // Calls `method` like InvokeJson, passing the JSON of each response message to `sink`: every
 // message of a server-streaming method ("RegistryService/WatchRegistryEvents",
 // "JobService/StreamJobLogs" with follow), or the one response of a unary method. Returns when the

@@ -420,24 +420,34 @@ Result<std::string> InvokeJson(Client& client, std::string_view method_name,
   return ToJson(*response, options);
 }
 
-Status InvokeStreamJson(Client& client, std::string_view method_name,
-                        std::string_view request_json,
+Status InvokeStream(Client& client, const google::protobuf::MethodDescriptor* method,
+                    const Message& request, const std::function<bool(const Message&)>& emit,
+                    const std::function<bool()>& keep_going) {
+  std::string full = method->service()->full_name() + "/" + method->name();
+  auto it = StreamHandlers().find(full);
+  if (it == StreamHandlers().end()) {
+    // A unary method: its one response.
+    MLC_ASSIGN_OR_RETURN(auto response, Invoke(client, method, request));
+    emit(*response);
+    return Status::Ok();
+  }
+  if (request.GetDescriptor() != method->input_type()) {
+    return InvalidArgumentError("method " + full + " takes " + method->input_type()->full_name() +
+                                ", not " + request.GetDescriptor()->full_name());
+  }
+  return it->second(client, request, emit, keep_going);
+}
+
+Status InvokeStreamJson(Client& client, std::string_view method_name, std::string_view request_json,
                         const std::function<bool(const std::string&)>& sink,
                         const std::function<bool()>& keep_going, const JsonOptions& options) {
   MLC_ASSIGN_OR_RETURN(const auto* method, FindMethod(method_name));
   auto* factory = google::protobuf::MessageFactory::generated_factory();
   std::unique_ptr<Message> request(factory->GetPrototype(method->input_type())->New());
   MLC_RETURN_IF_ERROR(FromJson(request_json, request.get()));
-  std::string full = method->service()->full_name() + "/" + method->name();
-  auto it = StreamHandlers().find(full);
-  if (it == StreamHandlers().end()) {
-    // A unary method: its one response.
-    MLC_ASSIGN_OR_RETURN(auto response, Invoke(client, method, *request));
-    sink(ToJson(*response, options));
-    return Status::Ok();
-  }
-  return it->second(
-      client, *request, [&](const Message& m) { return sink(ToJson(m, options)); }, keep_going);
+  return InvokeStream(
+      client, method, *request, [&](const Message& m) { return sink(ToJson(m, options)); },
+      keep_going);
 }
 
 std::vector<std::string> InvokableMethods() {

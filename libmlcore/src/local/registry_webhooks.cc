@@ -21,9 +21,8 @@ constexpr int64_t kRetrying = v1::WEBHOOK_DELIVERY_STATUS_RETRYING;
 
 bool Matches(const v1::Webhook& hook, const v1::RegistryEvent& event) {
   if (!hook.enabled()) return false;
-  if (hook.event_types_size() > 0 &&
-      std::find(hook.event_types().begin(), hook.event_types().end(), event.type()) ==
-          hook.event_types().end()) {
+  if (hook.event_types_size() > 0 && std::find(hook.event_types().begin(), hook.event_types().end(),
+                                               event.type()) == hook.event_types().end()) {
     return false;
   }
   if (hook.models_size() > 0) {
@@ -106,7 +105,8 @@ Result<v1::Webhook> RegistryStore::GetWebhook(const std::string& id) {
   q->Bind(1, id);
   MLC_ASSIGN_OR_RETURN(bool found, q->Step());
   if (!found) {
-    return NotFoundError("webhook \"" + id + "\" does not exist; `mlc model webhook ls` lists them");
+    return NotFoundError("webhook \"" + id +
+                         "\" does not exist; `mlc model webhook ls` lists them");
   }
   return ParseWebhook(q->ColumnBlob(0), db_->path());
 }
@@ -124,9 +124,10 @@ Result<v1::ListWebhooksResponse> RegistryStore::ListWebhooks(const std::string& 
     after_id = after.substr(sep + 1);
   }
   std::lock_guard lock(mu_);
-  MLC_ASSIGN_OR_RETURN(Query q, Prepare("SELECT create_us, id, body FROM webhooks WHERE project = ? "
-                                        "AND (create_us, id) > (?, ?) ORDER BY create_us, id "
-                                        "LIMIT ?"));
+  MLC_ASSIGN_OR_RETURN(Query q,
+                       Prepare("SELECT create_us, id, body FROM webhooks WHERE project = ? "
+                               "AND (create_us, id) > (?, ?) ORDER BY create_us, id "
+                               "LIMIT ?"));
   q->Bind(1, project).Bind(2, after_us).Bind(3, after_id).Bind(4, int64_t{page_size} + 1);
   v1::ListWebhooksResponse out;
   std::string last;
@@ -155,8 +156,8 @@ Status RegistryStore::DeleteWebhook(const std::string& id) {
                            "\" does not exist; `mlc model webhook ls` lists them");
     }
   }
-  MLC_ASSIGN_OR_RETURN(
-      Query q, Prepare("DELETE FROM deliveries WHERE webhook_id = ? AND status IN (1, 3)"));
+  MLC_ASSIGN_OR_RETURN(Query q,
+                       Prepare("DELETE FROM deliveries WHERE webhook_id = ? AND status IN (1, 3)"));
   q->Bind(1, id);
   MLC_RETURN_IF_ERROR(q->Run());
   return txn.Commit();
@@ -244,8 +245,7 @@ Result<int64_t> RegistryStore::NextDeliveryDue() {
 }
 
 Status RegistryStore::UpdateDelivery(const v1::WebhookDelivery& delivery, int64_t due_us) {
-  const bool unfinished =
-      delivery.status() == kPending || delivery.status() == kRetrying;
+  const bool unfinished = delivery.status() == kPending || delivery.status() == kRetrying;
   std::lock_guard lock(mu_);
   MLC_ASSIGN_OR_RETURN(
       Query q, Prepare("UPDATE deliveries SET status = ?, due_us = ?, body = ? WHERE id = ?"));

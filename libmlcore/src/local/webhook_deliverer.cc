@@ -1,16 +1,16 @@
 #include "local/webhook_deliverer.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <thread>
 
 #include <google/protobuf/util/time_util.h>
@@ -116,8 +116,8 @@ Result<v1::WebhookDelivery> AttemptDelivery(RegistryStore& store, const std::str
     if (!secret.ok()) {
       attempt.error = secret.status().message();
     } else {
-      attempt = registry::PostWebhook(due.webhook.url(), *secret, due.event, d.id(),
-                                      policy.timeout);
+      attempt =
+          registry::PostWebhook(due.webhook.url(), *secret, due.event, d.id(), policy.timeout);
     }
   }
   d.set_attempts(d.attempts() + 1);
@@ -147,7 +147,7 @@ Status StartWebhookDeliverer(const std::string& state_dir) {
   int fd = open(LockPath(state_dir).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return util::FromErrno(errno, "cannot open " + LockPath(state_dir));
   const bool free = flock(fd, LOCK_EX | LOCK_NB) == 0;
-  close(fd);  // releases the probe's lock
+  close(fd);                       // releases the probe's lock
   if (!free) return Status::Ok();  // a deliverer runs; it polls the queue
   MLC_ASSIGN_OR_RETURN(std::string binary, SupervisorBinary());
   return SpawnDetached({binary, "--deliver-webhooks", "--state", state_dir},

@@ -1,12 +1,12 @@
 #include "registry/webhook_post.h"
 
-#include <curl/curl.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <ctime>
 #include <memory>
 #include <mutex>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <curl/curl.h>
 
 #include "mlcore/json.h"
 

@@ -23,8 +23,8 @@ Status ValidateWebhookUrl(const std::string& url);
 
 // What one attempt got.
 struct WebhookAttempt {
-  int http_status = 0;     // 0 when no answer was received
-  std::string error;       // empty on success: "connection refused", "timeout after 10s", "HTTP 500"
+  int http_status = 0;  // 0 when no answer was received
+  std::string error;    // empty on success: "connection refused", "timeout after 10s", "HTTP 500"
   int64_t latency_us = 0;  // from the start of the request to the end of the answer
   int64_t timestamp = 0;   // the X-Mlcore-Timestamp sent (unix seconds)
   bool ok() const { return error.empty(); }

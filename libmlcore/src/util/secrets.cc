@@ -1,8 +1,7 @@
 #include "util/secrets.h"
 
-#include <sys/stat.h>
-
 #include <cerrno>
+#include <sys/stat.h>
 
 #include "util/fs.h"
 
