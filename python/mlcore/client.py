@@ -61,10 +61,11 @@ class Client:
     def stream(self, method: str, request: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Iterates over a streaming method's messages ("RegistryService/WatchRegistryEvents",
         "JobService/StreamJobLogs" with follow); a unary method yields its one response. Breaking
-        out of the loop stops the stream."""
+        out of the loop, or ``close()``, stops the stream; it is established (and errors raised)
+        when this returns."""
         from mlcore import _stream
 
-        return _stream.iterate(self._core, method, request, name=f"mlcore-{method}")
+        return _stream.Stream(self._core, method, request, name=f"mlcore-{method}")
 
     @property
     def project(self) -> str | None:

@@ -139,10 +139,11 @@ class Job:
         }
         if since is not None:
             request["since"] = since
-        for response in _stream.iterate(self._client._core, "JobService/StreamJobLogs", request,
-                                        name=f"mlcore-logs-{self.id}"):
-            for line in response.get("lines") or []:
-                yield LogLine(line)
+        with _stream.Stream(self._client._core, "JobService/StreamJobLogs", request,
+                            name=f"mlcore-logs-{self.id}") as responses:
+            for response in responses:
+                for line in response.get("lines") or []:
+                    yield LogLine(line)
 
     def exec(self, command: Sequence[str], *, check: bool = False, capture_output: bool = True,
              text: bool = True, timeout: float | None = None) -> "subprocess.CompletedProcess":

@@ -314,10 +314,11 @@ def watch(*, models: Any = None, types: Any = None, after: int | None = None,
     """Yields the project's registry events as they happen, in sequence order.
 
     ``after=N`` first replays the retained events after sequence N (``after=0``: the whole log),
-    then follows; by default only new events are yielded. ``models`` and ``types`` ("alias_moved",
+    then follows; by default only events after this call are yielded (the watch is established
+    when it returns, so a change made next is seen). ``models`` and ``types`` ("alias_moved",
     "version_created", ...) filter. Each event has ``sequence``, ``type``, ``time``, ``actor``,
     ``model``, ``version``, ``alias``, ``previous_version``, ``previous_name``. Breaking out of the
-    loop (or Ctrl-C) stops watching::
+    loop, ``close()`` or Ctrl-C stops watching; so does leaving a ``with`` block::
 
         for event in mlcore.models.watch(models="ranker", types=["alias_set", "alias_moved"]):
             print(event.alias, "->", event.version)
@@ -327,9 +328,8 @@ def watch(*, models: Any = None, types: Any = None, after: int | None = None,
         request["after_sequence"] = int(after)
     from mlcore import _stream
 
-    for event in _stream.iterate(_client(client)._core, "RegistryService/WatchRegistryEvents",
-                                 request, name="mlcore-registry-watch"):
-        yield Record(event)
+    return _stream.Stream(_client(client)._core, "RegistryService/WatchRegistryEvents", request,
+                          convert=Record, name="mlcore-registry-watch")
 
 
 def create_webhook(url: str, *, secret_env: str | None = None,
