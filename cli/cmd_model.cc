@@ -373,24 +373,10 @@ mlcore::Status Register(const Globals& globals, const RegisterFlags& f) {
     parent->set_id(f.parent.substr(0, slash) + "/" + std::to_string(pv));
   }
   MLC_ASSIGN_OR_RETURN(auto client, OpenClient(globals));
-  MLC_ASSIGN_OR_RETURN(ModelVersion v, client->CreateModelVersion(request));
-  if (!f.dir.empty()) {
-    ProgressLine progress("uploading");
-    auto uploaded = client->backend().UploadTree(v.project(), f.dir, progress.Fn());
-    progress.Finish();
-    mlcore::v1::FinishModelVersionUploadRequest finish;
-    finish.set_project(v.project());
-    finish.set_model(v.model());
-    finish.set_version(v.version());
-    if (uploaded.ok()) {
-      finish.set_manifest_digest(uploaded->digest());
-    } else {
-      finish.set_failure_message(uploaded.status().message());
-    }
-    auto finished = client->FinishModelVersionUpload(finish);
-    if (!uploaded.ok()) return uploaded.status();
-    MLC_ASSIGN_OR_RETURN(v, std::move(finished));
-  }
+  ProgressLine progress("uploading");
+  auto registered = client->RegisterModelVersion(request, progress.Fn());
+  progress.Finish();
+  MLC_ASSIGN_OR_RETURN(ModelVersion v, std::move(registered));
   if (globals.format() != OutputFormat::kTable) {
     PrintMessage(v, globals.format());
     return mlcore::Status::Ok();

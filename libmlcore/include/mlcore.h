@@ -536,6 +536,48 @@ MLC_API mlc_status mlc_data_load(mlc_client* client, const char* uri, const char
  */
 MLC_API mlc_status mlc_data_stats(mlc_client* client, char** out_stats_json, mlc_error** err);
 
+/* --- Streaming calls and the model registry (proto/mlcore/v1/registry.proto) ---
+ *
+ * Every RegistryService method is reachable through mlc_invoke ("RegistryService/SetModelAlias",
+ * ...); a version's files load through mlc_data_load("models:/NAME@ALIAS", ...), cached.
+ */
+
+/*
+ * Receives one streamed message as proto3 JSON, or NULL as a heartbeat while the stream is idle
+ * (at least every 250 ms). Return non-zero to continue, 0 to stop. Runs on the calling thread;
+ * `message_json` is borrowed for the duration of the call.
+ */
+typedef int (*mlc_stream_callback)(const char* message_json, void* user_data);
+
+/*
+ * Calls a server-streaming method ("RegistryService/WatchRegistryEvents", "JobService/
+ * StreamJobLogs" with follow) and passes each message to `callback` until the stream ends or the
+ * callback returns 0 (then MLC_OK). A unary method delivers its one response. Errors: as
+ * mlc_invoke's, and MLC_INVALID_ARGUMENT for a NULL method or callback.
+ */
+MLC_API mlc_status mlc_invoke_stream(mlc_client* client, const char* method,
+                                     const char* request_json, mlc_stream_callback callback,
+                                     void* user_data, mlc_error** err);
+
+/*
+ * Resolves a models:/ URI (models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME@latest; the
+ * client's project unless models:/PROJECT/...) to the JSON of the mlcore.v1.ModelVersion it names
+ * now. Errors: MLC_INVALID_ARGUMENT (malformed URI, listing the forms), MLC_NOT_FOUND (model,
+ * version or alias; the message lists the aliases), MLC_FAILED_PRECONDITION (not READY).
+ */
+MLC_API mlc_status mlc_model_resolve(mlc_client* client, const char* uri, char** out_version_json,
+                                     mlc_error** err);
+
+/*
+ * Registers a version from the JSON of an mlcore.v1.CreateModelVersionRequest. With source
+ * {"kind": "MODEL_SOURCE_KIND_UPLOAD", "path": LOCAL_DIR} the directory is uploaded too (only
+ * content the store lacks) and the version returned READY, or FAILED with the upload's error
+ * returned. Errors: as CreateModelVersion's (registry.proto), MLC_NOT_FOUND for a missing
+ * directory.
+ */
+MLC_API mlc_status mlc_model_register(mlc_client* client, const char* request_json,
+                                      char** out_version_json, mlc_error** err);
+
 #ifdef __cplusplus
 }
 #endif

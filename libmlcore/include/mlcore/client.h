@@ -249,6 +249,11 @@ class Client {
   // an empty project means every project (a MODEL_VERSION reference defaults to the client's).
   Result<v1::ListModelVersionsBuiltFromResponse> ListModelVersionsBuiltFrom(
       const v1::ListModelVersionsBuiltFromRequest& request);
+  // CreateModelVersion, and for an UPLOAD source whose `path` is a local directory, the upload
+  // too: the directory's files go to the artifact store (only content it lacks; `progress` as for
+  // artifacts) and the version is finished READY, or FAILED with the upload's error (returned).
+  Result<v1::ModelVersion> RegisterModelVersion(const v1::CreateModelVersionRequest& request,
+                                                const ProgressFn& progress = {});
   // Calls `sink` with the project's registry events in sequence order (replaying from
   // request.after_sequence when set, else only new ones) until `sink` returns false or
   // `keep_watching` (called at least every 250 ms while nothing happens) returns false.

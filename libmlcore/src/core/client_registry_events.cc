@@ -48,6 +48,36 @@ Status ValidateWebhookId(const std::string& id) {
 
 }  // namespace
 
+Result<v1::ModelVersion> Client::RegisterModelVersion(const v1::CreateModelVersionRequest& r,
+                                                      const ProgressFn& progress) {
+  const bool upload =
+      r.source().kind() == v1::MODEL_SOURCE_KIND_UPLOAD && !r.source().path().empty();
+  v1::CreateModelVersionRequest req = r;
+  if (upload) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(r.source().path(), ec)) {
+      return NotFoundError("no directory " + r.source().path() + " to register");
+    }
+    req.mutable_source()->set_path(
+        std::filesystem::absolute(r.source().path(), ec).lexically_normal().string());
+  }
+  MLC_ASSIGN_OR_RETURN(v1::ModelVersion v, CreateModelVersion(req));
+  if (!upload || v.status() != v1::MODEL_VERSION_STATUS_PENDING_UPLOAD) return v;
+  auto uploaded = backend_->UploadTree(v.project(), req.source().path(), progress);
+  v1::FinishModelVersionUploadRequest finish;
+  finish.set_project(v.project());
+  finish.set_model(v.model());
+  finish.set_version(v.version());
+  if (uploaded.ok()) {
+    finish.set_manifest_digest(uploaded->digest());
+  } else {
+    finish.set_failure_message(uploaded.status().message());
+  }
+  auto finished = FinishModelVersionUpload(finish);
+  if (!uploaded.ok()) return uploaded.status();
+  return finished;
+}
+
 Status Client::WatchRegistryEvents(const v1::WatchRegistryEventsRequest& r,
                                    const std::function<bool(const v1::RegistryEvent&)>& sink,
                                    const std::function<bool()>& keep_watching) {
