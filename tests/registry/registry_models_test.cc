@@ -264,7 +264,7 @@ TEST_CASE("deleting a model with aliases needs force; deleting a project with mo
   CHECK(f.client->DeleteProject("other").ok());  // no models there
 }
 
-TEST_CASE("every registry rpc but watching and webhooks is reachable by name") {
+TEST_CASE("every registry rpc is reachable by name (watching through the streaming invoke)") {
   RegistryFixture f;
   auto created = InvokeJson(*f.client, "RegistryService/CreateRegisteredModel",
                             R"({"model": {"project": "ml", "name": "via-api"}})");
