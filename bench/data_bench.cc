@@ -461,12 +461,26 @@ void ColdFetch(const Options& o, const Workload& w) {
   if (!server.Start(&error)) Fail("cannot start the HTTP origin: " + error);
   const std::string url = server.BaseUrl() + "/object.bin";
   const std::string curl = FindInPath("curl");
+  // The previous run's output (ours or curl's) is deleted right before the next timed run, of
+  // either side. On this VM, free memory is reported back to the host (free page reporting,
+  // page_reporting_order=11 on the kernel command line), and page-cache pages taken from memory
+  // freed a few seconds earlier are slow to fill: writing 1 GiB to a new file took 0.22 s right
+  // after another 1 GiB file was deleted and 1.3-1.4 s after a 5 s pause. Deleting each output
+  // just before the next run gives both sides the same, just-freed memory; deleting ours right
+  // after it (as before) gave curl just-freed pages and ours pages freed about a second earlier
+  // (before curl's ceiling run).
+  std::vector<std::string> trash;
+  auto empty_trash = [&] {
+    for (const std::string& p : trash) fs::remove_all(p);
+    trash.clear();
+  };
   int round = 0;
   auto ours = [&] {
     const std::string hot = g_work + "/cold-" + std::to_string(++round);
     dc::DataCacheOptions copt;
     copt.hot_dir = hot;
     auto cache = Must(dc::DataCache::Open(copt), "open the data cache");
+    empty_trash();
     Settle(o);
     auto start = Clock::now();
     auto r = Must(cache->Load(url), "load " + url);
@@ -475,13 +489,13 @@ void ColdFetch(const Options& o, const Workload& w) {
       Fail("data.cold_fetch: expected a fetch of " + std::to_string(w.size) + " bytes");
     }
     cache.reset();
-    fs::remove_all(hot);
+    trash.push_back(hot);
     return static_cast<double>(w.size) / kMiB / s;
   };
-  const std::string out = g_work + "/curl-out.bin";
   std::vector<double> ceiling;
   auto peer = [&](Comparison& c) {
-    fs::remove(out);
+    const std::string out = g_work + "/curl-out-" + std::to_string(++round) + ".bin";
+    empty_trash();
     Settle(o);
     auto start = Clock::now();
     int rc = Run({curl, "-s", "-o", out, url}, "");
@@ -491,7 +505,7 @@ void ColdFetch(const Options& o, const Workload& w) {
     if (rc != 0 || fs::file_size(out) != w.size) {
       Fail("curl exited with " + std::to_string(rc) + " or fetched a short file");
     }
-    fs::remove(out);
+    trash.push_back(out);
     c.peer_values.push_back(static_cast<double>(w.size) / kMiB / s);
     c.peer_synced.push_back(static_cast<double>(w.size) / kMiB / synced);
     // What the origin and loopback deliver to a client that writes nothing: the ceiling.
@@ -514,6 +528,7 @@ void ColdFetch(const Options& o, const Workload& w) {
     if (!curl.empty()) peer(c);
   }
   server.Stop();
+  empty_trash();
   fs::remove_all(root);
   c.bench = "data.cold_fetch";
   c.unit = "MiB/s";

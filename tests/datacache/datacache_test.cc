@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "datacache/data_cache.h"
+#include "datacache/files.h"
 #include "datacache/proto.h"
 #include "datacache_support.h"
 #include "unit/test_support.h"
@@ -326,6 +327,61 @@ TEST_CASE("a progress callback sees the bytes and may cancel") {
   opt.progress = [](uint64_t, uint64_t) { return false; };
   auto cancelled = cache->Load(server.Url("/p.bin?x=1"), opt);
   CHECK(cancelled.status().code() == StatusCode::kCancelled);
+  CHECK(CountFiles(f.dir / "hot/tmp") == 0);
+}
+
+// Objects larger than one hashing buffer (1 MiB) are hashed on a second thread while the caller
+// writes; these exercise that path.
+TEST_CASE("large objects are verified while streaming: resume, refetch, restart, cancel") {
+  Fixture f;
+  OriginServer server(f.root);
+  std::string content = f.Put("big.bin", Content(5 * 1000 * 1000 + 17, 21));
+  auto cache = f.Open();
+  auto r = cache->Load(server.Url("/big.bin?chunk=65536&reset=3000001"));
+  MLC_REQUIRE_OK(r);
+  CHECK(r->digest == util::Sha256Hex(content));
+  CHECK(Read(r->local_path) == content);
+  CHECK(server.Stats("/big.bin").ranges == 1);
+
+  LoadOptions opt;
+  opt.expected_digest = util::Sha256Hex("not the content");
+  auto bad = cache->Load(server.Url("/big.bin?chunk=65536&x=1"), opt);
+  CHECK(bad.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(CountFiles(f.dir / "hot/tmp") == 0);
+
+  uint64_t calls = 0;
+  opt.expected_digest.clear();
+  opt.progress = [&](uint64_t done, uint64_t) { return ++calls < 3 || done < 2000000; };
+  auto cancelled = cache->Load(server.Url("/big.bin?chunk=65536&x=2"), opt);
+  CHECK(cancelled.status().code() == StatusCode::kCancelled);
+  CHECK(CountFiles(f.dir / "hot/tmp") == 0);
+
+  // A restart (the origin could not resume) discards what was hashed and written so far.
+  auto tmp = TempObject::Create(f.dir / "hot");
+  MLC_REQUIRE_OK(tmp);
+  std::string first = Content(3 * 1000 * 1000, 22);
+  for (size_t at = 0; at < first.size(); at += 70001) {
+    MLC_REQUIRE_OK((*tmp)->Write(std::string_view(first).substr(at, 70001)));
+  }
+  MLC_REQUIRE_OK((*tmp)->Restart());
+  std::string second = Content(2 * 1000 * 1000 + 5, 23);
+  for (size_t at = 0; at < second.size(); at += 300007) {
+    MLC_REQUIRE_OK((*tmp)->Write(std::string_view(second).substr(at, 300007)));
+  }
+  MLC_REQUIRE_OK((*tmp)->Finish());
+  CHECK((*tmp)->bytes_written() == second.size());
+  CHECK((*tmp)->Digest() == util::Sha256Hex(second));
+  CHECK(Read((*tmp)->path()) == second);
+  std::string published = f.dir / "published.bin";
+  MLC_REQUIRE_OK((*tmp)->Publish(published));
+  CHECK(Read(published) == second);
+  CHECK(!(*tmp)->Write("more").ok());  // finished
+
+  // Dropped mid-stream (an error or a cancel upstream): the thread stops, the part goes.
+  auto dropped = TempObject::Create(f.dir / "hot");
+  MLC_REQUIRE_OK(dropped);
+  MLC_REQUIRE_OK((*dropped)->Write(first));
+  dropped->reset();
   CHECK(CountFiles(f.dir / "hot/tmp") == 0);
 }
 

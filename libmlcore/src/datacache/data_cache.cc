@@ -185,6 +185,7 @@ class Loader {
         --attempt;
         continue;
       }
+      MLC_RETURN_IF_ERROR(tmp->Finish());  // waits for the hash of the last bytes
       UriRecord rec{tmp->Digest(), tmp->bytes_written(), info.etag, info.last_modified};
       MLC_RETURN_IF_ERROR(index_.Bump("origin_fetches"));
       MLC_RETURN_IF_ERROR(index_.Bump("origin_bytes", static_cast<int64_t>(rec.size)));

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -33,7 +34,14 @@ class FileLock {
 };
 
 // A download in <tier>/tmp, flock'ed while open; removed on destruction unless published.
-// Also the FetchSink origins write into: hashes while writing (one pass) and reports progress.
+// Also the FetchSink origins write into: hashes what it receives (one pass, no re-read) and
+// reports progress.
+//
+// Write writes the bytes to the file at once (from the caller's buffer, still in the CPU cache)
+// and copies them into a bounded ring of buffers; once the first buffer fills, a thread hashes
+// the ring in order and starts the writeback of what it has hashed (sync_file_range), so
+// receiving and writing overlap with hashing, and the fsync in Publish has little left to do. An
+// object smaller than one buffer is hashed by Finish on the calling thread, without a thread.
 class TempObject : public FetchSink {
  public:
   using Progress = std::function<bool(uint64_t done, uint64_t total)>;
@@ -49,22 +57,28 @@ class TempObject : public FetchSink {
   Status Announce(uint64_t total_bytes) override;
   Status Write(std::string_view bytes) override;
   Status Restart() override;
+  // Bytes written (all of them are hashed by the time Finish returns).
   uint64_t bytes_written() const override { return written_; }
 
-  // The digest of everything written (once, after the last Write).
+  // Hashes whatever is still queued and stops the hashing thread; the first write error, if
+  // any. Call after the last Write (Digest and Publish call it too).
+  Status Finish();
+  // The digest of everything written (once, after the last Write). Call Finish first to learn
+  // about write errors.
   std::string Digest();
-  // fsync, rename to `final_path` (creating its directory), fsync the directory. When
+  // Finish, fsync, rename to `final_path` (creating its directory), fsync the directory. When
   // `final_path` already exists (same content, by address) the temporary is just removed.
   Status Publish(const std::string& final_path);
   const std::string& path() const { return path_; }
 
  private:
-  TempObject(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  class Pipeline;
+  TempObject(int fd, std::string path);
   int fd_;
   std::string path_;
   uint64_t written_ = 0;
   uint64_t total_ = 0;
-  std::unique_ptr<util::Sha256> sha_ = std::make_unique<util::Sha256>();
+  std::unique_ptr<Pipeline> pipeline_;
   Progress progress_;
   OnAnnounce on_announce_;
   bool published_ = false;

@@ -148,6 +148,10 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
   return a->sink_error.ok() ? n : 0;
 }
 
+// libcurl's receive buffer (default 16 KiB; at most CURL_MAX_READ_SIZE, 512 KiB in older
+// libcurl): fewer, larger reads and sink writes.
+constexpr long kReceiveBufferBytes = 512 * 1024;  // NOLINT(google-runtime-int)
+
 bool Retryable(CURLcode code) {
   switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -254,6 +258,7 @@ class HttpOrigin : public Origin {
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
                          static_cast<long>(std::max<int64_t>(1, remaining.count())));
       }
+      curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
       curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
       curl_easy_setopt(h, CURLOPT_HEADERDATA, &a);
       curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
