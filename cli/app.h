@@ -58,6 +58,9 @@ void PrintJsonText(const std::string& json, OutputFormat format);
 // "3m", "5h", "2d": time since a Unix time in seconds, kubectl style.
 std::string Age(int64_t unix_seconds);
 
+// Lowercase enum value name without its prefix ("MODEL_VERSION_STATUS_READY" -> "ready").
+std::string EnumWord(std::string name, const std::string& prefix);
+
 // Ctrl-C then sets a flag instead of killing mlc mid-write: for commands that follow or wait
 // (the followed thing keeps going). Interrupted() says whether it was pressed.
 void CatchInterrupts();

@@ -30,12 +30,7 @@ constexpr const char* kKinds = "file, directory, checkpoint, model, logs or snap
 // "model" for ARTIFACT_KIND_MODEL; "-" for unspecified.
 std::string KindName(mlcore::v1::ArtifactKind kind) {
   if (kind == mlcore::v1::ARTIFACT_KIND_UNSPECIFIED) return "-";
-  std::string name = mlcore::v1::ArtifactKind_Name(kind);
-  const std::string prefix = "ARTIFACT_KIND_";
-  if (name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return name;
+  return EnumWord(mlcore::v1::ArtifactKind_Name(kind), "ARTIFACT_KIND_");
 }
 
 mlcore::Result<mlcore::v1::ArtifactKind> ParseKind(const std::string& text) {

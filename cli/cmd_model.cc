@@ -29,14 +29,6 @@ using mlcore::v1::ModelVersionLineage;
 using mlcore::v1::ObjectRef;
 using mlcore::v1::RegisteredModel;
 
-// Lowercase enum value name without its prefix ("MODEL_VERSION_STATUS_READY" -> "ready").
-std::string EnumWord(std::string name, const std::string& prefix) {
-  if (name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return name;
-}
-
 std::string StatusName(mlcore::v1::ModelVersionStatus status) {
   return EnumWord(mlcore::v1::ModelVersionStatus_Name(status), "MODEL_VERSION_STATUS_");
 }

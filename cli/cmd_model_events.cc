@@ -24,12 +24,6 @@ using mlcore::v1::Webhook;
 using mlcore::v1::WebhookDelivery;
 using mlcore::v1::WebhookDeliveryStatus;
 
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 std::string Upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
@@ -38,17 +32,11 @@ std::string Upper(std::string s) {
 
 // "alias_moved" for REGISTRY_EVENT_TYPE_ALIAS_MOVED.
 std::string TypeWord(RegistryEventType type) {
-  std::string name = mlcore::v1::RegistryEventType_Name(type);
-  const std::string prefix = "REGISTRY_EVENT_TYPE_";
-  if (name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
-  return Lower(name);
+  return EnumWord(mlcore::v1::RegistryEventType_Name(type), "REGISTRY_EVENT_TYPE_");
 }
 
 std::string StatusWord(WebhookDeliveryStatus status) {
-  std::string name = mlcore::v1::WebhookDeliveryStatus_Name(status);
-  const std::string prefix = "WEBHOOK_DELIVERY_STATUS_";
-  if (name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
-  return Lower(name);
+  return EnumWord(mlcore::v1::WebhookDeliveryStatus_Name(status), "WEBHOOK_DELIVERY_STATUS_");
 }
 
 // "alias_moved", "ALIAS_MOVED" or the full enum name.

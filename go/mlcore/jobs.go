@@ -6,17 +6,12 @@ package mlcore
 #include <stdint.h>
 #include <stdlib.h>
 #include "mlcore.h"
-
-// Defined in logs_bridge.go: mlc_job_logs with the Go callback and a cgo.Handle as user data.
-mlc_status mlcgo_job_logs(mlc_client* client, const char* request_json, uintptr_t handle,
-                          mlc_error** err);
 */
 import "C"
 
 import (
 	"context"
 	"errors"
-	"runtime/cgo"
 	"time"
 	"unsafe"
 
@@ -202,37 +197,6 @@ func (c *Client) WaitJob(ctx context.Context, idOrName string) (*apiv1.Job, erro
 	}
 }
 
-// logStream is what one Logs call shares with its C callback, through a cgo.Handle.
-type logStream struct {
-	ctx      context.Context
-	fn       func(*apiv1.LogLine) bool
-	err      error // a line that could not be decoded
-	panicked bool  // fn panicked; rethrown once the C call has returned
-	panicVal any
-}
-
-// deliver handles one callback: a line (nil for a heartbeat while following). It returns false to
-// stop the stream. Panics of fn are caught here so they never unwind through C and C++ frames.
-func (s *logStream) deliver(line *C.char) (cont bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.panicked, s.panicVal, cont = true, r, false
-		}
-	}()
-	if s.ctx.Err() != nil {
-		return false
-	}
-	if line == nil {
-		return true
-	}
-	msg := &apiv1.LogLine{}
-	if err := unmarshal([]byte(C.GoString(line)), msg); err != nil {
-		s.err = &Error{Code: Internal, Message: "cannot decode a log line: " + err.Error()}
-		return false
-	}
-	return s.fn(msg) && s.ctx.Err() == nil
-}
-
 // Logs calls fn with each log line of the job named by req.Id (an id or a name), in capture order,
 // on the calling goroutine, until fn returns false (then Logs returns nil). With req.Follow it
 // keeps delivering new lines until the job ends or ctx is done, also while the job prints nothing
@@ -244,48 +208,16 @@ func (c *Client) Logs(ctx context.Context, req *apiv1.StreamJobLogsRequest,
 	if req == nil || fn == nil {
 		return &Error{Code: InvalidArgument, Message: "Logs needs a request naming the job and a function"}
 	}
-	cr, err := encode("the logs request", req)
-	if err != nil {
-		return err
-	}
-	defer C.free(unsafe.Pointer(cr))
-	stream := &logStream{ctx: ctx, fn: fn}
-	handle := cgo.NewHandle(stream)
-	defer handle.Delete()
-
-	c.mu.RLock()
-	h, err := c.handle()
-	var cerr *C.mlc_error
-	var status C.mlc_status
-	if err == nil {
-		status = C.mlcgo_job_logs(h, cr, C.uintptr_t(handle), &cerr)
-	}
-	c.mu.RUnlock()
-	if err != nil {
-		return err
-	}
-	if stream.panicked {
-		panic(stream.panicVal)
-	}
-	if err := takeError(status, cerr); err != nil {
-		return err
-	}
-	if stream.err != nil {
-		return stream.err
-	}
-	if err := ctx.Err(); err != nil {
-		return contextError(err, "stopped reading the logs of job "+req.GetId())
-	}
-	return nil
-}
-
-//export mlcgoLogLine
-func mlcgoLogLine(line *C.char, userData unsafe.Pointer) C.int {
-	stream := cgo.Handle(uintptr(userData)).Value().(*logStream)
-	if stream.deliver(line) {
-		return 1
-	}
-	return 0
+	return c.stream(ctx, "JobService/StreamJobLogs", req, "reading the logs of job "+req.GetId(),
+		func() proto.Message { return &apiv1.StreamJobLogsResponse{} },
+		func(m proto.Message) bool {
+			for _, line := range m.(*apiv1.StreamJobLogsResponse).GetLines() {
+				if !fn(line) {
+					return false
+				}
+			}
+			return true
+		})
 }
 
 // LintJobSpec checks a preset file's text (YAML or JSON) without submitting it; file names it in

@@ -1,4 +1,4 @@
-// Streaming calls and the model registry over the C ABI (mlc_invoke_stream, mlc_model_resolve,
+// Streaming calls (Logs and WatchRegistryEvents use them) and the model registry over the C ABI (mlc_invoke_stream, mlc_model_resolve,
 // mlc_model_register). Every other RegistryService method goes through Invoke.
 
 package mlcore
@@ -71,6 +71,13 @@ func mlcgoStreamMessage(message *C.char, userData unsafe.Pointer) C.int {
 // heartbeats let it notice while the stream is idle). A unary method delivers its one response.
 func (c *Client) Stream(ctx context.Context, method string, request proto.Message,
 	newResponse func() proto.Message, fn func(proto.Message) bool) error {
+	return c.stream(ctx, method, request, "streaming "+method, newResponse, fn)
+}
+
+// stream is Stream with `what` naming the call in the error of a done ctx ("reading the logs of
+// job X").
+func (c *Client) stream(ctx context.Context, method string, request proto.Message, what string,
+	newResponse func() proto.Message, fn func(proto.Message) bool) error {
 	if newResponse == nil || fn == nil {
 		return &Error{Code: InvalidArgument, Message: "Stream needs newResponse and fn"}
 	}
@@ -106,7 +113,7 @@ func (c *Client) Stream(ctx context.Context, method string, request proto.Messag
 		return stream.err
 	}
 	if err := ctx.Err(); err != nil {
-		return contextError(err, "stopped streaming "+method)
+		return contextError(err, "stopped "+what)
 	}
 	return nil
 }

@@ -1,7 +1,8 @@
 package mlcore
 
 // The C side of Stream: a file of its own because a cgo preamble holding definitions must not sit
-// next to an //export (registry.go exports mlcgoStreamMessage).
+// next to an //export (registry.go exports mlcgoStreamMessage). The handle travels as uintptr_t so
+// no Go pointer is converted to void* on the Go side.
 
 /*
 #include <stdint.h>

@@ -12,13 +12,7 @@
 namespace mlcore {
 namespace {
 
-bool IsVariableName(const std::string& s) {
-  if (s.empty() || s.size() > 128 || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  for (char c : s) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
-  }
-  return true;
-}
+bool IsVariableName(const std::string& s) { return s.size() <= 128 && IsEnvName(s); }
 
 Status ValidateEventTypes(const google::protobuf::RepeatedField<int>& types, bool allow_ping) {
   for (int t : types) {

@@ -32,11 +32,6 @@ std::string Index(std::string_view path, int i) {
 bool IsAlnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
 bool IsAlpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
 
-bool IsEnvName(std::string_view name) {
-  if (name.empty() || !(IsAlpha(name[0]) || name[0] == '_')) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) { return IsAlnum(c) || c == '_'; });
-}
-
 // Label keys and values: letters, digits, '-', '_', '.' (keys also '/'), alphanumeric at both
 // ends, at most 63 characters; values may be empty.
 bool IsLabelText(std::string_view s, bool key) {

@@ -22,6 +22,16 @@ Status CheckResources(std::string_view project, std::string_view which, const v1
 
 }  // namespace
 
+bool IsEnvName(std::string_view name) {
+  if (name.empty() || !(std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_')) {
+    return false;
+  }
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
 Status ValidateName(std::string_view kind, std::string_view name) {
   const std::string rule =
       " names are 1-63 characters of lowercase letters, digits and '-', "

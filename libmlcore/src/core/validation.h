@@ -34,6 +34,10 @@ Status ValidateNewProject(const v1::Project& project);
 // Metric, param and tag keys: 1-250 of letters, digits and "_-./ ". Errors: INVALID_ARGUMENT.
 Status ValidateMetricKey(std::string_view key);
 
+// An environment variable name: letters, digits and '_', not starting with a digit (secret names
+// of jobs and webhooks).
+bool IsEnvName(std::string_view name);
+
 // Resolves a requested page size: 0 -> default; negative or above the maximum -> INVALID_ARGUMENT.
 Result<int> ResolvePageSize(int requested);
 

@@ -8,6 +8,7 @@
 #include "local/local_backend.h"
 #include "local/registry_store.h"
 #include "local/webhook_deliverer.h"
+#include "registry/event_filter.h"
 #include "registry/webhook_post.h"
 #include "util/fs.h"
 #include "util/ids.h"
@@ -19,20 +20,6 @@ using google::protobuf::util::TimeUtil;
 
 // How often a watch looks at the log for changes made by this or other processes.
 constexpr auto kWatchPoll = std::chrono::milliseconds(50);
-
-bool Wanted(const v1::WatchRegistryEventsRequest& r, const v1::RegistryEvent& e) {
-  if (r.types_size() > 0 &&
-      std::find(r.types().begin(), r.types().end(), e.type()) == r.types().end()) {
-    return false;
-  }
-  if (r.models_size() > 0) {
-    auto named = [&](const std::string& m) {
-      return !m.empty() && std::find(r.models().begin(), r.models().end(), m) != r.models().end();
-    };
-    if (!named(e.model()) && !named(e.previous_name())) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -53,7 +40,7 @@ Status LocalBackend::WatchRegistryEvents(const v1::WatchRegistryEventsRequest& r
     MLC_ASSIGN_OR_RETURN(auto events, store->ListEvents(r.project(), after, {}, {}, kBatch));
     for (const auto& e : events) {
       after = e.sequence();
-      if (Wanted(r, e) && !sink(e)) return Status::Ok();
+      if (registry::EventMatches(e, r.types(), r.models()) && !sink(e)) return Status::Ok();
     }
     if (static_cast<int>(events.size()) == kBatch) continue;
     if (keep_watching && !keep_watching()) return Status::Ok();
@@ -112,11 +99,7 @@ Result<v1::WebhookDelivery> LocalBackend::TestWebhook(const std::string& id) {
       hook.url(), secret, ping, d.id(), WebhookPolicy::FromEnvironment().timeout);
   d.set_status(attempt.ok() ? v1::WEBHOOK_DELIVERY_STATUS_SUCCEEDED
                             : v1::WEBHOOK_DELIVERY_STATUS_FAILED);
-  d.set_attempts(1);
-  d.set_last_http_status(attempt.http_status);
-  d.set_last_error(attempt.error);
-  *d.mutable_last_latency() = TimeUtil::MicrosecondsToDuration(attempt.latency_us);
-  *d.mutable_last_attempt_time() = ping.time();
+  RecordAttempt(attempt, now, &d);
   MLC_RETURN_IF_ERROR(store->RecordDelivery(d));
   return d;
 }

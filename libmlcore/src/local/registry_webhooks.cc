@@ -9,6 +9,7 @@
 
 #include "core/page_token.h"
 #include "local/registry_store.h"
+#include "registry/event_filter.h"
 #include "util/ids.h"
 
 namespace mlcore::local {
@@ -18,22 +19,6 @@ using google::protobuf::util::TimeUtil;
 
 constexpr int64_t kPending = v1::WEBHOOK_DELIVERY_STATUS_PENDING;
 constexpr int64_t kRetrying = v1::WEBHOOK_DELIVERY_STATUS_RETRYING;
-
-bool Matches(const v1::Webhook& hook, const v1::RegistryEvent& event) {
-  if (!hook.enabled()) return false;
-  if (hook.event_types_size() > 0 && std::find(hook.event_types().begin(), hook.event_types().end(),
-                                               event.type()) == hook.event_types().end()) {
-    return false;
-  }
-  if (hook.models_size() > 0) {
-    auto named = [&](const std::string& model) {
-      return !model.empty() &&
-             std::find(hook.models().begin(), hook.models().end(), model) != hook.models().end();
-    };
-    if (!named(event.model()) && !named(event.previous_name())) return false;
-  }
-  return true;
-}
 
 Result<v1::Webhook> ParseWebhook(const std::string& blob, const std::string& path) {
   v1::Webhook hook;
@@ -61,7 +46,8 @@ Status RegistryStore::EnqueueDeliveriesLocked(const v1::RegistryEvent& event, in
     MLC_ASSIGN_OR_RETURN(bool more, hooks->Step());
     if (!more) break;
     MLC_ASSIGN_OR_RETURN(v1::Webhook hook, ParseWebhook(hooks->ColumnBlob(0), db_->path()));
-    if (Matches(hook, event)) targets.push_back(std::move(hook));
+    if (hook.enabled() && registry::EventMatches(event, hook.event_types(), hook.models()))
+      targets.push_back(std::move(hook));
   }
   for (const v1::Webhook& hook : targets) {
     v1::WebhookDelivery d;

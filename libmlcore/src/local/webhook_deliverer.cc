@@ -27,13 +27,17 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-std::chrono::milliseconds EnvMs(const char* name, std::chrono::milliseconds fallback) {
+// A non-negative integer from the environment, else `fallback`.
+int64_t EnvInt(const char* name, int64_t fallback) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') return fallback;
   char* end = nullptr;
-  long long ms = std::strtoll(value, &end, 10);
-  if (end == value || *end != '\0' || ms < 0) return fallback;
-  return std::chrono::milliseconds(ms);
+  long long n = std::strtoll(value, &end, 10);
+  return end == value || *end != '\0' || n < 0 ? fallback : n;
+}
+
+std::chrono::milliseconds EnvMs(const char* name, std::chrono::milliseconds fallback) {
+  return std::chrono::milliseconds(EnvInt(name, fallback.count()));
 }
 
 std::string SecretPath(const std::string& state_dir, const std::string& id) {
@@ -72,8 +76,8 @@ WebhookPolicy WebhookPolicy::FromEnvironment() {
   p.timeout = EnvMs("MLC_WEBHOOK_TIMEOUT_MS", p.timeout);
   p.retry_base = EnvMs("MLC_WEBHOOK_RETRY_BASE_MS", p.retry_base);
   p.retry_max = EnvMs("MLC_WEBHOOK_RETRY_MAX_MS", p.retry_max);
-  auto attempts = EnvMs("MLC_WEBHOOK_MAX_ATTEMPTS", std::chrono::milliseconds(p.max_attempts));
-  p.max_attempts = std::max(1, static_cast<int>(attempts.count()));
+  p.max_attempts =
+      static_cast<int>(std::max<int64_t>(1, EnvInt("MLC_WEBHOOK_MAX_ATTEMPTS", p.max_attempts)));
   return p;
 }
 
@@ -103,6 +107,15 @@ Result<std::string> ResolveWebhookSecret(const std::string& state_dir, const v1:
   return ReadReference(hook.secret());
 }
 
+void RecordAttempt(const registry::WebhookAttempt& attempt, int64_t now_us,
+                   v1::WebhookDelivery* delivery) {
+  delivery->set_attempts(delivery->attempts() + 1);
+  delivery->set_last_http_status(attempt.http_status);
+  delivery->set_last_error(attempt.error);
+  *delivery->mutable_last_latency() = TimeUtil::MicrosecondsToDuration(attempt.latency_us);
+  *delivery->mutable_last_attempt_time() = TimeUtil::MicrosecondsToTimestamp(now_us);
+}
+
 Result<v1::WebhookDelivery> AttemptDelivery(RegistryStore& store, const std::string& state_dir,
                                             const RegistryStore::DueDelivery& due,
                                             const WebhookPolicy& policy) {
@@ -120,11 +133,7 @@ Result<v1::WebhookDelivery> AttemptDelivery(RegistryStore& store, const std::str
           registry::PostWebhook(due.webhook.url(), *secret, due.event, d.id(), policy.timeout);
     }
   }
-  d.set_attempts(d.attempts() + 1);
-  d.set_last_http_status(attempt.http_status);
-  d.set_last_error(attempt.error);
-  *d.mutable_last_latency() = TimeUtil::MicrosecondsToDuration(attempt.latency_us);
-  *d.mutable_last_attempt_time() = TimeUtil::MicrosecondsToTimestamp(now);
+  RecordAttempt(attempt, now, &d);
   d.clear_next_attempt_time();
   int64_t due_us = 0;
   if (attempt.ok()) {

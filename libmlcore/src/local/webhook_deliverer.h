@@ -14,6 +14,7 @@
 
 #include "local/registry_store.h"
 #include "mlcore/status.h"
+#include "registry/webhook_post.h"
 
 namespace mlcore::local {
 
@@ -36,6 +37,11 @@ Status CaptureWebhookSecret(const std::string& state_dir, const v1::Webhook& hoo
 void ForgetWebhookSecret(const std::string& state_dir, const std::string& webhook_id);
 // The secret's value for a delivery now. Errors as CaptureWebhookSecret's.
 Result<std::string> ResolveWebhookSecret(const std::string& state_dir, const v1::Webhook& hook);
+
+// Counts `attempt`, made at `now_us`, on `delivery`: attempts, last HTTP status, error, latency
+// and attempt time (the status is the caller's to set).
+void RecordAttempt(const registry::WebhookAttempt& attempt, int64_t now_us,
+                   v1::WebhookDelivery* delivery);
 
 // Makes one attempt of `due` and records its outcome (SUCCEEDED, RETRYING with the next attempt
 // time, or FAILED after the last attempt). Returns the delivery as recorded.

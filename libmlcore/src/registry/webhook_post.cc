@@ -9,20 +9,10 @@
 #include <curl/curl.h>
 
 #include "mlcore/json.h"
+#include "util/sha256.h"
 
 namespace mlcore::registry {
 namespace {
-
-std::string Hex(const unsigned char* bytes, size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    out += kHex[bytes[i] >> 4];
-    out += kHex[bytes[i] & 15];
-  }
-  return out;
-}
 
 void GlobalInit() {
   static std::once_flag once;
@@ -48,7 +38,7 @@ std::string WebhookSignature(std::string_view secret, int64_t timestamp, std::st
   unsigned int size = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &size);
-  return "sha256=" + Hex(digest, size);
+  return "sha256=" + util::HexEncode(std::string_view(reinterpret_cast<const char*>(digest), size));
 }
 
 Status ValidateWebhookUrl(const std::string& url) {

@@ -22,6 +22,9 @@ class Sha256 {
   std::unique_ptr<State> state_;
 };
 
+// Lowercase hex of `bytes` (two characters per byte).
+std::string HexEncode(std::string_view bytes);
+
 // One-shot digest of `bytes`.
 std::string Sha256Hex(std::string_view bytes);
 
