@@ -47,6 +47,9 @@ int main(int argc, char** argv) {
   mlc::AddArtifactCommands(app, globals);
   mlc::AddDataCommands(app, globals);
   mlc::AddModelCommands(app, globals);
+#ifdef MLC_HAVE_GRPC
+  mlc::AddServerCommand(app, globals);
+#endif
 
   try {
     app.parse(argc, argv);

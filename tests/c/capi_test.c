@@ -33,7 +33,8 @@ int main(void) {
   CHECK(st == MLC_INVALID_ARGUMENT);
   CHECK(client == NULL);
   CHECK(mlc_error_code(err) == MLC_INVALID_ARGUMENT);
-  CHECK(strstr(mlc_error_message(err), "known schemes: local") != NULL);
+  CHECK(strstr(mlc_error_message(err), "known schemes: ") != NULL);
+  CHECK(strstr(mlc_error_message(err), "local") != NULL);
   mlc_error_free(&err);
   CHECK(err == NULL);
   mlc_error_free(&err); /* double free is harmless */

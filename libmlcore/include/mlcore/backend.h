@@ -129,6 +129,32 @@ class Backend {
                               const std::string& dest, const std::string& only_path,
                               const std::function<bool(uint64_t, uint64_t)>& progress) = 0;
 
+  // --- Blob transfer: the pieces of UploadTree/DownloadTree that `mlc server` serves as
+  // ArtifactService.UploadBlob, GetUploadStatus and DownloadBlob. ---
+
+  // Starts (or resumes, with the same id and expectations) the upload `header` describes and
+  // returns the bytes already committed; the next chunk must start there. Errors:
+  // INVALID_ARGUMENT (id, digest), ALREADY_EXISTS (id in use with other expectations), NOT_FOUND
+  // (project).
+  virtual Result<int64_t> BeginBlobUpload(const v1::UploadBlobHeader& header) = 0;
+  // Appends `bytes` at `offset` (which must be the committed size) durably and returns the new
+  // committed size. Errors: FAILED_PRECONDITION (wrong offset), NOT_FOUND (no such upload),
+  // RESOURCE_EXHAUSTED (disk full).
+  virtual Result<int64_t> AppendBlobUpload(const std::string& project, const std::string& upload_id,
+                                           int64_t offset, std::string_view bytes) = 0;
+  // Verifies the upload against its expected digest and size and publishes it. Errors: NOT_FOUND,
+  // DATA_LOSS (mismatch: nothing is published; start over).
+  virtual Result<v1::UploadBlobResponse> CommitBlobUpload(const std::string& project,
+                                                          const std::string& upload_id) = 0;
+  virtual Result<v1::GetUploadStatusResponse> GetUploadStatus(
+      const v1::GetUploadStatusRequest& request) = 0;
+  // Passes a stored blob's bytes from `request.offset` (at most `request.length`, 0 = to the end)
+  // to `sink` in order, in chunks of at most 1 MiB; `size_bytes` is set on the first. Stops early
+  // (OK) when `sink` returns false. Errors: NOT_FOUND (project, blob), OUT_OF_RANGE (offset past
+  // the end).
+  virtual Status ReadBlob(const v1::DownloadBlobRequest& request,
+                          const std::function<bool(const v1::DownloadBlobResponse&)>& sink) = 0;
+
   // --- Data cache (proto/mlcore/v1/data.proto); the cache of the machine serving the call.
   // Client has filled the project. `progress(done, total)` returning false cancels. ---
   virtual Result<v1::LoadResponse> LoadData(

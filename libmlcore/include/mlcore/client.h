@@ -35,6 +35,7 @@
 namespace mlcore {
 
 class Backend;
+struct JobSubmission;
 
 class Client {
  public:
@@ -92,8 +93,17 @@ class Client {
   // problems, no project), NOT_FOUND (project, working directory), FAILED_PRECONDITION (an ENV
   // secret is unset), RESOURCE_EXHAUSTED (could never fit), ALREADY_EXISTS (name taken).
   Result<v1::Job> SubmitJob(const v1::JobSpec& spec, const std::string& request_id = {});
+  // Submits a job another process prepared (the server's side of SubmitJob): validates and lints
+  // it like SubmitJob, but takes nothing from this process: the spec needs an absolute working
+  // directory that exists here, and ENV secrets' values must be in `submission.secrets` (others
+  // are dropped). The job's user is util::CurrentUser() (the caller the server authenticated).
+  // Errors: as SubmitJob's.
+  Result<v1::Job> SubmitPreparedJob(JobSubmission submission);
   // A job by id, or by name in the client's project (or any project when the name is unique).
   Result<v1::Job> GetJob(std::string_view id_or_name, v1::JobView view = v1::JOB_VIEW_FULL);
+  // A job by id, or by name (`id` or `name`) in `project` (empty: as above). Errors:
+  // INVALID_ARGUMENT, NOT_FOUND.
+  Result<v1::Job> GetJob(const v1::GetJobRequest& request);
   // Newest first; `project` defaults to the client's project (set "*" for every project).
   Result<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request);
   // Log lines in order (stdout and stderr unless request.streams says otherwise); with
@@ -281,6 +291,8 @@ class Client {
   Result<v1::ObjectRef> ResolveOwner(const v1::ObjectRef& ref);
   // The project of a request: `project` if set, else the client's default, else an error.
   Result<std::string> ProjectOrDefault(const std::string& project, std::string_view what);
+  // The common end of SubmitJob and SubmitPreparedJob (`lint`: check the spec here).
+  Result<v1::Job> SubmitPrepared(JobSubmission submission, bool lint);
 
   std::unique_ptr<Backend> backend_;
   ResolvedConfig config_;

@@ -144,9 +144,9 @@ Status MakeDirs(const std::string& root, std::string_view rel_dir) {
   return Status::Ok();
 }
 
-// Copies one blob to `dest` (atomically), verifying it on the way.
-Status CopyEntry(const v1::ManifestEntry& entry, BlobStore& store, const std::string& dest,
-                 const MaterializeOptions& options, uint64_t* done, uint64_t total) {
+// Reads a stored blob's bytes to `write` in chunks.
+Status ReadStoredBlob(const BlobStore& store, const v1::ManifestEntry& entry,
+                      const std::function<Status(std::string_view)>& write) {
   std::string blob = store.BlobPath(entry.digest());
   int in = open(blob.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) {
@@ -158,31 +158,42 @@ Status CopyEntry(const v1::ManifestEntry& entry, BlobStore& store, const std::st
   }
   FdCloser closer(in);
   posix_fadvise(in, 0, 0, POSIX_FADV_SEQUENTIAL);
+  std::vector<char> buf(std::min<uint64_t>(kChunkSize, std::max<int64_t>(entry.size_bytes(), 1)));
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(size_t n, ReadFull(in, buf.data(), buf.size(), blob));
+    if (n == 0) return Status::Ok();
+    MLC_RETURN_IF_ERROR(write(std::string_view(buf.data(), n)));
+  }
+}
+
+// Copies one blob to `dest` (atomically), verifying it on the way. A mismatch quarantines the
+// blob in `store` when there is one.
+Status CopyEntry(const v1::ManifestEntry& entry, const BlobReader& read, BlobStore* store,
+                 const std::string& dest, const MaterializeOptions& options, uint64_t* done,
+                 uint64_t total) {
   std::string dir = dest.substr(0, dest.rfind('/'));
   std::string base = dest.substr(dest.rfind('/') + 1);
   MLC_ASSIGN_OR_RETURN(TempFile tmp, TempFile::Create(dir + "/." + base + ".mlc-XXXXXX"));
   util::Sha256 hash;
-  std::vector<char> buf(std::min<uint64_t>(kChunkSize, std::max<int64_t>(entry.size_bytes(), 1)));
   uint64_t copied = 0;
-  while (true) {
-    MLC_ASSIGN_OR_RETURN(size_t n, ReadFull(in, buf.data(), buf.size(), blob));
-    if (n == 0) break;
-    std::string_view chunk(buf.data(), n);
+  Status read_status = read(entry, [&](std::string_view chunk) -> Status {
     hash.Update(chunk);
     MLC_RETURN_IF_ERROR(WriteAll(tmp.fd(), chunk, tmp.path()));
-    copied += n;
-    *done += n;
+    copied += chunk.size();
+    *done += chunk.size();
     if (options.progress && !options.progress(*done, total)) {
       return CancelledError("download cancelled at " + entry.path());
     }
-  }
+    return Status::Ok();
+  });
+  MLC_RETURN_IF_ERROR(read_status);
   std::string actual = hash.HexDigest();
   if (actual != entry.digest() || copied != static_cast<uint64_t>(entry.size_bytes())) {
-    Status q = store.Quarantine(entry.digest());
-    return DataLossError("blob " + entry.digest() + " of " + entry.path() +
-                         " is corrupted in the store (" + std::to_string(copied) +
-                         " bytes hashing to " + actual + "); " +
-                         (q.ok() ? "it was quarantined, upload it again" : q.ToString()));
+    std::string what = "blob " + entry.digest() + " of " + entry.path() + " is corrupted (" +
+                       std::to_string(copied) + " bytes hashing to " + actual + "); ";
+    if (store == nullptr) return DataLossError(what + "nothing was written; try again");
+    Status q = store->Quarantine(entry.digest());
+    return DataLossError(what + (q.ok() ? "it was quarantined, upload it again" : q.ToString()));
   }
   MLC_RETURN_IF_ERROR(tmp.Finish(static_cast<int>(entry.mode() & 0777), options.sync));
   struct stat st {};
@@ -292,8 +303,28 @@ Result<v1::Manifest> FilterManifest(const v1::Manifest& manifest, std::string_vi
   return out;
 }
 
-Result<v1::Manifest> BuildManifest(const std::string& dir, BlobStore& store,
-                                   const BuildOptions& options, BuildStats* stats) {
+namespace {
+
+// Hashes everything readable from `fd` without storing it.
+Result<BlobInfo> HashFd(int fd, const ProgressFn& progress, uint64_t total,
+                        const std::string& what) {
+  util::Sha256 hash;
+  std::vector<char> buf(kChunkSize);
+  BlobInfo info;
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(size_t n, ReadFull(fd, buf.data(), buf.size(), what));
+    if (n == 0) break;
+    hash.Update(std::string_view(buf.data(), n));
+    info.size += n;
+    if (progress && !progress(info.size, total)) return CancelledError("cancelled at " + what);
+  }
+  info.digest = hash.HexDigest();
+  return info;
+}
+
+// BuildManifest with `store` nullptr hashes only (HashTree).
+Result<v1::Manifest> BuildOrHash(const std::string& dir, BlobStore* store,
+                                 const BuildOptions& options, BuildStats* stats) {
   BuildStats local_stats;
   if (stats == nullptr) stats = &local_stats;
   *stats = BuildStats{};
@@ -319,7 +350,8 @@ Result<v1::Manifest> BuildManifest(const std::string& dir, BlobStore& store,
       auto it = options.previous->find(f.rel);
       if (it != options.previous->end() && it->second.size == static_cast<uint64_t>(f.st.st_size) &&
           it->second.mtime_ns == MtimeNs(f.st) && it->second.inode == f.st.st_ino &&
-          IsValidDigest(it->second.digest) && store.Has(it->second.digest).value_or(false)) {
+          IsValidDigest(it->second.digest) &&
+          (store == nullptr || store->Has(it->second.digest).value_or(false))) {
         entry->set_digest(it->second.digest);
         entry->set_size_bytes(static_cast<int64_t>(it->second.size));
         stamps[f.rel] = it->second;
@@ -346,7 +378,10 @@ Result<v1::Manifest> BuildManifest(const std::string& dir, BlobStore& store,
         return options.progress(base + file_done, total);
       };
     }
-    MLC_ASSIGN_OR_RETURN(BlobInfo info, store.Put(fd, per_file, before.st_size));
+    MLC_ASSIGN_OR_RETURN(BlobInfo info,
+                         store != nullptr
+                             ? store->Put(fd, per_file, before.st_size)
+                             : HashFd(fd, per_file, static_cast<uint64_t>(before.st_size), f.abs));
     done = base + info.size;
     entry->set_digest(info.digest);
     entry->set_size_bytes(static_cast<int64_t>(info.size));
@@ -365,8 +400,8 @@ Result<v1::Manifest> BuildManifest(const std::string& dir, BlobStore& store,
   return manifest;
 }
 
-Status Materialize(const v1::Manifest& manifest, BlobStore& store, const std::string& dest_dir,
-                   const MaterializeOptions& options) {
+Status MaterializeWith(const v1::Manifest& manifest, const BlobReader& read, BlobStore* store,
+                       const std::string& dest_dir, const MaterializeOptions& options) {
   v1::Manifest all = manifest;
   MLC_RETURN_IF_ERROR(NormalizeManifest(&all));
   MLC_ASSIGN_OR_RETURN(v1::Manifest selected, FilterManifest(all, options.only_path));
@@ -382,7 +417,7 @@ Status Materialize(const v1::Manifest& manifest, BlobStore& store, const std::st
     if (slash != std::string_view::npos) {
       MLC_RETURN_IF_ERROR(MakeDirs(root, rel.substr(0, slash)));
     }
-    MLC_RETURN_IF_ERROR(CopyEntry(e, store, dest, options, &done, total));
+    MLC_RETURN_IF_ERROR(CopyEntry(e, read, store, dest, options, &done, total));
     dirs.insert(dest.substr(0, dest.rfind('/')));
   }
   if (options.progress && selected.entries().empty() && !options.progress(0, 0)) {
@@ -392,6 +427,34 @@ Status Materialize(const v1::Manifest& manifest, BlobStore& store, const std::st
     for (const std::string& d : dirs) MLC_RETURN_IF_ERROR(SyncDir(d));
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Result<v1::Manifest> BuildManifest(const std::string& dir, BlobStore& store,
+                                   const BuildOptions& options, BuildStats* stats) {
+  return BuildOrHash(dir, &store, options, stats);
+}
+
+Result<v1::Manifest> HashTree(const std::string& dir, const BuildOptions& options,
+                              BuildStats* stats) {
+  return BuildOrHash(dir, nullptr, options, stats);
+}
+
+Status Materialize(const v1::Manifest& manifest, BlobStore& store, const std::string& dest_dir,
+                   const MaterializeOptions& options) {
+  return MaterializeWith(
+      manifest,
+      [&store](const v1::ManifestEntry& entry,
+               const std::function<Status(std::string_view)>& write) {
+        return ReadStoredBlob(store, entry, write);
+      },
+      &store, dest_dir, options);
+}
+
+Status Materialize(const v1::Manifest& manifest, const BlobReader& read,
+                   const std::string& dest_dir, const MaterializeOptions& options) {
+  return MaterializeWith(manifest, read, nullptr, dest_dir, options);
 }
 
 Result<StatCache> LoadStatCache(const std::string& path) {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -66,6 +67,12 @@ struct BuildStats {
 Result<v1::Manifest> BuildManifest(const std::string& dir, BlobStore& store,
                                    const BuildOptions& options = {}, BuildStats* stats = nullptr);
 
+// BuildManifest without a store: hashes every file (skipping those `options.previous` stamps as
+// unchanged, trusting their digests) and stores nothing. For uploads to a remote store, which is
+// then asked which blobs it lacks. Errors: as BuildManifest's.
+Result<v1::Manifest> HashTree(const std::string& dir, const BuildOptions& options = {},
+                              BuildStats* stats = nullptr);
+
 // OK, or INVALID_ARGUMENT naming the path and saying what is wrong with it.
 Status ValidateEntryPath(std::string_view path);
 
@@ -98,5 +105,15 @@ struct MaterializeOptions {
 // (missing blob, or nothing under only_path), DATA_LOSS, CANCELLED, RESOURCE_EXHAUSTED, ...
 Status Materialize(const v1::Manifest& manifest, BlobStore& store, const std::string& dest_dir,
                    const MaterializeOptions& options = {});
+
+// Reads the content of `entry`'s blob, passing it in order to `write` (whose error ends the read
+// and is returned).
+using BlobReader = std::function<Status(const v1::ManifestEntry& entry,
+                                        const std::function<Status(std::string_view)>& write)>;
+
+// Materialize from any source of blobs (a remote store): the same verification and atomic
+// placement; a mismatch is DATA_LOSS (nothing to quarantine here).
+Status Materialize(const v1::Manifest& manifest, const BlobReader& read,
+                   const std::string& dest_dir, const MaterializeOptions& options = {});
 
 }  // namespace mlcore::artifacts

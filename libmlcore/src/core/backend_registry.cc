@@ -2,6 +2,9 @@
 
 #include "local/local_backend.h"
 #include "mlcore/backend.h"
+#ifdef MLC_HAVE_GRPC
+#include "remote/grpc_backend.h"
+#endif
 
 namespace mlcore {
 
@@ -11,6 +14,10 @@ BackendRegistry& BackendRegistry::Global() {
     // Built-in backends. Registration is explicit (not via static initializers) so a static link
     // cannot drop a backend.
     r->Register("local", &local::LocalBackend::Open).IgnoreError();
+#ifdef MLC_HAVE_GRPC
+    r->Register("grpc", &remote::OpenGrpcBackend).IgnoreError();
+    r->Register("grpc+unix", &remote::OpenGrpcBackend).IgnoreError();
+#endif
     return r;
   }();
   return *registry;

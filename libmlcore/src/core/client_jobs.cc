@@ -112,6 +112,14 @@ LintContext LintContextOf(Backend& backend) {
   return lint;
 }
 
+Status CheckWorkingDir(const std::string& dir) {
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return NotFoundError("working directory " + dir + " does not exist or is not a directory");
+  }
+  return Status::Ok();
+}
+
 uint64_t RandomSeed() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return rng();
@@ -161,15 +169,9 @@ Result<v1::Job> Client::SubmitJob(const v1::JobSpec& spec_in, const std::string&
     spec.set_working_dir(std::filesystem::current_path(ec).string());
   }
   spec.set_working_dir(util::AbsolutePath(spec.working_dir()));
-  struct stat st {};
-  if (stat(spec.working_dir().c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return NotFoundError("working directory " + spec.working_dir() +
-                         " does not exist or is not a directory");
-  }
+  MLC_RETURN_IF_ERROR(CheckWorkingDir(spec.working_dir()));
   // Lint against this backend's catalog, reporting every problem at once.
-  const LintContext lint = LintContextOf(*backend_);
-  MLC_RETURN_IF_ERROR(LintProblemsToStatus(mlcore::LintJobSpec(spec, lint)));
-  if (spec.name().empty()) spec.set_name(GenerateJobName(JobNameBase(spec), RandomSeed()));
+  MLC_RETURN_IF_ERROR(LintProblemsToStatus(mlcore::LintJobSpec(spec, LintContextOf(*backend_))));
 
   auto* repro = job.mutable_reproducibility();
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
@@ -181,8 +183,6 @@ Result<v1::Job> Client::SubmitJob(const v1::JobSpec& spec_in, const std::string&
       (*repro->mutable_environment())[name] = entry.substr(eq + 1);
   }
   for (const auto& ref : spec.secrets()) {
-    repro->add_secret_names(ref.name());
-    repro->mutable_environment()->erase(ref.name());
     if (ref.source() != v1::SECRET_SOURCE_ENV) continue;
     std::string key = ref.key().empty() ? ref.name() : ref.key();
     const char* value = std::getenv(key.c_str());
@@ -194,20 +194,74 @@ Result<v1::Job> Client::SubmitJob(const v1::JobSpec& spec_in, const std::string&
   }
   for (const auto& d : spec.input_datasets()) *repro->add_input_datasets() = d;
   CaptureGitSource(spec.working_dir(), &job, &submission.attachments);
+  submission.request_id = request_id;
+  return SubmitPrepared(std::move(submission), /*lint=*/false);
+}
+
+Result<v1::Job> Client::SubmitPreparedJob(JobSubmission submission) {
+  return SubmitPrepared(std::move(submission), /*lint=*/true);
+}
+
+Result<v1::Job> Client::SubmitPrepared(JobSubmission submission, bool lint) {
+  v1::Job& job = submission.job;
+  v1::JobSpec& spec = *job.mutable_spec();
+  MLC_ASSIGN_OR_RETURN(std::string project, ProjectOrDefault(spec.project(), "submitting a job"));
+  spec.set_project(project);
+  if (lint) {
+    if (!spec.working_dir().starts_with('/')) {
+      return InvalidArgumentError(
+          "the job's working directory must be an absolute path on the "
+          "machine that runs it (got \"" +
+          spec.working_dir() + "\")");
+    }
+    MLC_RETURN_IF_ERROR(CheckWorkingDir(spec.working_dir()));
+    MLC_RETURN_IF_ERROR(LintProblemsToStatus(mlcore::LintJobSpec(spec, LintContextOf(*backend_))));
+  }
+  if (spec.name().empty()) spec.set_name(GenerateJobName(JobNameBase(spec), RandomSeed()));
+  // Only the secrets the spec references travel with the job, and every ENV one must be there.
+  std::map<std::string, std::string> secrets;
+  auto* repro = job.mutable_reproducibility();
+  repro->clear_secret_names();
+  for (const auto& ref : spec.secrets()) {
+    repro->add_secret_names(ref.name());
+    repro->mutable_environment()->erase(ref.name());
+    if (ref.source() != v1::SECRET_SOURCE_ENV) continue;
+    auto it = submission.secrets.find(ref.name());
+    if (it == submission.secrets.end()) {
+      return FailedPreconditionError("secret " + ref.name() +
+                                     " comes from the submitter's environment, but its value was "
+                                     "not sent with the job; submit it through an mlcore SDK");
+    }
+    secrets.insert(*it);
+  }
+  submission.secrets = std::move(secrets);
   submission.attachments["spec.yaml"] = JobSpecToYaml(spec);
   job.set_user(util::CurrentUser());
-  submission.request_id = request_id;
   return backend_->SubmitJob(submission);
 }
 
 Result<v1::Job> Client::GetJob(std::string_view id_or_name, v1::JobView view) {
-  if (id_or_name.empty()) return InvalidArgumentError("job id or name is empty");
   v1::GetJobRequest request;
   request.set_id(std::string(id_or_name));
-  request.set_project(config_.project);
   request.set_view(view);
+  return GetJob(request);
+}
+
+Result<v1::Job> Client::GetJob(const v1::GetJobRequest& request_in) {
+  v1::GetJobRequest request = request_in;
+  if (request.id().empty()) request.set_id(request.name());
+  request.clear_name();
+  if (request.id().empty()) return InvalidArgumentError("job id or name is empty");
+  if (request.view() == v1::JOB_VIEW_UNSPECIFIED) request.set_view(v1::JOB_VIEW_FULL);
+  const bool explicit_project = !request.project().empty();
+  if (explicit_project) {
+    MLC_RETURN_IF_ERROR(ValidateProjectName(request.project()));
+  } else {
+    request.set_project(config_.project);
+  }
   auto job = backend_->GetJob(request);
-  if (!job.ok() && job.status().code() == StatusCode::kNotFound && !config_.project.empty()) {
+  if (!job.ok() && job.status().code() == StatusCode::kNotFound && !explicit_project &&
+      !config_.project.empty()) {
     request.clear_project();  // a unique name in another project is still found
     auto anywhere = backend_->GetJob(request);
     if (anywhere.ok()) return anywhere;

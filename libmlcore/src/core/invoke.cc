@@ -58,10 +58,8 @@ const std::map<std::string, Handler>& Handlers() {
          return c.SubmitJob(r.spec(), r.request_id());
        })},
       {"mlcore.v1.JobService/GetJob",
-       Typed<v1::GetJobRequest, v1::Job>([](Client& c, const v1::GetJobRequest& r) {
-         return c.GetJob(r.id().empty() ? r.name() : r.id(),
-                         r.view() == v1::JOB_VIEW_UNSPECIFIED ? v1::JOB_VIEW_FULL : r.view());
-       })},
+       Typed<v1::GetJobRequest, v1::Job>(
+           [](Client& c, const v1::GetJobRequest& r) { return c.GetJob(r); })},
       {"mlcore.v1.JobService/ListJobs",
        Typed<v1::ListJobsRequest, v1::ListJobsResponse>(
            [](Client& c, const v1::ListJobsRequest& r) { return c.ListJobs(r); })},

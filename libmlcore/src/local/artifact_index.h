@@ -42,6 +42,8 @@ class ArtifactIndex {
   Status DownloadTree(const v1::Manifest& manifest, const std::string& dest,
                       const std::string& only_path,
                       const std::function<bool(uint64_t, uint64_t)>& progress);
+  // The blob store (owned by this index).
+  artifacts::BlobStore& blobs() { return *blobs_; }
   // Path of a stored blob, for reading only. Errors: NOT_FOUND.
   Result<std::string> BlobPath(const std::string& digest) const { return blobs_->Open(digest); }
 

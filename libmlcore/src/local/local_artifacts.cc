@@ -1,5 +1,12 @@
 // ArtifactService and DataService of the local backend: project and owner checks against mlcore.db
 // and tracking.db, then the artifact index (artifacts.db + the blob store) does the work.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <sys/stat.h>
+
+#include "artifacts/io.h"
 #include "local/artifact_index.h"
 #include "local/job_store.h"
 #include "local/local_backend.h"
@@ -112,6 +119,100 @@ Status LocalBackend::DownloadTree(const std::string& /*project*/, const v1::Mani
                                   const std::function<bool(uint64_t, uint64_t)>& progress) {
   MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
   return index->DownloadTree(manifest, dest, only_path, progress);
+}
+
+// --- Blob transfer ------------------------------------------------------------------------------
+
+Result<int64_t> LocalBackend::BeginBlobUpload(const v1::UploadBlobHeader& header) {
+  MLC_RETURN_IF_ERROR(CheckProjectExists(header.project()));
+  MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
+  artifacts::UploadOptions options;
+  options.upload_id = header.upload_id();
+  options.expected_digest = header.digest();
+  if (header.has_size_bytes()) {
+    if (header.size_bytes() < 0) return InvalidArgumentError("upload size_bytes is negative");
+    options.expected_size = static_cast<uint64_t>(header.size_bytes());
+  }
+  MLC_ASSIGN_OR_RETURN(std::string id, index->blobs().BeginUpload(options));
+  MLC_ASSIGN_OR_RETURN(artifacts::UploadState state, index->blobs().UploadStatus(id));
+  return static_cast<int64_t>(state.committed_bytes);
+}
+
+Result<int64_t> LocalBackend::AppendBlobUpload(const std::string& /*project*/,
+                                               const std::string& upload_id, int64_t offset,
+                                               std::string_view bytes) {
+  if (offset < 0) return InvalidArgumentError("upload offset is negative");
+  MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
+  MLC_ASSIGN_OR_RETURN(uint64_t committed,
+                       index->blobs().Append(upload_id, static_cast<uint64_t>(offset), bytes));
+  return static_cast<int64_t>(committed);
+}
+
+Result<v1::UploadBlobResponse> LocalBackend::CommitBlobUpload(const std::string& /*project*/,
+                                                              const std::string& upload_id) {
+  MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
+  MLC_ASSIGN_OR_RETURN(artifacts::BlobInfo info, index->blobs().Commit(upload_id));
+  v1::UploadBlobResponse out;
+  out.set_digest(info.digest);
+  out.set_committed_bytes(static_cast<int64_t>(info.size));
+  out.set_already_existed(info.existed);
+  return out;
+}
+
+Result<v1::GetUploadStatusResponse> LocalBackend::GetUploadStatus(
+    const v1::GetUploadStatusRequest& request) {
+  MLC_RETURN_IF_ERROR(CheckProjectExists(request.project()));
+  MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
+  MLC_ASSIGN_OR_RETURN(artifacts::UploadState state,
+                       index->blobs().UploadStatus(request.upload_id()));
+  v1::GetUploadStatusResponse out;
+  out.set_committed_bytes(static_cast<int64_t>(state.committed_bytes));
+  out.mutable_expire_time()->set_seconds(state.expire_time);
+  return out;
+}
+
+Status LocalBackend::ReadBlob(const v1::DownloadBlobRequest& request,
+                              const std::function<bool(const v1::DownloadBlobResponse&)>& sink) {
+  MLC_RETURN_IF_ERROR(CheckProjectExists(request.project()));
+  MLC_RETURN_IF_ERROR(artifacts::ValidateDigest(request.digest()));
+  if (request.offset() < 0 || request.length() < 0) {
+    return InvalidArgumentError("blob offset and length must not be negative");
+  }
+  MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
+  MLC_ASSIGN_OR_RETURN(std::string path, index->blobs().Open(request.digest()));
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return artifacts::IoError(errno, "cannot open blob " + request.digest());
+  artifacts::FdCloser closer(fd);
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return artifacts::IoError(errno, "cannot stat blob " + path);
+  const auto size = static_cast<int64_t>(st.st_size);
+  if (request.offset() > size) {
+    return OutOfRangeError("offset " + std::to_string(request.offset()) +
+                           " is past the end of blob " + request.digest() + " (" +
+                           std::to_string(size) + " bytes)");
+  }
+  int64_t end = request.length() == 0 ? size : std::min(size, request.offset() + request.length());
+  posix_fadvise(fd, request.offset(), end - request.offset(), POSIX_FADV_SEQUENTIAL);
+  v1::DownloadBlobResponse chunk;
+  chunk.set_size_bytes(size);
+  int64_t at = request.offset();
+  std::string* data = chunk.mutable_data();
+  do {
+    auto want = static_cast<size_t>(std::min<int64_t>(end - at, artifacts::kChunkSize));
+    data->resize(want);
+    ssize_t n = want == 0 ? 0 : pread(fd, data->data(), want, at);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return artifacts::IoError(errno, "cannot read blob " + path);
+    }
+    if (n == 0 && want > 0) return DataLossError("blob " + request.digest() + " is truncated");
+    data->resize(static_cast<size_t>(n));
+    chunk.set_offset(at);
+    at += n;
+    if (!sink(chunk)) return Status::Ok();
+    chunk.clear_size_bytes();
+  } while (at < end);
+  return Status::Ok();
 }
 
 // --- DataService -------------------------------------------------------------------------------

@@ -81,6 +81,15 @@ class LocalBackend final : public Backend {
   Status DownloadTree(const std::string& project, const v1::Manifest& manifest,
                       const std::string& dest, const std::string& only_path,
                       const std::function<bool(uint64_t, uint64_t)>& progress) override;
+  Result<int64_t> BeginBlobUpload(const v1::UploadBlobHeader& header) override;
+  Result<int64_t> AppendBlobUpload(const std::string& project, const std::string& upload_id,
+                                   int64_t offset, std::string_view bytes) override;
+  Result<v1::UploadBlobResponse> CommitBlobUpload(const std::string& project,
+                                                  const std::string& upload_id) override;
+  Result<v1::GetUploadStatusResponse> GetUploadStatus(
+      const v1::GetUploadStatusRequest& request) override;
+  Status ReadBlob(const v1::DownloadBlobRequest& request,
+                  const std::function<bool(const v1::DownloadBlobResponse&)>& sink) override;
 
   Result<v1::LoadResponse> LoadData(
       const v1::LoadRequest& request,

@@ -60,7 +60,18 @@ std::string HomeDir() {
   return "/";
 }
 
+namespace {
+thread_local std::string scoped_user;  // empty = none
+}  // namespace
+
+ScopedCurrentUser::ScopedCurrentUser(std::string user) : previous_(std::move(scoped_user)) {
+  scoped_user = std::move(user);
+}
+
+ScopedCurrentUser::~ScopedCurrentUser() { scoped_user = std::move(previous_); }
+
 std::string CurrentUser() {
+  if (!scoped_user.empty()) return scoped_user;
   std::string user = GetEnv("USER");
   if (!user.empty()) return user;
   if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_name != nullptr) {

@@ -19,8 +19,21 @@ std::string GetEnv(const char* name, std::string fallback = {});
 // $HOME, else the passwd entry's home directory, else "/".
 std::string HomeDir();
 
-// The login name of the calling user ($USER, else passwd), or "uid:N".
+// The login name of the calling user: the one a ScopedCurrentUser set on this thread (a server
+// acting for a caller), else $USER, else passwd, else "uid:N".
 std::string CurrentUser();
+
+// Makes CurrentUser() return `user` on this thread until destroyed (scopes nest).
+class ScopedCurrentUser {
+ public:
+  explicit ScopedCurrentUser(std::string user);
+  ~ScopedCurrentUser();
+  ScopedCurrentUser(const ScopedCurrentUser&) = delete;
+  ScopedCurrentUser& operator=(const ScopedCurrentUser&) = delete;
+
+ private:
+  std::string previous_;
+};
 
 // Expands a leading "~/" to HomeDir() and makes relative paths absolute against the current
 // directory. Lexical only: symlinks are not resolved.

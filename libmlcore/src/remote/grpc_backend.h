@@ -1,0 +1,35 @@
+// The remote backend: every Backend call as an rpc of proto/mlcore/v1 to an `mlc server`.
+//
+// URIs: `grpc://HOST:PORT` (TCP) and `grpc+unix:///abs/path.sock` (a Unix socket). Query keys:
+//   timeout_ms=N   deadline of each unary call (default 60000; streams have none)
+//   token=SECRET   API token sent as `authorization: Bearer` (else $MLC_TOKEN; see auth.proto)
+//
+// Behaviour on the wire:
+// - Idempotent calls (reads, and writes made idempotent by an id: SubmitJob with a request id,
+//   LogBatch with its batch id) are retried by gRPC on UNAVAILABLE with exponential backoff
+//   (0.1 s doubling to 2 s, 5 attempts), through the channel's service config.
+// - Keep-alive pings every 30 s on idle connections, so a dead peer is noticed.
+// - Artifact trees move as blobs: the tree is hashed here, the server says which blobs it lacks
+//   (FindMissingBlobs), only those are streamed (UploadBlob, 1 MiB chunks, no size ceiling), then
+//   the manifest is recorded. Downloads stream each blob (DownloadBlob) into a temporary file,
+//   verified against its digest before it is renamed into place.
+// - A server that cannot be reached is UNAVAILABLE naming the address; nothing is reported as a
+//   generic failure.
+//
+// Thread safety: safe to call from several threads (gRPC stubs are).
+#pragma once
+
+#include <memory>
+
+#include "mlcore/backend.h"
+#include "mlcore/status.h"
+#include "mlcore/uri.h"
+
+namespace mlcore::remote {
+
+// Builds the backend for a grpc:// or grpc+unix:// URI. The connection is made lazily: an
+// unreachable server fails the first call, not this one. Errors: INVALID_ARGUMENT (malformed URI
+// or query).
+Result<std::unique_ptr<Backend>> OpenGrpcBackend(const Uri& uri);
+
+}  // namespace mlcore::remote

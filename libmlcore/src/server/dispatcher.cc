@@ -1,0 +1,348 @@
+#include "server/dispatcher.h"
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+#include <spdlog/spdlog.h>
+
+#include "core/validation.h"
+#include "mlcore/backend.h"
+#include "mlcore/client.h"
+#include "mlcore/invoke.h"
+#include "mlcore/v1/artifacts.pb.h"
+#include "mlcore/v1/jobs.pb.h"
+#include "mlcore/v1/tracking.pb.h"
+#include "remote/grpc_status.h"
+#include "util/fs.h"
+
+namespace mlcore::server {
+namespace {
+
+using google::protobuf::Message;
+using google::protobuf::MethodDescriptor;
+
+// Uploads are appended (and made durable) in pieces of this size, not per chunk.
+constexpr size_t kUploadFlushBytes = size_t{8} << 20;
+
+std::unique_ptr<Message> NewMessage(const google::protobuf::Descriptor* type) {
+  return std::unique_ptr<Message>(
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(type)->New());
+}
+
+Status Parse(const grpc::ByteBuffer& buffer, Message* message) {
+  grpc::ByteBuffer copy(buffer);  // the reader takes a mutable buffer; copying shares the slices
+  grpc::ProtoBufferReader reader(&copy);
+  if (!message->ParseFromZeroCopyStream(&reader)) {
+    return InvalidArgumentError("malformed " + message->GetDescriptor()->full_name() +
+                                " message: it does not decode as protobuf");
+  }
+  return Status::Ok();
+}
+
+void Serialize(const Message& message, grpc::ByteBuffer* out) {
+  grpc::Slice slice(message.SerializeAsString());
+  grpc::ByteBuffer buffer(&slice, 1);
+  out->Swap(&buffer);
+}
+
+std::string FullName(const MethodDescriptor* method) {
+  return method->service()->full_name() + "/" + method->name();
+}
+
+bool PlausibleUser(const std::string& user) {
+  if (user.empty() || user.size() > 64) return false;
+  for (char c : user) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+          c == '@' || c == ':')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string CallerOf(const grpc::ServerContextBase& ctx) {
+  const auto& metadata = ctx.client_metadata();
+  auto it = metadata.find("mlc-user");
+  if (it != metadata.end()) {
+    std::string user(it->second.data(), it->second.size());
+    if (PlausibleUser(user)) return user;
+  }
+  return util::CurrentUser();
+}
+
+// A streaming call served with blocking reads and writes from a thread of its own.
+class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  StreamCall(Dispatcher* dispatcher, grpc::CallbackServerContext* ctx,
+             const MethodDescriptor* method)
+      : dispatcher_(dispatcher), ctx_(ctx), method_(method) {}
+
+  void Run() {
+    const auto start = std::chrono::steady_clock::now();
+    const std::string user = CallerOf(*ctx_);
+    Status status;
+    {
+      util::ScopedCurrentUser as(user);
+      status = dispatcher_->RunStream(*this, method_);
+    }
+    Finish(remote::ToGrpc(status));
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return done_; });
+    }
+    dispatcher_->Log(
+        method_, user, status,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
+    Dispatcher* dispatcher = dispatcher_;
+    delete this;
+    dispatcher->StreamEnded();
+  }
+
+  // The next message from the client; false at the end of its stream (or on cancellation).
+  bool Read(grpc::ByteBuffer* out) {
+    std::unique_lock lock(mu_);
+    read_done_ = false;
+    lock.unlock();
+    StartRead(out);
+    lock.lock();
+    cv_.wait(lock, [&] { return read_done_; });
+    return read_ok_;
+  }
+
+  // Sends one message; false when the call is gone.
+  bool Write(const Message& message) {
+    grpc::ByteBuffer buffer;
+    Serialize(message, &buffer);
+    std::unique_lock lock(mu_);
+    write_done_ = false;
+    lock.unlock();
+    StartWrite(&buffer);
+    lock.lock();
+    cv_.wait(lock, [&] { return write_done_; });
+    return write_ok_;
+  }
+
+  // True once the client cancelled, the call's deadline passed or the server is stopping.
+  bool Stopped() const { return cancelled_ || dispatcher_->stopping_; }
+
+  void OnReadDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    read_ok_ = ok;
+    read_done_ = true;
+    cv_.notify_all();
+  }
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    write_ok_ = ok;
+    write_done_ = true;
+    cv_.notify_all();
+  }
+  void OnCancel() override { cancelled_ = true; }
+  void OnDone() override {
+    std::lock_guard lock(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  Dispatcher* dispatcher_;
+  grpc::CallbackServerContext* ctx_;
+  const MethodDescriptor* method_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool read_done_ = false;
+  bool read_ok_ = false;
+  bool write_done_ = false;
+  bool write_ok_ = false;
+  bool done_ = false;
+  std::atomic<bool> cancelled_{false};
+};
+
+grpc::ServerUnaryReactor* Dispatcher::Unary(grpc::CallbackServerContext* ctx,
+                                            const MethodDescriptor* method,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  post_([this, ctx, method, request, response, reactor] {
+    const auto start = std::chrono::steady_clock::now();
+    const std::string user = CallerOf(*ctx);
+    Status status;
+    {
+      util::ScopedCurrentUser as(user);
+      status = RunUnary(ctx, method, *request, response);
+    }
+    Log(method, user, status,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
+    reactor->Finish(remote::ToGrpc(status));
+  });
+  return reactor;
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Dispatcher::Stream(
+    grpc::CallbackServerContext* ctx, const MethodDescriptor* method) {
+  auto* call = new StreamCall(this, ctx, method);
+  {
+    std::lock_guard lock(mu_);
+    ++streams_;
+  }
+  std::thread([call] { call->Run(); }).detach();
+  return call;
+}
+
+void Dispatcher::StreamEnded() {
+  std::lock_guard lock(mu_);
+  --streams_;
+  cv_.notify_all();
+}
+
+void Dispatcher::WaitStreams() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return streams_ == 0; });
+}
+
+void Dispatcher::Log(const MethodDescriptor* method, const std::string& user, const Status& status,
+                     double ms) const {
+  if (!access_log_) return;
+  spdlog::info("rpc={} user={} code={} ms={:.2f}{}{}", FullName(method), user,
+               StatusCodeName(status.code()), ms,
+               status.ok() ? "" : " error=", status.ok() ? "" : status.message());
+}
+
+Status Dispatcher::RunUnary(grpc::CallbackServerContext* /*ctx*/, const MethodDescriptor* method,
+                            const grpc::ByteBuffer& request_bytes, grpc::ByteBuffer* response) {
+  if (stopping_)
+    return UnavailableError("the server is shutting down; retry against its successor");
+  std::unique_ptr<Message> request = NewMessage(method->input_type());
+  MLC_RETURN_IF_ERROR(Parse(request_bytes, request.get()));
+  const std::string name = FullName(method);
+  if (name == "mlcore.v1.JobService/SubmitJob") {
+    // The client prepared the job on its side; nothing is taken from the server's process.
+    auto& r = static_cast<v1::SubmitJobRequest&>(*request);
+    JobSubmission submission;
+    *submission.job.mutable_spec() = r.spec();
+    *submission.job.mutable_reproducibility() = r.reproducibility();
+    submission.job.set_rerun_of(r.rerun_of());
+    submission.secrets.insert(r.secret_values().begin(), r.secret_values().end());
+    size_t attached = 0;
+    for (const auto& [file, bytes] : r.attachments()) {
+      attached += bytes.size();
+      submission.attachments[file] = bytes;
+    }
+    if (attached > (size_t{16} << 20)) {
+      return InvalidArgumentError(
+          "the job's attachments exceed 16 MiB; commit or drop the "
+          "uncommitted changes that make the git diff this large");
+    }
+    submission.request_id = r.request_id();
+    MLC_ASSIGN_OR_RETURN(v1::Job job, client_.SubmitPreparedJob(std::move(submission)));
+    Serialize(job, response);
+    return Status::Ok();
+  }
+  if (name == "mlcore.v1.ArtifactService/GetUploadStatus") {
+    auto& r = static_cast<v1::GetUploadStatusRequest&>(*request);
+    MLC_RETURN_IF_ERROR(ValidateProjectName(r.project()));
+    MLC_ASSIGN_OR_RETURN(auto status, client_.backend().GetUploadStatus(r));
+    Serialize(status, response);
+    return Status::Ok();
+  }
+  MLC_ASSIGN_OR_RETURN(std::unique_ptr<Message> out, Invoke(client_, method, *request));
+  Serialize(*out, response);
+  return Status::Ok();
+}
+
+Status Dispatcher::RunStream(StreamCall& call, const MethodDescriptor* method) {
+  if (stopping_)
+    return UnavailableError("the server is shutting down; retry against its successor");
+  const std::string name = FullName(method);
+  grpc::ByteBuffer bytes;
+  if (name == "mlcore.v1.ArtifactService/UploadBlob") {
+    v1::UploadBlobRequest message;
+    if (!call.Read(&bytes)) return CancelledError("the upload stream ended before its header");
+    MLC_RETURN_IF_ERROR(Parse(bytes, &message));
+    if (!message.has_header()) {
+      return InvalidArgumentError("the first UploadBlob message must carry the header");
+    }
+    const v1::UploadBlobHeader header = message.header();
+    MLC_RETURN_IF_ERROR(ValidateProjectName(header.project()));
+    Backend& backend = client_.backend();
+    MLC_ASSIGN_OR_RETURN(int64_t committed, backend.BeginBlobUpload(header));
+    if (header.offset() != committed) {
+      return FailedPreconditionError(
+          "upload " + header.upload_id() + " has " + std::to_string(committed) +
+          " bytes committed; resume at offset " + std::to_string(committed));
+    }
+    std::string pending;
+    auto flush = [&]() -> Status {
+      if (pending.empty()) return Status::Ok();
+      MLC_ASSIGN_OR_RETURN(committed, backend.AppendBlobUpload(header.project(), header.upload_id(),
+                                                               committed, pending));
+      pending.clear();
+      return Status::Ok();
+    };
+    bool finish = message.finish();
+    while (!finish) {
+      if (!call.Read(&bytes)) break;  // closed without finish: resumable
+      message.Clear();
+      MLC_RETURN_IF_ERROR(Parse(bytes, &message));
+      if (message.has_header()) {
+        return InvalidArgumentError("only the first UploadBlob message may carry a header");
+      }
+      pending += message.chunk();
+      if (pending.size() >= kUploadFlushBytes) MLC_RETURN_IF_ERROR(flush());
+      finish = message.finish();
+    }
+    MLC_RETURN_IF_ERROR(flush());
+    v1::UploadBlobResponse response;
+    if (finish) {
+      MLC_ASSIGN_OR_RETURN(response,
+                           backend.CommitBlobUpload(header.project(), header.upload_id()));
+    } else {
+      response.set_committed_bytes(committed);
+    }
+    call.Write(response);
+    return Status::Ok();
+  }
+  if (name == "mlcore.v1.TrackingService/LogMetricsStream") {
+    v1::LogMetricsStreamRequest message;
+    v1::LogMetricsStreamResponse totals;
+    while (call.Read(&bytes)) {
+      message.Clear();
+      MLC_RETURN_IF_ERROR(Parse(bytes, &message));
+      MLC_ASSIGN_OR_RETURN(v1::LogBatchResponse applied, client_.LogBatch(message.batch()));
+      totals.set_batches_received(totals.batches_received() + 1);
+      if (applied.duplicate()) totals.set_duplicate_batches(totals.duplicate_batches() + 1);
+      totals.set_points_written(totals.points_written() + applied.points_written());
+    }
+    if (call.Stopped()) return CancelledError("the metric stream was cancelled");
+    call.Write(totals);
+    return Status::Ok();
+  }
+  if (method->client_streaming()) {
+    return UnimplementedError("method " + name +
+                              " is part of the v1 API but this server does not serve it yet");
+  }
+  // Server streaming: one request, then every response the Client call emits.
+  if (!call.Read(&bytes)) return CancelledError("the call ended before its request");
+  std::unique_ptr<Message> request = NewMessage(method->input_type());
+  MLC_RETURN_IF_ERROR(Parse(bytes, request.get()));
+  if (name == "mlcore.v1.ArtifactService/DownloadBlob") {
+    auto& r = static_cast<v1::DownloadBlobRequest&>(*request);
+    MLC_RETURN_IF_ERROR(ValidateProjectName(r.project()));
+    return client_.backend().ReadBlob(r, [&](const v1::DownloadBlobResponse& chunk) {
+      return !call.Stopped() && call.Write(chunk);
+    });
+  }
+  return InvokeStream(
+      client_, method, *request, [&](const Message& out) { return call.Write(out); },
+      [&] { return !call.Stopped(); });
+}
+
+}  // namespace mlcore::server

@@ -1,0 +1,304 @@
+#include "mlcore/server.h"
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/dynamic_message.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/codegen/server_callback_handlers.h>
+#include <grpcpp/impl/codegen/service_type.h>
+#include <spdlog/spdlog.h>
+
+#include "core/schema_files.h"
+#include "mlcore/backend.h"
+#include "mlcore/client.h"
+#include "mlcore/invoke.h"
+#include "remote/grpc_status.h"
+#include "server/dispatcher.h"
+#include "util/fs.h"
+
+namespace mlcore::server {
+namespace {
+
+using google::protobuf::Message;
+using google::protobuf::MethodDescriptor;
+
+// Runs unary calls off gRPC's callback threads (a call may block on SQLite or the disk).
+class WorkerPool {
+ public:
+  explicit WorkerPool(int threads) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  }
+  ~WorkerPool() { Stop(); }
+  void Post(std::function<void()> work) {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(work));
+    cv_.notify_one();
+  }
+  // Runs what is queued, then joins the threads.
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+      cv_.notify_all();
+    }
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void Loop() {
+    while (true) {
+      std::function<void()> work;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        work = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      work();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// One gRPC service built from a proto service descriptor: unary methods get a raw unary
+// callback handler, streaming ones a raw bidirectional handler (the wire format is the same;
+// registering them as bidi lets one bridge serve client, server and bidi streams).
+class ReflectedService final : public grpc::Service {
+ public:
+  ReflectedService(const google::protobuf::ServiceDescriptor* service, Dispatcher* dispatcher) {
+    for (int i = 0; i < service->method_count(); ++i) {
+      const MethodDescriptor* method = service->method(i);
+      names_.push_back("/" + service->full_name() + "/" + method->name());
+      const bool streaming = method->client_streaming() || method->server_streaming();
+      AddMethod(new grpc::internal::RpcServiceMethod(names_.back().c_str(),
+                                                     streaming
+                                                         ? grpc::internal::RpcMethod::BIDI_STREAMING
+                                                         : grpc::internal::RpcMethod::NORMAL_RPC,
+                                                     nullptr));
+      if (streaming) {
+        MarkMethodRawCallback(
+            i, new grpc::internal::CallbackBidiHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+                   [dispatcher, method](grpc::CallbackServerContext* ctx) {
+                     return dispatcher->Stream(ctx, method);
+                   }));
+      } else {
+        MarkMethodRawCallback(
+            i,
+            new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+                [dispatcher, method](grpc::CallbackServerContext* ctx,
+                                     const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+                  return dispatcher->Unary(ctx, method, request, response);
+                }));
+      }
+    }
+  }
+
+ private:
+  std::deque<std::string> names_;  // RpcServiceMethod keeps the pointer
+};
+
+bool IsLoopbackHost(std::string host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
+struct ListenAddress {
+  std::string grpc_address;  // what ServerBuilder takes
+  std::string uri_prefix;    // "grpc://HOST:" or "grpc+unix://PATH"
+  bool tcp = false;
+  int port = 0;
+};
+
+Result<ListenAddress> ParseListen(std::string text, bool insecure_local) {
+  ListenAddress out;
+  for (const char* prefix : {"grpc+unix://", "unix://"}) {
+    if (text.starts_with(prefix)) {
+      std::string path = text.substr(std::string_view(prefix).size());
+      if (path.empty() || path[0] != '/') {
+        return InvalidArgumentError("listen address \"" + text +
+                                    "\" needs an absolute socket path: unix:///run/mlc.sock");
+      }
+      out.grpc_address = "unix://" + path;
+      out.uri_prefix = "grpc+unix://" + path;
+      return out;
+    }
+  }
+  if (text.starts_with("grpc://")) text = text.substr(7);
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return InvalidArgumentError("listen address \"" + text +
+                                "\" must be HOST:PORT (127.0.0.1:7070) or unix:///path.sock");
+  }
+  std::string host = text.substr(0, colon);
+  if (insecure_local && !IsLoopbackHost(host)) {
+    return InvalidArgumentError(
+        "--insecure-local serves without authentication, so it listens only on loopback "
+        "addresses (127.0.0.1, ::1, localhost) or Unix sockets, not \"" +
+        host + "\"");
+  }
+  out.grpc_address = text;
+  out.uri_prefix = "grpc://" + host + ":";
+  out.tcp = true;
+  return out;
+}
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(std::unique_ptr<Client> client, const ServerOptions& options)
+      : client_(std::move(client)),
+        pool_(options.workers > 0
+                  ? options.workers
+                  : std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()))),
+        dispatcher_(
+            *client_, [this](std::function<void()> work) { pool_.Post(std::move(work)); },
+            options.access_log) {}
+
+  Status Listen(const ServerOptions& options) {
+    std::vector<std::string> addresses = options.listen;
+    if (addresses.empty()) addresses.push_back("127.0.0.1:7070");
+    EnsureSchemaLinked();
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    grpc::ServerBuilder builder;
+    listens_.reserve(addresses.size());
+    for (const auto& a : addresses) {
+      MLC_ASSIGN_OR_RETURN(ListenAddress l, ParseListen(a, options.insecure_local));
+      listens_.push_back(l);
+    }
+    for (auto& l : listens_) {
+      builder.AddListeningPort(l.grpc_address, grpc::InsecureServerCredentials(),
+                               l.tcp ? &l.port : nullptr);
+    }
+    // Requests above 64 MiB are refused (RESOURCE_EXHAUSTED) before they are read; blobs stream.
+    builder.SetMaxReceiveMessageSize(64 << 20);
+    builder.SetMaxSendMessageSize(-1);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    // A second server on a taken port must fail, not share it (gRPC defaults to SO_REUSEPORT).
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+    for (const std::string& name : ServiceNames()) {
+      const auto* service = pool->FindServiceByName(name);
+      if (service == nullptr) continue;
+      services_.push_back(std::make_unique<ReflectedService>(service, &dispatcher_));
+      builder.RegisterService(services_.back().get());
+    }
+    server_ = builder.BuildAndStart();
+    if (!server_) {
+      std::string list;
+      for (const auto& l : listens_) list += (list.empty() ? "" : ", ") + l.grpc_address;
+      return UnavailableError("cannot listen on " + list +
+                              ": the address is in use, not local to this machine, or not "
+                              "permitted; pick another with --listen");
+    }
+    for (const auto& l : listens_) {
+      if (l.tcp && l.port == 0) {
+        Shutdown(std::chrono::milliseconds(0));
+        return UnavailableError("cannot listen on " + l.grpc_address +
+                                ": the address is in use or not permitted");
+      }
+    }
+    return Status::Ok();
+  }
+
+  std::vector<std::string> uris() const override {
+    std::vector<std::string> out;
+    for (const auto& l : listens_) {
+      out.push_back(l.tcp ? l.uri_prefix + std::to_string(l.port) : l.uri_prefix);
+    }
+    return out;
+  }
+
+  void Shutdown(std::chrono::milliseconds grace) override {
+    std::call_once(shutdown_once_, [&] {
+      dispatcher_.BeginShutdown();  // streams end at their next poll
+      if (server_) server_->Shutdown(std::chrono::system_clock::now() + grace);
+      dispatcher_.WaitStreams();
+      pool_.Stop();
+      {
+        std::lock_guard lock(mu_);
+        stopped_ = true;
+      }
+      cv_.notify_all();
+    });
+  }
+
+  void Wait() override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return stopped_; });
+  }
+
+  ~ServerImpl() override { Shutdown(std::chrono::milliseconds(0)); }
+
+ private:
+  // Every service the API defines (AuthService and PipelineService answer UNIMPLEMENTED, with a
+  // message, until they are served).
+  static std::vector<std::string> ServiceNames() {
+    std::vector<std::string> names;
+    for (const std::string& method : InvokableMethods()) {
+      std::string service = method.substr(0, method.find('/'));
+      if (std::find(names.begin(), names.end(), service) == names.end()) names.push_back(service);
+    }
+    for (const char* extra : {"mlcore.v1.AuthService", "mlcore.v1.PipelineService"}) {
+      if (std::find(names.begin(), names.end(), extra) == names.end()) names.push_back(extra);
+    }
+    return names;
+  }
+
+  std::unique_ptr<Client> client_;
+  WorkerPool pool_;
+  Dispatcher dispatcher_;
+  std::vector<ListenAddress> listens_;
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<grpc::Server> server_;
+  std::once_flag shutdown_once_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  if (!options.insecure_local) {
+    return FailedPreconditionError(
+        "mlc server needs --insecure-local for now: API tokens, project roles and TLS are not "
+        "enforced by this build yet, so it serves only this machine (loopback or a Unix socket)");
+  }
+  if (options.state_dir.empty()) return InvalidArgumentError("the server needs a state directory");
+  ResolvedConfig config;
+  config.backend = "local://" + util::AbsolutePath(options.state_dir);
+  config.backend_source = "argument";
+  config.project_source = "unset";
+  auto backend = BackendRegistry::Global().Create(config.backend);
+  if (!backend.ok()) return backend.status();
+  auto client = std::make_unique<Client>(std::move(backend).value(), config);
+  auto server = std::make_unique<ServerImpl>(std::move(client), options);
+  MLC_RETURN_IF_ERROR(server->Listen(options));
+  return std::unique_ptr<Server>(std::move(server));
+}
+
+}  // namespace mlcore::server
