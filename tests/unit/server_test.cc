@@ -1,0 +1,188 @@
+// mlc server at the wire level: raw gRPC calls against a real server on 127.0.0.1, for what the
+// typed client never sends (malformed and oversized messages, unknown methods), the health and
+// reflection services, the caller's identity and shutdown.
+#include "mlcore/server.h"
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/client_context.h>
+#include <grpcpp/impl/codegen/sync_stream.h>
+
+#include "mlcore/client.h"
+#include "mlcore/v1/projects.pb.h"
+#include "unit/test_support.h"
+
+namespace mlcore {
+namespace {
+
+using testing::TempDir;
+
+struct Fixture {
+  TempDir dir;
+  testing::IsolatedEnv env{dir};
+  std::unique_ptr<server::Server> server;
+  std::string address;  // host:port
+  std::shared_ptr<grpc::Channel> channel;
+
+  Fixture() {
+    server::ServerOptions options;
+    options.state_dir = dir.path() + "/state";
+    options.insecure_local = true;
+    options.listen = {"127.0.0.1:0"};
+    auto started = server::Server::Start(options);
+    REQUIRE(started.ok());
+    server = std::move(started).value();
+    address = server->uris().at(0).substr(std::string("grpc://").size());
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(-1);
+    channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  }
+  ~Fixture() { server->Shutdown(std::chrono::seconds(1)); }
+
+  // One raw unary call; returns the status and fills `response`.
+  grpc::Status Call(const std::string& method, const std::string& request_bytes,
+                    std::string* response = nullptr,
+                    const std::map<std::string, std::string>& metadata = {}) {
+    grpc::GenericStub stub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    for (const auto& [k, v] : metadata) ctx.AddMetadata(k, v);
+    grpc::Slice slice(request_bytes);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer reply;
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&ctx, method, grpc::StubOptions(), &request, &reply,
+                   [&](grpc::Status s) { done.set_value(std::move(s)); });
+    grpc::Status status = done.get_future().get();
+    if (response != nullptr && status.ok()) {
+      std::vector<grpc::Slice> slices;
+      (void)reply.Dump(&slices);
+      response->clear();
+      for (const auto& s : slices)
+        response->append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    return status;
+  }
+};
+
+TEST_CASE("a malformed request is INVALID_ARGUMENT naming the message type") {
+  Fixture f;
+  auto status = f.Call("/mlcore.v1.ProjectService/GetProject", std::string("\xff\xff\xff\x07", 4));
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(status.error_message().find("mlcore.v1.GetProjectRequest") != std::string::npos);
+}
+
+TEST_CASE("an oversized request is refused before it is read") {
+  Fixture f;
+  v1::CreateProjectRequest request;
+  request.mutable_project()->set_name("big");
+  request.mutable_project()->set_description(std::string(65 << 20, 'x'));
+  auto status = f.Call("/mlcore.v1.ProjectService/CreateProject", request.SerializeAsString());
+  CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // Nothing was created.
+  std::string reply;
+  v1::GetProjectRequest get;
+  get.set_name("big");
+  CHECK(f.Call("/mlcore.v1.ProjectService/GetProject", get.SerializeAsString()).error_code() ==
+        grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_CASE("unknown methods and unserved services are UNIMPLEMENTED") {
+  Fixture f;
+  CHECK(f.Call("/mlcore.v1.ProjectService/NoSuch", "").error_code() ==
+        grpc::StatusCode::UNIMPLEMENTED);
+  auto who = f.Call("/mlcore.v1.AuthService/WhoAmI", "");
+  CHECK(who.error_code() == grpc::StatusCode::UNIMPLEMENTED);
+  CHECK(who.error_message().find("AuthService/WhoAmI") != std::string::npos);
+}
+
+TEST_CASE("the health service answers SERVING") {
+  Fixture f;
+  std::string reply;
+  auto status = f.Call("/grpc.health.v1.Health/Check", "", &reply);
+  REQUIRE(status.ok());
+  CHECK(reply == std::string("\x08\x01", 2));  // HealthCheckResponse{status: SERVING}
+}
+
+TEST_CASE("reflection lists every mlcore service") {
+  Fixture f;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::internal::RpcMethod method("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                   grpc::internal::RpcMethod::BIDI_STREAMING, f.channel);
+  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
+      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+          f.channel.get(), method, &ctx));
+  grpc::Slice slice(std::string("\x3a\x00", 2));  // ServerReflectionRequest{list_services: ""}
+  grpc::ByteBuffer request(&slice, 1);
+  REQUIRE(stream->Write(request));
+  stream->WritesDone();
+  grpc::ByteBuffer reply;
+  REQUIRE(stream->Read(&reply));
+  std::vector<grpc::Slice> slices;
+  (void)reply.Dump(&slices);
+  std::string bytes;
+  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const char* service :
+       {"mlcore.v1.JobService", "mlcore.v1.TrackingService", "mlcore.v1.ArtifactService",
+        "mlcore.v1.RegistryService", "mlcore.v1.DataService", "grpc.health.v1.Health"}) {
+    CHECK_MESSAGE(bytes.find(service) != std::string::npos, service);
+  }
+  while (stream->Read(&reply)) {
+  }
+  CHECK(stream->Finish().ok());
+}
+
+TEST_CASE("changes are recorded as made by the caller the SDK names") {
+  Fixture f;
+  v1::CreateProjectRequest request;
+  request.mutable_project()->set_name("owned");
+  std::string reply;
+  REQUIRE(f.Call("/mlcore.v1.ProjectService/CreateProject", request.SerializeAsString(), &reply,
+                 {{"mlc-user", "ann"}})
+              .ok());
+  v1::Project project;
+  REQUIRE(project.ParseFromString(reply));
+  CHECK(project.created_by() == "ann");
+  // An implausible name is not trusted.
+  request.mutable_project()->set_name("owned2");
+  REQUIRE(f.Call("/mlcore.v1.ProjectService/CreateProject", request.SerializeAsString(), &reply,
+                 {{"mlc-user", "ann smith; rm -rf"}})
+              .ok());
+  REQUIRE(project.ParseFromString(reply));
+  CHECK(project.created_by() != "ann smith; rm -rf");
+}
+
+TEST_CASE("shutdown ends an open watch cleanly and refuses new calls") {
+  Fixture f;
+  auto client = Client::Open(f.server->uris().at(0));
+  REQUIRE(client.ok());
+  v1::Project p;
+  p.set_name("w");
+  REQUIRE((*client)->CreateProject(p).ok());
+  std::promise<Status> watch_done;
+  std::thread watcher([&] {
+    v1::WatchRegistryEventsRequest request;
+    request.set_project("w");
+    watch_done.set_value(
+        (*client)->WatchRegistryEvents(request, [](const v1::RegistryEvent&) { return true; }));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the watch start
+  f.server->Shutdown(std::chrono::seconds(5));
+  auto result = watch_done.get_future();
+  REQUIRE(result.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  watcher.join();
+  Status ended = result.get();
+  // The stream ends with OK (drained) or UNAVAILABLE (the server went away): never a hang.
+  CHECK((ended.ok() || ended.code() == StatusCode::kUnavailable));
+  auto after = (*client)->GetProject("w");
+  CHECK(after.status().code() == StatusCode::kUnavailable);
+  CHECK(after.status().message().find(f.address) != std::string::npos);
+}
+
+}  // namespace
+}  // namespace mlcore
