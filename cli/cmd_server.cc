@@ -19,6 +19,7 @@ void AddServerCommand(CLI::App& app, Globals& /*globals*/) {
     int workers = 0;
     bool access_log = false;
     int grace_s = 10;
+    std::string metrics;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -34,6 +35,8 @@ void AddServerCommand(CLI::App& app, Globals& /*globals*/) {
   cmd->add_option("--workers", args->workers, "Threads for unary calls (default 2 x cores, >= 4)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--access-log", args->access_log, "Log one line per call to stderr");
+  cmd->add_option("--metrics-listen", args->metrics,
+                  "Serve Prometheus metrics over HTTP at HOST:PORT (GET /metrics)");
   cmd->add_option("--grace", args->grace_s,
                   "Seconds in-flight calls get to finish on SIGINT/SIGTERM (default 10)")
       ->check(CLI::NonNegativeNumber);
@@ -57,6 +60,7 @@ void AddServerCommand(CLI::App& app, Globals& /*globals*/) {
     options.insecure_local = args->insecure_local;
     options.workers = args->workers;
     options.access_log = args->access_log;
+    options.metrics_listen = args->metrics;
     options.state_dir = args->state;
     if (options.state_dir.empty()) {
       std::string uri = mlcore::DefaultBackendUri();
@@ -65,6 +69,8 @@ void AddServerCommand(CLI::App& app, Globals& /*globals*/) {
     auto server = mlcore::server::Server::Start(options);
     if (!server.ok()) return server.status();
     for (const auto& uri : (*server)->uris()) std::cout << "serving " << uri << "\n";
+    if (!(*server)->metrics_url().empty())
+      std::cout << "metrics " << (*server)->metrics_url() << "\n";
     std::cout << "state " << options.state_dir << std::endl;
     int received = 0;
     sigwait(&signals, &received);

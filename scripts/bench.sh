@@ -16,6 +16,9 @@
 #                                    #   data.hot_read (vs cat), data.cold_fetch (vs curl),
 #                                    #   artifacts.upload, artifacts.download (vs cp -r),
 #                                    #   artifacts.reupload (vs hashing); `artifacts` = the last 3
+#   scripts/bench.sh server          # mlc server (issue 8): server.unary.resolve and
+#                                    #   server.unary.get_job, calls/s from 8 clients over loopback
+#                                    #   vs the same calls in process
 #   scripts/bench.sh registry        # the model registry (issue 7) against MLflow's registry on
 #                                    #   sqlite (bench/registry_bench_mlflow.py in .venv-bench):
 #                                    #   registry.resolve (p50, p99), registry.register (p50,
@@ -39,6 +42,7 @@ targets=(sched_bench jobs_bench mlc mlc-supervisor)
 grep -q tracking_bench_cpp bench/CMakeLists.txt && targets+=(tracking_bench_cpp)
 grep -q data_bench bench/CMakeLists.txt && targets+=(data_bench)
 grep -q registry_bench bench/CMakeLists.txt && targets+=(registry_bench)
+grep -q server_bench bench/CMakeLists.txt && targets+=(server_bench)
 cmake --build "$BUILD" --target "${targets[@]}" -j "${BENCH_BUILD_JOBS:-2}"
 
 sched=()
@@ -46,7 +50,8 @@ jobs=()
 tracking=()
 data=()
 registry=()
-for name in "${@:-sched jobs tracking data registry}"; do
+server=0
+for name in "${@:-sched jobs tracking data registry server}"; do
   for n in $name; do
     case "$n" in
       sched) sched+=(pass packing utilization) ;;
@@ -70,12 +75,13 @@ for name in "${@:-sched jobs tracking data registry}"; do
       registry.resolve*) registry+=(resolve) ;;  # also the line names: registry.resolve.p99, ...
       registry.register*) registry+=(register) ;;
       registry.search) registry+=(search) ;;
+      server | server.*) server=1 ;;
       *) echo "bench.sh: unknown benchmark \"$n\"; known: sched, sched.pass, sched.packing," \
               "sched.utilization, jobs, jobs.submit, jobs.latency, jobs.supervision, tracking," \
               "tracking.log_metric, tracking.log_batch, tracking.read, tracking.train_loop," \
               "tracking.cpp, data, data.hot_read, data.cold_fetch, artifacts, artifacts.upload," \
               "artifacts.download, artifacts.reupload, registry, registry.resolve," \
-              "registry.register, registry.search (or their lines' names, e.g." \
+              "registry.register, registry.search, server (or their lines' names, e.g." \
               "artifacts.upload_large, registry.resolve.p99)" >&2
          exit 2 ;;
     esac
@@ -130,4 +136,9 @@ if ((${#registry[@]})); then
     --models "${BENCH_REGISTRY_MODELS:-10000}" --versions "${BENCH_REGISTRY_VERSIONS:-10}" \
     --peer "$ROOT/.venv-bench/bin/python" --peer-script "$ROOT/bench/registry_bench_mlflow.py" \
     "${registry_args[@]}" | tee -a "$out"
+fi
+if ((server)); then
+  read -r -a server_args <<< "${BENCH_SERVER_ARGS:-}"
+  BENCH_TMP="${BENCH_TMP:-$ROOT/build/bench-tmp}" "$BUILD/bench/server_bench" \
+    "${server_args[@]}" | tee -a "$out"
 fi

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import subprocess
 
 import pytest
 
@@ -20,9 +21,22 @@ def isolated(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib
 
 
 @pytest.fixture
-def backend(isolated: pathlib.Path) -> str:
-    """A fresh local:// backend URI."""
-    return f"local://{isolated}/state"
+def backend(isolated: pathlib.Path):
+    """A fresh backend URI: local:// by default; with MLC_TEST_REMOTE=1, a real `mlc server` on
+    127.0.0.1 serving a fresh state directory, so the same tests run over grpc://."""
+    if os.environ.get("MLC_TEST_REMOTE") != "1":
+        yield f"local://{isolated}/state"
+        return
+    env = dict(os.environ, MLC_NODE_CAPACITY="cpu=4,memory=8Gi,gpu=0")
+    server = subprocess.Popen(
+        [mlc_binary(), "server", "--insecure-local", "--listen", "127.0.0.1:0", "--state",
+         str(isolated / "state")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL, env=env)
+    line = server.stdout.readline()
+    assert line.startswith("serving grpc://"), (line, server.stderr.read())
+    yield line.split()[1]
+    server.terminate()
+    assert server.wait(timeout=30) == 0, server.stderr.read()
 
 
 def mlc_binary() -> str:

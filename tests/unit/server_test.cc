@@ -3,8 +3,13 @@
 // reflection services, the caller's identity and shutdown.
 #include "mlcore/server.h"
 
+#include <unistd.h>
+
+#include <arpa/inet.h>
 #include <chrono>
 #include <future>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <thread>
 
 #include <grpcpp/generic/generic_stub.h>
@@ -28,11 +33,12 @@ struct Fixture {
   std::string address;  // host:port
   std::shared_ptr<grpc::Channel> channel;
 
-  Fixture() {
+  explicit Fixture(std::string metrics_listen = {}) {
     server::ServerOptions options;
     options.state_dir = dir.path() + "/state";
     options.insecure_local = true;
     options.listen = {"127.0.0.1:0"};
+    options.metrics_listen = std::move(metrics_listen);
     auto started = server::Server::Start(options);
     REQUIRE(started.ok());
     server = std::move(started).value();
@@ -68,6 +74,51 @@ struct Fixture {
     return status;
   }
 };
+
+// GET `url` ("http://127.0.0.1:PORT/path") over a plain socket; the whole response.
+std::string HttpGet(const std::string& url) {
+  const std::string rest = url.substr(std::string("http://").size());
+  const std::string hostport = rest.substr(0, rest.find('/'));
+  const std::string path = rest.substr(rest.find('/'));
+  const int port = std::stoi(hostport.substr(hostport.rfind(':') + 1));
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  REQUIRE(send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) response.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return response;
+}
+
+TEST_CASE("/metrics counts calls by method and code, ingested points and gauges") {
+  Fixture f("127.0.0.1:0");
+  const std::string url = f.server->metrics_url();
+  REQUIRE(url.starts_with("http://127.0.0.1:"));
+  v1::GetProjectRequest get;
+  get.set_name("missing");
+  CHECK(f.Call("/mlcore.v1.ProjectService/GetProject", get.SerializeAsString()).error_code() ==
+        grpc::StatusCode::NOT_FOUND);
+  CHECK(f.Call("/mlcore.v1.ProjectService/GetProject", get.SerializeAsString()).error_code() ==
+        grpc::StatusCode::NOT_FOUND);
+  const std::string body = HttpGet(url);
+  CHECK(body.starts_with("HTTP/1.1 200 OK"));
+  CHECK(body.find("mlcore_rpc_calls_total{method=\"mlcore.v1.ProjectService/GetProject\","
+                  "code=\"NOT_FOUND\"} 2\n") != std::string::npos);
+  CHECK(body.find("mlcore_rpc_duration_seconds_count{method=\"mlcore.v1.ProjectService/"
+                  "GetProject\"} 2\n") != std::string::npos);
+  CHECK(body.find("mlcore_metric_points_ingested_total 0\n") != std::string::npos);
+  CHECK(body.find("mlcore_unary_queue_length 0\n") != std::string::npos);
+  CHECK(body.find("mlcore_jobs_running 0\n") != std::string::npos);
+  CHECK(body.find("mlcore_cache_hit_ratio{tier=") != std::string::npos);
+  CHECK(HttpGet(url.substr(0, url.rfind('/')) + "/nope").starts_with("HTTP/1.1 404"));
+}
 
 TEST_CASE("a malformed request is INVALID_ARGUMENT naming the message type") {
   Fixture f;

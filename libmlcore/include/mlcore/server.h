@@ -40,6 +40,10 @@ struct ServerOptions {
   int workers = 0;
   // Log one line per call (method, user, code, milliseconds) at info level.
   bool access_log = false;
+  // Serve Prometheus metrics over plain HTTP at "HOST:PORT" (GET /metrics); empty = off. Calls
+  // and latencies per rpc, metric points ingested, the unary queue, open streams, running jobs
+  // and the data cache's hit ratio per tier.
+  std::string metrics_listen;
 };
 
 class Server {
@@ -53,6 +57,9 @@ class Server {
   // The addresses actually bound, as client URIs ("grpc://127.0.0.1:40123",
   // "grpc+unix:///run/mlc.sock"), in the order of ServerOptions::listen.
   virtual std::vector<std::string> uris() const = 0;
+
+  // "http://HOST:PORT/metrics" when ServerOptions::metrics_listen was set, else empty.
+  virtual std::string metrics_url() const = 0;
 
   // Graceful stop: see the file comment. Idempotent.
   virtual void Shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10)) = 0;

@@ -208,8 +208,14 @@ void Dispatcher::WaitStreams() {
   cv_.wait(lock, [&] { return streams_ == 0; });
 }
 
+int Dispatcher::OpenStreams() {
+  std::lock_guard lock(mu_);
+  return streams_;
+}
+
 void Dispatcher::Log(const MethodDescriptor* method, const std::string& user, const Status& status,
                      double ms) const {
+  metrics_.Record(FullName(method), std::string(StatusCodeName(status.code())), ms / 1000);
   if (!access_log_) return;
   spdlog::info("rpc={} user={} code={} ms={:.2f}{}{}", FullName(method), user,
                StatusCodeName(status.code()), ms,
@@ -254,6 +260,9 @@ Status Dispatcher::RunUnary(grpc::CallbackServerContext* /*ctx*/, const MethodDe
     return Status::Ok();
   }
   MLC_ASSIGN_OR_RETURN(std::unique_ptr<Message> out, Invoke(client_, method, *request));
+  if (name == "mlcore.v1.TrackingService/LogBatch") {
+    metrics_.AddPoints(static_cast<const v1::LogBatchResponse&>(*out).points_written());
+  }
   Serialize(*out, response);
   return Status::Ok();
 }
@@ -320,6 +329,7 @@ Status Dispatcher::RunStream(StreamCall& call, const MethodDescriptor* method) {
       totals.set_batches_received(totals.batches_received() + 1);
       if (applied.duplicate()) totals.set_duplicate_batches(totals.duplicate_batches() + 1);
       totals.set_points_written(totals.points_written() + applied.points_written());
+      metrics_.AddPoints(applied.points_written());
     }
     if (call.Stopped()) return CancelledError("the metric stream was cancelled");
     call.Write(totals);

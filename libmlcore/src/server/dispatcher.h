@@ -10,6 +10,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "mlcore/status.h"
+#include "server/metrics.h"
 
 namespace google::protobuf {
 class MethodDescriptor;
@@ -26,8 +27,9 @@ class StreamCall;
 class Dispatcher {
  public:
   // `post` runs work on the server's worker threads; `client` outlives the dispatcher.
-  Dispatcher(Client& client, std::function<void(std::function<void()>)> post, bool access_log)
-      : client_(client), post_(std::move(post)), access_log_(access_log) {}
+  Dispatcher(Client& client, std::function<void(std::function<void()>)> post, bool access_log,
+             ServerMetrics& metrics)
+      : client_(client), post_(std::move(post)), access_log_(access_log), metrics_(metrics) {}
 
   // A unary call: decoded and run on a worker thread; the reactor finishes it.
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx,
@@ -41,6 +43,8 @@ class Dispatcher {
   void BeginShutdown() { stopping_ = true; }
   // Blocks until every stream thread has finished.
   void WaitStreams();
+  // Streams open now.
+  int OpenStreams();
 
  private:
   friend class StreamCall;
@@ -55,6 +59,7 @@ class Dispatcher {
   Client& client_;
   std::function<void(std::function<void()>)> post_;
   bool access_log_;
+  ServerMetrics& metrics_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable cv_;

@@ -24,6 +24,7 @@
 #include "mlcore/invoke.h"
 #include "remote/grpc_status.h"
 #include "server/dispatcher.h"
+#include "server/metrics.h"
 #include "util/fs.h"
 
 namespace mlcore::server {
@@ -39,6 +40,10 @@ class WorkerPool {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
   }
   ~WorkerPool() { Stop(); }
+  size_t QueueLength() {
+    std::lock_guard lock(mu_);
+    return queue_.size();
+  }
   void Post(std::function<void()> work) {
     std::lock_guard lock(mu_);
     queue_.push_back(std::move(work));
@@ -174,7 +179,7 @@ class ServerImpl final : public Server {
                   : std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()))),
         dispatcher_(
             *client_, [this](std::function<void()> work) { pool_.Post(std::move(work)); },
-            options.access_log) {}
+            options.access_log, metrics_) {}
 
   Status Listen(const ServerOptions& options) {
     std::vector<std::string> addresses = options.listen;
@@ -221,7 +226,63 @@ class ServerImpl final : public Server {
                                 ": the address is in use or not permitted");
       }
     }
+    if (!options.metrics_listen.empty()) {
+      auto host = options.metrics_listen.substr(0, options.metrics_listen.rfind(':'));
+      if (options.insecure_local && !IsLoopbackHost(host)) {
+        Shutdown(std::chrono::milliseconds(0));
+        return InvalidArgumentError("--insecure-local serves metrics only on loopback, not \"" +
+                                    host + "\"");
+      }
+      auto http = MetricsHttp::Start(options.metrics_listen, [this] { return RenderMetrics(); });
+      if (!http.ok()) {
+        Shutdown(std::chrono::milliseconds(0));
+        return http.status();
+      }
+      metrics_http_ = std::move(http).value();
+    }
     return Status::Ok();
+  }
+
+  std::string metrics_url() const override {
+    return metrics_http_ ? metrics_http_->url() : std::string();
+  }
+
+  // The recorded metrics plus the gauges read at scrape time.
+  std::string RenderMetrics() {
+    std::string out = metrics_.Render();
+    out +=
+        "# HELP mlcore_unary_queue_length Unary calls waiting for a worker.\n"
+        "# TYPE mlcore_unary_queue_length gauge\n"
+        "mlcore_unary_queue_length " +
+        std::to_string(pool_.QueueLength()) + "\n";
+    out +=
+        "# HELP mlcore_open_streams Streaming calls open now.\n"
+        "# TYPE mlcore_open_streams gauge\n"
+        "mlcore_open_streams " +
+        std::to_string(dispatcher_.OpenStreams()) + "\n";
+    v1::ListJobsRequest running;
+    running.set_project("*");
+    running.add_states(v1::JOB_STATE_RUNNING);
+    running.set_page_size(1000);
+    if (auto jobs = client_->ListJobs(running); jobs.ok()) {
+      out +=
+          "# HELP mlcore_jobs_running Jobs running now (first 1000 counted).\n"
+          "# TYPE mlcore_jobs_running gauge\n"
+          "mlcore_jobs_running " +
+          std::to_string(jobs->jobs_size()) + "\n";
+    }
+    if (auto stats = client_->GetCacheStats(); stats.ok()) {
+      out +=
+          "# HELP mlcore_cache_hit_ratio Loads served by a data-cache tier / loads that looked "
+          "in it.\n# TYPE mlcore_cache_hit_ratio gauge\n";
+      for (const auto& tier : stats->tiers()) {
+        const int64_t looked = tier.hits() + tier.misses();
+        std::string name = v1::CacheTier_Name(tier.tier());
+        out += "mlcore_cache_hit_ratio{tier=\"" + name + "\"} " +
+               std::to_string(looked == 0 ? 0.0 : static_cast<double>(tier.hits()) / looked) + "\n";
+      }
+    }
+    return out;
   }
 
   std::vector<std::string> uris() const override {
@@ -234,6 +295,7 @@ class ServerImpl final : public Server {
 
   void Shutdown(std::chrono::milliseconds grace) override {
     std::call_once(shutdown_once_, [&] {
+      if (metrics_http_) metrics_http_->Stop();
       dispatcher_.BeginShutdown();  // streams end at their next poll
       if (server_) server_->Shutdown(std::chrono::system_clock::now() + grace);
       dispatcher_.WaitStreams();
@@ -269,8 +331,10 @@ class ServerImpl final : public Server {
   }
 
   std::unique_ptr<Client> client_;
+  ServerMetrics metrics_;
   WorkerPool pool_;
   Dispatcher dispatcher_;
+  std::unique_ptr<MetricsHttp> metrics_http_;
   std::vector<ListenAddress> listens_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
