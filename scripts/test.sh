@@ -41,6 +41,10 @@ build_dev() { scripts/build.sh dev; }
 ctest_dev() { ctest --preset dev -j2; }
 python_install() { .venv/bin/python -m pip install -q --no-build-isolation "$ROOT"; }
 pytest_all() { MLC_BIN="$ROOT/build/dev/cli/mlc" .venv/bin/python -m pytest -q tests; }
+# The Python suite again, each test against a fresh `mlc server` over grpc:// (tests/conftest.py).
+pytest_remote() {
+  MLC_TEST_REMOTE=1 MLC_BIN="$ROOT/build/dev/cli/mlc" .venv/bin/python -m pytest -q tests/python
+}
 go_tests() {
   local lib="$ROOT/build/dev/libmlcore"
   scripts/gen-go.sh --check &&
@@ -59,6 +63,7 @@ step "build (dev preset)" build_dev
 step "ctest: unit, conformance, C ABI, C example" ctest_dev
 step "pip install . (Python package)" python_install
 step "pytest: Python API, CLI black box, examples" pytest_all
+step "pytest: Python API over grpc:// (a real mlc server per test)" pytest_remote
 step "go test (cgo over libmlcore.so)" go_tests
 step "clang-format check" format_check
 if [ $quick -eq 0 ]; then

@@ -43,3 +43,18 @@ def mlc_binary() -> str:
     """The built `mlc` (MLC_BIN, else the dev build)."""
     root = pathlib.Path(__file__).resolve().parents[1]
     return os.path.abspath(os.environ.get("MLC_BIN", str(root / "build" / "dev" / "cli" / "mlc")))
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "local_only(reason): the test needs local:// (skipped, visibly, over grpc://)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("MLC_TEST_REMOTE") != "1":
+        return
+    for item in items:
+        marker = item.get_closest_marker("local_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "needs local://"
+            item.add_marker(pytest.mark.skip(reason=f"local:// only: {reason}"))

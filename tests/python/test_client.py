@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import threading
 
 import pytest
@@ -95,7 +96,7 @@ def test_generic_conversion_reports_bad_requests(backend):
     out = client.invoke("ProjectService/CreateProject", {"project": {"name": "y", "guaranteed": {"cpuMillis": 500}}})
     assert out["guaranteed"]["cpu_millis"] == 500
     info = client.backend_info()
-    assert info.scheme == "local"
+    assert info.scheme == ("grpc" if os.environ.get("MLC_TEST_REMOTE") == "1" else "local")
     assert "CAPABILITY_PROJECTS" in info.capabilities
 
 

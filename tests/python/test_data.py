@@ -230,6 +230,7 @@ def test_prefetch_one_good_one_bad(client, tmp_path):
     assert at[0].uri == good and not at[0].code
 
 
+@pytest.mark.local_only("a load's progress is not streamed over grpc:// yet (only its end)")
 def test_progress_callbacks_cancel_and_propagate(client, tmp_path):
     (tmp_path / "big.bin").write_bytes(os.urandom(3 << 20))
 

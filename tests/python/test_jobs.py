@@ -158,6 +158,7 @@ def test_quota_helper_and_module_functions(client, backend):
     assert [u.project for u in mlcore.quota()] == ["ml"]
 
 
+@pytest.mark.local_only("exec runs in the job's process on this machine")
 def test_exec_in_a_running_job(client, tmp_path):
     job = client.submit_job(["sh", "-c", "echo ready; exec sleep 60"], working_dir=str(tmp_path),
                             env={"STAGE": "train"})

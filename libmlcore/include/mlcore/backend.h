@@ -205,7 +205,8 @@ class Backend {
                                      const std::function<bool()>& keep_watching) = 0;
   // Client has checked the URL, the secret reference's shape and the filters' values; the backend
   // sets id, create_time and created_by.
-  virtual Result<v1::Webhook> CreateWebhook(const v1::Webhook& webhook) = 0;
+  // An ENV secret's value is in `request.secret_value` (Client read it).
+  virtual Result<v1::Webhook> CreateWebhook(const v1::CreateWebhookRequest& request) = 0;
   virtual Result<v1::ListWebhooksResponse> ListWebhooks(const v1::ListWebhooksRequest& request) = 0;
   virtual Status DeleteWebhook(const std::string& id) = 0;
   virtual Result<v1::WebhookDelivery> TestWebhook(const std::string& id) = 0;

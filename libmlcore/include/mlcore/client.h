@@ -276,6 +276,9 @@ class Client {
   // http, malformed secret reference or filters), NOT_FOUND (project, model in `models`),
   // FAILED_PRECONDITION (the secret cannot be resolved now).
   Result<v1::Webhook> CreateWebhook(const v1::Webhook& webhook);
+  // The same with the request: an ENV secret's value in `secret_value` is used as given (a server
+  // passing on a remote caller's value), else read from this process's environment.
+  Result<v1::Webhook> CreateWebhook(const v1::CreateWebhookRequest& request);
   Result<v1::ListWebhooksResponse> ListWebhooks(const v1::ListWebhooksRequest& request);
   // Deletes a webhook and its unfinished deliveries (the log stays). Errors: NOT_FOUND.
   Status DeleteWebhook(const std::string& id);

@@ -1,6 +1,7 @@
 // Client: RegistryService's events, watched and delivered to webhooks. Validation lives here so
 // every backend reports the same errors.
 #include <cctype>
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/validation.h"
@@ -88,7 +89,15 @@ Status Client::WatchRegistryEvents(const v1::WatchRegistryEventsRequest& r,
 }
 
 Result<v1::Webhook> Client::CreateWebhook(const v1::Webhook& webhook) {
-  v1::Webhook hook = webhook;
+  v1::CreateWebhookRequest request;
+  *request.mutable_webhook() = webhook;
+  return CreateWebhook(request);
+}
+
+Result<v1::Webhook> Client::CreateWebhook(const v1::CreateWebhookRequest& request) {
+  const v1::Webhook& webhook = request.webhook();
+  v1::CreateWebhookRequest out = request;
+  v1::Webhook& hook = *out.mutable_webhook();
   MLC_ASSIGN_OR_RETURN(*hook.mutable_project(), ProjectOrDefault(webhook.project(), "a webhook"));
   MLC_RETURN_IF_ERROR(ValidateProjectName(hook.project()));
   MLC_RETURN_IF_ERROR(registry::ValidateWebhookUrl(hook.url()));
@@ -111,6 +120,17 @@ Result<v1::Webhook> Client::CreateWebhook(const v1::Webhook& webhook) {
     if (!secret->key().empty() && !IsVariableName(secret->key())) {
       return InvalidArgumentError("invalid environment variable name \"" + secret->key() + "\"");
     }
+    if (out.secret_value().empty()) {
+      // Read here, in the caller's process: a remote backend must not read its own environment.
+      const std::string var = secret->key().empty() ? secret->name() : secret->key();
+      const char* value = std::getenv(var.c_str());
+      if (value == nullptr || *value == '\0') {
+        return FailedPreconditionError("webhook secret " + secret->name() +
+                                       ": environment variable " + var +
+                                       " is not set; export it and retry");
+      }
+      out.set_secret_value(value);
+    }
   } else if (secret->source() == v1::SECRET_SOURCE_FILE) {
     if (secret->path().empty()) {
       return InvalidArgumentError("secret " + secret->name() +
@@ -127,7 +147,7 @@ Result<v1::Webhook> Client::CreateWebhook(const v1::Webhook& webhook) {
   }
   MLC_RETURN_IF_ERROR(ValidateEventTypes(hook.event_types(), false));
   MLC_RETURN_IF_ERROR(ValidateModels(hook.models()));
-  return backend_->CreateWebhook(hook);
+  return backend_->CreateWebhook(out);
 }
 
 Result<v1::ListWebhooksResponse> Client::ListWebhooks(const v1::ListWebhooksRequest& r) {

@@ -130,7 +130,7 @@ class LocalBackend final : public Backend {
   Status WatchRegistryEvents(const v1::WatchRegistryEventsRequest& request,
                              const std::function<bool(const v1::RegistryEvent&)>& sink,
                              const std::function<bool()>& keep_watching) override;
-  Result<v1::Webhook> CreateWebhook(const v1::Webhook& webhook) override;
+  Result<v1::Webhook> CreateWebhook(const v1::CreateWebhookRequest& request) override;
   Result<v1::ListWebhooksResponse> ListWebhooks(const v1::ListWebhooksRequest& request) override;
   Status DeleteWebhook(const std::string& id) override;
   Result<v1::WebhookDelivery> TestWebhook(const std::string& id) override;

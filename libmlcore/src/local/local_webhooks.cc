@@ -48,7 +48,8 @@ Status LocalBackend::WatchRegistryEvents(const v1::WatchRegistryEventsRequest& r
   }
 }
 
-Result<v1::Webhook> LocalBackend::CreateWebhook(const v1::Webhook& webhook) {
+Result<v1::Webhook> LocalBackend::CreateWebhook(const v1::CreateWebhookRequest& request) {
+  const v1::Webhook& webhook = request.webhook();
   MLC_RETURN_IF_ERROR(CheckProjectExists(webhook.project()));
   MLC_ASSIGN_OR_RETURN(RegistryStore * store, Registry());
   for (const std::string& model : webhook.models()) {
@@ -58,7 +59,7 @@ Result<v1::Webhook> LocalBackend::CreateWebhook(const v1::Webhook& webhook) {
   hook.set_id(util::RandomHexId("wh-", 16));
   *hook.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(NowMicros());
   hook.set_created_by(util::CurrentUser());
-  MLC_RETURN_IF_ERROR(CaptureWebhookSecret(dir_, hook));
+  MLC_RETURN_IF_ERROR(CaptureWebhookSecret(dir_, hook, request.secret_value()));
   Status stored = store->CreateWebhook(hook);
   if (!stored.ok()) {
     ForgetWebhookSecret(dir_, hook.id());

@@ -81,8 +81,12 @@ WebhookPolicy WebhookPolicy::FromEnvironment() {
   return p;
 }
 
-Status CaptureWebhookSecret(const std::string& state_dir, const v1::Webhook& hook) {
-  MLC_ASSIGN_OR_RETURN(std::string value, ReadReference(hook.secret()));
+Status CaptureWebhookSecret(const std::string& state_dir, const v1::Webhook& hook,
+                            const std::string& provided) {
+  std::string value = provided;
+  if (value.empty() || hook.secret().source() != v1::SECRET_SOURCE_ENV) {
+    MLC_ASSIGN_OR_RETURN(value, ReadReference(hook.secret()));
+  }
   if (hook.secret().source() != v1::SECRET_SOURCE_ENV) return Status::Ok();
   std::error_code ec;
   std::filesystem::create_directories(state_dir + "/webhook-secrets", ec);

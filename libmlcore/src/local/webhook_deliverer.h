@@ -29,10 +29,12 @@ struct WebhookPolicy {
   static WebhookPolicy FromEnvironment();
 };
 
-// Checks `hook.secret` and, for ENV, captures its value now into the state directory.
-// Errors: INVALID_ARGUMENT (malformed reference), FAILED_PRECONDITION (the variable is unset, the
-// file is not owner-only), NOT_FOUND (no such file or key).
-Status CaptureWebhookSecret(const std::string& state_dir, const v1::Webhook& hook);
+// Checks `hook.secret` and, for ENV, captures its value now into the state directory: `value`
+// when not empty (the caller read it), else the variable of this process. Errors:
+// INVALID_ARGUMENT (malformed reference), FAILED_PRECONDITION (the variable is unset, the file is
+// not owner-only), NOT_FOUND (no such file or key).
+Status CaptureWebhookSecret(const std::string& state_dir, const v1::Webhook& hook,
+                            const std::string& value = {});
 // Forgets a captured secret (no error when there is none).
 void ForgetWebhookSecret(const std::string& state_dir, const std::string& webhook_id);
 // The secret's value for a delivery now. Errors as CaptureWebhookSecret's.

@@ -395,9 +395,15 @@ class GrpcBackend final : public Backend {
   }
 
   // --- Data cache (the server machine's) ---
-  Result<v1::LoadResponse> LoadData(const v1::LoadRequest& r,
-                                    const std::function<bool(uint64_t, uint64_t)>&) override {
-    return Unary(data_.get(), &v1::DataService::Stub::Load, r, /*long_running=*/true);
+  // The load runs on the server; its progress is reported here once, when it is done.
+  Result<v1::LoadResponse> LoadData(
+      const v1::LoadRequest& r, const std::function<bool(uint64_t, uint64_t)>& progress) override {
+    auto loaded = Unary(data_.get(), &v1::DataService::Stub::Load, r, /*long_running=*/true);
+    if (loaded.ok() && progress) {
+      const auto size = static_cast<uint64_t>(loaded->size_bytes());
+      progress(size, size);
+    }
+    return loaded;
   }
   Result<v1::ListCacheEntriesResponse> ListCacheEntries(
       const v1::ListCacheEntriesRequest& r) override {
@@ -484,9 +490,7 @@ class GrpcBackend final : public Backend {
         },
         sink, keep_watching);
   }
-  Result<v1::Webhook> CreateWebhook(const v1::Webhook& webhook) override {
-    v1::CreateWebhookRequest r;
-    *r.mutable_webhook() = webhook;
+  Result<v1::Webhook> CreateWebhook(const v1::CreateWebhookRequest& r) override {
     return Unary(registry_.get(), &v1::RegistryService::Stub::CreateWebhook, r);
   }
   Result<v1::ListWebhooksResponse> ListWebhooks(const v1::ListWebhooksRequest& r) override {

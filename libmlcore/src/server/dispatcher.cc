@@ -15,6 +15,7 @@
 #include "mlcore/invoke.h"
 #include "mlcore/v1/artifacts.pb.h"
 #include "mlcore/v1/jobs.pb.h"
+#include "mlcore/v1/registry.pb.h"
 #include "mlcore/v1/tracking.pb.h"
 #include "remote/grpc_status.h"
 #include "util/fs.h"
@@ -251,6 +252,15 @@ Status Dispatcher::RunUnary(grpc::CallbackServerContext* /*ctx*/, const MethodDe
     MLC_ASSIGN_OR_RETURN(v1::Job job, client_.SubmitPreparedJob(std::move(submission)));
     Serialize(job, response);
     return Status::Ok();
+  }
+  if (name == "mlcore.v1.RegistryService/CreateWebhook") {
+    const auto& r = static_cast<const v1::CreateWebhookRequest&>(*request);
+    if (r.webhook().secret().source() == v1::SECRET_SOURCE_ENV && r.secret_value().empty()) {
+      return FailedPreconditionError(
+          "webhook secret " + r.webhook().secret().name() +
+          " comes from the caller's environment, but its value was not sent (secret_value); the "
+          "server never reads its own environment. Create the webhook through an mlcore SDK");
+    }
   }
   if (name == "mlcore.v1.ArtifactService/GetUploadStatus") {
     auto& r = static_cast<v1::GetUploadStatusRequest&>(*request);
