@@ -242,9 +242,7 @@ const std::map<std::string, Handler>& Handlers() {
            })},
       {"mlcore.v1.RegistryService/CreateWebhook",
        Typed<v1::CreateWebhookRequest, v1::Webhook>(
-           [](Client& c, const v1::CreateWebhookRequest& r) {
-             return c.CreateWebhook(r);
-           })},
+           [](Client& c, const v1::CreateWebhookRequest& r) { return c.CreateWebhook(r); })},
       {"mlcore.v1.RegistryService/ListWebhooks",
        Typed<v1::ListWebhooksRequest, v1::ListWebhooksResponse>(
            [](Client& c, const v1::ListWebhooksRequest& r) { return c.ListWebhooks(r); })},
