@@ -1231,7 +1231,20 @@ type SubmitJobRequest struct {
 	Spec *JobSpec `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
 	// Client-chosen id (a UUID) making the submit idempotent: a retry with the same id returns the
 	// job created by the first call instead of a second job. Empty = not idempotent.
-	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// What the submitting SDK captured on its side (base environment, git source, datasets); the
+	// server records it with the job. The spec must then carry everything else: an absolute
+	// working directory that exists on the server. A server never fills these from its own process.
+	Reproducibility *ReproducibilityRecord `protobuf:"bytes,3,opt,name=reproducibility,proto3" json:"reproducibility,omitempty"`
+	// Values of the spec's ENV secret references, by secret name, read from the submitter's
+	// environment. Handed to the job only; never stored, logged or returned. A server refuses an
+	// ENV secret whose value is missing here (FAILED_PRECONDITION).
+	SecretValues map[string]string `protobuf:"bytes,4,rep,name=secret_values,json=secretValues,proto3" json:"secret_values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Files kept with the job (the dirty git diff as "git-diff.patch"), by name; at most 16 MiB in
+	// all.
+	Attachments map[string][]byte `protobuf:"bytes,5,rep,name=attachments,proto3" json:"attachments,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Id of the job this one reruns; empty for a new job.
+	RerunOf       string `protobuf:"bytes,6,opt,name=rerun_of,json=rerunOf,proto3" json:"rerun_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1276,6 +1289,34 @@ func (x *SubmitJobRequest) GetSpec() *JobSpec {
 func (x *SubmitJobRequest) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
+	}
+	return ""
+}
+
+func (x *SubmitJobRequest) GetReproducibility() *ReproducibilityRecord {
+	if x != nil {
+		return x.Reproducibility
+	}
+	return nil
+}
+
+func (x *SubmitJobRequest) GetSecretValues() map[string]string {
+	if x != nil {
+		return x.SecretValues
+	}
+	return nil
+}
+
+func (x *SubmitJobRequest) GetAttachments() map[string][]byte {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *SubmitJobRequest) GetRerunOf() string {
+	if x != nil {
+		return x.RerunOf
 	}
 	return ""
 }
@@ -2519,11 +2560,21 @@ const file_mlcore_v1_jobs_proto_rawDesc = "" +
 	"\x06stream\x18\x02 \x01(\x0e2\x14.mlcore.v1.LogStreamR\x06stream\x12\x12\n" +
 	"\x04text\x18\x03 \x01(\tR\x04text\x12\x18\n" +
 	"\areplica\x18\x04 \x01(\x05R\areplica\x12\x18\n" +
-	"\aattempt\x18\x05 \x01(\x05R\aattempt\"Y\n" +
+	"\aattempt\x18\x05 \x01(\x05R\aattempt\"\xe5\x03\n" +
 	"\x10SubmitJobRequest\x12&\n" +
 	"\x04spec\x18\x01 \x01(\v2\x12.mlcore.v1.JobSpecR\x04spec\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"u\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12J\n" +
+	"\x0freproducibility\x18\x03 \x01(\v2 .mlcore.v1.ReproducibilityRecordR\x0freproducibility\x12R\n" +
+	"\rsecret_values\x18\x04 \x03(\v2-.mlcore.v1.SubmitJobRequest.SecretValuesEntryR\fsecretValues\x12N\n" +
+	"\vattachments\x18\x05 \x03(\v2,.mlcore.v1.SubmitJobRequest.AttachmentsEntryR\vattachments\x12\x19\n" +
+	"\brerun_of\x18\x06 \x01(\tR\arerunOf\x1a?\n" +
+	"\x11SecretValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
+	"\x10AttachmentsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"u\n" +
 	"\rGetJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12&\n" +
 	"\x04view\x18\x02 \x01(\x0e2\x12.mlcore.v1.JobViewR\x04view\x12\x18\n" +
@@ -2657,7 +2708,7 @@ func file_mlcore_v1_jobs_proto_rawDescGZIP() []byte {
 }
 
 var file_mlcore_v1_jobs_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_mlcore_v1_jobs_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_mlcore_v1_jobs_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_mlcore_v1_jobs_proto_goTypes = []any{
 	(JobState)(0),                 // 0: mlcore.v1.JobState
 	(LogStream)(0),                // 1: mlcore.v1.LogStream
@@ -2690,92 +2741,97 @@ var file_mlcore_v1_jobs_proto_goTypes = []any{
 	nil,                           // 28: mlcore.v1.JobSpec.LabelsEntry
 	nil,                           // 29: mlcore.v1.JobSpec.NodeSelectorEntry
 	nil,                           // 30: mlcore.v1.ReproducibilityRecord.EnvironmentEntry
-	nil,                           // 31: mlcore.v1.ListJobsRequest.LabelsEntry
-	(*durationpb.Duration)(nil),   // 32: google.protobuf.Duration
-	(*SecretRef)(nil),             // 33: mlcore.v1.SecretRef
-	(*Resources)(nil),             // 34: mlcore.v1.Resources
-	(*DatasetRef)(nil),            // 35: mlcore.v1.DatasetRef
-	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
-	(*SourceCode)(nil),            // 37: mlcore.v1.SourceCode
-	(QosClass)(0),                 // 38: mlcore.v1.QosClass
-	(*LintProblem)(nil),           // 39: mlcore.v1.LintProblem
+	nil,                           // 31: mlcore.v1.SubmitJobRequest.SecretValuesEntry
+	nil,                           // 32: mlcore.v1.SubmitJobRequest.AttachmentsEntry
+	nil,                           // 33: mlcore.v1.ListJobsRequest.LabelsEntry
+	(*durationpb.Duration)(nil),   // 34: google.protobuf.Duration
+	(*SecretRef)(nil),             // 35: mlcore.v1.SecretRef
+	(*Resources)(nil),             // 36: mlcore.v1.Resources
+	(*DatasetRef)(nil),            // 37: mlcore.v1.DatasetRef
+	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
+	(*SourceCode)(nil),            // 39: mlcore.v1.SourceCode
+	(QosClass)(0),                 // 40: mlcore.v1.QosClass
+	(*LintProblem)(nil),           // 41: mlcore.v1.LintProblem
 }
 var file_mlcore_v1_jobs_proto_depIdxs = []int32{
-	32, // 0: mlcore.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
-	32, // 1: mlcore.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
+	34, // 0: mlcore.v1.RetryPolicy.initial_backoff:type_name -> google.protobuf.Duration
+	34, // 1: mlcore.v1.RetryPolicy.max_backoff:type_name -> google.protobuf.Duration
 	27, // 2: mlcore.v1.JobSpec.env:type_name -> mlcore.v1.JobSpec.EnvEntry
-	33, // 3: mlcore.v1.JobSpec.secrets:type_name -> mlcore.v1.SecretRef
-	34, // 4: mlcore.v1.JobSpec.resources:type_name -> mlcore.v1.Resources
-	32, // 5: mlcore.v1.JobSpec.deadline:type_name -> google.protobuf.Duration
-	32, // 6: mlcore.v1.JobSpec.ttl:type_name -> google.protobuf.Duration
-	32, // 7: mlcore.v1.JobSpec.termination_grace_period:type_name -> google.protobuf.Duration
+	35, // 3: mlcore.v1.JobSpec.secrets:type_name -> mlcore.v1.SecretRef
+	36, // 4: mlcore.v1.JobSpec.resources:type_name -> mlcore.v1.Resources
+	34, // 5: mlcore.v1.JobSpec.deadline:type_name -> google.protobuf.Duration
+	34, // 6: mlcore.v1.JobSpec.ttl:type_name -> google.protobuf.Duration
+	34, // 7: mlcore.v1.JobSpec.termination_grace_period:type_name -> google.protobuf.Duration
 	3,  // 8: mlcore.v1.JobSpec.retry:type_name -> mlcore.v1.RetryPolicy
-	35, // 9: mlcore.v1.JobSpec.input_datasets:type_name -> mlcore.v1.DatasetRef
+	37, // 9: mlcore.v1.JobSpec.input_datasets:type_name -> mlcore.v1.DatasetRef
 	28, // 10: mlcore.v1.JobSpec.labels:type_name -> mlcore.v1.JobSpec.LabelsEntry
 	29, // 11: mlcore.v1.JobSpec.node_selector:type_name -> mlcore.v1.JobSpec.NodeSelectorEntry
-	36, // 12: mlcore.v1.JobEvent.time:type_name -> google.protobuf.Timestamp
+	38, // 12: mlcore.v1.JobEvent.time:type_name -> google.protobuf.Timestamp
 	0,  // 13: mlcore.v1.JobEvent.from_state:type_name -> mlcore.v1.JobState
 	0,  // 14: mlcore.v1.JobEvent.to_state:type_name -> mlcore.v1.JobState
-	32, // 15: mlcore.v1.ResourceUsage.wall_time:type_name -> google.protobuf.Duration
-	37, // 16: mlcore.v1.ReproducibilityRecord.source:type_name -> mlcore.v1.SourceCode
+	34, // 15: mlcore.v1.ResourceUsage.wall_time:type_name -> google.protobuf.Duration
+	39, // 16: mlcore.v1.ReproducibilityRecord.source:type_name -> mlcore.v1.SourceCode
 	30, // 17: mlcore.v1.ReproducibilityRecord.environment:type_name -> mlcore.v1.ReproducibilityRecord.EnvironmentEntry
-	35, // 18: mlcore.v1.ReproducibilityRecord.input_datasets:type_name -> mlcore.v1.DatasetRef
+	37, // 18: mlcore.v1.ReproducibilityRecord.input_datasets:type_name -> mlcore.v1.DatasetRef
 	4,  // 19: mlcore.v1.Job.spec:type_name -> mlcore.v1.JobSpec
 	0,  // 20: mlcore.v1.Job.state:type_name -> mlcore.v1.JobState
 	5,  // 21: mlcore.v1.Job.events:type_name -> mlcore.v1.JobEvent
-	36, // 22: mlcore.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	36, // 23: mlcore.v1.Job.start_time:type_name -> google.protobuf.Timestamp
-	36, // 24: mlcore.v1.Job.end_time:type_name -> google.protobuf.Timestamp
+	38, // 22: mlcore.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	38, // 23: mlcore.v1.Job.start_time:type_name -> google.protobuf.Timestamp
+	38, // 24: mlcore.v1.Job.end_time:type_name -> google.protobuf.Timestamp
 	6,  // 25: mlcore.v1.Job.resources_used:type_name -> mlcore.v1.ResourceUsage
 	7,  // 26: mlcore.v1.Job.reproducibility:type_name -> mlcore.v1.ReproducibilityRecord
-	38, // 27: mlcore.v1.Job.qos:type_name -> mlcore.v1.QosClass
-	34, // 28: mlcore.v1.Job.resources:type_name -> mlcore.v1.Resources
-	36, // 29: mlcore.v1.Job.deadline_time:type_name -> google.protobuf.Timestamp
-	36, // 30: mlcore.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	40, // 27: mlcore.v1.Job.qos:type_name -> mlcore.v1.QosClass
+	36, // 28: mlcore.v1.Job.resources:type_name -> mlcore.v1.Resources
+	38, // 29: mlcore.v1.Job.deadline_time:type_name -> google.protobuf.Timestamp
+	38, // 30: mlcore.v1.LogLine.time:type_name -> google.protobuf.Timestamp
 	1,  // 31: mlcore.v1.LogLine.stream:type_name -> mlcore.v1.LogStream
 	4,  // 32: mlcore.v1.SubmitJobRequest.spec:type_name -> mlcore.v1.JobSpec
-	2,  // 33: mlcore.v1.GetJobRequest.view:type_name -> mlcore.v1.JobView
-	0,  // 34: mlcore.v1.ListJobsRequest.states:type_name -> mlcore.v1.JobState
-	31, // 35: mlcore.v1.ListJobsRequest.labels:type_name -> mlcore.v1.ListJobsRequest.LabelsEntry
-	2,  // 36: mlcore.v1.ListJobsRequest.view:type_name -> mlcore.v1.JobView
-	8,  // 37: mlcore.v1.ListJobsResponse.jobs:type_name -> mlcore.v1.Job
-	36, // 38: mlcore.v1.StreamJobLogsRequest.since:type_name -> google.protobuf.Timestamp
-	1,  // 39: mlcore.v1.StreamJobLogsRequest.streams:type_name -> mlcore.v1.LogStream
-	9,  // 40: mlcore.v1.StreamJobLogsResponse.lines:type_name -> mlcore.v1.LogLine
-	32, // 41: mlcore.v1.CancelJobRequest.grace_period:type_name -> google.protobuf.Duration
-	4,  // 42: mlcore.v1.LintJobSpecRequest.spec:type_name -> mlcore.v1.JobSpec
-	39, // 43: mlcore.v1.LintJobSpecResponse.problems:type_name -> mlcore.v1.LintProblem
-	4,  // 44: mlcore.v1.LintJobSpecResponse.resolved_spec:type_name -> mlcore.v1.JobSpec
-	36, // 45: mlcore.v1.WatchJobsRequest.since:type_name -> google.protobuf.Timestamp
-	5,  // 46: mlcore.v1.WatchJobsResponse.event:type_name -> mlcore.v1.JobEvent
-	8,  // 47: mlcore.v1.WatchJobsResponse.job:type_name -> mlcore.v1.Job
-	10, // 48: mlcore.v1.JobService.SubmitJob:input_type -> mlcore.v1.SubmitJobRequest
-	11, // 49: mlcore.v1.JobService.GetJob:input_type -> mlcore.v1.GetJobRequest
-	12, // 50: mlcore.v1.JobService.ListJobs:input_type -> mlcore.v1.ListJobsRequest
-	14, // 51: mlcore.v1.JobService.StreamJobLogs:input_type -> mlcore.v1.StreamJobLogsRequest
-	16, // 52: mlcore.v1.JobService.CancelJob:input_type -> mlcore.v1.CancelJobRequest
-	17, // 53: mlcore.v1.JobService.PreemptJob:input_type -> mlcore.v1.PreemptJobRequest
-	18, // 54: mlcore.v1.JobService.RerunJob:input_type -> mlcore.v1.RerunJobRequest
-	19, // 55: mlcore.v1.JobService.LintJobSpec:input_type -> mlcore.v1.LintJobSpecRequest
-	21, // 56: mlcore.v1.JobService.WatchJobs:input_type -> mlcore.v1.WatchJobsRequest
-	23, // 57: mlcore.v1.JobService.ExecJob:input_type -> mlcore.v1.ExecJobRequest
-	25, // 58: mlcore.v1.JobService.PortForward:input_type -> mlcore.v1.PortForwardRequest
-	8,  // 59: mlcore.v1.JobService.SubmitJob:output_type -> mlcore.v1.Job
-	8,  // 60: mlcore.v1.JobService.GetJob:output_type -> mlcore.v1.Job
-	13, // 61: mlcore.v1.JobService.ListJobs:output_type -> mlcore.v1.ListJobsResponse
-	15, // 62: mlcore.v1.JobService.StreamJobLogs:output_type -> mlcore.v1.StreamJobLogsResponse
-	8,  // 63: mlcore.v1.JobService.CancelJob:output_type -> mlcore.v1.Job
-	8,  // 64: mlcore.v1.JobService.PreemptJob:output_type -> mlcore.v1.Job
-	8,  // 65: mlcore.v1.JobService.RerunJob:output_type -> mlcore.v1.Job
-	20, // 66: mlcore.v1.JobService.LintJobSpec:output_type -> mlcore.v1.LintJobSpecResponse
-	22, // 67: mlcore.v1.JobService.WatchJobs:output_type -> mlcore.v1.WatchJobsResponse
-	24, // 68: mlcore.v1.JobService.ExecJob:output_type -> mlcore.v1.ExecJobResponse
-	26, // 69: mlcore.v1.JobService.PortForward:output_type -> mlcore.v1.PortForwardResponse
-	59, // [59:70] is the sub-list for method output_type
-	48, // [48:59] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	7,  // 33: mlcore.v1.SubmitJobRequest.reproducibility:type_name -> mlcore.v1.ReproducibilityRecord
+	31, // 34: mlcore.v1.SubmitJobRequest.secret_values:type_name -> mlcore.v1.SubmitJobRequest.SecretValuesEntry
+	32, // 35: mlcore.v1.SubmitJobRequest.attachments:type_name -> mlcore.v1.SubmitJobRequest.AttachmentsEntry
+	2,  // 36: mlcore.v1.GetJobRequest.view:type_name -> mlcore.v1.JobView
+	0,  // 37: mlcore.v1.ListJobsRequest.states:type_name -> mlcore.v1.JobState
+	33, // 38: mlcore.v1.ListJobsRequest.labels:type_name -> mlcore.v1.ListJobsRequest.LabelsEntry
+	2,  // 39: mlcore.v1.ListJobsRequest.view:type_name -> mlcore.v1.JobView
+	8,  // 40: mlcore.v1.ListJobsResponse.jobs:type_name -> mlcore.v1.Job
+	38, // 41: mlcore.v1.StreamJobLogsRequest.since:type_name -> google.protobuf.Timestamp
+	1,  // 42: mlcore.v1.StreamJobLogsRequest.streams:type_name -> mlcore.v1.LogStream
+	9,  // 43: mlcore.v1.StreamJobLogsResponse.lines:type_name -> mlcore.v1.LogLine
+	34, // 44: mlcore.v1.CancelJobRequest.grace_period:type_name -> google.protobuf.Duration
+	4,  // 45: mlcore.v1.LintJobSpecRequest.spec:type_name -> mlcore.v1.JobSpec
+	41, // 46: mlcore.v1.LintJobSpecResponse.problems:type_name -> mlcore.v1.LintProblem
+	4,  // 47: mlcore.v1.LintJobSpecResponse.resolved_spec:type_name -> mlcore.v1.JobSpec
+	38, // 48: mlcore.v1.WatchJobsRequest.since:type_name -> google.protobuf.Timestamp
+	5,  // 49: mlcore.v1.WatchJobsResponse.event:type_name -> mlcore.v1.JobEvent
+	8,  // 50: mlcore.v1.WatchJobsResponse.job:type_name -> mlcore.v1.Job
+	10, // 51: mlcore.v1.JobService.SubmitJob:input_type -> mlcore.v1.SubmitJobRequest
+	11, // 52: mlcore.v1.JobService.GetJob:input_type -> mlcore.v1.GetJobRequest
+	12, // 53: mlcore.v1.JobService.ListJobs:input_type -> mlcore.v1.ListJobsRequest
+	14, // 54: mlcore.v1.JobService.StreamJobLogs:input_type -> mlcore.v1.StreamJobLogsRequest
+	16, // 55: mlcore.v1.JobService.CancelJob:input_type -> mlcore.v1.CancelJobRequest
+	17, // 56: mlcore.v1.JobService.PreemptJob:input_type -> mlcore.v1.PreemptJobRequest
+	18, // 57: mlcore.v1.JobService.RerunJob:input_type -> mlcore.v1.RerunJobRequest
+	19, // 58: mlcore.v1.JobService.LintJobSpec:input_type -> mlcore.v1.LintJobSpecRequest
+	21, // 59: mlcore.v1.JobService.WatchJobs:input_type -> mlcore.v1.WatchJobsRequest
+	23, // 60: mlcore.v1.JobService.ExecJob:input_type -> mlcore.v1.ExecJobRequest
+	25, // 61: mlcore.v1.JobService.PortForward:input_type -> mlcore.v1.PortForwardRequest
+	8,  // 62: mlcore.v1.JobService.SubmitJob:output_type -> mlcore.v1.Job
+	8,  // 63: mlcore.v1.JobService.GetJob:output_type -> mlcore.v1.Job
+	13, // 64: mlcore.v1.JobService.ListJobs:output_type -> mlcore.v1.ListJobsResponse
+	15, // 65: mlcore.v1.JobService.StreamJobLogs:output_type -> mlcore.v1.StreamJobLogsResponse
+	8,  // 66: mlcore.v1.JobService.CancelJob:output_type -> mlcore.v1.Job
+	8,  // 67: mlcore.v1.JobService.PreemptJob:output_type -> mlcore.v1.Job
+	8,  // 68: mlcore.v1.JobService.RerunJob:output_type -> mlcore.v1.Job
+	20, // 69: mlcore.v1.JobService.LintJobSpec:output_type -> mlcore.v1.LintJobSpecResponse
+	22, // 70: mlcore.v1.JobService.WatchJobs:output_type -> mlcore.v1.WatchJobsResponse
+	24, // 71: mlcore.v1.JobService.ExecJob:output_type -> mlcore.v1.ExecJobResponse
+	26, // 72: mlcore.v1.JobService.PortForward:output_type -> mlcore.v1.PortForwardResponse
+	62, // [62:73] is the sub-list for method output_type
+	51, // [51:62] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_mlcore_v1_jobs_proto_init() }
@@ -2802,7 +2858,7 @@ func file_mlcore_v1_jobs_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mlcore_v1_jobs_proto_rawDesc), len(file_mlcore_v1_jobs_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

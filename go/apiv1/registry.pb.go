@@ -3137,7 +3137,12 @@ func (x *WatchRegistryEventsRequest) GetAfterSequence() int64 {
 type CreateWebhookRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The webhook; `project`, `url` and `secret` are required.
-	Webhook       *Webhook `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	Webhook *Webhook `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// For an ENV secret: its value, as the SDK read it from the caller's environment. The backend
+	// keeps it (owner-only) and signs with it. A server requires it for ENV secrets and never reads
+	// its own environment; an embedded backend reads the variable itself when this is empty. Never
+	// returned or logged.
+	SecretValue   string `protobuf:"bytes,2,opt,name=secret_value,json=secretValue,proto3" json:"secret_value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3177,6 +3182,13 @@ func (x *CreateWebhookRequest) GetWebhook() *Webhook {
 		return x.Webhook
 	}
 	return nil
+}
+
+func (x *CreateWebhookRequest) GetSecretValue() string {
+	if x != nil {
+		return x.SecretValue
+	}
+	return ""
 }
 
 // Request of RegistryService.ListWebhooks.
@@ -3809,9 +3821,10 @@ const file_mlcore_v1_registry_proto_rawDesc = "" +
 	"\x06models\x18\x02 \x03(\tR\x06models\x122\n" +
 	"\x05types\x18\x03 \x03(\x0e2\x1c.mlcore.v1.RegistryEventTypeR\x05types\x12*\n" +
 	"\x0eafter_sequence\x18\x04 \x01(\x03H\x00R\rafterSequence\x88\x01\x01B\x11\n" +
-	"\x0f_after_sequence\"D\n" +
+	"\x0f_after_sequence\"g\n" +
 	"\x14CreateWebhookRequest\x12,\n" +
-	"\awebhook\x18\x01 \x01(\v2\x12.mlcore.v1.WebhookR\awebhook\"k\n" +
+	"\awebhook\x18\x01 \x01(\v2\x12.mlcore.v1.WebhookR\awebhook\x12!\n" +
+	"\fsecret_value\x18\x02 \x01(\tR\vsecretValue\"k\n" +
 	"\x13ListWebhooksRequest\x12\x18\n" +
 	"\aproject\x18\x01 \x01(\tR\aproject\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
