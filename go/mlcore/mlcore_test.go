@@ -74,7 +74,7 @@ func TestErrorsCarryCodeAndMessage(t *testing.T) {
 		t.Errorf("bad name error = %v", err)
 	}
 	if _, err := Open("s3://bucket", ""); CodeOf(err) != InvalidArgument ||
-		!strings.Contains(err.Error(), "known schemes: local") {
+		!strings.Contains(err.Error(), "known schemes: ") || !strings.Contains(err.Error(), "local") {
 		t.Errorf("unknown scheme error = %v", err)
 	}
 	_ = c.Close()
