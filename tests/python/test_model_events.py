@@ -146,6 +146,8 @@ def test_webhook_deliveries_are_signed_ordered_and_logged(client, receiver, tmp_
         models.test_webhook(hook.id)
 
 
+@pytest.mark.local_only("the fast retry policy set here is read by the delivering process, "
+                        "which over grpc:// is the server")
 def test_failing_receiver_is_retried_then_failed(client, receiver):
     hook = models.create_webhook(receiver.url("/down"), secret_env="HOOK_KEY",
                                  types=["model_created"])
