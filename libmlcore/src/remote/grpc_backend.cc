@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -523,7 +524,13 @@ class GrpcBackend final : public Backend {
   void Prepare(grpc::ClientContext* ctx, std::optional<milliseconds> timeout) const {
     if (timeout) ctx->set_deadline(std::chrono::system_clock::now() + *timeout);
     if (!token_.empty()) ctx->AddMetadata("authorization", "Bearer " + token_);
-    ctx->AddMetadata("mlc-user", util::CurrentUser());
+    // gRPC aborts on a metadata value it cannot send; a name that is not printable ASCII is
+    // left out (the server then records its own user).
+    const std::string user = util::CurrentUser();
+    if (!user.empty() &&
+        std::all_of(user.begin(), user.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+      ctx->AddMetadata("mlc-user", user);
+    }
   }
 
   template <typename Stub, typename Req, typename Resp>

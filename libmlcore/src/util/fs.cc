@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
+#include <vector>
 
 namespace mlcore::util {
 
@@ -51,13 +52,28 @@ std::string GetEnv(const char* name, std::string fallback) {
   return value;
 }
 
+namespace {
+
+// The passwd entry's field of the calling user, through getpwuid_r: getpwuid's static buffer is
+// shared by every thread, and a server asks from many at once.
+std::string PasswdField(bool home) {
+  passwd pw{};
+  passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (getpwuid_r(getuid(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
+    return {};
+  }
+  const char* field = home ? pw.pw_dir : pw.pw_name;
+  return field == nullptr ? std::string() : std::string(field);
+}
+
+}  // namespace
+
 std::string HomeDir() {
   std::string home = GetEnv("HOME");
   if (!home.empty()) return home;
-  if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_dir != nullptr) {
-    return pw->pw_dir;
-  }
-  return "/";
+  home = PasswdField(/*home=*/true);
+  return home.empty() ? "/" : home;
 }
 
 namespace {
@@ -74,10 +90,8 @@ std::string CurrentUser() {
   if (!scoped_user.empty()) return scoped_user;
   std::string user = GetEnv("USER");
   if (!user.empty()) return user;
-  if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_name != nullptr) {
-    return pw->pw_name;
-  }
-  return "uid:" + std::to_string(getuid());
+  user = PasswdField(/*home=*/false);
+  return user.empty() ? "uid:" + std::to_string(getuid()) : user;
 }
 
 std::string AbsolutePath(std::string_view path) {
