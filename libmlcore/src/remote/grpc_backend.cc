@@ -150,8 +150,8 @@ class StreamReader final : public grpc::ClientReadReactor<Resp> {
 
 class GrpcBackend final : public Backend {
  public:
-  GrpcBackend(std::string target, std::shared_ptr<grpc::Channel> channel, milliseconds timeout,
-              std::string token)
+  GrpcBackend(std::string target, const std::shared_ptr<grpc::Channel>& channel,
+              milliseconds timeout, std::string token)
       : target_(std::move(target)),
         timeout_(timeout),
         token_(std::move(token)),

@@ -30,7 +30,6 @@
 namespace mlcore::server {
 namespace {
 
-using google::protobuf::Message;
 using google::protobuf::MethodDescriptor;
 
 // Runs unary calls off gRPC's callback threads (a call may block on SQLite or the disk).
@@ -183,7 +182,7 @@ class ServerImpl final : public Server {
 
   Status Listen(const ServerOptions& options) {
     std::vector<std::string> addresses = options.listen;
-    if (addresses.empty()) addresses.push_back("127.0.0.1:7070");
+    if (addresses.empty()) addresses.emplace_back("127.0.0.1:7070");
     EnsureSchemaLinked();
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -325,7 +324,7 @@ class ServerImpl final : public Server {
       if (std::find(names.begin(), names.end(), service) == names.end()) names.push_back(service);
     }
     for (const char* extra : {"mlcore.v1.AuthService", "mlcore.v1.PipelineService"}) {
-      if (std::find(names.begin(), names.end(), extra) == names.end()) names.push_back(extra);
+      if (std::find(names.begin(), names.end(), extra) == names.end()) names.emplace_back(extra);
     }
     return names;
   }
