@@ -18,6 +18,7 @@
 #include <grpcpp/impl/codegen/sync_stream.h>
 
 #include "mlcore/client.h"
+#include "mlcore/tracking.h"
 #include "mlcore/v1/projects.pb.h"
 #include "unit/test_support.h"
 
@@ -233,6 +234,68 @@ TEST_CASE("shutdown ends an open watch cleanly and refuses new calls") {
   auto after = (*client)->GetProject("w");
   CHECK(after.status().code() == StatusCode::kUnavailable);
   CHECK(after.status().message().find(f.address) != std::string::npos);
+}
+
+TEST_CASE("a server killed mid-run: points spool, and sync after a restart uploads them once") {
+  TempDir dir;
+  testing::IsolatedEnv env(dir);
+  server::ServerOptions options;
+  options.state_dir = dir.path() + "/state";
+  options.insecure_local = true;
+  options.listen = {"unix://" + dir.path() + "/mlc.sock"};
+  auto first = server::Server::Start(options);
+  REQUIRE(first.ok());
+  const std::string uri = (*first)->uris().at(0);
+  auto client = Client::Open(uri);
+  REQUIRE(client.ok());
+  v1::Project p;
+  p.set_name("ml");
+  REQUIRE((*client)->CreateProject(p).ok());
+  v1::CreateRunRequest create;
+  create.mutable_run()->set_project("ml");
+  create.mutable_run()->set_name("flaky");
+  auto run = (*client)->CreateRun(create);
+  REQUIRE(run.ok());
+  RunLoggerOptions logger_options;
+  logger_options.spool_dir = dir.path() + "/spool";
+  auto logger = RunLogger::Attach(**client, run->id(), logger_options);
+  REQUIRE(logger.ok());
+  for (int i = 0; i < 100; ++i) REQUIRE((*logger)->LogMetric("loss", 1.0, i).ok());
+  REQUIRE((*logger)->Flush().ok());  // acknowledged: durable on the server
+
+  (*first)->Shutdown(std::chrono::seconds(1));  // the server goes away mid-run
+  first->reset();
+  for (int i = 100; i < 200; ++i) REQUIRE((*logger)->LogMetric("loss", 2.0, i).ok());
+  Status flushed = (*logger)->Flush();
+  CHECK_FALSE(flushed.ok());  // says the batch went to the spool, and where
+  CHECK((*logger)->stats().points_spooled == 100);
+
+  auto second = server::Server::Start(options);  // restarted on the same socket
+  REQUIRE(second.ok());
+  // The channel reconnects within the retry window; a sync that still lost the race leaves the
+  // file for the next one, which must not write anything twice.
+  int64_t uploaded = 0;
+  for (int attempt = 0; attempt < 3 && uploaded < 100; ++attempt) {
+    auto report = SyncSpool(**client, logger_options.spool_dir);
+    REQUIRE(report.ok());
+    uploaded += report->points;
+  }
+  CHECK(uploaded == 100);
+  auto again = SyncSpool(**client, logger_options.spool_dir);  // nothing left, nothing twice
+  REQUIRE(again.ok());
+  CHECK(again->points == 0);
+  CHECK(again->files == 0);
+  v1::GetMetricHistoryRequest history;
+  history.set_run_id(run->id());
+  history.set_key("loss");
+  auto series = (*client)->GetMetricHistory(history);
+  REQUIRE(series.ok());
+  REQUIRE(series->series().steps_size() == 200);
+  CHECK(series->series().values(99) == 1.0);
+  CHECK(series->series().values(100) == 2.0);
+  (void)(*logger)->Close(v1::RUN_STATUS_FINISHED);
+  logger->reset();
+  (*second)->Shutdown(std::chrono::seconds(1));
 }
 
 }  // namespace

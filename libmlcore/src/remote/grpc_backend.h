@@ -7,7 +7,8 @@
 // Behaviour on the wire:
 // - Idempotent calls (reads, and writes made idempotent by an id: SubmitJob with a request id,
 //   LogBatch with its batch id) are retried by gRPC on UNAVAILABLE with exponential backoff
-//   (0.1 s doubling to 2 s, 5 attempts), through the channel's service config.
+//   (0.2 s doubling to 2 s, 5 attempts), through the channel's service config; the channel
+//   reconnects at least every second, so a restarted server is reached within that window.
 // - Keep-alive pings every 30 s on idle connections, so a dead peer is noticed.
 // - Artifact trees move as blobs: the tree is hashed here, the server says which blobs it lacks
 //   (FindMissingBlobs), only those are streamed (UploadBlob, 1 MiB chunks, no size ceiling), then
