@@ -242,10 +242,11 @@ TEST_CASE("a server killed mid-run: points spool, and sync after a restart uploa
   server::ServerOptions options;
   options.state_dir = dir.path() + "/state";
   options.insecure_local = true;
-  options.listen = {"unix://" + dir.path() + "/mlc.sock"};
+  options.listen = {"127.0.0.1:0"};
   auto first = server::Server::Start(options);
   REQUIRE(first.ok());
   const std::string uri = (*first)->uris().at(0);
+  options.listen = {uri.substr(std::string("grpc://").size())};  // the restart takes the same port
   auto client = Client::Open(uri);
   REQUIRE(client.ok());
   v1::Project p;
@@ -270,7 +271,7 @@ TEST_CASE("a server killed mid-run: points spool, and sync after a restart uploa
   CHECK_FALSE(flushed.ok());  // says the batch went to the spool, and where
   CHECK((*logger)->stats().points_spooled == 100);
 
-  auto second = server::Server::Start(options);  // restarted on the same socket
+  auto second = server::Server::Start(options);  // restarted on the same address
   REQUIRE(second.ok());
   // The channel reconnects within the retry window; a sync that still lost the race leaves the
   // file for the next one, which must not write anything twice.
