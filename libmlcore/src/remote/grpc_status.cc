@@ -16,7 +16,8 @@ Status FromGrpc(const grpc::Status& status, std::string_view target) {
   if (code == StatusCode::kDeadlineExceeded &&
       (message.empty() || message == "Deadline Exceeded")) {
     return Status(code, "the mlcore server at " + std::string(target) +
-                            " did not answer in time; it may be overloaded or unreachable");
+                            " did not answer in time; it may be overloaded or unreachable: "
+                            "check that `mlc server` is running there");
   }
   if (code == StatusCode::kUnauthenticated && message.empty()) {
     message = "the server at " + std::string(target) + " needs a token; run `mlc login`";
