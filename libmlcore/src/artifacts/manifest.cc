@@ -305,23 +305,6 @@ Result<v1::Manifest> FilterManifest(const v1::Manifest& manifest, std::string_vi
 
 namespace {
 
-// Hashes everything readable from `fd` without storing it.
-Result<BlobInfo> HashFd(int fd, const ProgressFn& progress, uint64_t total,
-                        const std::string& what) {
-  util::Sha256 hash;
-  std::vector<char> buf(kChunkSize);
-  BlobInfo info;
-  while (true) {
-    MLC_ASSIGN_OR_RETURN(size_t n, ReadFull(fd, buf.data(), buf.size(), what));
-    if (n == 0) break;
-    hash.Update(std::string_view(buf.data(), n));
-    info.size += n;
-    if (progress && !progress(info.size, total)) return CancelledError("cancelled at " + what);
-  }
-  info.digest = hash.HexDigest();
-  return info;
-}
-
 // BuildManifest with `store` nullptr hashes only (HashTree).
 Result<v1::Manifest> BuildOrHash(const std::string& dir, BlobStore* store,
                                  const BuildOptions& options, BuildStats* stats) {
@@ -430,6 +413,22 @@ Status MaterializeWith(const v1::Manifest& manifest, const BlobReader& read, Blo
 }
 
 }  // namespace
+
+Result<BlobInfo> HashFd(int fd, const ProgressFn& progress, uint64_t total,
+                        const std::string& what) {
+  util::Sha256 hash;
+  std::vector<char> buf(kChunkSize);
+  BlobInfo info;
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(size_t n, ReadFull(fd, buf.data(), buf.size(), what));
+    if (n == 0) break;
+    hash.Update(std::string_view(buf.data(), n));
+    info.size += n;
+    if (progress && !progress(info.size, total)) return CancelledError("cancelled at " + what);
+  }
+  info.digest = hash.HexDigest();
+  return info;
+}
 
 Result<v1::Manifest> BuildManifest(const std::string& dir, BlobStore& store,
                                    const BuildOptions& options, BuildStats* stats) {

@@ -73,6 +73,10 @@ Result<v1::Manifest> BuildManifest(const std::string& dir, BlobStore& store,
 Result<v1::Manifest> HashTree(const std::string& dir, const BuildOptions& options = {},
                               BuildStats* stats = nullptr);
 
+// Hashes everything readable from `fd` (to EOF) without storing it; `what` names it in errors.
+Result<BlobInfo> HashFd(int fd, const ProgressFn& progress, uint64_t total,
+                        const std::string& what);
+
 // OK, or INVALID_ARGUMENT naming the path and saying what is wrong with it.
 Status ValidateEntryPath(std::string_view path);
 

@@ -661,19 +661,11 @@ Result<v1::Manifest> GrpcBackend::UploadTree(
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return artifacts::IoError(errno, "cannot open " + path);
     artifacts::FdCloser closer(fd);
-    util::Sha256 hash;
-    std::vector<char> buf(artifacts::kChunkSize);
-    uint64_t size = 0;
-    while (true) {
-      MLC_ASSIGN_OR_RETURN(size_t n, artifacts::ReadFull(fd, buf.data(), buf.size(), path));
-      if (n == 0) break;
-      hash.Update(std::string_view(buf.data(), n));
-      size += n;
-    }
+    MLC_ASSIGN_OR_RETURN(artifacts::BlobInfo hashed, artifacts::HashFd(fd, {}, 0, path));
     auto* e = manifest.add_entries();
     e->set_path(name);
-    e->set_digest(hash.HexDigest());
-    e->set_size_bytes(static_cast<int64_t>(size));
+    e->set_digest(hashed.digest);
+    e->set_size_bytes(static_cast<int64_t>(hashed.size));
     e->set_mode(st.st_mode & 0777);
   } else {
     return InvalidArgumentError(local_path + " is neither a regular file nor a directory");
