@@ -23,6 +23,7 @@
 #include "mlcore/status.h"
 #include "mlcore/uri.h"
 #include "mlcore/v1/artifacts.pb.h"
+#include "mlcore/v1/auth.pb.h"
 #include "mlcore/v1/common.pb.h"
 #include "mlcore/v1/data.pb.h"
 #include "mlcore/v1/jobs.pb.h"
@@ -212,6 +213,18 @@ class Backend {
   virtual Result<v1::WebhookDelivery> TestWebhook(const std::string& id) = 0;
   virtual Result<v1::ListWebhookDeliveriesResponse> ListWebhookDeliveries(
       const v1::ListWebhookDeliveriesRequest& request) = 0;
+
+  // --- Identity (auth.proto). A backend without CAPABILITY_AUTH (local://) describes the caller
+  // as an administrator of everything and has no tokens or roles: the others answer
+  // FAILED_PRECONDITION saying so. ---
+  virtual Result<v1::WhoAmIResponse> WhoAmI();
+  virtual Result<v1::CreateTokenResponse> CreateToken(const v1::CreateTokenRequest& request);
+  virtual Result<v1::ListTokensResponse> ListTokens(const v1::ListTokensRequest& request);
+  virtual Status RevokeToken(const std::string& id);
+  virtual Result<v1::RoleBinding> GrantRole(const v1::GrantRoleRequest& request);
+  virtual Status RevokeRole(const v1::RevokeRoleRequest& request);
+  virtual Result<v1::ListRoleBindingsResponse> ListRoleBindings(
+      const v1::ListRoleBindingsRequest& request);
 };
 
 // Builds a backend for a parsed URI. Errors are reported as Status (never thrown).

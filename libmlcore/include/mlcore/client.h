@@ -24,6 +24,7 @@
 #include "mlcore/config.h"
 #include "mlcore/status.h"
 #include "mlcore/v1/artifacts.pb.h"
+#include "mlcore/v1/auth.pb.h"
 #include "mlcore/v1/common.pb.h"
 #include "mlcore/v1/data.pb.h"
 #include "mlcore/v1/jobs.pb.h"
@@ -288,6 +289,23 @@ class Client {
   // The webhook's delivery log, newest first. Errors: NOT_FOUND, INVALID_ARGUMENT.
   Result<v1::ListWebhookDeliveriesResponse> ListWebhookDeliveries(
       const v1::ListWebhookDeliveriesRequest& request);
+
+  // --- Identity, tokens and roles (auth.proto; served by `mlc server`). On local:// the caller is
+  // an administrator of everything and there are no tokens or roles (FAILED_PRECONDITION). ---
+
+  // The caller: user, token and role bindings.
+  Result<v1::WhoAmIResponse> WhoAmI();
+  // A new token; its secret is in the answer, once. Errors: INVALID_ARGUMENT (negative ttl),
+  // NOT_FOUND (user, or a project the user holds no role on), PERMISSION_DENIED.
+  Result<v1::CreateTokenResponse> CreateToken(const v1::CreateTokenRequest& request);
+  Result<v1::ListTokensResponse> ListTokens(const v1::ListTokensRequest& request);
+  // Idempotent. Errors: NOT_FOUND.
+  Status RevokeToken(const std::string& id);
+  // Errors: INVALID_ARGUMENT (role), NOT_FOUND, PERMISSION_DENIED, FAILED_PRECONDITION (the
+  // project's last admin).
+  Result<v1::RoleBinding> GrantRole(const v1::GrantRoleRequest& request);
+  Status RevokeRole(const v1::RevokeRoleRequest& request);
+  Result<v1::ListRoleBindingsResponse> ListRoleBindings(const v1::ListRoleBindingsRequest& request);
 
  private:
   // A run or job reference resolved to its id and project.

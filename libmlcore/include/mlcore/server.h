@@ -7,10 +7,14 @@
 // ingest stream (LogMetricsStream). The gRPC health service and server reflection are served too,
 // so `grpcurl -plaintext 127.0.0.1:7070 list` works.
 //
-// Identity: until tokens are enforced (auth.proto), the server runs only with `insecure_local`,
-// listening on loopback addresses or Unix sockets; the caller's user name is taken from the
-// `mlc-user` metadata the SDK sends (the server's own user when absent), and recorded on jobs,
-// runs and registry changes.
+// Identity (auth.proto): callers authenticate with an API token sent as `authorization: Bearer`
+// metadata, or with a TLS client certificate whose common name is a user; every rpc checks the
+// caller's role on the project it touches (server/authz.h). Users, tokens and role bindings live in
+// STATE/auth.db; the first administrator is created out of band (`mlc server user add NAME
+// --admin --token`). TCP listens beyond loopback need TLS (a certificate and key from files), so
+// tokens never cross a network in clear. With `insecure_local` there is no authentication: the
+// server listens only on loopback addresses or Unix sockets, takes the caller's name from the
+// `mlc-user` metadata the SDK sends, and treats every caller as an administrator.
 //
 // Shutdown: Shutdown() stops accepting calls, ends open streams (log follows, registry watches)
 // at their next poll, lets in-flight unary calls finish within the grace period and cancels what
@@ -25,6 +29,7 @@
 #include <vector>
 
 #include "mlcore/status.h"
+#include "mlcore/v1/auth.pb.h"
 
 namespace mlcore::server {
 
@@ -36,6 +41,13 @@ struct ServerOptions {
   std::string state_dir;
   // Serve without authentication: refuses any listen address but loopback and Unix sockets.
   bool insecure_local = false;
+  // TLS for TCP listens: the server's certificate chain and private key (PEM files). Required for
+  // any listen address beyond loopback.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // PEM file of CAs whose client certificates are accepted (optional: clients without a
+  // certificate still authenticate with tokens); a verified certificate's common name is the user.
+  std::string tls_client_ca_file;
   // Threads running unary calls; 0 = max(4, 2 x cores). Streams get a thread each.
   int workers = 0;
   // Log one line per call (method, user, code, milliseconds) at info level.
@@ -48,14 +60,16 @@ struct ServerOptions {
 
 class Server {
  public:
-  // Opens the state directory and starts listening. Errors: INVALID_ARGUMENT (address, or a
-  // non-loopback address without auth), FAILED_PRECONDITION (insecure_local not set), UNAVAILABLE
-  // (an address cannot be bound: in use or not permitted), and the state directory's errors.
+  // Opens the state directory and starts listening. Errors: INVALID_ARGUMENT (address, a
+  // non-loopback address without auth or without TLS, unreadable TLS files), FAILED_PRECONDITION
+  // (auth on but no user exists yet), UNAVAILABLE (an address cannot be bound: in use or not
+  // permitted), and the state directory's errors.
   static Result<std::unique_ptr<Server>> Start(const ServerOptions& options);
   virtual ~Server() = default;
 
   // The addresses actually bound, as client URIs ("grpc://127.0.0.1:40123",
-  // "grpc+unix:///run/mlc.sock"), in the order of ServerOptions::listen.
+  // "grpcs://host:7443" with TLS, "grpc+unix:///run/mlc.sock"), in the order of
+  // ServerOptions::listen.
   virtual std::vector<std::string> uris() const = 0;
 
   // "http://HOST:PORT/metrics" when ServerOptions::metrics_listen was set, else empty.
@@ -67,5 +81,19 @@ class Server {
   // Blocks until Shutdown() has completed.
   virtual void Wait() = 0;
 };
+
+// Administration of a server's users in its state directory (STATE/auth.db), for `mlc server user`:
+// users are created out of band, never deleted (disabled instead). Safe while the server runs: it
+// sees the change within a second (a new token at once).
+// Errors: INVALID_ARGUMENT (name), ALREADY_EXISTS.
+Result<v1::User> AddUser(const std::string& state_dir, const v1::User& user);
+// Errors: NOT_FOUND.
+Result<v1::User> SetUserDisabled(const std::string& state_dir, const std::string& name,
+                                 bool disabled);
+Result<v1::User> SetUserAdmin(const std::string& state_dir, const std::string& name, bool admin);
+Result<std::vector<v1::User>> ListUsers(const std::string& state_dir);
+// A new API token for `user` (its secret is in the answer, once); ttl 0 = never expires.
+Result<v1::CreateTokenResponse> MintToken(const std::string& state_dir, const std::string& user,
+                                          const std::string& description, std::chrono::seconds ttl);
 
 }  // namespace mlcore::server

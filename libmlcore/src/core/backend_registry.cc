@@ -17,6 +17,7 @@ BackendRegistry& BackendRegistry::Global() {
 #ifdef MLC_HAVE_GRPC
     r->Register("grpc", &remote::OpenGrpcBackend).IgnoreError();
     r->Register("grpc+unix", &remote::OpenGrpcBackend).IgnoreError();
+    r->Register("grpcs", &remote::OpenGrpcBackend).IgnoreError();
 #endif
     return r;
   }();

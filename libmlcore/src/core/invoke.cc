@@ -260,6 +260,33 @@ const std::map<std::string, Handler>& Handlers() {
            [](Client& c, const v1::ListWebhookDeliveriesRequest& r) {
              return c.ListWebhookDeliveries(r);
            })},
+      {"mlcore.v1.AuthService/WhoAmI",
+       Typed<v1::WhoAmIRequest, v1::WhoAmIResponse>(
+           [](Client& c, const v1::WhoAmIRequest&) { return c.WhoAmI(); })},
+      {"mlcore.v1.AuthService/CreateToken",
+       Typed<v1::CreateTokenRequest, v1::CreateTokenResponse>(
+           [](Client& c, const v1::CreateTokenRequest& r) { return c.CreateToken(r); })},
+      {"mlcore.v1.AuthService/ListTokens",
+       Typed<v1::ListTokensRequest, v1::ListTokensResponse>(
+           [](Client& c, const v1::ListTokensRequest& r) { return c.ListTokens(r); })},
+      {"mlcore.v1.AuthService/RevokeToken",
+       Typed<v1::RevokeTokenRequest, v1::RevokeTokenResponse>(
+           [](Client& c, const v1::RevokeTokenRequest& r) -> Result<v1::RevokeTokenResponse> {
+             MLC_RETURN_IF_ERROR(c.RevokeToken(r.id()));
+             return v1::RevokeTokenResponse();
+           })},
+      {"mlcore.v1.AuthService/GrantRole",
+       Typed<v1::GrantRoleRequest, v1::RoleBinding>(
+           [](Client& c, const v1::GrantRoleRequest& r) { return c.GrantRole(r); })},
+      {"mlcore.v1.AuthService/RevokeRole",
+       Typed<v1::RevokeRoleRequest, v1::RevokeRoleResponse>(
+           [](Client& c, const v1::RevokeRoleRequest& r) -> Result<v1::RevokeRoleResponse> {
+             MLC_RETURN_IF_ERROR(c.RevokeRole(r));
+             return v1::RevokeRoleResponse();
+           })},
+      {"mlcore.v1.AuthService/ListRoleBindings",
+       Typed<v1::ListRoleBindingsRequest, v1::ListRoleBindingsResponse>(
+           [](Client& c, const v1::ListRoleBindingsRequest& r) { return c.ListRoleBindings(r); })},
       {"mlcore.v1.TrackingService/CreateExperiment",
        Typed<v1::CreateExperimentRequest, v1::Experiment>(
            [](Client& c, const v1::CreateExperimentRequest& r) {

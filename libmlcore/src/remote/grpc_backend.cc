@@ -19,7 +19,9 @@
 
 #include "artifacts/io.h"
 #include "artifacts/manifest.h"
+#include "mlcore/credentials.h"
 #include "mlcore/v1/artifacts.grpc.pb.h"
+#include "mlcore/v1/auth.grpc.pb.h"
 #include "mlcore/v1/common.grpc.pb.h"
 #include "mlcore/v1/data.grpc.pb.h"
 #include "mlcore/v1/jobs.grpc.pb.h"
@@ -162,7 +164,8 @@ class GrpcBackend final : public Backend {
         tracking_(v1::TrackingService::NewStub(channel)),
         artifacts_(v1::ArtifactService::NewStub(channel)),
         data_(v1::DataService::NewStub(channel)),
-        registry_(v1::RegistryService::NewStub(channel)) {}
+        registry_(v1::RegistryService::NewStub(channel)),
+        auth_(v1::AuthService::NewStub(channel)) {}
 
   v1::BackendInfo Info() override {
     {
@@ -174,14 +177,14 @@ class GrpcBackend final : public Backend {
     if (!info.ok()) {
       // Unreachable: describe the target without capabilities; the next call tries again.
       v1::BackendInfo offline;
-      offline.set_scheme("grpc");
+      offline.set_scheme(target_.substr(0, target_.find(':')));
       offline.set_target(target_);
       offline.set_version(std::string(Version()));
       return offline;
     }
     // What the client sees is the remote target; the server's own scheme is in `server_scheme`.
     info->set_target(target_);
-    info->set_scheme("grpc");
+    info->set_scheme(target_.substr(0, target_.find(':')));
     std::lock_guard lock(info_mu_);
     info_ = *info;
     return *info_;
@@ -513,6 +516,32 @@ class GrpcBackend final : public Backend {
     return Unary(registry_.get(), &v1::RegistryService::Stub::ListWebhookDeliveries, r);
   }
 
+  // --- Identity ---
+  Result<v1::WhoAmIResponse> WhoAmI() override {
+    return Unary(auth_.get(), &v1::AuthService::Stub::WhoAmI, v1::WhoAmIRequest());
+  }
+  Result<v1::CreateTokenResponse> CreateToken(const v1::CreateTokenRequest& r) override {
+    return Unary(auth_.get(), &v1::AuthService::Stub::CreateToken, r);
+  }
+  Result<v1::ListTokensResponse> ListTokens(const v1::ListTokensRequest& r) override {
+    return Unary(auth_.get(), &v1::AuthService::Stub::ListTokens, r);
+  }
+  Status RevokeToken(const std::string& id) override {
+    v1::RevokeTokenRequest r;
+    r.set_id(id);
+    return Unary(auth_.get(), &v1::AuthService::Stub::RevokeToken, r).status();
+  }
+  Result<v1::RoleBinding> GrantRole(const v1::GrantRoleRequest& r) override {
+    return Unary(auth_.get(), &v1::AuthService::Stub::GrantRole, r);
+  }
+  Status RevokeRole(const v1::RevokeRoleRequest& r) override {
+    return Unary(auth_.get(), &v1::AuthService::Stub::RevokeRole, r).status();
+  }
+  Result<v1::ListRoleBindingsResponse> ListRoleBindings(
+      const v1::ListRoleBindingsRequest& r) override {
+    return Unary(auth_.get(), &v1::AuthService::Stub::ListRoleBindings, r);
+  }
+
  private:
   Status ServerSideOnly(const char* what) const {
     return UnimplementedError(std::string(what) +
@@ -587,6 +616,7 @@ class GrpcBackend final : public Backend {
   std::unique_ptr<v1::ArtifactService::Stub> artifacts_;
   std::unique_ptr<v1::DataService::Stub> data_;
   std::unique_ptr<v1::RegistryService::Stub> registry_;
+  std::unique_ptr<v1::AuthService::Stub> auth_;
   std::mutex info_mu_;
   std::optional<v1::BackendInfo> info_;
 };
@@ -732,14 +762,13 @@ Status GrpcBackend::DownloadTree(const std::string& project, const v1::Manifest&
 Result<std::unique_ptr<Backend>> OpenGrpcBackend(const Uri& uri) {
   std::string address;
   std::string target;
-  if (uri.scheme == "grpc") {
+  if (uri.scheme == "grpc" || uri.scheme == "grpcs") {
     if (uri.authority.empty() || (!uri.path.empty() && uri.path != "/")) {
-      return InvalidArgumentError(
-          "\"" + uri.Redacted() +
-          "\" must look like grpc://HOST:PORT (e.g. grpc://127.0.0.1:7070)");
+      return InvalidArgumentError("\"" + uri.Redacted() + "\" must look like " + uri.scheme +
+                                  "://HOST:PORT (e.g. " + uri.scheme + "://127.0.0.1:7070)");
     }
     address = uri.authority;
-    target = "grpc://" + uri.authority;
+    target = uri.scheme + "://" + uri.authority;
   } else {  // grpc+unix
     std::string path = uri.authority.empty() ? uri.path : "/" + uri.authority + uri.path;
     if (path.empty() || path[0] != '/') {
@@ -751,6 +780,12 @@ Result<std::unique_ptr<Backend>> OpenGrpcBackend(const Uri& uri) {
   }
   milliseconds timeout(60000);
   std::string token = util::GetEnv("MLC_TOKEN");
+  // TLS (grpcs://): CA bundle, client certificate and key, and the name to verify, from the URI's
+  // query or the environment; without a CA, the system's roots.
+  std::string ca_file = util::GetEnv("MLC_TLS_CA");
+  std::string cert_file = util::GetEnv("MLC_TLS_CERT");
+  std::string key_file = util::GetEnv("MLC_TLS_KEY");
+  std::string server_name;
   for (const auto& [key, value] : uri.query) {
     if (key == "timeout_ms") {
       char* end = nullptr;
@@ -762,10 +797,45 @@ Result<std::unique_ptr<Backend>> OpenGrpcBackend(const Uri& uri) {
       timeout = milliseconds(ms);
     } else if (key == "token") {
       token = value;
+    } else if (uri.scheme == "grpcs" && key == "ca") {
+      ca_file = value;
+    } else if (uri.scheme == "grpcs" && key == "cert") {
+      cert_file = value;
+    } else if (uri.scheme == "grpcs" && key == "key") {
+      key_file = value;
+    } else if (uri.scheme == "grpcs" && key == "server_name") {
+      server_name = value;
     } else {
       return InvalidArgumentError("unknown key \"" + key + "\" in \"" + uri.Redacted() +
-                                  "\"; known keys: timeout_ms, token");
+                                  "\"; known keys: timeout_ms, token" +
+                                  (uri.scheme == "grpcs" ? ", ca, cert, key, server_name" : ""));
     }
+  }
+  if (token.empty()) {
+    MLC_ASSIGN_OR_RETURN(token, LoadToken(target));
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (uri.scheme == "grpcs") {
+    grpc::SslCredentialsOptions ssl;
+    auto read = [](const std::string& file, const char* what) -> Result<std::string> {
+      auto text = util::ReadFile(util::AbsolutePath(file));
+      if (!text.ok()) {
+        return InvalidArgumentError(std::string("cannot read the TLS ") + what + " " + file + ": " +
+                                    text.status().message());
+      }
+      return text;
+    };
+    if (!ca_file.empty()) {
+      MLC_ASSIGN_OR_RETURN(ssl.pem_root_certs, read(ca_file, "CA bundle"));
+    }
+    if (cert_file.empty() != key_file.empty()) {
+      return InvalidArgumentError("a TLS client certificate needs both cert and key");
+    }
+    if (!cert_file.empty()) {
+      MLC_ASSIGN_OR_RETURN(ssl.pem_cert_chain, read(cert_file, "client certificate"));
+      MLC_ASSIGN_OR_RETURN(ssl.pem_private_key, read(key_file, "client key"));
+    }
+    credentials = grpc::SslCredentials(ssl);
   }
   grpc::ChannelArguments args;
   args.SetServiceConfigJSON(ServiceConfig());
@@ -778,7 +848,8 @@ Result<std::unique_ptr<Backend>> OpenGrpcBackend(const Uri& uri) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);  // < the retries' 3 s window
-  auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  if (!server_name.empty()) args.SetSslTargetNameOverride(server_name);
+  auto channel = grpc::CreateCustomChannel(address, credentials, args);
   return std::unique_ptr<Backend>(
       std::make_unique<GrpcBackend>(target, std::move(channel), timeout, std::move(token)));
 }

@@ -18,6 +18,7 @@
 #include "mlcore/v1/registry.pb.h"
 #include "mlcore/v1/tracking.pb.h"
 #include "remote/grpc_status.h"
+#include "server/auth_service.h"
 #include "util/fs.h"
 
 namespace mlcore::server {
@@ -86,11 +87,12 @@ class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
 
   void Run() {
     const auto start = std::chrono::steady_clock::now();
-    const std::string user = CallerOf(*ctx_);
-    Status status;
-    {
+    Result<Principal> who = dispatcher_->Identify(*ctx_);
+    const std::string user = who.ok() ? who->user.name() : "-";
+    Status status = who.status();
+    if (who.ok()) {
       util::ScopedCurrentUser as(user);
-      status = dispatcher_->RunStream(*this, method_);
+      status = dispatcher_->RunStream(*who, *this, method_);
     }
     Finish(remote::ToGrpc(status));
     {
@@ -173,11 +175,12 @@ grpc::ServerUnaryReactor* Dispatcher::Unary(grpc::CallbackServerContext* ctx,
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   post_([this, ctx, method, request, response, reactor] {
     const auto start = std::chrono::steady_clock::now();
-    const std::string user = CallerOf(*ctx);
-    Status status;
-    {
+    Result<Principal> who = Identify(*ctx);
+    const std::string user = who.ok() ? who->user.name() : "-";
+    Status status = who.status();
+    if (who.ok()) {
       util::ScopedCurrentUser as(user);
-      status = RunUnary(ctx, method, *request, response);
+      status = RunUnary(*who, method, *request, response);
     }
     Log(method, user, status,
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
@@ -223,13 +226,51 @@ void Dispatcher::Log(const MethodDescriptor* method, const std::string& user, co
                status.ok() ? "" : " error=", status.ok() ? "" : status.message());
 }
 
-Status Dispatcher::RunUnary(grpc::CallbackServerContext* /*ctx*/, const MethodDescriptor* method,
+Result<Principal> Dispatcher::Identify(const grpc::ServerContextBase& ctx) {
+  if (auth_ == nullptr) {
+    Principal p;
+    p.user.set_name(CallerOf(ctx));
+    p.user.set_admin(true);
+    return p;
+  }
+  const auto& metadata = ctx.client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    std::string value(it->second.data(), it->second.size());
+    if (value.size() > 7 && (value.starts_with("Bearer ") || value.starts_with("bearer "))) {
+      return auth_->Authenticate(value.substr(7));
+    }
+    return UnauthenticatedError("the authorization metadata must be \"Bearer <token>\"");
+  }
+  if (auto context = ctx.auth_context(); context && context->IsPeerAuthenticated()) {
+    auto names = context->FindPropertyValues("x509_common_name");
+    if (!names.empty())
+      return auth_->AuthenticateUser(std::string(names[0].data(), names[0].size()));
+  }
+  return UnauthenticatedError(
+      "this server needs an API token: run `mlc login <server URI>` (or set MLC_TOKEN) with a "
+      "token from your administrator");
+}
+
+Status Dispatcher::Authorize(const Principal& who, const std::string& method,
+                             const Message& request) {
+  return authz_ ? authz_->Check(who, method, request) : Status::Ok();
+}
+
+Status Dispatcher::RunUnary(const Principal& who, const MethodDescriptor* method,
                             const grpc::ByteBuffer& request_bytes, grpc::ByteBuffer* response) {
   if (stopping_)
     return UnavailableError("the server is shutting down; retry against its successor");
   std::unique_ptr<Message> request = NewMessage(method->input_type());
   MLC_RETURN_IF_ERROR(Parse(request_bytes, request.get()));
   const std::string name = FullName(method);
+  if (method->service()->full_name() == "mlcore.v1.AuthService") {
+    std::unique_ptr<Message> out = NewMessage(method->output_type());
+    MLC_RETURN_IF_ERROR(
+        HandleAuthCall(method->name(), who, auth_, authz_.get(), *request, out.get()));
+    Serialize(*out, response);
+    return Status::Ok();
+  }
+  MLC_RETURN_IF_ERROR(Authorize(who, name, *request));
   if (name == "mlcore.v1.JobService/SubmitJob") {
     // The client prepared the job on its side; nothing is taken from the server's process.
     auto& r = static_cast<v1::SubmitJobRequest&>(*request);
@@ -270,6 +311,7 @@ Status Dispatcher::RunUnary(grpc::CallbackServerContext* /*ctx*/, const MethodDe
     return Status::Ok();
   }
   MLC_ASSIGN_OR_RETURN(std::unique_ptr<Message> out, Invoke(client_, method, *request));
+  if (authz_) MLC_RETURN_IF_ERROR(authz_->Filter(who, name, out.get()));
   if (name == "mlcore.v1.TrackingService/LogBatch") {
     metrics_.AddPoints(static_cast<const v1::LogBatchResponse&>(*out).points_written());
   }
@@ -277,7 +319,8 @@ Status Dispatcher::RunUnary(grpc::CallbackServerContext* /*ctx*/, const MethodDe
   return Status::Ok();
 }
 
-Status Dispatcher::RunStream(StreamCall& call, const MethodDescriptor* method) {
+Status Dispatcher::RunStream(const Principal& who, StreamCall& call,
+                             const MethodDescriptor* method) {
   if (stopping_)
     return UnavailableError("the server is shutting down; retry against its successor");
   const std::string name = FullName(method);
@@ -290,6 +333,7 @@ Status Dispatcher::RunStream(StreamCall& call, const MethodDescriptor* method) {
       return InvalidArgumentError("the first UploadBlob message must carry the header");
     }
     const v1::UploadBlobHeader header = message.header();
+    MLC_RETURN_IF_ERROR(Authorize(who, name, message));
     MLC_RETURN_IF_ERROR(ValidateProjectName(header.project()));
     Backend& backend = client_.backend();
     MLC_ASSIGN_OR_RETURN(int64_t committed, backend.BeginBlobUpload(header));
@@ -332,9 +376,14 @@ Status Dispatcher::RunStream(StreamCall& call, const MethodDescriptor* method) {
   if (name == "mlcore.v1.TrackingService/LogMetricsStream") {
     v1::LogMetricsStreamRequest message;
     v1::LogMetricsStreamResponse totals;
+    std::string authorized_run;  // runs change rarely within a stream: check each new one
     while (call.Read(&bytes)) {
       message.Clear();
       MLC_RETURN_IF_ERROR(Parse(bytes, &message));
+      if (authz_ && message.batch().run_id() != authorized_run) {
+        MLC_RETURN_IF_ERROR(Authorize(who, name, message));
+        authorized_run = message.batch().run_id();
+      }
       MLC_ASSIGN_OR_RETURN(v1::LogBatchResponse applied, client_.LogBatch(message.batch()));
       totals.set_batches_received(totals.batches_received() + 1);
       if (applied.duplicate()) totals.set_duplicate_batches(totals.duplicate_batches() + 1);
@@ -353,6 +402,7 @@ Status Dispatcher::RunStream(StreamCall& call, const MethodDescriptor* method) {
   if (!call.Read(&bytes)) return CancelledError("the call ended before its request");
   std::unique_ptr<Message> request = NewMessage(method->input_type());
   MLC_RETURN_IF_ERROR(Parse(bytes, request.get()));
+  MLC_RETURN_IF_ERROR(Authorize(who, name, *request));
   if (name == "mlcore.v1.ArtifactService/DownloadBlob") {
     auto& r = static_cast<v1::DownloadBlobRequest&>(*request);
     MLC_RETURN_IF_ERROR(ValidateProjectName(r.project()));
@@ -361,7 +411,12 @@ Status Dispatcher::RunStream(StreamCall& call, const MethodDescriptor* method) {
     });
   }
   return InvokeStream(
-      client_, method, *request, [&](const Message& out) { return call.Write(out); },
+      client_, method, *request,
+      [&](const Message& out) {
+        // Unfiltered watches (no project named) see only events of projects the caller may read.
+        if (authz_ && !authz_->MayReceive(who, name, out)) return true;
+        return call.Write(out);
+      },
       [&] { return !call.Stopped(); });
 }
 

@@ -5,11 +5,14 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 
 #include <grpcpp/grpcpp.h>
 
 #include "mlcore/status.h"
+#include "server/auth_store.h"
+#include "server/authz.h"
 #include "server/metrics.h"
 
 namespace google::protobuf {
@@ -26,10 +29,17 @@ class StreamCall;
 
 class Dispatcher {
  public:
-  // `post` runs work on the server's worker threads; `client` outlives the dispatcher.
+  // `post` runs work on the server's worker threads; `client` outlives the dispatcher. `auth`
+  // (outliving it too) authenticates callers and checks their roles; null serves without auth
+  // (--insecure-local: every caller is an administrator named by its `mlc-user` metadata).
   Dispatcher(Client& client, std::function<void(std::function<void()>)> post, bool access_log,
-             ServerMetrics& metrics)
-      : client_(client), post_(std::move(post)), access_log_(access_log), metrics_(metrics) {}
+             ServerMetrics& metrics, AuthStore* auth)
+      : client_(client),
+        post_(std::move(post)),
+        access_log_(access_log),
+        metrics_(metrics),
+        auth_(auth),
+        authz_(auth != nullptr ? std::make_unique<Authorizer>(client, *auth) : nullptr) {}
 
   // A unary call: decoded and run on a worker thread; the reactor finishes it.
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx,
@@ -48,10 +58,14 @@ class Dispatcher {
 
  private:
   friend class StreamCall;
-  Status RunUnary(grpc::CallbackServerContext* ctx,
-                  const google::protobuf::MethodDescriptor* method, const grpc::ByteBuffer& request,
-                  grpc::ByteBuffer* response);
-  Status RunStream(StreamCall& call, const google::protobuf::MethodDescriptor* method);
+  // Who is calling: the token's (or client certificate's) user. Errors: UNAUTHENTICATED.
+  Result<Principal> Identify(const grpc::ServerContextBase& ctx);
+  Status RunUnary(const Principal& who, const google::protobuf::MethodDescriptor* method,
+                  const grpc::ByteBuffer& request, grpc::ByteBuffer* response);
+  Status RunStream(const Principal& who, StreamCall& call,
+                   const google::protobuf::MethodDescriptor* method);
+  Status Authorize(const Principal& who, const std::string& method,
+                   const google::protobuf::Message& request);
   void Log(const google::protobuf::MethodDescriptor* method, const std::string& user,
            const Status& status, double ms) const;
   void StreamEnded();
@@ -60,6 +74,8 @@ class Dispatcher {
   std::function<void(std::function<void()>)> post_;
   bool access_log_;
   ServerMetrics& metrics_;
+  AuthStore* auth_;
+  std::unique_ptr<Authorizer> authz_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable cv_;

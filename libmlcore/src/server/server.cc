@@ -23,6 +23,7 @@
 #include "mlcore/client.h"
 #include "mlcore/invoke.h"
 #include "remote/grpc_status.h"
+#include "server/auth_store.h"
 #include "server/dispatcher.h"
 #include "server/metrics.h"
 #include "util/fs.h"
@@ -136,7 +137,7 @@ struct ListenAddress {
   int port = 0;
 };
 
-Result<ListenAddress> ParseListen(std::string text, bool insecure_local) {
+Result<ListenAddress> ParseListen(std::string text, bool insecure_local, bool tls) {
   ListenAddress out;
   for (const char* prefix : {"grpc+unix://", "unix://"}) {
     if (text.starts_with(prefix)) {
@@ -151,6 +152,7 @@ Result<ListenAddress> ParseListen(std::string text, bool insecure_local) {
     }
   }
   if (text.starts_with("grpc://")) text = text.substr(7);
+  if (text.starts_with("grpcs://")) text = text.substr(8);
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
     return InvalidArgumentError("listen address \"" + text +
@@ -163,22 +165,30 @@ Result<ListenAddress> ParseListen(std::string text, bool insecure_local) {
         "addresses (127.0.0.1, ::1, localhost) or Unix sockets, not \"" +
         host + "\"");
   }
+  if (!insecure_local && !tls && !IsLoopbackHost(host)) {
+    return InvalidArgumentError(
+        "listening on \"" + host +
+        "\" without TLS would send API tokens across the network in clear; give "
+        "--tls-cert and --tls-key (PEM files), or listen on 127.0.0.1 or a Unix socket");
+  }
   out.grpc_address = text;
-  out.uri_prefix = "grpc://" + host + ":";
+  out.uri_prefix = std::string(tls ? "grpcs://" : "grpc://") + host + ":";
   out.tcp = true;
   return out;
 }
 
 class ServerImpl final : public Server {
  public:
-  ServerImpl(std::unique_ptr<Client> client, const ServerOptions& options)
+  ServerImpl(std::unique_ptr<Client> client, std::unique_ptr<AuthStore> auth,
+             const ServerOptions& options)
       : client_(std::move(client)),
+        auth_(std::move(auth)),
         pool_(options.workers > 0
                   ? options.workers
                   : std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()))),
         dispatcher_(
             *client_, [this](std::function<void()> work) { pool_.Post(std::move(work)); },
-            options.access_log, metrics_) {}
+            options.access_log, metrics_, auth_.get()) {}
 
   Status Listen(const ServerOptions& options) {
     std::vector<std::string> addresses = options.listen;
@@ -188,12 +198,19 @@ class ServerImpl final : public Server {
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
     listens_.reserve(addresses.size());
+    const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
+    std::shared_ptr<grpc::ServerCredentials> tcp_credentials = grpc::InsecureServerCredentials();
+    if (tls) {
+      MLC_ASSIGN_OR_RETURN(tcp_credentials, TlsCredentials(options));
+    }
     for (const auto& a : addresses) {
-      MLC_ASSIGN_OR_RETURN(ListenAddress l, ParseListen(a, options.insecure_local));
+      MLC_ASSIGN_OR_RETURN(ListenAddress l, ParseListen(a, options.insecure_local, tls));
       listens_.push_back(l);
     }
     for (auto& l : listens_) {
-      builder.AddListeningPort(l.grpc_address, grpc::InsecureServerCredentials(),
+      // Unix sockets are guarded by file permissions; tokens are still checked on them.
+      builder.AddListeningPort(l.grpc_address,
+                               l.tcp ? tcp_credentials : grpc::InsecureServerCredentials(),
                                l.tcp ? &l.port : nullptr);
     }
     // Requests above 64 MiB are refused (RESOURCE_EXHAUSTED) before they are read; blobs stream.
@@ -315,8 +332,8 @@ class ServerImpl final : public Server {
   ~ServerImpl() override { Shutdown(std::chrono::milliseconds(0)); }
 
  private:
-  // Every service the API defines (AuthService and PipelineService answer UNIMPLEMENTED, with a
-  // message, until they are served).
+  // Every service the API defines (PipelineService answers UNIMPLEMENTED, with a message, until
+  // it is served).
   static std::vector<std::string> ServiceNames() {
     std::vector<std::string> names;
     for (const std::string& method : InvokableMethods()) {
@@ -329,7 +346,41 @@ class ServerImpl final : public Server {
     return names;
   }
 
+  static Result<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(
+      const ServerOptions& options) {
+    if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+      return InvalidArgumentError("TLS needs both --tls-cert and --tls-key");
+    }
+    grpc::SslServerCredentialsOptions ssl;
+    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+    auto cert = util::ReadFile(options.tls_cert_file);
+    if (!cert.ok())
+      return InvalidArgumentError("cannot read --tls-cert: " + cert.status().message());
+    auto key = util::ReadFile(options.tls_key_file);
+    if (!key.ok()) return InvalidArgumentError("cannot read --tls-key: " + key.status().message());
+    if (cert->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      return InvalidArgumentError(options.tls_cert_file + " holds no PEM certificate");
+    }
+    if (key->find("PRIVATE KEY-----") == std::string::npos) {
+      return InvalidArgumentError(options.tls_key_file + " holds no PEM private key");
+    }
+    pair.cert_chain = *cert;
+    pair.private_key = *key;
+    ssl.pem_key_cert_pairs.push_back(pair);
+    if (!options.tls_client_ca_file.empty()) {
+      auto ca = util::ReadFile(options.tls_client_ca_file);
+      if (!ca.ok()) {
+        return InvalidArgumentError("cannot read --tls-client-ca: " + ca.status().message());
+      }
+      ssl.pem_root_certs = *ca;
+      // A certificate is checked when presented; clients without one use tokens.
+      ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+    }
+    return grpc::SslServerCredentials(ssl);
+  }
+
   std::unique_ptr<Client> client_;
+  std::unique_ptr<AuthStore> auth_;
   ServerMetrics metrics_;
   WorkerPool pool_;
   Dispatcher dispatcher_;
@@ -346,12 +397,19 @@ class ServerImpl final : public Server {
 }  // namespace
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
-  if (!options.insecure_local) {
-    return FailedPreconditionError(
-        "mlc server needs --insecure-local for now: API tokens, project roles and TLS are not "
-        "enforced by this build yet, so it serves only this machine (loopback or a Unix socket)");
-  }
   if (options.state_dir.empty()) return InvalidArgumentError("the server needs a state directory");
+  std::unique_ptr<AuthStore> auth;
+  if (!options.insecure_local) {
+    MLC_ASSIGN_OR_RETURN(auth, AuthStore::Open(util::AbsolutePath(options.state_dir)));
+    if (auth->UserCount() == 0) {
+      return FailedPreconditionError(
+          "the server has no users yet: create the first administrator with `mlc server user "
+          "add NAME --admin --token --state " +
+          options.state_dir +
+          "` (it prints the token to log in with), or serve only this machine without "
+          "authentication with --insecure-local");
+    }
+  }
   ResolvedConfig config;
   config.backend = "local://" + util::AbsolutePath(options.state_dir);
   config.backend_source = "argument";
@@ -359,7 +417,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   auto backend = BackendRegistry::Global().Create(config.backend);
   if (!backend.ok()) return backend.status();
   auto client = std::make_unique<Client>(std::move(backend).value(), config);
-  auto server = std::make_unique<ServerImpl>(std::move(client), options);
+  auto server = std::make_unique<ServerImpl>(std::move(client), std::move(auth), options);
   MLC_RETURN_IF_ERROR(server->Listen(options));
   return std::unique_ptr<Server>(std::move(server));
 }
