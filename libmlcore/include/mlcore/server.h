@@ -83,8 +83,8 @@ class Server {
 };
 
 // Administration of a server's users in its state directory (STATE/auth.db), for `mlc server user`:
-// users are created out of band, never deleted (disabled instead). Safe while the server runs: it
-// sees the change within a second (a new token at once).
+// users are created out of band, never deleted (disabled instead). Safe while the server runs: its
+// next call sees the change.
 // Errors: INVALID_ARGUMENT (name), ALREADY_EXISTS.
 Result<v1::User> AddUser(const std::string& state_dir, const v1::User& user);
 // Errors: NOT_FOUND.

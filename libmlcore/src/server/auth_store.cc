@@ -18,7 +18,6 @@ namespace {
 constexpr std::string_view kSecretPrefix = "mlc_";
 constexpr int kIdHexDigits = 8;
 constexpr int kSecretRandomBytes = 32;  // 43 base64url characters
-constexpr auto kRefreshEvery = std::chrono::seconds(1);
 constexpr int64_t kTouchEverySeconds = 60;
 
 const std::vector<sqlite::Migration>& Migrations() {
@@ -128,12 +127,16 @@ Result<std::unique_ptr<AuthStore>> AuthStore::Open(const std::string& state_dir)
 }
 
 Status AuthStore::RefreshLocked(bool force) {
-  const auto now = std::chrono::steady_clock::now();
-  if (!force && now - checked_ < kRefreshEvery) return Status::Ok();
-  checked_ = now;
-  MLC_ASSIGN_OR_RETURN(sqlite::Statement st, db_->Prepare("PRAGMA data_version"));
-  MLC_ASSIGN_OR_RETURN(bool row, st.Step());
-  const int64_t version = row ? st.ColumnInt(0) : 0;
+  // PRAGMA data_version changes when another connection (another process) commits: a
+  // microsecond-cheap check per call, so a user disabled out of band is refused at once.
+  if (!version_statement_) {
+    MLC_ASSIGN_OR_RETURN(sqlite::Statement st, db_->Prepare("PRAGMA data_version"));
+    version_statement_ = std::make_unique<sqlite::Statement>(std::move(st));
+  }
+  version_statement_->Reset();
+  MLC_ASSIGN_OR_RETURN(bool row, version_statement_->Step());
+  const int64_t version = row ? version_statement_->ColumnInt(0) : 0;
+  version_statement_->Reset();
   if (!force && version == data_version_) return Status::Ok();
   data_version_ = version;
   return LoadLocked();

@@ -4,9 +4,9 @@
 // - A token's secret is "mlc_<8 hex id>_<43 base64url characters>" from getrandom(2); only its
 //   SHA-256 is stored, and Authenticate compares digests in constant time.
 // - Everything is also held in memory, so authenticating a call costs no SQLite round trip.
-//   Changes made through this object are visible at once; changes another process makes (the
-//   `mlc server user ...` commands while the server runs) are picked up within a second, and at
-//   once for a token id not seen before.
+//   Changes made through this object are visible at once, and so are changes another process
+//   makes (the `mlc server user ...` commands while the server runs): each call checks SQLite's
+//   data_version, and reloads only when another connection committed.
 //
 // Thread safety: every method may be called from any thread.
 #pragma once
@@ -24,6 +24,7 @@
 
 namespace mlcore::sqlite {
 class Db;
+class Statement;
 }  // namespace mlcore::sqlite
 
 namespace mlcore::server {
@@ -91,8 +92,8 @@ class AuthStore {
 
   std::mutex mu_;
   std::unique_ptr<sqlite::Db> db_;
+  std::unique_ptr<sqlite::Statement> version_statement_;
   int64_t data_version_ = -1;
-  std::chrono::steady_clock::time_point checked_{};
   std::map<std::string, v1::User> users_;
   struct StoredToken {
     v1::ApiToken token;

@@ -287,6 +287,25 @@ Status Authorizer::CheckProject(const Principal& who, const Rule& rule,
   return Status::Ok();
 }
 
+// The NOT_FOUND an object of a hidden project gets: the engine's own words for a missing id.
+static Status HiddenObject(Lookup lookup, const std::string& id) {
+  switch (lookup) {
+    case Lookup::kJob:
+      return NotFoundError("job \"" + id + "\" does not exist (list jobs with `mlc job ls`)");
+    case Lookup::kRun:
+      return NotFoundError("run " + id + " does not exist (list runs with `mlc run ls`)");
+    case Lookup::kExperiment:
+      return NotFoundError("experiment " + id + " does not exist");
+    case Lookup::kArtifact:
+      return NotFoundError("artifact " + id + " does not exist (list them with `mlc artifact ls`)");
+    case Lookup::kWebhook:
+      return NotFoundError("webhook \"" + id +
+                           "\" does not exist; `mlc model webhook ls` lists them");
+    default:
+      return Authorizer::ProjectNotFound(id);
+  }
+}
+
 Result<std::string> Authorizer::ProjectOfObject(Lookup lookup, const Message& request,
                                                 const std::string& id) {
   Backend& backend = client_.backend();
@@ -320,42 +339,33 @@ Result<std::string> Authorizer::ProjectOfObject(Lookup lookup, const Message& re
       return a.project();
     }
     case Lookup::kWebhook: {
-      v1::ListWebhooksRequest list;
-      list.set_page_size(1000);
+      // Webhooks are listed per project; there are few of either.
+      v1::ListProjectsRequest projects;
+      projects.set_page_size(1000);
       while (true) {
-        MLC_ASSIGN_OR_RETURN(auto page, backend.ListWebhooks(list));
-        for (const auto& w : page.webhooks()) {
-          if (w.id() == id) return w.project();
+        MLC_ASSIGN_OR_RETURN(auto page, backend.ListProjects(projects));
+        for (const auto& p : page.projects()) {
+          v1::ListWebhooksRequest list;
+          list.set_project(p.name());
+          list.set_page_size(1000);
+          while (true) {
+            MLC_ASSIGN_OR_RETURN(auto hooks, backend.ListWebhooks(list));
+            for (const auto& w : hooks.webhooks()) {
+              if (w.id() == id) return w.project();
+            }
+            if (hooks.next_page_token().empty()) break;
+            list.set_page_token(hooks.next_page_token());
+          }
         }
         if (page.next_page_token().empty()) break;
-        list.set_page_token(page.next_page_token());
+        projects.set_page_token(page.next_page_token());
       }
-      return NotFoundError("webhook \"" + id +
-                           "\" does not exist; `mlc model webhook ls` lists them");
+      return HiddenObject(lookup, id);
     }
     case Lookup::kPipelineRun:
       return UnimplementedError("PipelineService is part of the v1 API but not served yet");
   }
   return InternalError("unknown lookup");
-}
-
-// The NOT_FOUND an object of a hidden project gets: the engine's own words for a missing id.
-static Status HiddenObject(Lookup lookup, const std::string& id) {
-  switch (lookup) {
-    case Lookup::kJob:
-      return NotFoundError("job \"" + id + "\" does not exist (list jobs with `mlc job ls`)");
-    case Lookup::kRun:
-      return NotFoundError("run " + id + " does not exist (list runs with `mlc run ls`)");
-    case Lookup::kExperiment:
-      return NotFoundError("experiment " + id + " does not exist");
-    case Lookup::kArtifact:
-      return NotFoundError("artifact " + id + " does not exist (list them with `mlc artifact ls`)");
-    case Lookup::kWebhook:
-      return NotFoundError("webhook \"" + id +
-                           "\" does not exist; `mlc model webhook ls` lists them");
-    default:
-      return Authorizer::ProjectNotFound(id);
-  }
 }
 
 Status Authorizer::Check(const Principal& who, const std::string& method, const Message& request) {

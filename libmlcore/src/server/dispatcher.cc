@@ -395,6 +395,12 @@ Status Dispatcher::RunStream(const Principal& who, StreamCall& call,
     return Status::Ok();
   }
   if (method->client_streaming()) {
+    // Not served yet: still authenticated and authorized first, like every call.
+    if (call.Read(&bytes)) {
+      std::unique_ptr<Message> first = NewMessage(method->input_type());
+      MLC_RETURN_IF_ERROR(Parse(bytes, first.get()));
+      MLC_RETURN_IF_ERROR(Authorize(who, name, *first));
+    }
     return UnimplementedError("method " + name +
                               " is part of the v1 API but this server does not serve it yet");
   }
