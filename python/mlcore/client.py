@@ -29,6 +29,17 @@ def _resources(value: Any, what: str) -> dict[str, Any] | None:
     return _mlcore.parse_resources_dict(text)
 
 
+def _duration_json(text: str) -> str:
+    """'90d', '12h', '30m', '45s' (or a sum, '1h30m') as proto3 JSON seconds ('3600s')."""
+    import re
+
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    parts = re.findall(r"(\d+)([dhms])", text)
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        raise ValueError(f"invalid duration {text!r}; write it like '90d', '12h' or '1h30m'")
+    return f"{sum(int(n) * units[u] for n, u in parts)}s"
+
+
 class Client:
     """A connection to an mlcore backend.
 
@@ -50,7 +61,14 @@ class Client:
         project: str | None = None,
         context: str | None = None,
         config: str | None = None,
+        token: str | None = None,
     ):
+        if token:
+            # An API token for a grpc:// or grpcs:// server; without one, MLC_TOKEN or the token
+            # `mlc login` stored for the server is used.
+            if not backend:
+                raise ValueError("token= needs backend= naming the server it is for")
+            backend += ("&" if "?" in backend else "?") + "token=" + token
         self._core = _mlcore.Client(backend or "", project or "", context or "", config or "")
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -97,6 +115,61 @@ class Client:
     def __repr__(self) -> str:
         state = "closed" if self._core.closed else self.backend
         return f"mlcore.Client({state!r}, project={self.project!r})" if not self._core.closed else "mlcore.Client(closed)"
+
+    # -- identity, tokens and roles (served by `mlc server`) -------------------------------------
+    def whoami(self) -> Record:
+        """The caller: ``user``, ``token`` (when one was used) and role ``bindings``. On local://
+        the caller is an administrator of everything."""
+        return Record(self.invoke("AuthService/WhoAmI"))
+
+    def create_token(
+        self,
+        description: str = "",
+        *,
+        projects: list[str] | tuple[str, ...] = (),
+        ttl: str | None = None,
+        user: str | None = None,
+    ) -> tuple[str, Record]:
+        """Creates an API token; returns ``(secret, token)``. The secret is shown this once: store
+        it (``mlc login`` keeps it with 0600 permissions). ``ttl`` like "90d"; None = never."""
+        request: dict[str, Any] = {"description": description, "projects": list(projects)}
+        if ttl:
+            request["ttl"] = _duration_json(ttl)
+        if user:
+            request["user"] = user
+        out = self.invoke("AuthService/CreateToken", request)
+        return out["secret"], Record(out["token"])
+
+    def tokens(self, *, include_revoked: bool = False, user: str | None = None) -> list[Record]:
+        """Tokens of the caller (or of ``user``, for server administrators), never their secrets."""
+        request: dict[str, Any] = {"include_revoked": include_revoked, "page_size": 1000}
+        if user:
+            request["user"] = user
+        return [Record(t) for t in self.invoke("AuthService/ListTokens", request).get("tokens", [])]
+
+    def revoke_token(self, token_id: str) -> None:
+        """Revokes a token at once (idempotent)."""
+        self.invoke("AuthService/RevokeToken", {"id": token_id})
+
+    def grant_role(self, project: str, user: str, role: str) -> Record:
+        """Gives ``user`` the role "viewer", "editor" or "admin" on ``project`` (needs admin)."""
+        if role.lower() not in ("viewer", "editor", "admin"):
+            raise ValueError(f"unknown role {role!r}; roles: viewer, editor, admin")
+        return Record(self.invoke("AuthService/GrantRole", {
+            "project": project, "user": user, "role": "ROLE_" + role.upper()}))
+
+    def revoke_role(self, project: str, user: str) -> None:
+        """Removes ``user``'s role on ``project`` (a project keeps at least one admin)."""
+        self.invoke("AuthService/RevokeRole", {"project": project, "user": user})
+
+    def role_bindings(self, project: str | None = None, *, user: str | None = None) -> list[Record]:
+        """Role bindings of the projects the caller administers."""
+        request: dict[str, Any] = {"page_size": 1000}
+        if project:
+            request["project"] = project
+        if user:
+            request["user"] = user
+        return [Record(b) for b in self.invoke("AuthService/ListRoleBindings", request).get("bindings", [])]
 
     # -- projects -------------------------------------------------------------------------------
     def create_project(
