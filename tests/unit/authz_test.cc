@@ -4,6 +4,7 @@
 // exactly as for a project or object that does not exist.
 #include "server/authz.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -224,6 +225,22 @@ std::string Replace(std::string text, const std::string& from, const std::string
   return text;
 }
 
+TEST_CASE("every rpc of the API has an authorization rule") {
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  int methods = 0;
+  for (const char* service :
+       {"SystemService", "ProjectService", "JobService", "SchedulingService", "TrackingService",
+        "ArtifactService", "DataService", "RegistryService", "PipelineService", "AuthService"}) {
+    const auto* s = pool->FindServiceByName(std::string("mlcore.v1.") + service);
+    REQUIRE_MESSAGE(s != nullptr, service);
+    for (int i = 0; i < s->method_count(); ++i, ++methods) {
+      CHECK_MESSAGE(server::Rules().count(s->full_name() + "/" + s->method(i)->name()) == 1,
+                    s->method(i)->full_name());
+    }
+  }
+  CHECK(server::Rules().size() == static_cast<size_t>(methods));
+}
+
 TEST_CASE("authorization matrix: every rpc x role x own/other project") {
   AuthServer s;
   auto root = s.As("root");
@@ -352,6 +369,10 @@ TEST_CASE("no token, a bad token, a revoked or expired one, a disabled user: UNA
   const std::string method = "mlcore.v1.SystemService/GetBackendInfo";
   CHECK(s.Call(method, info, "").code == grpc::StatusCode::UNAUTHENTICATED);
   CHECK(s.Call(method, info, "root").code == grpc::StatusCode::OK);
+  auto advertised = s.As("root")->GetBackendInfo();
+  REQUIRE(advertised.ok());
+  CHECK(std::count(advertised->capabilities().begin(), advertised->capabilities().end(),
+                   v1::CAPABILITY_AUTH) == 1);
 
   s.tokens["forged"] = s.tokens["root"];
   s.tokens["forged"].back() = s.tokens["forged"].back() == 'A' ? 'B' : 'A';

@@ -312,6 +312,9 @@ Status Dispatcher::RunUnary(const Principal& who, const MethodDescriptor* method
   }
   MLC_ASSIGN_OR_RETURN(std::unique_ptr<Message> out, Invoke(client_, method, *request));
   if (authz_) MLC_RETURN_IF_ERROR(authz_->Filter(who, name, out.get()));
+  if (auth_ != nullptr && name == "mlcore.v1.SystemService/GetBackendInfo") {
+    static_cast<v1::BackendInfo&>(*out).add_capabilities(v1::CAPABILITY_AUTH);
+  }
   if (name == "mlcore.v1.TrackingService/LogBatch") {
     metrics_.AddPoints(static_cast<const v1::LogBatchResponse&>(*out).points_written());
   }
