@@ -35,6 +35,21 @@ const std::vector<sqlite::Migration>& Migrations() {
   return m;
 }
 
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void SetMicros(google::protobuf::Timestamp* t, int64_t micros) {
+  t->set_seconds(micros / 1000000);
+  t->set_nanos(static_cast<int32_t>(micros % 1000000) * 1000);
+}
+
+int64_t MicrosOf(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1000000 + t.nanos() / 1000;
+}
+
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -178,7 +193,7 @@ Status AuthStore::LoadLocked() {
       SplitProjects(st.ColumnText(3), &t.token);
       t.secret_sha256 = st.ColumnText(4);
       t.token.set_secret_prefix(st.ColumnText(5));
-      SetTime(t.token.mutable_create_time(), st.ColumnInt(6));
+      SetMicros(t.token.mutable_create_time(), st.ColumnInt(6));  // microseconds: orders listings
       if (st.ColumnInt(7) != 0) SetTime(t.token.mutable_expire_time(), st.ColumnInt(7));
       if (st.ColumnInt(8) != 0) SetTime(t.token.mutable_last_use_time(), st.ColumnInt(8));
       if (st.ColumnInt(9) != 0) SetTime(t.token.mutable_revoke_time(), st.ColumnInt(9));
@@ -299,7 +314,8 @@ Result<v1::CreateTokenResponse> AuthStore::CreateToken(const std::string& user,
   t.set_description(description);
   for (const auto& p : projects) t.add_projects(p);
   const int64_t now = NowSeconds();
-  SetTime(t.mutable_create_time(), now);
+  const int64_t created = NowMicros();
+  SetMicros(t.mutable_create_time(), created);
   if (ttl.count() > 0) SetTime(t.mutable_expire_time(), now + ttl.count());
   t.set_secret_prefix(secret.substr(0, 12));
   const std::string digest = util::Sha256Hex(secret);
@@ -312,7 +328,7 @@ Result<v1::CreateTokenResponse> AuthStore::CreateToken(const std::string& user,
       .Bind(4, JoinProjects(t.projects()))
       .Bind(5, digest)
       .Bind(6, t.secret_prefix())
-      .Bind(7, now)
+      .Bind(7, created)
       .Bind(8, t.has_expire_time() ? t.expire_time().seconds() : int64_t{0});
   MLC_RETURN_IF_ERROR(st.Run());
   tokens_[id] = StoredToken{t, digest};
@@ -399,7 +415,7 @@ Result<v1::ListTokensResponse> AuthStore::ListTokens(const std::string& user, bo
   // Newest first; the key "<create_time>/<id>" orders pages.
   auto key = [](const v1::ApiToken* t) {
     char buf[32];
-    std::snprintf(buf, sizeof(buf), "%020lld", static_cast<long long>(t->create_time().seconds()));
+    std::snprintf(buf, sizeof(buf), "%020lld", static_cast<long long>(MicrosOf(t->create_time())));
     return std::string(buf) + "/" + t->id();
   };
   std::sort(matching.begin(), matching.end(),
