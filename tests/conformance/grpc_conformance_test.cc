@@ -1,6 +1,8 @@
 // The conformance suite instantiated for grpc://: each instance is a real `mlc server` engine
 // (mlcore::server::Server, in this process) listening on 127.0.0.1 with a fresh state directory,
-// and every client call crosses the wire. grpc_unix_conformance_test runs it over a Unix socket.
+// and every client call crosses the wire. grpc_inproc_conformance_test (MLC_CONFORMANCE_INPROC=1)
+// runs it over an in-process channel to the same server (the rpcs without sockets, fast);
+// MLC_CONFORMANCE_UNIX=1 over a Unix socket.
 #include <cstdlib>
 
 #include "conformance/conformance.h"
@@ -12,7 +14,9 @@ namespace {
 
 class GrpcTarget final : public Target {
  public:
-  std::string name() const override { return unix_ ? "grpc+unix" : "grpc"; }
+  std::string name() const override {
+    return inproc_ ? "grpc+inproc" : unix_ ? "grpc+unix" : "grpc";
+  }
 
   Result<std::unique_ptr<Client>> NewClient() override {
     if (server_) server_->Shutdown(std::chrono::seconds(1));
@@ -32,10 +36,12 @@ class GrpcTarget final : public Target {
     }();
     (void)registered;
     uri_ = server_->uris().at(0);
-    return Client::Open(uri_);
+    return SameInstanceClient();
   }
 
-  Result<std::unique_ptr<Client>> SameInstanceClient() override { return Client::Open(uri_); }
+  Result<std::unique_ptr<Client>> SameInstanceClient() override {
+    return inproc_ ? server_->InProcessClient() : Client::Open(uri_);
+  }
 
   void Stop() {
     if (server_) server_->Shutdown(std::chrono::seconds(1));
@@ -44,6 +50,7 @@ class GrpcTarget final : public Target {
 
  private:
   bool unix_ = std::getenv("MLC_CONFORMANCE_UNIX") != nullptr;
+  bool inproc_ = std::getenv("MLC_CONFORMANCE_INPROC") != nullptr;
   testing::TempDir root_;
   testing::IsolatedEnv env_{root_};
   testing::ScopedEnv capacity_{testing::EnvMap{{"MLC_NODE_CAPACITY", "cpu=4,memory=8Gi,gpu=0"}}};

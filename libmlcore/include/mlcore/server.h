@@ -31,6 +31,10 @@
 #include "mlcore/status.h"
 #include "mlcore/v1/auth.pb.h"
 
+namespace mlcore {
+class Client;
+}  // namespace mlcore
+
 namespace mlcore::server {
 
 struct ServerOptions {
@@ -71,6 +75,10 @@ class Server {
   // "grpcs://host:7443" with TLS, "grpc+unix:///run/mlc.sock"), in the order of
   // ServerOptions::listen.
   virtual std::vector<std::string> uris() const = 0;
+
+  // A client of this server over an in-process gRPC channel: every call is a real rpc (encoded,
+  // dispatched, authorized), without sockets. `token` authenticates it when auth is on.
+  virtual Result<std::unique_ptr<Client>> InProcessClient(const std::string& token = {}) = 0;
 
   // "http://HOST:PORT/metrics" when ServerOptions::metrics_listen was set, else empty.
   virtual std::string metrics_url() const = 0;

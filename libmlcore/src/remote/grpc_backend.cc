@@ -759,6 +759,12 @@ Status GrpcBackend::DownloadTree(const std::string& project, const v1::Manifest&
 
 }  // namespace
 
+std::unique_ptr<Backend> GrpcBackendOnChannel(const std::string& target,
+                                              const std::shared_ptr<grpc::Channel>& channel,
+                                              const std::string& token) {
+  return std::make_unique<GrpcBackend>(target, channel, milliseconds(60000), token);
+}
+
 Result<std::unique_ptr<Backend>> OpenGrpcBackend(const Uri& uri) {
   std::string address;
   std::string target;

@@ -21,10 +21,15 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "mlcore/backend.h"
 #include "mlcore/status.h"
 #include "mlcore/uri.h"
+
+namespace grpc {
+class Channel;
+}  // namespace grpc
 
 namespace mlcore::remote {
 
@@ -32,5 +37,11 @@ namespace mlcore::remote {
 // unreachable server fails the first call, not this one. Errors: INVALID_ARGUMENT (malformed URI
 // or query).
 Result<std::unique_ptr<Backend>> OpenGrpcBackend(const Uri& uri);
+
+// The backend over a channel made elsewhere (an in-process channel to a server in this process);
+// `target` is how it names itself in BackendInfo.
+std::unique_ptr<Backend> GrpcBackendOnChannel(const std::string& target,
+                                              const std::shared_ptr<grpc::Channel>& channel,
+                                              const std::string& token = {});
 
 }  // namespace mlcore::remote

@@ -22,6 +22,7 @@
 #include "mlcore/backend.h"
 #include "mlcore/client.h"
 #include "mlcore/invoke.h"
+#include "remote/grpc_backend.h"
 #include "remote/grpc_status.h"
 #include "server/auth_store.h"
 #include "server/dispatcher.h"
@@ -257,6 +258,19 @@ class ServerImpl final : public Server {
       metrics_http_ = std::move(http).value();
     }
     return Status::Ok();
+  }
+
+  Result<std::unique_ptr<Client>> InProcessClient(const std::string& token) override {
+    if (!server_) return FailedPreconditionError("the server is not running");
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    ResolvedConfig config;
+    config.backend = "grpc+inproc://" + listens_.at(0).grpc_address;
+    config.backend_source = "argument";
+    config.project_source = "unset";
+    return std::make_unique<Client>(
+        remote::GrpcBackendOnChannel(config.backend, server_->InProcessChannel(args), token),
+        config);
   }
 
   std::string metrics_url() const override {
