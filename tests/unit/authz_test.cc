@@ -515,8 +515,25 @@ TEST_CASE("roles: granted by a project's admins, inherited by sub-projects, one 
   CHECK(denied.status().code() == StatusCode::kPermissionDenied);
   CHECK(denied.status().message().find("editor") != std::string::npos);
 
+  // Listings show every project the caller holds a role on, directly or through a parent.
+  v1::GrantRoleRequest sub_only;
+  sub_only.set_project("team-nlp");
+  sub_only.set_user("editor");
+  sub_only.set_role(v1::ROLE_EDITOR);
+  REQUIRE(padmin->GrantRole(sub_only).ok());
+  auto roots = s.As("editor")->ListProjects(v1::ListProjectsRequest());
+  REQUIRE(roots.ok());
+  REQUIRE(roots->projects_size() == 1);
+  CHECK(roots->projects(0).name() == "team-nlp");
+  CHECK(s.As("editor")->GetProject("team").status().code() == StatusCode::kNotFound);
+  auto viewer_roots = viewer->ListProjects(v1::ListProjectsRequest());
+  REQUIRE(viewer_roots.ok());
+  REQUIRE(viewer_roots->projects_size() == 2);
+  CHECK(viewer_roots->projects(0).name() == "team");
+  CHECK(viewer_roots->projects(1).name() == "team-nlp");
+
   // Viewers cannot grant; the last admin cannot be removed or demoted.
-  g.set_user("editor");
+  g.set_user("stranger");
   g.set_role(v1::ROLE_EDITOR);
   CHECK(viewer->GrantRole(g).status().code() == StatusCode::kPermissionDenied);
   v1::RevokeRoleRequest r;
