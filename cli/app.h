@@ -82,7 +82,7 @@ void AddArtifactCommands(CLI::App& app, Globals& globals);
 void AddDataCommands(CLI::App& app, Globals& globals);
 void AddModelCommands(CLI::App& app, Globals& globals);
 void AddModelEventCommands(CLI::App* model, Globals& globals);  // watch, webhook
-void AddServerCommand(CLI::App& app, Globals& globals);
-void AddAuthCommands(CLI::App& app, Globals& globals);  // login, logout, whoami, token, role         // only with gRPC
+void AddServerCommand(CLI::App& app, Globals& globals);         // only with gRPC
+void AddAuthCommands(CLI::App& app, Globals& globals);  // login, logout, whoami, token, role
 
 }  // namespace mlc
