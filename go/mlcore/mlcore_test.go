@@ -108,3 +108,18 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("ListProjects = %d, %v", len(list), err)
 	}
 }
+
+func TestIdentityOnLocalBackend(t *testing.T) {
+	c := openTemp(t)
+	who := &apiv1.WhoAmIResponse{}
+	if err := c.Invoke("AuthService/WhoAmI", &apiv1.WhoAmIRequest{}, who); err != nil {
+		t.Fatalf("WhoAmI: %v", err)
+	}
+	if who.GetUser().GetName() == "" || !who.GetUser().GetAdmin() || who.GetToken() != nil {
+		t.Errorf("WhoAmI on local:// = %v, want an administrator without a token", who)
+	}
+	err := c.Invoke("AuthService/ListTokens", &apiv1.ListTokensRequest{}, &apiv1.ListTokensResponse{})
+	if CodeOf(err) != FailedPrecondition || !strings.Contains(err.Error(), "mlc server") {
+		t.Errorf("ListTokens on local:// error = %v", err)
+	}
+}
