@@ -21,17 +21,24 @@ def isolated(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib
 
 
 @pytest.fixture
-def backend(isolated: pathlib.Path):
+def backend(isolated: pathlib.Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh backend URI: local:// by default; with MLC_TEST_REMOTE=1, a real `mlc server` on
-    127.0.0.1 serving a fresh state directory, so the same tests run over grpc://."""
+    127.0.0.1 serving a fresh state directory, so the same tests run over grpc://. The server
+    checks tokens and roles: the tests run as a server administrator (MLC_TOKEN), so every call
+    also goes through authentication and the authorization table."""
     if os.environ.get("MLC_TEST_REMOTE") != "1":
         yield f"local://{isolated}/state"
         return
     env = dict(os.environ, MLC_NODE_CAPACITY="cpu=4,memory=8Gi,gpu=0")
+    state = str(isolated / "state")
+    token = subprocess.run([mlc_binary(), "server", "user", "add", "ci-admin", "--admin",
+                            "--token", "--state", state], capture_output=True, text=True,
+                           check=True, timeout=60, env=env).stdout.strip()
+    monkeypatch.setenv("MLC_TOKEN", token)
     server = subprocess.Popen(
-        [mlc_binary(), "server", "--insecure-local", "--listen", "127.0.0.1:0", "--state",
-         str(isolated / "state")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        stdin=subprocess.DEVNULL, env=env)
+        [mlc_binary(), "server", "--listen", "127.0.0.1:0", "--state", state],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env=env)
     line = server.stdout.readline()
     assert line.startswith("serving grpc://"), (line, server.stderr.read())
     yield line.split()[1]
