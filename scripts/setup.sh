@@ -12,7 +12,7 @@ APT_PACKAGES=(
   pybind11-dev libspdlog-dev libyaml-cpp-dev zlib1g-dev libssl-dev
   python3 python3-dev python3-venv
   clang-tidy clang-format
-  util-linux faketime curl
+  util-linux faketime curl openssl
 )
 command -v go >/dev/null 2>&1 || APT_PACKAGES+=(golang-go)
 
