@@ -249,15 +249,38 @@ Status Authorizer::ProjectNotFound(const std::string& project) {
                        "create " + project + "`");
 }
 
+void Authorizer::ForgetProjects() {
+  std::lock_guard lock(parents_mu_);
+  parents_.clear();
+}
+
 std::vector<std::string> Authorizer::Ancestry(const std::string& project) {
+  constexpr auto kFresh = std::chrono::seconds(2);
   std::vector<std::string> chain;
   std::set<std::string> seen;
   std::string name = project;
   while (!name.empty() && seen.insert(name).second) {
-    auto p = client_.backend().GetProject(name);
-    if (!p.ok()) break;
+    const auto now = std::chrono::steady_clock::now();
+    std::string parent;
+    bool cached = false;
+    {
+      std::lock_guard lock(parents_mu_);
+      auto it = parents_.find(name);
+      if (it != parents_.end() && now - it->second.second < kFresh) {
+        parent = it->second.first;
+        cached = true;
+      }
+    }
+    if (!cached) {
+      auto p = client_.backend().GetProject(name);
+      if (!p.ok()) break;  // only projects that exist are remembered
+      parent = p->parent();
+      std::lock_guard lock(parents_mu_);
+      if (parents_.size() > 10000) parents_.clear();
+      parents_[name] = {parent, now};
+    }
     chain.push_back(name);
-    name = p->parent();
+    name = parent;
   }
   return chain;  // empty: the project does not exist
 }

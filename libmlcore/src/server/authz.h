@@ -17,7 +17,9 @@
 // Thread safety: Check and Filter may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -90,6 +92,9 @@ class Authorizer {
   // The engine's NOT_FOUND for a project that does not exist (the same text for a hidden one).
   static Status ProjectNotFound(const std::string& project);
 
+  // Drops the cached project tree (after a project is created or deleted through the server).
+  void ForgetProjects();
+
  private:
   Status CheckProject(const Principal& who, const Rule& rule, const std::string& project);
   Result<std::string> ProjectOfObject(Lookup lookup, const google::protobuf::Message& request,
@@ -98,6 +103,10 @@ class Authorizer {
 
   Client& client_;
   AuthStore& store_;
+  // Project -> parent, as read from the engine, for a short while: every call resolves the
+  // ancestry of the project it touches, and projects change rarely.
+  std::mutex parents_mu_;
+  std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> parents_;
 };
 
 }  // namespace mlcore::server

@@ -311,7 +311,13 @@ Status Dispatcher::RunUnary(const Principal& who, const MethodDescriptor* method
     return Status::Ok();
   }
   MLC_ASSIGN_OR_RETURN(std::unique_ptr<Message> out, Invoke(client_, method, *request));
-  if (authz_) MLC_RETURN_IF_ERROR(authz_->Filter(who, name, out.get()));
+  if (authz_) {
+    MLC_RETURN_IF_ERROR(authz_->Filter(who, name, out.get()));
+    if (name == "mlcore.v1.ProjectService/CreateProject" ||
+        name == "mlcore.v1.ProjectService/DeleteProject") {
+      authz_->ForgetProjects();
+    }
+  }
   if (auth_ != nullptr && name == "mlcore.v1.SystemService/GetBackendInfo") {
     static_cast<v1::BackendInfo&>(*out).add_capabilities(v1::CAPABILITY_AUTH);
   }
