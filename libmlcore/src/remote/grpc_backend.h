@@ -1,8 +1,13 @@
 // The remote backend: every Backend call as an rpc of proto/mlcore/v1 to an `mlc server`.
 //
-// URIs: `grpc://HOST:PORT` (TCP) and `grpc+unix:///abs/path.sock` (a Unix socket). Query keys:
+// URIs: `grpc://HOST:PORT` (TCP), `grpcs://HOST:PORT` (TLS) and `grpc+unix:///abs/path.sock` (a
+// Unix socket). Query keys:
 //   timeout_ms=N   deadline of each unary call (default 60000; streams have none)
-//   token=SECRET   API token sent as `authorization: Bearer` (else $MLC_TOKEN; see auth.proto)
+//   token=SECRET   API token sent as `authorization: Bearer` (else $MLC_TOKEN, else the token
+//                  `mlc login` stored for the target: mlcore/credentials.h)
+//   ca=FILE, cert=FILE, key=FILE, server_name=NAME   (grpcs only) CA bundle to trust (default:
+//                  the system's; $MLC_TLS_CA), client certificate and key ($MLC_TLS_CERT,
+//                  $MLC_TLS_KEY), and the name to verify instead of HOST
 //
 // Behaviour on the wire:
 // - Idempotent calls (reads, and writes made idempotent by an id: SubmitJob with a request id,
