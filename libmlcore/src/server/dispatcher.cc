@@ -117,6 +117,28 @@ class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
     return read_ok_;
   }
 
+  // As Read, but gives up when the call is stopped (the server shutting down) while waiting:
+  // 1 = `out` holds the next message, 0 = the client's stream ended, -1 = stopped. After -1 a
+  // read stays outstanding (into a buffer of this call, so the caller may go): finish the call.
+  int ReadUnlessStopped(grpc::ByteBuffer* out) {
+    std::unique_lock lock(mu_);
+    if (!read_pending_) {
+      read_done_ = false;
+      read_pending_ = true;
+      lock.unlock();
+      StartRead(&polled_);
+      lock.lock();
+    }
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return read_done_; })) {
+      if (Stopped()) return -1;
+    }
+    read_pending_ = false;
+    if (!read_ok_) return 0;
+    out->Swap(&polled_);
+    polled_.Clear();
+    return 1;
+  }
+
   // Sends one message; false when the call is gone.
   bool Write(const Message& message) {
     grpc::ByteBuffer buffer;
@@ -160,6 +182,8 @@ class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   std::condition_variable cv_;
   bool read_done_ = false;
   bool read_ok_ = false;
+  bool read_pending_ = false;  // ReadUnlessStopped left a read outstanding
+  grpc::ByteBuffer polled_;    // where ReadUnlessStopped's reads land
   bool write_done_ = false;
   bool write_ok_ = false;
   bool done_ = false;
@@ -343,6 +367,36 @@ Status Dispatcher::RunStream(StreamCall& call, const MethodDescriptor* method) {
     }
     if (call.Stopped()) return CancelledError("the metric stream was cancelled");
     call.Write(totals);
+    return Status::Ok();
+  }
+  if (name == "mlcore.v1.TrackingService/IngestMetrics") {
+    // One answer per batch, in order, once it is durable (LogBatch commits before returning); a
+    // batch's own error goes into its answer and the stream goes on.
+    v1::LogMetricsStreamRequest message;
+    v1::IngestMetricsResponse ack;
+    while (true) {
+      const int got = call.ReadUnlessStopped(&bytes);
+      if (got < 0) {
+        return UnavailableError(
+            "the server is shutting down; resend the batches not acknowledged to its successor");
+      }
+      if (got == 0) break;
+      message.Clear();
+      MLC_RETURN_IF_ERROR(Parse(bytes, &message));
+      ack.Clear();
+      ack.set_batch_id(message.batch().batch_id());
+      auto applied = client_.LogBatch(message.batch());
+      if (applied.ok()) {
+        ack.set_duplicate(applied->duplicate());
+        ack.set_points_written(applied->points_written());
+        metrics_.AddPoints(applied->points_written());
+      } else {
+        ack.set_error_code(static_cast<int32_t>(applied.status().code()));
+        ack.set_error_message(applied.status().message());
+      }
+      if (!call.Write(ack)) return CancelledError("the client went away");
+    }
+    if (call.Stopped()) return CancelledError("the metric stream was cancelled");
     return Status::Ok();
   }
   if (method->client_streaming()) {
