@@ -1,6 +1,7 @@
 #include "server/dispatcher.h"
 
 #include <chrono>
+#include <deque>
 #include <string>
 #include <thread>
 
@@ -28,6 +29,8 @@ using google::protobuf::MethodDescriptor;
 
 // Uploads are appended (and made durable) in pieces of this size, not per chunk.
 constexpr size_t kUploadFlushBytes = size_t{8} << 20;
+// Room for the chunk that takes a piece over kUploadFlushBytes (clients send 1 MiB chunks).
+constexpr size_t kUploadChunkSlack = size_t{2} << 20;
 
 std::unique_ptr<Message> NewMessage(const google::protobuf::Descriptor* type) {
   return std::unique_ptr<Message>(
@@ -64,6 +67,73 @@ bool PlausibleUser(const std::string& user) {
   }
   return true;
 }
+
+// Appends an upload's pieces on a thread of its own, so the stream is read while the previous
+// piece is written, hashed and synced: the network and the disk overlap. At most two pieces wait.
+class PieceWriter {
+ public:
+  PieceWriter(Backend& backend, const v1::UploadBlobHeader& header, int64_t committed)
+      : backend_(backend), header_(header), committed_(committed) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~PieceWriter() { (void)Finish(); }
+
+  // Queues a piece; waits while two are queued. The writer's error once it has failed.
+  Status Add(std::string piece) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return queue_.size() < 2 || !error_.ok(); });
+    if (!error_.ok()) return error_;
+    queue_.push_back(std::move(piece));
+    cv_.notify_all();
+    return Status::Ok();
+  }
+
+  // Waits until every queued piece is appended; the bytes committed, or the first error.
+  Result<int64_t> Finish() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lock(mu_);
+    if (!error_.ok()) return error_;
+    return committed_;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return !queue_.empty() || done_; });
+      if (queue_.empty()) return;
+      std::string piece = std::move(queue_.front());
+      const int64_t at = committed_;
+      lock.unlock();
+      auto appended = backend_.AppendBlobUpload(header_.project(), header_.upload_id(), at, piece);
+      lock.lock();
+      queue_.pop_front();
+      if (!appended.ok()) {
+        error_ = appended.status();
+        queue_.clear();
+        cv_.notify_all();
+        return;
+      }
+      committed_ = *appended;
+      cv_.notify_all();
+    }
+  }
+
+  Backend& backend_;
+  const v1::UploadBlobHeader& header_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;  // the front one is being appended
+  int64_t committed_;
+  Status error_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -323,12 +393,13 @@ Status Dispatcher::RunStream(StreamCall& call, const MethodDescriptor* method) {
           " bytes committed; resume at offset " + std::to_string(committed));
     }
     std::string pending;
+    PieceWriter writer(backend, header, committed);
     auto flush = [&]() -> Status {
       if (pending.empty()) return Status::Ok();
-      MLC_ASSIGN_OR_RETURN(committed, backend.AppendBlobUpload(header.project(), header.upload_id(),
-                                                               committed, pending));
-      pending.clear();
-      return Status::Ok();
+      std::string piece;
+      piece.reserve(kUploadFlushBytes + kUploadChunkSlack);
+      piece.swap(pending);
+      return writer.Add(std::move(piece));
     };
     bool finish = message.finish();
     while (!finish) {
@@ -343,6 +414,7 @@ Status Dispatcher::RunStream(StreamCall& call, const MethodDescriptor* method) {
       finish = message.finish();
     }
     MLC_RETURN_IF_ERROR(flush());
+    MLC_ASSIGN_OR_RETURN(committed, writer.Finish());
     v1::UploadBlobResponse response;
     if (finish) {
       MLC_ASSIGN_OR_RETURN(response,
