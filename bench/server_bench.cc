@@ -287,20 +287,29 @@ void ArtifactBench(const Options& o, const std::string& root) {
     std::filesystem::remove_all(state);
     return mib / seconds;
   };
-  upload_grpc();  // warm-up, discarded
-  upload_local();
   std::vector<double> ours, peer;
-  for (int r = 0; r < o.artifact_runs; ++r) {
+  if (o.Wants("artifact") || o.Wants("artifact_upload")) {
+    upload_grpc();  // warm-up, discarded
+    upload_local();
+  }
+  for (int r = 0; r < o.artifact_runs && (o.Wants("artifact") || o.Wants("artifact_upload")); ++r) {
     ours.push_back(upload_grpc());
     peer.push_back(upload_local());
   }
-  Line up = Compare("server.artifact.upload_1g", "MiB/s", ours, peer, "LogArtifact on local://");
-  up.target = ">=0.7x local";
-  up.met = up.ratio >= 0.7;
-  up.params = {{"mib", std::to_string(o.artifact_mib)},
-               {"ours", "LogArtifact over grpc:// (hash, FindMissingBlobs, UploadBlob, manifest)"},
-               {"stores", "fresh per run"}};
-  Emit(up);
+  if (!ours.empty()) {
+    Line up = Compare("server.artifact.upload_1g", "MiB/s", ours, peer, "LogArtifact on local://");
+    up.target = ">=0.7x local";
+    up.met = up.ratio >= 0.7;
+    up.params = {
+        {"mib", std::to_string(o.artifact_mib)},
+        {"ours", "LogArtifact over grpc:// (hash, FindMissingBlobs, UploadBlob, manifest)"},
+        {"stores", "fresh per run"}};
+    Emit(up);
+  }
+  if (!o.Wants("artifact") && !o.Wants("artifact_download")) {
+    std::filesystem::remove_all(root + "/payload");
+    return;
+  }
 
   // Download: one stored copy on each side, a fresh destination per run.
   const std::string grpc_state = root + "/down-grpc";
@@ -610,7 +619,9 @@ int Main(int argc, char** argv) {
     mlflow.Stop();
   }
   srv->Shutdown(std::chrono::seconds(1));
-  if (o.Wants("artifact")) ArtifactBench(o, root + "/artifacts");
+  if (o.Wants("artifact") || o.Wants("artifact_upload") || o.Wants("artifact_download")) {
+    ArtifactBench(o, root + "/artifacts");
+  }
   std::filesystem::remove_all(root);
   return 0;
 }

@@ -431,6 +431,7 @@ class RunLogger::Impl {
         points += take;
         if (points >= kMaxBatchPoints) send();
       }
+      k.columns = tracking::Columns();  // copied into the batches: keep one copy in memory
     }
     send();
     if (batches.empty()) return Status::Ok();
