@@ -37,12 +37,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
-#include <sys/wait.h>
 #include <thread>
 #include <vector>
 
@@ -52,6 +50,7 @@
 #include "mlcore/client.h"
 #include "mlcore/server.h"
 #include "mlcore/tracking.h"
+#include "peer_process.h"
 
 namespace mlcore::bench {
 namespace {
@@ -355,99 +354,31 @@ void ArtifactBench(const Options& o, const std::string& root) {
   std::filesystem::remove_all(root + "/payload");
 }
 
-// bench/server_bench_mlflow.py as a child: one JSON command per line on its stdin, one answer on
-// its stdout. Started before any gRPC thread exists (it forks).
-struct Peer {
-  pid_t pid = -1;
-  FILE* to = nullptr;
-  FILE* from = nullptr;
-  json ready;
+// Points/s of one `log` command of bench/server_bench_mlflow.py.
+double PeerLog(PeerProcess& mlflow, int keys, int steps) {
+  json r = mlflow.Call(json{{"op", "log"}, {"keys", keys}, {"steps", steps}}, "log");
+  return r.at("points").get<double>() / r.at("seconds").get<double>();
+}
 
-  void Start(const std::vector<std::string>& argv) {
-    int in[2], out[2];
-    if (::pipe(in) != 0 || ::pipe(out) != 0) Die("pipe", InternalError(std::strerror(errno)));
-    pid = ::fork();
-    if (pid < 0) Die("fork", InternalError(std::strerror(errno)));
-    if (pid == 0) {
-      ::dup2(in[0], 0);
-      ::dup2(out[1], 1);
-      ::close(in[0]);
-      ::close(in[1]);
-      ::close(out[0]);
-      ::close(out[1]);
-      std::vector<char*> args;
-      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    to = ::fdopen(in[1], "w");
-    from = ::fdopen(out[0], "r");
-    ready = Read("start-up");
-    if (!ready.value("ready", false)) Die("peer", InternalError("not ready: " + ready.dump()));
-  }
-
-  json Read(const std::string& what) {
-    char* line = nullptr;
-    size_t cap = 0;
-    const ssize_t n = ::getline(&line, &cap, from);
-    std::string text = n > 0 ? std::string(line, static_cast<size_t>(n)) : std::string();
-    std::free(line);
-    if (n <= 0) Die("peer", InternalError("exited during " + what + " (see its stderr above)"));
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || j.contains("error")) {
-      Die("peer", InternalError(what + ": " + text));
-    }
-    return j;
-  }
-
-  // Points/s of one `log` command.
-  double Log(int keys, int steps) {
-    json cmd = {{"op", "log"}, {"keys", keys}, {"steps", steps}};
-    std::fprintf(to, "%s\n", cmd.dump().c_str());
-    std::fflush(to);
-    json r = Read("log");
-    return r.at("points").get<double>() / r.at("seconds").get<double>();
-  }
-
-  void Stop() {
-    if (to != nullptr) {
-      std::fprintf(to, "{\"op\":\"quit\"}\n");
-      std::fclose(to);
-      to = nullptr;
-    }
-    if (from != nullptr) {
-      std::fclose(from);
-      from = nullptr;
-    }
-    if (pid > 0) {
-      ::waitpid(pid, nullptr, 0);
-      pid = -1;
-    }
-  }
-};
-
-void TrackingServerBench(const Options& o, const std::string& grpc_uri, Peer& mlflow) {
+void TrackingServerBench(const Options& o, const std::string& grpc_uri, PeerProcess& mlflow) {
   auto remote = Must(Client::Open(grpc_uri), "open " + grpc_uri);
   IngestRate(*remote, o.peer_keys, o.peer_steps);  // warm-up, discarded
-  mlflow.Log(o.peer_keys, o.peer_steps);
+  PeerLog(mlflow, o.peer_keys, o.peer_steps);
   std::vector<double> ours, peer;
   for (int r = 0; r < o.runs; ++r) {
     ours.push_back(IngestRate(*remote, o.peer_keys, o.peer_steps));
-    peer.push_back(mlflow.Log(o.peer_keys, o.peer_steps));
+    peer.push_back(PeerLog(mlflow, o.peer_keys, o.peer_steps));
   }
   Line line = Compare(
       "server.tracking_server", "points/s", ours, peer,
-      "mlflow server " + mlflow.ready.value("mlflow", std::string("?")) + " over HTTP, sqlite");
+      "mlflow server " + mlflow.ready().value("mlflow", std::string("?")) + " over HTTP, sqlite");
   line.target = ">=1x peer";
   line.met = line.ratio >= 1;
   line.params = {{"keys", std::to_string(o.peer_keys)},
                  {"steps", std::to_string(o.peer_steps)},
                  {"ours", "RunLogger over grpc:// to mlc server, to Close"},
                  {"peer_client", "MlflowClient.log_batch, 1000 metrics per call"},
-                 {"peer_startup_s", mlflow.ready.value("startup_s", json(0)).dump()}};
+                 {"peer_startup_s", mlflow.ready().value("startup_s", json(0)).dump()}};
   Emit(line);
 }
 
@@ -519,7 +450,7 @@ int Main(int argc, char** argv) {
   setenv("MLC_NODE_CAPACITY", "cpu=4,memory=8Gi,gpu=0", 1);
   const std::string local_uri = "local://" + root + "/state";
   // MLflow's server first: the peer is forked before this process has any gRPC thread.
-  Peer mlflow;
+  PeerProcess mlflow([](const std::string& message) { Die("peer", InternalError(message)); });
   const bool tracking_server = o.Wants("tracking_server") && !o.peer_python.empty();
   if (o.Wants("tracking_server") && o.peer_python.empty()) {
     std::fprintf(stderr, "server_bench: server.tracking_server skipped (no --peer PYTHON)\n");

@@ -116,6 +116,7 @@ void IngestStream::ReadLoop(const std::shared_ptr<Connection>& conn) {
 
 std::optional<std::vector<Result<v1::LogBatchResponse>>> IngestStream::Send(
     const std::vector<v1::MetricBatch>& batches) {
+  if (batches.empty()) return std::vector<Result<v1::LogBatchResponse>>();
   std::vector<std::shared_ptr<Waiting>> mine;
   mine.reserve(batches.size());
   std::shared_ptr<Connection> conn;
