@@ -62,10 +62,12 @@
 
 #include "bench_util.h"
 #include "mlcore/client.h"
+#include "peer_process.h"
 
 namespace fs = std::filesystem;
 using mlcore::bench::Emit;
 using mlcore::bench::Line;
+using mlcore::bench::PeerProcess;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
@@ -97,14 +99,10 @@ struct Options {
 std::string g_work;      // scratch directory on disk, removed on exit
 std::string g_populate;  // population directory (tmpfs), removed on exit
 bool g_keep = false;
-pid_t g_peer_pid = -1;
+PeerProcess* g_peer = nullptr;  // the MLflow peer while it runs
 
 void Cleanup() {
-  if (g_peer_pid > 0) {
-    ::kill(g_peer_pid, SIGTERM);
-    ::waitpid(g_peer_pid, nullptr, 0);
-    g_peer_pid = -1;
-  }
+  if (g_peer != nullptr) g_peer->Kill();
   std::error_code ec;
   if (!g_populate.empty()) fs::remove_all(g_populate, ec);
   if (!g_work.empty() && !g_keep) fs::remove_all(g_work, ec);
@@ -320,80 +318,14 @@ std::vector<double> OursSearch(Ours& s, const Options& o, int n, uint64_t seed) 
   return ms;
 }
 
-// --- The peer: bench/registry_bench_mlflow.py as a child, one JSON command per line ------------
+// --- The peer: bench/registry_bench_mlflow.py as a child (PeerProcess) ------------------------
 
-struct Peer {
-  FILE* to = nullptr;    // its stdin
-  FILE* from = nullptr;  // its stdout
-  json ready;
-
-  void Start(const std::vector<std::string>& argv) {
-    int in[2], out[2];
-    if (::pipe(in) != 0 || ::pipe(out) != 0) Fail("pipe: " + std::string(std::strerror(errno)));
-    pid_t pid = ::fork();
-    if (pid < 0) Fail("fork: " + std::string(std::strerror(errno)));
-    if (pid == 0) {
-      ::dup2(in[0], 0);
-      ::dup2(out[1], 1);
-      ::close(in[0]);
-      ::close(in[1]);
-      ::close(out[0]);
-      ::close(out[1]);
-      std::vector<char*> args;
-      args.reserve(argv.size() + 1);
-      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      std::fprintf(stderr, "registry_bench: cannot run %s: %s\n", args[0], std::strerror(errno));
-      ::_exit(127);
-    }
-    g_peer_pid = pid;
-    ::close(in[0]);
-    ::close(out[1]);
-    to = ::fdopen(in[1], "w");
-    from = ::fdopen(out[0], "r");
-    ready = Read("population");
-    if (!ready.value("ready", false)) Fail("the peer did not get ready: " + ready.dump());
-  }
-
-  json Read(const std::string& what) {
-    char* line = nullptr;
-    size_t cap = 0;
-    ssize_t n = ::getline(&line, &cap, from);
-    std::string text = n > 0 ? std::string(line, static_cast<size_t>(n)) : std::string();
-    std::free(line);
-    if (n <= 0) Fail("the peer exited during " + what + " (its messages are above)");
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) Fail("the peer answered " + what + " with: " + text);
-    if (j.contains("error")) Fail("the peer failed " + what + ": " + j["error"].dump());
-    return j;
-  }
-
-  std::vector<double> Call(const std::string& op, int n, uint64_t seed) {
-    json cmd = {{"op", op}, {"n", n}, {"seed", seed}};
-    std::fprintf(to, "%s\n", cmd.dump().c_str());
-    std::fflush(to);
-    json r = Read(op);
-    return r.at("ms").get<std::vector<double>>();
-  }
-
-  void Stop() {
-    if (to != nullptr) {
-      std::fprintf(to, "{\"op\":\"quit\"}\n");
-      std::fclose(to);
-      to = nullptr;
-    }
-    if (from != nullptr) {
-      std::fclose(from);
-      from = nullptr;
-    }
-    if (g_peer_pid > 0) {
-      int status = 0;
-      ::waitpid(g_peer_pid, &status, 0);
-      g_peer_pid = -1;
-    }
-  }
-};
+// Latencies (ms) of one peer command ("resolve", "register" or "search") over `n` calls.
+std::vector<double> PeerCall(PeerProcess& peer, const std::string& op, int n, uint64_t seed) {
+  return peer.Call(json{{"op", op}, {"n", n}, {"seed", seed}}, op)
+      .at("ms")
+      .get<std::vector<double>>();
+}
 
 // --- Measurement
 // -----------------------------------------------------------------------------------
@@ -565,7 +497,8 @@ int main(int argc, char** argv) {
   ours.artifact_id = artifact_id;
   ours.latest.assign(static_cast<size_t>(o.models), o.versions);
 
-  Peer peer;
+  PeerProcess peer([](const std::string& message) { Fail(message); });
+  g_peer = &peer;
   const bool with_peer = !o.peer_python.empty();
   if (with_peer) {
     std::vector<std::string> args = {
@@ -577,7 +510,7 @@ int main(int argc, char** argv) {
     if (!in_place) args.insert(args.end(), {"--populate-dir", g_populate + "/mlflow"});
     std::cerr << "registry_bench: starting the MLflow peer (it populates its own registry)\n";
     peer.Start(args);
-    std::cerr << "registry_bench: peer ready: " << peer.ready.dump() << "\n";
+    std::cerr << "registry_bench: peer ready: " << peer.ready().dump() << "\n";
   }
 
   Series resolve, register_, search, p_resolve, p_register, p_search;
@@ -590,7 +523,7 @@ int main(int argc, char** argv) {
       auto v = OursResolve(ours, o, o.samples, seed);
       if (timed) resolve.Add(std::move(v));
       if (with_peer) {
-        auto p = peer.Call("resolve", o.peer_samples, seed);
+        auto p = PeerCall(peer, "resolve", o.peer_samples, seed);
         if (timed) p_resolve.Add(std::move(p));
       }
     }
@@ -598,7 +531,7 @@ int main(int argc, char** argv) {
       auto v = OursRegister(ours, o, o.register_samples, seed);
       if (timed) register_.Add(std::move(v));
       if (with_peer) {
-        auto p = peer.Call("register", o.register_samples, seed);
+        auto p = PeerCall(peer, "register", o.register_samples, seed);
         if (timed) p_register.Add(std::move(p));
       }
     }
@@ -606,12 +539,13 @@ int main(int argc, char** argv) {
       auto v = OursSearch(ours, o, o.queries, seed);
       if (timed) search.Add(std::move(v));
       if (with_peer) {
-        auto p = peer.Call("search", o.queries, seed);
+        auto p = PeerCall(peer, "search", o.queries, seed);
         if (timed) p_search.Add(std::move(p));
       }
     }
   }
   if (with_peer) peer.Stop();
+  g_peer = nullptr;
   ours.client.reset();
 
   // Parameters common to every line.
@@ -626,7 +560,7 @@ int main(int argc, char** argv) {
       {"warmup_discarded", std::to_string(o.warmups)},
   };
   if (with_peer) {
-    const json& r = peer.ready;
+    const json& r = peer.ready();
     params["peer_models"] = std::to_string(r.value("models", 0));
     params["peer_versions_per_model"] = std::to_string(r.value("versions", 0));
     params["peer_api_models"] = std::to_string(r.value("api_models", 0));

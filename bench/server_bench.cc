@@ -4,14 +4,35 @@
 //   server.unary.resolve   ResolveModelUri("models:/m@champion"), calls/s over --clients
 //                          concurrent clients, each with its own channel (its own connection).
 //   server.unary.get_job   GetJob(id) of a finished job, calls/s, the same way.
-// Every answer is checked (the alias's version, the job's id). The server is mlcore::server::Server
-// in this process on 127.0.0.1:0, so client and server share the machine's 2 cores as they would
-// on one host.
+//   server.ingest.stream   metric points/s durable through the tracking buffer (RunLogger, the
+//                          run ended: Close returned) over the grpc:// backend's IngestMetrics
+//                          stream, --keys x --steps points logged with LogSeries in chunks of
+//                          10,000 per key; peer: the same on local:// in process. The points are
+//                          counted on the server after each run.
+//   server.artifact.upload_1g / download_1g
+//                          LogArtifact / DownloadArtifact of one --artifact-mib file (1 GiB) over
+//                          grpc:// (blobs streamed, digest verified on both ends) vs the same on
+//                          local:// in process; MiB/s. Uploads go to a fresh store each run (a
+//                          fresh server for grpc://), so nothing is deduplicated; downloads go to
+//                          a fresh directory each run.
+//   server.tracking_server MLflow's tracking server over HTTP (`mlflow server`, sqlite store,
+//                          MlflowClient.log_batch of 1,000 metrics per call; bench/
+//                          server_bench_mlflow.py as a child, --peer PYTHON --peer-script PATH)
+//                          vs `mlc server` over gRPC (RunLogger), the same --peer-keys x
+//                          --peer-steps workload, points/s durable.
+// Every answer is checked (the alias's version, the job's id, the points' count, the bytes'
+// digest). The server is mlcore::server::Server in this process on 127.0.0.1:0, so client and
+// server share the machine's 2 cores as they would on one host.
 //
-// Runs: one discarded warm-up round, then --runs rounds of --seconds each, alternating server and
-// in-process (A B A B ...); the median round is reported with min and max.
+// Runs: one discarded warm-up round, then --runs rounds (--artifact-runs for the 1 GiB transfers),
+// alternating server and peer (A B A B ...); the median round is reported with min and max.
 //
-// Usage: server_bench [--tiny] [--clients N] [--seconds S] [--runs N] [--tmp DIR]
+// Usage: server_bench [--tiny] [--only unary,ingest,artifact,tracking_server] [--clients N]
+//                     [--seconds S] [--runs N] [--keys K] [--steps S] [--artifact-mib N]
+//                     [--artifact-runs N] [--peer PYTHON --peer-script PATH] [--peer-keys K]
+//                     [--peer-steps S] [--tmp DIR]
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -23,12 +44,18 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "bench_util.h"
 #include "mlcore/client.h"
 #include "mlcore/server.h"
+#include "mlcore/tracking.h"
+#include "peer_process.h"
 
 namespace mlcore::bench {
 namespace {
+
+using json = nlohmann::json;
 
 struct Options {
   int clients = 8;
@@ -36,6 +63,17 @@ struct Options {
   int runs = 5;
   std::string tmp;
   bool tiny = false;
+  std::string only = "unary,ingest,artifact,tracking_server";
+  int keys = 10;
+  int steps = 200000;
+  int artifact_mib = 1024;
+  int artifact_runs = 3;
+  std::string peer_python, peer_script;
+  int peer_keys = 10;
+  int peer_steps = 2000;
+  bool Wants(const std::string& name) const {
+    return ("," + only + ",").find("," + name + ",") != std::string::npos;
+  }
 };
 
 [[noreturn]] void Die(const std::string& what, const Status& status) {
@@ -81,6 +119,269 @@ double Rate(const std::string& uri, int clients, double seconds,
   return static_cast<double>(calls) / elapsed;
 }
 
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Logs keys x steps points to a new run of project "bench" through a RunLogger on `client` and
+// ends the run (durable when Close returns); points/s. The count is checked on the backend.
+double IngestRate(Client& client, int keys, int steps) {
+  v1::CreateRunRequest create;
+  create.mutable_run()->set_project("bench");
+  create.mutable_run()->set_name("ingest");
+  const v1::Run run = Must(client.CreateRun(create), "create run");
+  constexpr int kChunk = 10000;
+  std::vector<int64_t> step_column(static_cast<size_t>(steps));
+  std::vector<double> values(static_cast<size_t>(steps));
+  for (int i = 0; i < steps; ++i) {
+    step_column[static_cast<size_t>(i)] = i;
+    values[static_cast<size_t>(i)] = 1.0 / (1 + i);
+  }
+  std::vector<std::string> names;
+  for (int k = 0; k < keys; ++k) names.push_back("m" + std::to_string(k));
+  const auto start = Clock::now();
+  auto logger = Must(RunLogger::Attach(client, run.id()), "attach");
+  for (int at = 0; at < steps; at += kChunk) {
+    const size_t n = static_cast<size_t>(std::min(kChunk, steps - at));
+    for (const std::string& key : names) {
+      Status s = logger->LogSeries(key, step_column.data() + at, values.data() + at, n);
+      if (!s.ok()) Die("log", s);
+    }
+  }
+  Status closed = logger->Close(v1::RUN_STATUS_FINISHED);
+  const double seconds = Since(start);
+  if (!closed.ok()) Die("close", closed);
+  const uint64_t points = static_cast<uint64_t>(keys) * static_cast<uint64_t>(steps);
+  if (logger->stats().points_written != points) {
+    Die("ingest", InternalError(std::to_string(logger->stats().points_written) + " of " +
+                                std::to_string(points) + " points acknowledged"));
+  }
+  v1::GetMetricHistoryRequest history;
+  history.set_run_id(run.id());
+  history.set_key(names.back());
+  history.set_page_size(steps);
+  auto series = Must(client.GetMetricHistory(history), "read back");
+  if (series.series().steps_size() != steps) Die("read back", InternalError("points missing"));
+  return static_cast<double>(points) / seconds;
+}
+
+// A file of `mib` MiB of pseudo-random bytes (incompressible, so no layer gets it for free).
+void WritePayload(const std::string& path, int mib, uint64_t seed) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  std::vector<uint64_t> block((size_t{1} << 20) / sizeof(uint64_t));
+  uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
+  for (int m = 0; m < mib; ++m) {
+    for (auto& w : block) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      w = x;
+    }
+    out.write(reinterpret_cast<const char*>(block.data()),
+              static_cast<std::streamsize>(block.size() * sizeof(uint64_t)));
+  }
+  if (!out) Die("write " + path, InternalError("short write"));
+}
+
+// A project "bench" and a run in it on `client`; the run as an artifact owner.
+v1::ObjectRef BenchRun(Client& client) {
+  auto project = client.GetProject("bench");
+  if (!project.ok()) {
+    v1::Project p;
+    p.set_name("bench");
+    Must(client.CreateProject(p), "create project");
+  }
+  v1::CreateRunRequest create;
+  create.mutable_run()->set_project("bench");
+  create.mutable_run()->set_name("artifacts");
+  v1::ObjectRef owner;
+  owner.set_kind(v1::OBJECT_KIND_RUN);
+  owner.set_id(Must(client.CreateRun(create), "create run").id());
+  return owner;
+}
+
+std::unique_ptr<server::Server> StartServer(const std::string& state_dir) {
+  server::ServerOptions so;
+  so.state_dir = state_dir;
+  so.insecure_local = true;
+  so.listen = {"127.0.0.1:0"};
+  return Must(server::Server::Start(so), "start server on " + state_dir);
+}
+
+Line Compare(const char* bench, const char* unit, const std::vector<double>& ours,
+             const std::vector<double>& peer, const std::string& peer_name) {
+  Stats s = Summarize(ours);
+  Stats p = Summarize(peer);
+  Line line;
+  line.bench = bench;
+  line.unit = unit;
+  line.value = s.median;
+  line.min = s.min;
+  line.max = s.max;
+  line.runs = s.runs;
+  line.peer = peer_name;
+  line.peer_value = p.median;
+  line.ratio = p.median > 0 ? s.median / p.median : 0;
+  line.extra["peer_min"] = p.min;
+  line.extra["peer_max"] = p.max;
+  return line;
+}
+
+void IngestBench(const Options& o, const std::string& grpc_uri, const std::string& local_uri) {
+  auto remote = Must(Client::Open(grpc_uri), "open " + grpc_uri);
+  auto local = Must(Client::Open(local_uri), "open " + local_uri);
+  IngestRate(*remote, o.keys, std::max(1, o.steps / 4));  // warm-up, discarded
+  IngestRate(*local, o.keys, std::max(1, o.steps / 4));
+  std::vector<double> ours, peer;
+  for (int r = 0; r < o.runs; ++r) {
+    ours.push_back(IngestRate(*remote, o.keys, o.steps));
+    peer.push_back(IngestRate(*local, o.keys, o.steps));
+  }
+  Line line = Compare("server.ingest.stream", "points/s", ours, peer, "in-process local://");
+  line.target = ">=1000000 points/s";
+  line.met = line.value >= 1e6;
+  line.params = {{"keys", std::to_string(o.keys)},
+                 {"steps", std::to_string(o.steps)},
+                 {"ours", "RunLogger over grpc:// (IngestMetrics stream), LogSeries, to Close"},
+                 {"transport", "tcp 127.0.0.1"}};
+  Emit(line);
+}
+
+void ArtifactBench(const Options& o, const std::string& root) {
+  const std::string payload = root + "/payload/weights.bin";
+  std::filesystem::create_directories(root + "/payload");
+  WritePayload(payload, o.artifact_mib, 1);
+  const double mib = o.artifact_mib;
+  int fresh = 0;
+  // Upload: a fresh store (and for grpc://, a fresh server) per run.
+  auto upload_grpc = [&] {
+    const std::string state = root + "/up-grpc-" + std::to_string(++fresh);
+    auto srv = StartServer(state);
+    auto c = Must(Client::Open(srv->uris().at(0)), "open");
+    const v1::ObjectRef owner = BenchRun(*c);
+    const auto start = Clock::now();
+    auto a = Must(c->LogArtifact(owner, payload, "weights"), "upload over grpc");
+    const double seconds = Since(start);
+    if (a.size_bytes() != static_cast<int64_t>(o.artifact_mib) << 20) {
+      Die("upload", InternalError("artifact has the wrong size"));
+    }
+    c.reset();
+    srv->Shutdown(std::chrono::seconds(1));
+    std::filesystem::remove_all(state);
+    return mib / seconds;
+  };
+  auto upload_local = [&] {
+    const std::string state = root + "/up-local-" + std::to_string(++fresh);
+    auto c = Must(Client::Open("local://" + state), "open");
+    const v1::ObjectRef owner = BenchRun(*c);
+    const auto start = Clock::now();
+    auto a = Must(c->LogArtifact(owner, payload, "weights"), "upload locally");
+    const double seconds = Since(start);
+    if (a.size_bytes() != static_cast<int64_t>(o.artifact_mib) << 20) {
+      Die("upload", InternalError("artifact has the wrong size"));
+    }
+    c.reset();
+    std::filesystem::remove_all(state);
+    return mib / seconds;
+  };
+  std::vector<double> ours, peer;
+  if (o.Wants("artifact") || o.Wants("artifact_upload")) {
+    upload_grpc();  // warm-up, discarded
+    upload_local();
+  }
+  for (int r = 0; r < o.artifact_runs && (o.Wants("artifact") || o.Wants("artifact_upload")); ++r) {
+    ours.push_back(upload_grpc());
+    peer.push_back(upload_local());
+  }
+  if (!ours.empty()) {
+    Line up = Compare("server.artifact.upload_1g", "MiB/s", ours, peer, "LogArtifact on local://");
+    up.target = ">=0.7x local";
+    up.met = up.ratio >= 0.7;
+    up.params = {
+        {"mib", std::to_string(o.artifact_mib)},
+        {"ours", "LogArtifact over grpc:// (hash, FindMissingBlobs, UploadBlob, manifest)"},
+        {"stores", "fresh per run"}};
+    Emit(up);
+  }
+  if (!o.Wants("artifact") && !o.Wants("artifact_download")) {
+    std::filesystem::remove_all(root + "/payload");
+    return;
+  }
+
+  // Download: one stored copy on each side, a fresh destination per run.
+  const std::string grpc_state = root + "/down-grpc";
+  const std::string local_state = root + "/down-local";
+  auto srv = StartServer(grpc_state);
+  auto remote = Must(Client::Open(srv->uris().at(0)), "open");
+  auto local = Must(Client::Open("local://" + local_state), "open");
+  const std::string remote_id =
+      Must(remote->LogArtifact(BenchRun(*remote), payload, "weights"), "upload").id();
+  const std::string local_id =
+      Must(local->LogArtifact(BenchRun(*local), payload, "weights"), "upload").id();
+  auto download = [&](Client& c, const std::string& id) {
+    const std::string dest = root + "/dest-" + std::to_string(++fresh);
+    const auto start = Clock::now();
+    auto m = Must(c.DownloadArtifact(id, dest), "download");
+    const double seconds = Since(start);
+    if (m.entries_size() != 1 || std::filesystem::file_size(dest + "/" + m.entries(0).path()) !=
+                                     static_cast<uintmax_t>(o.artifact_mib) << 20) {
+      Die("download", InternalError("downloaded tree is wrong"));
+    }
+    std::filesystem::remove_all(dest);
+    return mib / seconds;
+  };
+  download(*remote, remote_id);  // warm-up, discarded
+  download(*local, local_id);
+  ours.clear();
+  peer.clear();
+  for (int r = 0; r < o.artifact_runs; ++r) {
+    ours.push_back(download(*remote, remote_id));
+    peer.push_back(download(*local, local_id));
+  }
+  Line down =
+      Compare("server.artifact.download_1g", "MiB/s", ours, peer, "DownloadArtifact on local://");
+  down.target = ">=0.7x local";
+  down.met = down.ratio >= 0.7;
+  down.params = {{"mib", std::to_string(o.artifact_mib)},
+                 {"ours", "DownloadArtifact over grpc:// (DownloadBlob, verified, renamed)"}};
+  Emit(down);
+  remote.reset();
+  srv->Shutdown(std::chrono::seconds(1));
+  std::filesystem::remove_all(grpc_state);
+  std::filesystem::remove_all(local_state);
+  std::filesystem::remove_all(root + "/payload");
+}
+
+// Points/s of one `log` command of bench/server_bench_mlflow.py.
+double PeerLog(PeerProcess& mlflow, int keys, int steps) {
+  json r = mlflow.Call(json{{"op", "log"}, {"keys", keys}, {"steps", steps}}, "log");
+  return r.at("points").get<double>() / r.at("seconds").get<double>();
+}
+
+void TrackingServerBench(const Options& o, const std::string& grpc_uri, PeerProcess& mlflow) {
+  auto remote = Must(Client::Open(grpc_uri), "open " + grpc_uri);
+  IngestRate(*remote, o.peer_keys, o.peer_steps);  // warm-up, discarded
+  PeerLog(mlflow, o.peer_keys, o.peer_steps);
+  std::vector<double> ours, peer;
+  for (int r = 0; r < o.runs; ++r) {
+    ours.push_back(IngestRate(*remote, o.peer_keys, o.peer_steps));
+    peer.push_back(PeerLog(mlflow, o.peer_keys, o.peer_steps));
+  }
+  Line line = Compare(
+      "server.tracking_server", "points/s", ours, peer,
+      "mlflow server " + mlflow.ready().value("mlflow", std::string("?")) + " over HTTP, sqlite");
+  line.target = ">=1x peer";
+  line.met = line.ratio >= 1;
+  line.params = {{"keys", std::to_string(o.peer_keys)},
+                 {"steps", std::to_string(o.peer_steps)},
+                 {"ours", "RunLogger over grpc:// to mlc server, to Close"},
+                 {"peer_client", "MlflowClient.log_batch, 1000 metrics per call"},
+                 {"peer_startup_s", mlflow.ready().value("startup_s", json(0)).dump()}};
+  Emit(line);
+}
+
 int Main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -97,6 +398,30 @@ int Main(int argc, char** argv) {
       o.clients = 2;
       o.seconds = 0.2;
       o.runs = 1;
+      o.keys = 2;
+      o.steps = 5000;
+      o.artifact_mib = 8;
+      o.artifact_runs = 1;
+      o.peer_keys = 2;
+      o.peer_steps = 100;
+    } else if (a == "--only") {
+      o.only = next();
+    } else if (a == "--keys") {
+      o.keys = std::atoi(next().c_str());
+    } else if (a == "--steps") {
+      o.steps = std::atoi(next().c_str());
+    } else if (a == "--artifact-mib") {
+      o.artifact_mib = std::atoi(next().c_str());
+    } else if (a == "--artifact-runs") {
+      o.artifact_runs = std::atoi(next().c_str());
+    } else if (a == "--peer") {
+      o.peer_python = next();
+    } else if (a == "--peer-script") {
+      o.peer_script = next();
+    } else if (a == "--peer-keys") {
+      o.peer_keys = std::atoi(next().c_str());
+    } else if (a == "--peer-steps") {
+      o.peer_steps = std::atoi(next().c_str());
     } else if (a == "--clients") {
       o.clients = std::atoi(next().c_str());
     } else if (a == "--seconds") {
@@ -107,8 +432,11 @@ int Main(int argc, char** argv) {
       o.tmp = next();
     } else {
       std::fprintf(stderr,
-                   "usage: server_bench [--tiny] [--clients N] [--seconds S] [--runs N] "
-                   "[--tmp DIR]\n");
+                   "usage: server_bench [--tiny] [--only unary,ingest,artifact,tracking_server]\n"
+                   "                    [--clients N] [--seconds S] [--runs N] [--keys K]\n"
+                   "                    [--steps S] [--artifact-mib N] [--artifact-runs N]\n"
+                   "                    [--peer PYTHON --peer-script PATH] [--peer-keys K]\n"
+                   "                    [--peer-steps S] [--tmp DIR]\n");
       return 2;
     }
   }
@@ -121,6 +449,15 @@ int Main(int argc, char** argv) {
   std::ofstream(root + "/model/weights.bin") << std::string(1024, 'w');
   setenv("MLC_NODE_CAPACITY", "cpu=4,memory=8Gi,gpu=0", 1);
   const std::string local_uri = "local://" + root + "/state";
+  // MLflow's server first: the peer is forked before this process has any gRPC thread.
+  PeerProcess mlflow([](const std::string& message) { Die("peer", InternalError(message)); });
+  const bool tracking_server = o.Wants("tracking_server") && !o.peer_python.empty();
+  if (o.Wants("tracking_server") && o.peer_python.empty()) {
+    std::fprintf(stderr, "server_bench: server.tracking_server skipped (no --peer PYTHON)\n");
+  }
+  if (tracking_server) {
+    mlflow.Start({o.peer_python, o.peer_script, "--store", root + "/mlflow"});
+  }
 
   // Population: a project, a model with a version aliased champion, a finished job.
   {
@@ -177,8 +514,11 @@ int Main(int argc, char** argv) {
     const char* name;
     std::function<bool(Client&)> call;
   };
-  for (const Bench& b :
-       {Bench{"server.unary.resolve", resolve}, Bench{"server.unary.get_job", get_job}}) {
+  std::vector<Bench> unary;
+  if (o.Wants("unary")) {
+    unary = {Bench{"server.unary.resolve", resolve}, Bench{"server.unary.get_job", get_job}};
+  }
+  for (const Bench& b : unary) {
     Rate(grpc_uri, o.clients, o.seconds / 3, b.call);  // warm-up, discarded
     std::vector<double> ours, peer;
     for (int r = 0; r < o.runs; ++r) {
@@ -204,7 +544,15 @@ int Main(int argc, char** argv) {
                    {"transport", "tcp 127.0.0.1, one channel per client"}};
     Emit(line);
   }
+  if (o.Wants("ingest")) IngestBench(o, grpc_uri, local_uri);
+  if (tracking_server) {
+    TrackingServerBench(o, grpc_uri, mlflow);
+    mlflow.Stop();
+  }
   srv->Shutdown(std::chrono::seconds(1));
+  if (o.Wants("artifact") || o.Wants("artifact_upload") || o.Wants("artifact_download")) {
+    ArtifactBench(o, root + "/artifacts");
+  }
   std::filesystem::remove_all(root);
   return 0;
 }

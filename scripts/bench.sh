@@ -18,7 +18,11 @@
 #                                    #   artifacts.reupload (vs hashing); `artifacts` = the last 3
 #   scripts/bench.sh server          # mlc server (issue 8): server.unary.resolve and
 #                                    #   server.unary.get_job, calls/s from 8 clients over loopback
-#                                    #   vs the same calls in process
+#                                    #   vs the same calls in process; server.ingest.stream (metric
+#                                    #   points/s through the IngestMetrics stream vs local://);
+#                                    #   server.artifact.upload_1g/download_1g (vs local://);
+#                                    #   server.tracking_server (vs MLflow's tracking server over
+#                                    #   HTTP, bench/server_bench_mlflow.py in .venv-bench)
 #   scripts/bench.sh registry        # the model registry (issue 7) against MLflow's registry on
 #                                    #   sqlite (bench/registry_bench_mlflow.py in .venv-bench):
 #                                    #   registry.resolve (p50, p99), registry.register (p50,
@@ -30,7 +34,8 @@
 # 1024), BENCH_DATA_SMALL_FILES (default 10000), BENCH_DATA_ARGS (extra data_bench flags, e.g.
 # --drop-caches), BENCH_REGISTRY_MODELS (registry: registered models, default 10000),
 # BENCH_REGISTRY_VERSIONS (versions per model, default 10), BENCH_REGISTRY_ARGS (extra
-# registry_bench flags, e.g. --samples 20000 --peer-api-models 500).
+# registry_bench flags, e.g. --samples 20000 --peer-api-models 500), BENCH_SERVER_ARGS (extra
+# server_bench flags, e.g. --steps 500000 --artifact-mib 256).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -50,7 +55,7 @@ jobs=()
 tracking=()
 data=()
 registry=()
-server=0
+server_only=()
 for name in "${@:-sched jobs tracking data registry server}"; do
   for n in $name; do
     case "$n" in
@@ -75,7 +80,11 @@ for name in "${@:-sched jobs tracking data registry server}"; do
       registry.resolve*) registry+=(resolve) ;;  # also the line names: registry.resolve.p99, ...
       registry.register*) registry+=(register) ;;
       registry.search) registry+=(search) ;;
-      server | server.*) server=1 ;;
+      server) server_only+=(unary ingest artifact tracking_server) ;;
+      server.unary*) server_only+=(unary) ;;
+      server.ingest*) server_only+=(ingest) ;;
+      server.artifact*) server_only+=(artifact) ;;
+      server.tracking_server) server_only+=(tracking_server) ;;
       *) echo "bench.sh: unknown benchmark \"$n\"; known: sched, sched.pass, sched.packing," \
               "sched.utilization, jobs, jobs.submit, jobs.latency, jobs.supervision, tracking," \
               "tracking.log_metric, tracking.log_batch, tracking.read, tracking.train_loop," \
@@ -88,7 +97,7 @@ for name in "${@:-sched jobs tracking data registry server}"; do
   done
 done
 
-if ((${#tracking[@]} + ${#registry[@]})); then
+if ((${#tracking[@]} + ${#registry[@]} + ${#server_only[@]})); then
   # Peers' Python packages (MLflow) live in .venv-bench; it sees the mlcore that `pip install .`
   # puts into .venv (incremental, as scripts/test.sh does; only the tracking benchmark uses it).
   scripts/bench-env.sh
@@ -137,8 +146,12 @@ if ((${#registry[@]})); then
     --peer "$ROOT/.venv-bench/bin/python" --peer-script "$ROOT/bench/registry_bench_mlflow.py" \
     "${registry_args[@]}" | tee -a "$out"
 fi
-if ((server)); then
+if ((${#server_only[@]})); then
+  # The server runs in server_bench's process; MLflow's tracking server (server.tracking_server)
+  # is started by bench/server_bench_mlflow.py, server_bench's child process.
+  list=$(IFS=,; echo "${server_only[*]}")
   read -r -a server_args <<< "${BENCH_SERVER_ARGS:-}"
-  BENCH_TMP="${BENCH_TMP:-$ROOT/build/bench-tmp}" "$BUILD/bench/server_bench" \
+  BENCH_TMP="${BENCH_TMP:-$ROOT/build/bench-tmp}" "$BUILD/bench/server_bench" --only "$list" \
+    --peer "$ROOT/.venv-bench/bin/python" --peer-script "$ROOT/bench/server_bench_mlflow.py" \
     "${server_args[@]}" | tee -a "$out"
 fi

@@ -3,9 +3,11 @@
 // retention.
 //
 // Ingest is built for volume: clients buffer points and send them as columnar MetricSeries in
-// batches (LogBatch) or over one client stream (LogMetricsStream). Every batch carries a
-// client-chosen `batch_id`; a batch id the run has already accepted is acknowledged again and not
-// applied twice, so retries and `mlc sync` of an offline spool never duplicate a point.
+// batches (LogBatch), over one client stream (LogMetricsStream), or over one long-lived
+// bidirectional stream that acknowledges each batch once it is durable (IngestMetrics, the path of
+// the SDK's tracking buffer). Every batch carries a client-chosen `batch_id`; a batch id the run
+// has already accepted is acknowledged again and not applied twice, so retries and `mlc sync` of
+// an offline spool never duplicate a point.
 //
 // Besides the codes listed per rpc, every rpc may return UNAUTHENTICATED and PERMISSION_DENIED as
 // described in auth.proto (reads need VIEWER on the project, logging needs EDITOR, policies need
@@ -2155,6 +2157,92 @@ func (x *LogMetricsStreamResponse) GetPointsWritten() int64 {
 	return 0
 }
 
+// Response of TrackingService.IngestMetrics: the outcome of one batch of the stream, sent in the
+// order the batches arrived. Added after LogMetricsStream (a compatible addition: new clients fall
+// back to LogBatch when a server answers IngestMetrics with UNIMPLEMENTED).
+type IngestMetricsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The batch this answers (MetricBatch.batch_id).
+	BatchId string `protobuf:"bytes,1,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	// True when the batch id had been applied before and nothing was written now.
+	Duplicate bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	// Metric points written for this batch (0 for a duplicate or an error).
+	PointsWritten int64 `protobuf:"varint,3,opt,name=points_written,json=pointsWritten,proto3" json:"points_written,omitempty"`
+	// 0 (OK) when the batch is durable on the server; otherwise the canonical gRPC code of why it
+	// was not applied (nothing of it is), as LogBatch would return it: INVALID_ARGUMENT, NOT_FOUND,
+	// FAILED_PRECONDITION, RESOURCE_EXHAUSTED (retry after the delay in `error_message`), ...
+	ErrorCode int32 `protobuf:"varint,4,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	// What went wrong and what to do, when error_code is not 0.
+	ErrorMessage  string `protobuf:"bytes,5,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngestMetricsResponse) Reset() {
+	*x = IngestMetricsResponse{}
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngestMetricsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngestMetricsResponse) ProtoMessage() {}
+
+func (x *IngestMetricsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngestMetricsResponse.ProtoReflect.Descriptor instead.
+func (*IngestMetricsResponse) Descriptor() ([]byte, []int) {
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *IngestMetricsResponse) GetBatchId() string {
+	if x != nil {
+		return x.BatchId
+	}
+	return ""
+}
+
+func (x *IngestMetricsResponse) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
+func (x *IngestMetricsResponse) GetPointsWritten() int64 {
+	if x != nil {
+		return x.PointsWritten
+	}
+	return 0
+}
+
+func (x *IngestMetricsResponse) GetErrorCode() int32 {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return 0
+}
+
+func (x *IngestMetricsResponse) GetErrorMessage() string {
+	if x != nil {
+		return x.ErrorMessage
+	}
+	return ""
+}
+
 // Request of TrackingService.GetMetricHistory.
 type GetMetricHistoryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2179,7 +2267,7 @@ type GetMetricHistoryRequest struct {
 
 func (x *GetMetricHistoryRequest) Reset() {
 	*x = GetMetricHistoryRequest{}
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[28]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2191,7 +2279,7 @@ func (x *GetMetricHistoryRequest) String() string {
 func (*GetMetricHistoryRequest) ProtoMessage() {}
 
 func (x *GetMetricHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[28]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2204,7 +2292,7 @@ func (x *GetMetricHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMetricHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetMetricHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{28}
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetMetricHistoryRequest) GetRunId() string {
@@ -2271,7 +2359,7 @@ type GetMetricHistoryResponse struct {
 
 func (x *GetMetricHistoryResponse) Reset() {
 	*x = GetMetricHistoryResponse{}
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[29]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2283,7 +2371,7 @@ func (x *GetMetricHistoryResponse) String() string {
 func (*GetMetricHistoryResponse) ProtoMessage() {}
 
 func (x *GetMetricHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[29]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2296,7 +2384,7 @@ func (x *GetMetricHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMetricHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetMetricHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{29}
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetMetricHistoryResponse) GetSeries() *MetricSeries {
@@ -2331,7 +2419,7 @@ type GetTrackingPolicyRequest struct {
 
 func (x *GetTrackingPolicyRequest) Reset() {
 	*x = GetTrackingPolicyRequest{}
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[30]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2343,7 +2431,7 @@ func (x *GetTrackingPolicyRequest) String() string {
 func (*GetTrackingPolicyRequest) ProtoMessage() {}
 
 func (x *GetTrackingPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[30]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2356,7 +2444,7 @@ func (x *GetTrackingPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrackingPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetTrackingPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{30}
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetTrackingPolicyRequest) GetProject() string {
@@ -2377,7 +2465,7 @@ type UpdateTrackingPolicyRequest struct {
 
 func (x *UpdateTrackingPolicyRequest) Reset() {
 	*x = UpdateTrackingPolicyRequest{}
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[31]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2389,7 +2477,7 @@ func (x *UpdateTrackingPolicyRequest) String() string {
 func (*UpdateTrackingPolicyRequest) ProtoMessage() {}
 
 func (x *UpdateTrackingPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[31]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2402,7 +2490,7 @@ func (x *UpdateTrackingPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTrackingPolicyRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTrackingPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{31}
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UpdateTrackingPolicyRequest) GetPolicy() *TrackingPolicy {
@@ -2425,7 +2513,7 @@ type ApplyRetentionRequest struct {
 
 func (x *ApplyRetentionRequest) Reset() {
 	*x = ApplyRetentionRequest{}
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[32]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2525,7 @@ func (x *ApplyRetentionRequest) String() string {
 func (*ApplyRetentionRequest) ProtoMessage() {}
 
 func (x *ApplyRetentionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[32]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +2538,7 @@ func (x *ApplyRetentionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRetentionRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRetentionRequest) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{32}
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ApplyRetentionRequest) GetProject() string {
@@ -2486,7 +2574,7 @@ type ApplyRetentionResponse struct {
 
 func (x *ApplyRetentionResponse) Reset() {
 	*x = ApplyRetentionResponse{}
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[33]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2498,7 +2586,7 @@ func (x *ApplyRetentionResponse) String() string {
 func (*ApplyRetentionResponse) ProtoMessage() {}
 
 func (x *ApplyRetentionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[33]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2511,7 +2599,7 @@ func (x *ApplyRetentionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRetentionResponse.ProtoReflect.Descriptor instead.
 func (*ApplyRetentionResponse) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{33}
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ApplyRetentionResponse) GetRunsAffected() int64 {
@@ -2570,7 +2658,7 @@ type SpoolRecord struct {
 
 func (x *SpoolRecord) Reset() {
 	*x = SpoolRecord{}
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[34]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2582,7 +2670,7 @@ func (x *SpoolRecord) String() string {
 func (*SpoolRecord) ProtoMessage() {}
 
 func (x *SpoolRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[34]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2595,7 +2683,7 @@ func (x *SpoolRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpoolRecord.ProtoReflect.Descriptor instead.
 func (*SpoolRecord) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{34}
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SpoolRecord) GetRecord() isSpoolRecord_Record {
@@ -2838,7 +2926,14 @@ const file_mlcore_v1_tracking_proto_rawDesc = "" +
 	"\x18LogMetricsStreamResponse\x12)\n" +
 	"\x10batches_received\x18\x01 \x01(\x03R\x0fbatchesReceived\x12+\n" +
 	"\x11duplicate_batches\x18\x02 \x01(\x03R\x10duplicateBatches\x12%\n" +
-	"\x0epoints_written\x18\x03 \x01(\x03R\rpointsWritten\"\x95\x02\n" +
+	"\x0epoints_written\x18\x03 \x01(\x03R\rpointsWritten\"\xbb\x01\n" +
+	"\x15IngestMetricsResponse\x12\x19\n" +
+	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x1c\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate\x12%\n" +
+	"\x0epoints_written\x18\x03 \x01(\x03R\rpointsWritten\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\x04 \x01(\x05R\terrorCode\x12#\n" +
+	"\rerror_message\x18\x05 \x01(\tR\ferrorMessage\"\x95\x02\n" +
 	"\x17GetMetricHistoryRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1e\n" +
@@ -2887,7 +2982,7 @@ const file_mlcore_v1_tracking_proto_rawDesc = "" +
 	"\x1fDOWNSAMPLING_METHOD_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18DOWNSAMPLING_METHOD_NONE\x10\x01\x12\x1e\n" +
 	"\x1aDOWNSAMPLING_METHOD_MINMAX\x10\x02\x12\x1c\n" +
-	"\x18DOWNSAMPLING_METHOD_LTTB\x10\x032\x82\t\n" +
+	"\x18DOWNSAMPLING_METHOD_LTTB\x10\x032\xdd\t\n" +
 	"\x0fTrackingService\x12M\n" +
 	"\x10CreateExperiment\x12\".mlcore.v1.CreateExperimentRequest\x1a\x15.mlcore.v1.Experiment\x12G\n" +
 	"\rGetExperiment\x12\x1f.mlcore.v1.GetExperimentRequest\x1a\x15.mlcore.v1.Experiment\x12X\n" +
@@ -2901,7 +2996,8 @@ const file_mlcore_v1_tracking_proto_rawDesc = "" +
 	"\n" +
 	"SearchRuns\x12\x1c.mlcore.v1.SearchRunsRequest\x1a\x1d.mlcore.v1.SearchRunsResponse\x12C\n" +
 	"\bLogBatch\x12\x1a.mlcore.v1.LogBatchRequest\x1a\x1b.mlcore.v1.LogBatchResponse\x12]\n" +
-	"\x10LogMetricsStream\x12\".mlcore.v1.LogMetricsStreamRequest\x1a#.mlcore.v1.LogMetricsStreamResponse(\x01\x12[\n" +
+	"\x10LogMetricsStream\x12\".mlcore.v1.LogMetricsStreamRequest\x1a#.mlcore.v1.LogMetricsStreamResponse(\x01\x12Y\n" +
+	"\rIngestMetrics\x12\".mlcore.v1.LogMetricsStreamRequest\x1a .mlcore.v1.IngestMetricsResponse(\x010\x01\x12[\n" +
 	"\x10GetMetricHistory\x12\".mlcore.v1.GetMetricHistoryRequest\x1a#.mlcore.v1.GetMetricHistoryResponse\x12S\n" +
 	"\x11GetTrackingPolicy\x12#.mlcore.v1.GetTrackingPolicyRequest\x1a\x19.mlcore.v1.TrackingPolicy\x12Y\n" +
 	"\x14UpdateTrackingPolicy\x12&.mlcore.v1.UpdateTrackingPolicyRequest\x1a\x19.mlcore.v1.TrackingPolicy\x12U\n" +
@@ -2920,7 +3016,7 @@ func file_mlcore_v1_tracking_proto_rawDescGZIP() []byte {
 }
 
 var file_mlcore_v1_tracking_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_mlcore_v1_tracking_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_mlcore_v1_tracking_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_mlcore_v1_tracking_proto_goTypes = []any{
 	(RunStatus)(0),                      // 0: mlcore.v1.RunStatus
 	(DownsamplingMethod)(0),             // 1: mlcore.v1.DownsamplingMethod
@@ -2952,51 +3048,52 @@ var file_mlcore_v1_tracking_proto_goTypes = []any{
 	(*LogBatchResponse)(nil),            // 27: mlcore.v1.LogBatchResponse
 	(*LogMetricsStreamRequest)(nil),     // 28: mlcore.v1.LogMetricsStreamRequest
 	(*LogMetricsStreamResponse)(nil),    // 29: mlcore.v1.LogMetricsStreamResponse
-	(*GetMetricHistoryRequest)(nil),     // 30: mlcore.v1.GetMetricHistoryRequest
-	(*GetMetricHistoryResponse)(nil),    // 31: mlcore.v1.GetMetricHistoryResponse
-	(*GetTrackingPolicyRequest)(nil),    // 32: mlcore.v1.GetTrackingPolicyRequest
-	(*UpdateTrackingPolicyRequest)(nil), // 33: mlcore.v1.UpdateTrackingPolicyRequest
-	(*ApplyRetentionRequest)(nil),       // 34: mlcore.v1.ApplyRetentionRequest
-	(*ApplyRetentionResponse)(nil),      // 35: mlcore.v1.ApplyRetentionResponse
-	(*SpoolRecord)(nil),                 // 36: mlcore.v1.SpoolRecord
-	nil,                                 // 37: mlcore.v1.Experiment.TagsEntry
-	nil,                                 // 38: mlcore.v1.Run.TagsEntry
-	nil,                                 // 39: mlcore.v1.Run.ParamsEntry
-	nil,                                 // 40: mlcore.v1.MetricBatch.ParamsEntry
-	nil,                                 // 41: mlcore.v1.MetricBatch.TagsEntry
-	nil,                                 // 42: mlcore.v1.SetRunTagsRequest.SetEntry
-	(*timestamppb.Timestamp)(nil),       // 43: google.protobuf.Timestamp
-	(*SourceCode)(nil),                  // 44: mlcore.v1.SourceCode
-	(*durationpb.Duration)(nil),         // 45: google.protobuf.Duration
+	(*IngestMetricsResponse)(nil),       // 30: mlcore.v1.IngestMetricsResponse
+	(*GetMetricHistoryRequest)(nil),     // 31: mlcore.v1.GetMetricHistoryRequest
+	(*GetMetricHistoryResponse)(nil),    // 32: mlcore.v1.GetMetricHistoryResponse
+	(*GetTrackingPolicyRequest)(nil),    // 33: mlcore.v1.GetTrackingPolicyRequest
+	(*UpdateTrackingPolicyRequest)(nil), // 34: mlcore.v1.UpdateTrackingPolicyRequest
+	(*ApplyRetentionRequest)(nil),       // 35: mlcore.v1.ApplyRetentionRequest
+	(*ApplyRetentionResponse)(nil),      // 36: mlcore.v1.ApplyRetentionResponse
+	(*SpoolRecord)(nil),                 // 37: mlcore.v1.SpoolRecord
+	nil,                                 // 38: mlcore.v1.Experiment.TagsEntry
+	nil,                                 // 39: mlcore.v1.Run.TagsEntry
+	nil,                                 // 40: mlcore.v1.Run.ParamsEntry
+	nil,                                 // 41: mlcore.v1.MetricBatch.ParamsEntry
+	nil,                                 // 42: mlcore.v1.MetricBatch.TagsEntry
+	nil,                                 // 43: mlcore.v1.SetRunTagsRequest.SetEntry
+	(*timestamppb.Timestamp)(nil),       // 44: google.protobuf.Timestamp
+	(*SourceCode)(nil),                  // 45: mlcore.v1.SourceCode
+	(*durationpb.Duration)(nil),         // 46: google.protobuf.Duration
 }
 var file_mlcore_v1_tracking_proto_depIdxs = []int32{
-	37, // 0: mlcore.v1.Experiment.tags:type_name -> mlcore.v1.Experiment.TagsEntry
-	43, // 1: mlcore.v1.Experiment.create_time:type_name -> google.protobuf.Timestamp
-	43, // 2: mlcore.v1.MetricSummary.latest_time:type_name -> google.protobuf.Timestamp
+	38, // 0: mlcore.v1.Experiment.tags:type_name -> mlcore.v1.Experiment.TagsEntry
+	44, // 1: mlcore.v1.Experiment.create_time:type_name -> google.protobuf.Timestamp
+	44, // 2: mlcore.v1.MetricSummary.latest_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: mlcore.v1.Run.status:type_name -> mlcore.v1.RunStatus
-	43, // 4: mlcore.v1.Run.start_time:type_name -> google.protobuf.Timestamp
-	43, // 5: mlcore.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	44, // 6: mlcore.v1.Run.source:type_name -> mlcore.v1.SourceCode
-	38, // 7: mlcore.v1.Run.tags:type_name -> mlcore.v1.Run.TagsEntry
-	39, // 8: mlcore.v1.Run.params:type_name -> mlcore.v1.Run.ParamsEntry
+	44, // 4: mlcore.v1.Run.start_time:type_name -> google.protobuf.Timestamp
+	44, // 5: mlcore.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	45, // 6: mlcore.v1.Run.source:type_name -> mlcore.v1.SourceCode
+	39, // 7: mlcore.v1.Run.tags:type_name -> mlcore.v1.Run.TagsEntry
+	40, // 8: mlcore.v1.Run.params:type_name -> mlcore.v1.Run.ParamsEntry
 	3,  // 9: mlcore.v1.Run.metrics:type_name -> mlcore.v1.MetricSummary
-	43, // 10: mlcore.v1.Metric.time:type_name -> google.protobuf.Timestamp
-	43, // 11: mlcore.v1.SystemMetricsSample.time:type_name -> google.protobuf.Timestamp
+	44, // 10: mlcore.v1.Metric.time:type_name -> google.protobuf.Timestamp
+	44, // 11: mlcore.v1.SystemMetricsSample.time:type_name -> google.protobuf.Timestamp
 	8,  // 12: mlcore.v1.SystemMetricsSample.gpus:type_name -> mlcore.v1.GpuSample
-	45, // 13: mlcore.v1.SystemMetricsConfig.interval:type_name -> google.protobuf.Duration
+	46, // 13: mlcore.v1.SystemMetricsConfig.interval:type_name -> google.protobuf.Duration
 	1,  // 14: mlcore.v1.Downsampling.method:type_name -> mlcore.v1.DownsamplingMethod
 	6,  // 15: mlcore.v1.MetricBatch.metrics:type_name -> mlcore.v1.MetricSeries
-	40, // 16: mlcore.v1.MetricBatch.params:type_name -> mlcore.v1.MetricBatch.ParamsEntry
-	41, // 17: mlcore.v1.MetricBatch.tags:type_name -> mlcore.v1.MetricBatch.TagsEntry
-	45, // 18: mlcore.v1.RetentionPolicy.max_age:type_name -> google.protobuf.Duration
+	41, // 16: mlcore.v1.MetricBatch.params:type_name -> mlcore.v1.MetricBatch.ParamsEntry
+	42, // 17: mlcore.v1.MetricBatch.tags:type_name -> mlcore.v1.MetricBatch.TagsEntry
+	46, // 18: mlcore.v1.RetentionPolicy.max_age:type_name -> google.protobuf.Duration
 	12, // 19: mlcore.v1.TrackingPolicy.retention:type_name -> mlcore.v1.RetentionPolicy
 	2,  // 20: mlcore.v1.CreateExperimentRequest.experiment:type_name -> mlcore.v1.Experiment
 	2,  // 21: mlcore.v1.ListExperimentsResponse.experiments:type_name -> mlcore.v1.Experiment
 	4,  // 22: mlcore.v1.CreateRunRequest.run:type_name -> mlcore.v1.Run
 	9,  // 23: mlcore.v1.CreateRunRequest.system_metrics:type_name -> mlcore.v1.SystemMetricsConfig
 	0,  // 24: mlcore.v1.UpdateRunRequest.status:type_name -> mlcore.v1.RunStatus
-	43, // 25: mlcore.v1.UpdateRunRequest.end_time:type_name -> google.protobuf.Timestamp
-	42, // 26: mlcore.v1.SetRunTagsRequest.set:type_name -> mlcore.v1.SetRunTagsRequest.SetEntry
+	44, // 25: mlcore.v1.UpdateRunRequest.end_time:type_name -> google.protobuf.Timestamp
+	43, // 26: mlcore.v1.SetRunTagsRequest.set:type_name -> mlcore.v1.SetRunTagsRequest.SetEntry
 	4,  // 27: mlcore.v1.SearchRunsResponse.runs:type_name -> mlcore.v1.Run
 	11, // 28: mlcore.v1.LogBatchRequest.batch:type_name -> mlcore.v1.MetricBatch
 	11, // 29: mlcore.v1.LogMetricsStreamRequest.batch:type_name -> mlcore.v1.MetricBatch
@@ -3017,27 +3114,29 @@ var file_mlcore_v1_tracking_proto_depIdxs = []int32{
 	24, // 44: mlcore.v1.TrackingService.SearchRuns:input_type -> mlcore.v1.SearchRunsRequest
 	26, // 45: mlcore.v1.TrackingService.LogBatch:input_type -> mlcore.v1.LogBatchRequest
 	28, // 46: mlcore.v1.TrackingService.LogMetricsStream:input_type -> mlcore.v1.LogMetricsStreamRequest
-	30, // 47: mlcore.v1.TrackingService.GetMetricHistory:input_type -> mlcore.v1.GetMetricHistoryRequest
-	32, // 48: mlcore.v1.TrackingService.GetTrackingPolicy:input_type -> mlcore.v1.GetTrackingPolicyRequest
-	33, // 49: mlcore.v1.TrackingService.UpdateTrackingPolicy:input_type -> mlcore.v1.UpdateTrackingPolicyRequest
-	34, // 50: mlcore.v1.TrackingService.ApplyRetention:input_type -> mlcore.v1.ApplyRetentionRequest
-	2,  // 51: mlcore.v1.TrackingService.CreateExperiment:output_type -> mlcore.v1.Experiment
-	2,  // 52: mlcore.v1.TrackingService.GetExperiment:output_type -> mlcore.v1.Experiment
-	17, // 53: mlcore.v1.TrackingService.ListExperiments:output_type -> mlcore.v1.ListExperimentsResponse
-	4,  // 54: mlcore.v1.TrackingService.CreateRun:output_type -> mlcore.v1.Run
-	4,  // 55: mlcore.v1.TrackingService.GetRun:output_type -> mlcore.v1.Run
-	4,  // 56: mlcore.v1.TrackingService.UpdateRun:output_type -> mlcore.v1.Run
-	22, // 57: mlcore.v1.TrackingService.DeleteRun:output_type -> mlcore.v1.DeleteRunResponse
-	4,  // 58: mlcore.v1.TrackingService.SetRunTags:output_type -> mlcore.v1.Run
-	25, // 59: mlcore.v1.TrackingService.SearchRuns:output_type -> mlcore.v1.SearchRunsResponse
-	27, // 60: mlcore.v1.TrackingService.LogBatch:output_type -> mlcore.v1.LogBatchResponse
-	29, // 61: mlcore.v1.TrackingService.LogMetricsStream:output_type -> mlcore.v1.LogMetricsStreamResponse
-	31, // 62: mlcore.v1.TrackingService.GetMetricHistory:output_type -> mlcore.v1.GetMetricHistoryResponse
-	13, // 63: mlcore.v1.TrackingService.GetTrackingPolicy:output_type -> mlcore.v1.TrackingPolicy
-	13, // 64: mlcore.v1.TrackingService.UpdateTrackingPolicy:output_type -> mlcore.v1.TrackingPolicy
-	35, // 65: mlcore.v1.TrackingService.ApplyRetention:output_type -> mlcore.v1.ApplyRetentionResponse
-	51, // [51:66] is the sub-list for method output_type
-	36, // [36:51] is the sub-list for method input_type
+	28, // 47: mlcore.v1.TrackingService.IngestMetrics:input_type -> mlcore.v1.LogMetricsStreamRequest
+	31, // 48: mlcore.v1.TrackingService.GetMetricHistory:input_type -> mlcore.v1.GetMetricHistoryRequest
+	33, // 49: mlcore.v1.TrackingService.GetTrackingPolicy:input_type -> mlcore.v1.GetTrackingPolicyRequest
+	34, // 50: mlcore.v1.TrackingService.UpdateTrackingPolicy:input_type -> mlcore.v1.UpdateTrackingPolicyRequest
+	35, // 51: mlcore.v1.TrackingService.ApplyRetention:input_type -> mlcore.v1.ApplyRetentionRequest
+	2,  // 52: mlcore.v1.TrackingService.CreateExperiment:output_type -> mlcore.v1.Experiment
+	2,  // 53: mlcore.v1.TrackingService.GetExperiment:output_type -> mlcore.v1.Experiment
+	17, // 54: mlcore.v1.TrackingService.ListExperiments:output_type -> mlcore.v1.ListExperimentsResponse
+	4,  // 55: mlcore.v1.TrackingService.CreateRun:output_type -> mlcore.v1.Run
+	4,  // 56: mlcore.v1.TrackingService.GetRun:output_type -> mlcore.v1.Run
+	4,  // 57: mlcore.v1.TrackingService.UpdateRun:output_type -> mlcore.v1.Run
+	22, // 58: mlcore.v1.TrackingService.DeleteRun:output_type -> mlcore.v1.DeleteRunResponse
+	4,  // 59: mlcore.v1.TrackingService.SetRunTags:output_type -> mlcore.v1.Run
+	25, // 60: mlcore.v1.TrackingService.SearchRuns:output_type -> mlcore.v1.SearchRunsResponse
+	27, // 61: mlcore.v1.TrackingService.LogBatch:output_type -> mlcore.v1.LogBatchResponse
+	29, // 62: mlcore.v1.TrackingService.LogMetricsStream:output_type -> mlcore.v1.LogMetricsStreamResponse
+	30, // 63: mlcore.v1.TrackingService.IngestMetrics:output_type -> mlcore.v1.IngestMetricsResponse
+	32, // 64: mlcore.v1.TrackingService.GetMetricHistory:output_type -> mlcore.v1.GetMetricHistoryResponse
+	13, // 65: mlcore.v1.TrackingService.GetTrackingPolicy:output_type -> mlcore.v1.TrackingPolicy
+	13, // 66: mlcore.v1.TrackingService.UpdateTrackingPolicy:output_type -> mlcore.v1.TrackingPolicy
+	36, // 67: mlcore.v1.TrackingService.ApplyRetention:output_type -> mlcore.v1.ApplyRetentionResponse
+	52, // [52:68] is the sub-list for method output_type
+	36, // [36:52] is the sub-list for method input_type
 	36, // [36:36] is the sub-list for extension type_name
 	36, // [36:36] is the sub-list for extension extendee
 	0,  // [0:36] is the sub-list for field type_name
@@ -3050,8 +3149,8 @@ func file_mlcore_v1_tracking_proto_init() {
 	}
 	file_mlcore_v1_common_proto_init()
 	file_mlcore_v1_tracking_proto_msgTypes[18].OneofWrappers = []any{}
-	file_mlcore_v1_tracking_proto_msgTypes[28].OneofWrappers = []any{}
-	file_mlcore_v1_tracking_proto_msgTypes[34].OneofWrappers = []any{
+	file_mlcore_v1_tracking_proto_msgTypes[29].OneofWrappers = []any{}
+	file_mlcore_v1_tracking_proto_msgTypes[35].OneofWrappers = []any{
 		(*SpoolRecord_CreateRun)(nil),
 		(*SpoolRecord_Batch)(nil),
 		(*SpoolRecord_UpdateRun)(nil),
@@ -3062,7 +3161,7 @@ func file_mlcore_v1_tracking_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mlcore_v1_tracking_proto_rawDesc), len(file_mlcore_v1_tracking_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   41,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,6 +22,7 @@
 #include "mlcore/client.h"
 #include "mlcore/credentials.h"
 #include "mlcore/server.h"
+#include "mlcore/v1/tracking.pb.h"
 #include "unit/test_support.h"
 
 namespace mlcore {
@@ -121,9 +122,22 @@ struct AuthServer {
       stream->Write(buffer);
       stream->WritesDone();
       grpc::ByteBuffer reply;
+      std::string first;
       while (stream->Read(&reply)) {
+        if (!first.empty()) continue;
+        std::vector<grpc::Slice> slices;
+        (void)reply.Dump(&slices);
+        for (const auto& piece : slices) {
+          first.append(reinterpret_cast<const char*>(piece.begin()), piece.size());
+        }
       }
       status = stream->Finish();
+      // IngestMetrics answers each batch, a refused one with its error, and the stream goes on.
+      v1::IngestMetricsResponse ack;
+      if (method == "mlcore.v1.TrackingService/IngestMetrics" && ack.ParseFromString(first) &&
+          ack.error_code() != 0) {
+        return Reply{static_cast<grpc::StatusCode>(ack.error_code()), ack.error_message()};
+      }
     }
     return Reply{status.error_code(), status.error_message()};
   }

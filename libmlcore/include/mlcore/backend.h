@@ -96,6 +96,19 @@ class Backend {
   virtual Result<v1::SearchRunsResponse> SearchRuns(const v1::SearchRunsRequest& request) = 0;
   // Applies one batch atomically and exactly once (by batch_id).
   virtual Result<v1::LogBatchResponse> LogBatch(const v1::MetricBatch& batch) = 0;
+  // Applies several batches, each atomically and exactly once, in order, and returns one result
+  // per batch, in the same order. A backend that can pipeline them overrides this (grpc://
+  // sends them over one long-lived IngestMetrics stream and waits for each acknowledgement);
+  // the default calls LogBatch for each. Errors per batch: as LogBatch, and UNAVAILABLE for a
+  // batch whose acknowledgement never came (it may have been applied: resend it, its id makes
+  // that safe).
+  virtual std::vector<Result<v1::LogBatchResponse>> LogBatches(
+      const std::vector<v1::MetricBatch>& batches) {
+    std::vector<Result<v1::LogBatchResponse>> out;
+    out.reserve(batches.size());
+    for (const v1::MetricBatch& batch : batches) out.push_back(LogBatch(batch));
+    return out;
+  }
   virtual Result<v1::GetMetricHistoryResponse> GetMetricHistory(
       const v1::GetMetricHistoryRequest& request) = 0;
   virtual Result<v1::TrackingPolicy> GetTrackingPolicy(const std::string& project) = 0;

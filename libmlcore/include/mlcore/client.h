@@ -155,6 +155,9 @@ class Client {
   Result<v1::SearchRunsResponse> SearchRuns(const v1::SearchRunsRequest& request);
   // Logs one batch (usually called by RunLogger's flusher, not by hand).
   Result<v1::LogBatchResponse> LogBatch(const v1::MetricBatch& batch);
+  // Logs several batches, pipelined where the backend can (Backend::LogBatches); one result per
+  // batch, in order. RunLogger's flusher sends each flush this way.
+  std::vector<Result<v1::LogBatchResponse>> LogBatches(const std::vector<v1::MetricBatch>& batches);
   Result<v1::GetMetricHistoryResponse> GetMetricHistory(const v1::GetMetricHistoryRequest& request);
   Result<v1::TrackingPolicy> GetTrackingPolicy(std::string_view project = {});
   Result<v1::TrackingPolicy> UpdateTrackingPolicy(const v1::TrackingPolicy& policy);

@@ -416,7 +416,16 @@ Result<uint64_t> BlobStore::Append(const std::string& upload_id, uint64_t offset
     return IoError(errno, "cannot seek in upload data " + path);
   }
   Status written = WriteAll(fd, bytes, path);
-  if (written.ok() && fdatasync(fd) != 0) written = IoError(errno, "cannot sync " + path);
+  // Start writing the piece back without waiting for it: a sync per piece would make the disk's
+  // latency the upload's pace. Commit syncs the whole file (and checks its digest) before it
+  // publishes, which is the durability that matters; a machine crash mid-upload can only shorten
+  // the session, whose status then reports the size actually kept.
+  if (written.ok() && !bytes.empty() &&
+      sync_file_range(fd, static_cast<off64_t>(committed), static_cast<off64_t>(bytes.size()),
+                      SYNC_FILE_RANGE_WRITE) != 0 &&
+      errno != ESPIPE && errno != EINVAL) {
+    written = IoError(errno, "cannot write back " + path);
+  }
   if (!written.ok()) {
     // Roll back to the committed size so a retry resumes cleanly.
     if (ftruncate(fd, static_cast<off_t>(committed)) != 0) session->hash.reset();

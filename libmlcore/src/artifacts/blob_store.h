@@ -66,7 +66,7 @@ struct UploadOptions {
 // State of a resumable upload.
 struct UploadState {
   std::string upload_id;
-  // Bytes durably received; the next Append must start at this offset.
+  // Bytes received and kept; the next Append must start at this offset.
   uint64_t committed_bytes = 0;
   std::string expected_digest;
   std::optional<uint64_t> expected_size;
@@ -132,10 +132,13 @@ class BlobStore {
   // Calls `fn` for every published blob (order unspecified); stops at the first error.
   Status ForEachBlob(const std::function<Status(const BlobEntry&)>& fn) const;
 
-  // Resumable uploads. A session's bytes live in uploads/<id>/data and are fdatasync'ed on every
-  // Append, so they survive crashes and restarts. The SHA-256 state is kept in memory while the
-  // session is used by this object; a new BlobStore (e.g. after a restart) recomputes it once over
-  // the committed prefix on the first Append or Commit.
+  // Resumable uploads. A session's bytes live in uploads/<id>/data; each Append writes them and
+  // starts their write-back without waiting for it (a sync per piece would pace the upload by the
+  // disk's latency), so they survive a crash of the process; Commit syncs the file before it
+  // publishes. After a crash of the machine, the session's status reports the size actually kept
+  // and the client resumes from there (Commit's digest check catches anything else). The SHA-256
+  // state is kept in memory while the session is used by this object; a new BlobStore (e.g. after a
+  // restart) recomputes it once over the committed prefix on the first Append or Commit.
   //
   // Starts (or, with the same id and expectations, reopens) a session; returns its id. Errors:
   // INVALID_ARGUMENT (id or digest malformed), ALREADY_EXISTS (the id is in use with other

@@ -187,7 +187,9 @@ Result<v1::SearchRunsResponse> Client::SearchRuns(const v1::SearchRunsRequest& r
   return backend_->SearchRuns(r);
 }
 
-Result<v1::LogBatchResponse> Client::LogBatch(const v1::MetricBatch& batch) {
+namespace {
+
+Status ValidateBatch(const v1::MetricBatch& batch) {
   if (batch.run_id().empty()) return InvalidArgumentError("batch has no run_id");
   if (batch.batch_id().empty()) {
     return InvalidArgumentError(
@@ -205,8 +207,37 @@ Result<v1::LogBatchResponse> Client::LogBatch(const v1::MetricBatch& batch) {
     }
   }
   for (const auto& [k, v] : batch.params()) MLC_RETURN_IF_ERROR(ValidateKey("param", k));
-  MLC_RETURN_IF_ERROR(ValidateUserTags(batch.tags()));
+  return ValidateUserTags(batch.tags());
+}
+
+}  // namespace
+
+Result<v1::LogBatchResponse> Client::LogBatch(const v1::MetricBatch& batch) {
+  MLC_RETURN_IF_ERROR(ValidateBatch(batch));
   return backend_->LogBatch(batch);
+}
+
+std::vector<Result<v1::LogBatchResponse>> Client::LogBatches(
+    const std::vector<v1::MetricBatch>& batches) {
+  // Batches that fail validation are answered here; the others go to the backend together.
+  std::vector<Result<v1::LogBatchResponse>> out(batches.size(),
+                                                InternalError("batch not answered"));
+  std::vector<size_t> valid;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    Status s = ValidateBatch(batches[i]);
+    if (s.ok()) {
+      valid.push_back(i);
+    } else {
+      out[i] = std::move(s);
+    }
+  }
+  if (valid.size() == batches.size()) return backend_->LogBatches(batches);
+  std::vector<v1::MetricBatch> send;
+  send.reserve(valid.size());
+  for (size_t i : valid) send.push_back(batches[i]);
+  auto answers = backend_->LogBatches(send);
+  for (size_t j = 0; j < valid.size(); ++j) out[valid[j]] = std::move(answers[j]);
+  return out;
 }
 
 Result<v1::GetMetricHistoryResponse> Client::GetMetricHistory(

@@ -31,6 +31,7 @@
 #include "mlcore/v1/tracking.grpc.pb.h"
 #include "mlcore/version.h"
 #include "remote/grpc_status.h"
+#include "remote/ingest_stream.h"
 #include "util/fs.h"
 #include "util/ids.h"
 #include "util/sha256.h"
@@ -165,7 +166,10 @@ class GrpcBackend final : public Backend {
         artifacts_(v1::ArtifactService::NewStub(channel)),
         data_(v1::DataService::NewStub(channel)),
         registry_(v1::RegistryService::NewStub(channel)),
-        auth_(v1::AuthService::NewStub(channel)) {}
+        auth_(v1::AuthService::NewStub(channel)),
+        ingest_(std::make_unique<IngestStream>(
+            tracking_.get(), [this](grpc::ClientContext* ctx) { Prepare(ctx, std::nullopt); },
+            target_, timeout)) {}
 
   v1::BackendInfo Info() override {
     {
@@ -301,6 +305,12 @@ class GrpcBackend final : public Backend {
     v1::LogBatchRequest r;
     *r.mutable_batch() = batch;
     return Unary(tracking_.get(), &v1::TrackingService::Stub::LogBatch, r);
+  }
+  // Over the backend's IngestMetrics stream; with LogBatch calls against an older server.
+  std::vector<Result<v1::LogBatchResponse>> LogBatches(
+      const std::vector<v1::MetricBatch>& batches) override {
+    if (auto answers = ingest_->Send(batches)) return std::move(*answers);
+    return Backend::LogBatches(batches);
   }
   Result<v1::GetMetricHistoryResponse> GetMetricHistory(
       const v1::GetMetricHistoryRequest& r) override {
@@ -617,6 +627,7 @@ class GrpcBackend final : public Backend {
   std::unique_ptr<v1::DataService::Stub> data_;
   std::unique_ptr<v1::RegistryService::Stub> registry_;
   std::unique_ptr<v1::AuthService::Stub> auth_;
+  std::unique_ptr<IngestStream> ingest_;  // after tracking_, which it borrows
   std::mutex info_mu_;
   std::optional<v1::BackendInfo> info_;
 };

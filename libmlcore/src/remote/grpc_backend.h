@@ -15,6 +15,8 @@
 //   (0.2 s doubling to 2 s, 5 attempts), through the channel's service config; the channel
 //   reconnects at least every second, so a restarted server is reached within that window.
 // - Keep-alive pings every 30 s on idle connections, so a dead peer is noticed.
+// - Metric batches of the tracking buffer (LogBatches) go over one long-lived IngestMetrics
+//   stream per backend, acknowledged batch by batch once durable (remote/ingest_stream.h).
 // - Artifact trees move as blobs: the tree is hashed here, the server says which blobs it lacks
 //   (FindMissingBlobs), only those are streamed (UploadBlob, 1 MiB chunks, no size ceiling), then
 //   the manifest is recorded. Downloads stream each blob (DownloadBlob) into a temporary file,

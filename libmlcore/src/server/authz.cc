@@ -149,6 +149,8 @@ const std::map<std::string, Rule>& Rules() {
       {"mlcore.v1.TrackingService/SearchRuns", P(V, "project", true)},
       {"mlcore.v1.TrackingService/LogBatch", Obj(E, Lookup::kRun, "batch.run_id")},
       {"mlcore.v1.TrackingService/LogMetricsStream", Obj(E, Lookup::kRun, "batch.run_id")},
+      // IngestMetrics: checked per batch; a refused batch is answered with its error.
+      {"mlcore.v1.TrackingService/IngestMetrics", Obj(E, Lookup::kRun, "batch.run_id")},
       {"mlcore.v1.TrackingService/GetMetricHistory", Obj(V, Lookup::kRun, "run_id")},
       {"mlcore.v1.TrackingService/GetTrackingPolicy", P(V, "project")},
       {"mlcore.v1.TrackingService/UpdateTrackingPolicy", P(A, "policy.project")},

@@ -1,6 +1,7 @@
 #include "server/dispatcher.h"
 
 #include <chrono>
+#include <deque>
 #include <string>
 #include <thread>
 
@@ -29,6 +30,8 @@ using google::protobuf::MethodDescriptor;
 
 // Uploads are appended (and made durable) in pieces of this size, not per chunk.
 constexpr size_t kUploadFlushBytes = size_t{8} << 20;
+// Room for the chunk that takes a piece over kUploadFlushBytes (clients send 1 MiB chunks).
+constexpr size_t kUploadChunkSlack = size_t{2} << 20;
 
 std::unique_ptr<Message> NewMessage(const google::protobuf::Descriptor* type) {
   return std::unique_ptr<Message>(
@@ -65,6 +68,73 @@ bool PlausibleUser(const std::string& user) {
   }
   return true;
 }
+
+// Appends an upload's pieces on a thread of its own, so the stream is read while the previous
+// piece is written, hashed and synced: the network and the disk overlap. At most two pieces wait.
+class PieceWriter {
+ public:
+  PieceWriter(Backend& backend, const v1::UploadBlobHeader& header, int64_t committed)
+      : backend_(backend), header_(header), committed_(committed) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~PieceWriter() { (void)Finish(); }
+
+  // Queues a piece; waits while two are queued. The writer's error once it has failed.
+  Status Add(std::string piece) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return queue_.size() < 2 || !error_.ok(); });
+    if (!error_.ok()) return error_;
+    queue_.push_back(std::move(piece));
+    cv_.notify_all();
+    return Status::Ok();
+  }
+
+  // Waits until every queued piece is appended; the bytes committed, or the first error.
+  Result<int64_t> Finish() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard lock(mu_);
+    if (!error_.ok()) return error_;
+    return committed_;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return !queue_.empty() || done_; });
+      if (queue_.empty()) return;
+      std::string piece = std::move(queue_.front());
+      const int64_t at = committed_;
+      lock.unlock();
+      auto appended = backend_.AppendBlobUpload(header_.project(), header_.upload_id(), at, piece);
+      lock.lock();
+      queue_.pop_front();
+      if (!appended.ok()) {
+        error_ = appended.status();
+        queue_.clear();
+        cv_.notify_all();
+        return;
+      }
+      committed_ = *appended;
+      cv_.notify_all();
+    }
+  }
+
+  Backend& backend_;
+  const v1::UploadBlobHeader& header_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;  // the front one is being appended
+  int64_t committed_;
+  Status error_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -119,6 +189,28 @@ class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
     return read_ok_;
   }
 
+  // As Read, but gives up when the call is stopped (the server shutting down) while waiting:
+  // 1 = `out` holds the next message, 0 = the client's stream ended, -1 = stopped. After -1 a
+  // read stays outstanding (into a buffer of this call, so the caller may go): finish the call.
+  int ReadUnlessStopped(grpc::ByteBuffer* out) {
+    std::unique_lock lock(mu_);
+    if (!read_pending_) {
+      read_done_ = false;
+      read_pending_ = true;
+      lock.unlock();
+      StartRead(&polled_);
+      lock.lock();
+    }
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return read_done_; })) {
+      if (Stopped()) return -1;
+    }
+    read_pending_ = false;
+    if (!read_ok_) return 0;
+    out->Swap(&polled_);
+    polled_.Clear();
+    return 1;
+  }
+
   // Sends one message; false when the call is gone.
   bool Write(const Message& message) {
     grpc::ByteBuffer buffer;
@@ -162,6 +254,8 @@ class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   std::condition_variable cv_;
   bool read_done_ = false;
   bool read_ok_ = false;
+  bool read_pending_ = false;  // ReadUnlessStopped left a read outstanding
+  grpc::ByteBuffer polled_;    // where ReadUnlessStopped's reads land
   bool write_done_ = false;
   bool write_ok_ = false;
   bool done_ = false;
@@ -352,12 +446,13 @@ Status Dispatcher::RunStream(const Principal& who, StreamCall& call,
           " bytes committed; resume at offset " + std::to_string(committed));
     }
     std::string pending;
+    PieceWriter writer(backend, header, committed);
     auto flush = [&]() -> Status {
       if (pending.empty()) return Status::Ok();
-      MLC_ASSIGN_OR_RETURN(committed, backend.AppendBlobUpload(header.project(), header.upload_id(),
-                                                               committed, pending));
-      pending.clear();
-      return Status::Ok();
+      std::string piece;
+      piece.reserve(kUploadFlushBytes + kUploadChunkSlack);
+      piece.swap(pending);
+      return writer.Add(std::move(piece));
     };
     bool finish = message.finish();
     while (!finish) {
@@ -372,6 +467,7 @@ Status Dispatcher::RunStream(const Principal& who, StreamCall& call,
       finish = message.finish();
     }
     MLC_RETURN_IF_ERROR(flush());
+    MLC_ASSIGN_OR_RETURN(committed, writer.Finish());
     v1::UploadBlobResponse response;
     if (finish) {
       MLC_ASSIGN_OR_RETURN(response,
@@ -401,6 +497,46 @@ Status Dispatcher::RunStream(const Principal& who, StreamCall& call,
     }
     if (call.Stopped()) return CancelledError("the metric stream was cancelled");
     call.Write(totals);
+    return Status::Ok();
+  }
+  if (name == "mlcore.v1.TrackingService/IngestMetrics") {
+    // One answer per batch, in order, once it is durable (LogBatch commits before returning); a
+    // batch's own error goes into its answer and the stream goes on.
+    v1::LogMetricsStreamRequest message;
+    v1::IngestMetricsResponse ack;
+    std::string authorized_run;  // the last run the caller was allowed to log to
+    while (true) {
+      const int got = call.ReadUnlessStopped(&bytes);
+      if (got < 0) {
+        return UnavailableError(
+            "the server is shutting down; resend the batches not acknowledged to its successor");
+      }
+      if (got == 0) break;
+      message.Clear();
+      MLC_RETURN_IF_ERROR(Parse(bytes, &message));
+      ack.Clear();
+      ack.set_batch_id(message.batch().batch_id());
+      if (authz_ && message.batch().run_id() != authorized_run) {
+        if (Status allowed = Authorize(who, name, message); !allowed.ok()) {
+          ack.set_error_code(static_cast<int32_t>(allowed.code()));
+          ack.set_error_message(allowed.message());
+          if (!call.Write(ack)) return CancelledError("the client went away");
+          continue;
+        }
+        authorized_run = message.batch().run_id();
+      }
+      auto applied = client_.LogBatch(message.batch());
+      if (applied.ok()) {
+        ack.set_duplicate(applied->duplicate());
+        ack.set_points_written(applied->points_written());
+        metrics_.AddPoints(applied->points_written());
+      } else {
+        ack.set_error_code(static_cast<int32_t>(applied.status().code()));
+        ack.set_error_message(applied.status().message());
+      }
+      if (!call.Write(ack)) return CancelledError("the client went away");
+    }
+    if (call.Stopped()) return CancelledError("the metric stream was cancelled");
     return Status::Ok();
   }
   if (method->client_streaming()) {

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -264,53 +265,111 @@ class RunLogger::Impl {
   // Sends `batch` until it is acknowledged, retrying what time can cure; otherwise spools it.
   // Returns the error to report (OK when written, or spooled for a transient reason).
   Status Deliver(const v1::MetricBatch& batch, size_t points, bool spool_refusals = true) {
+    std::vector<v1::MetricBatch> batches;
+    batches.push_back(batch);
+    return DeliverAll(std::move(batches), {points}, spool_refusals);
+  }
+
+  // Sends `batches` together (pipelined where the backend can: one stream for grpc://) until each
+  // is acknowledged, resending what time can cure (transient errors, rate limits); the others go
+  // to the spool (refusals too, unless `spool_refusals` is false). points[i] = points of
+  // batches[i]. Returns the first error to report.
+  Status DeliverAll(std::vector<v1::MetricBatch> batches, const std::vector<size_t>& points,
+                    bool spool_refusals = true) {
+    Status first;
     if (client_ == nullptr) {
-      v1::SpoolRecord record;
-      *record.mutable_batch() = batch;
-      Status s = Spool(record);
-      std::lock_guard lock(mu_);
-      if (s.ok()) stats_.points_spooled += points;
-      return s;
+      for (size_t i = 0; i < batches.size(); ++i) {
+        v1::SpoolRecord record;
+        *record.mutable_batch() = std::move(batches[i]);
+        Status s = Spool(record);
+        std::lock_guard lock(mu_);
+        if (s.ok()) stats_.points_spooled += points[i];
+        if (!s.ok() && first.ok()) first = std::move(s);
+      }
+      return first;
     }
+    std::vector<size_t> pending(batches.size());  // indexes of batches not yet acknowledged
+    for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
+    std::vector<v1::MetricBatch> sending = std::move(batches);
     int transient_failures = 0;
     double backoff = 0.1;
-    while (true) {
-      auto result = client_->LogBatch(batch);
-      if (result.ok()) {
-        std::lock_guard lock(mu_);
-        stats_.points_written += points;
-        ++stats_.batches_written;
-        return Status::Ok();
-      }
-      const Status& error = result.status();
+    while (!sending.empty()) {
+      std::vector<Result<v1::LogBatchResponse>> answers = client_->LogBatches(sending);
+      std::vector<size_t> again;
+      std::vector<v1::MetricBatch> resend;
+      std::vector<Status> resend_errors;
       std::optional<double> delay;
-      if (error.code() == StatusCode::kResourceExhausted) delay = CappedRetryAfter(error.message());
-      if (!delay && Transient(error.code()) && ++transient_failures <= 5) delay = backoff;
-      if (delay) {
-        {
-          std::lock_guard lock(mu_);
-          ++stats_.retries;
+      bool transient = false;
+      std::vector<std::pair<size_t, Status>> refused;  // (index into sending, why)
+      {
+        std::lock_guard lock(mu_);
+        for (size_t j = 0; j < sending.size(); ++j) {
+          if (answers[j].ok()) {
+            stats_.points_written += points[pending[j]];
+            ++stats_.batches_written;
+            continue;
+          }
+          const Status& error = answers[j].status();
+          std::optional<double> wait;
+          if (error.code() == StatusCode::kResourceExhausted)
+            wait = CappedRetryAfter(error.message());
+          if (!wait && Transient(error.code())) {
+            transient = true;
+            wait = backoff;
+          }
+          if (wait) {
+            delay = std::max(delay.value_or(0.0), *wait);
+            again.push_back(pending[j]);
+            resend.push_back(std::move(sending[j]));
+            resend_errors.push_back(error);
+          } else {
+            refused.emplace_back(j, error);
+          }
         }
-        std::this_thread::sleep_for(std::chrono::duration<double>(*delay));
-        backoff = std::min(backoff * 2, 2.0);
-        continue;
       }
-      if (!spool_refusals && !Transient(error.code())) return error;
-      // Cannot be written now: keep it in the spool rather than lose it.
-      v1::SpoolRecord record;
-      *record.mutable_batch() = batch;
-      Status spooled = Spool(record);
-      std::lock_guard lock(mu_);
-      if (!spooled.ok()) {
-        return error.WithContext(std::to_string(points) + " points of run " + run_id_ +
-                                 " were lost (the spool failed too: " + spooled.message() + ")");
+      for (auto& [j, error] : refused) {
+        Status s = SpoolOrReport(sending[j], points[pending[j]], error, spool_refusals);
+        if (!s.ok() && first.ok()) first = std::move(s);
       }
-      stats_.points_spooled += points;
-      return Status(error.code(), std::to_string(points) + " points of run " + run_id_ +
-                                      " could not be written (" + error.message() +
-                                      "); they are kept in " + spool_->path() +
-                                      ": upload them with `mlc sync` once that is fixed");
+      if (resend.empty()) break;
+      if (transient && ++transient_failures > 5) {
+        // The backend stays unreachable: keep what was not acknowledged in the spool.
+        for (size_t j = 0; j < resend.size(); ++j) {
+          Status s = SpoolOrReport(resend[j], points[again[j]], resend_errors[j], true);
+          if (!s.ok() && first.ok()) first = std::move(s);
+        }
+        break;
+      }
+      {
+        std::lock_guard lock(mu_);
+        stats_.retries += resend.size();
+      }
+      std::this_thread::sleep_for(std::chrono::duration<double>(*delay));
+      if (transient) backoff = std::min(backoff * 2, 2.0);
+      sending = std::move(resend);
+      pending = std::move(again);
     }
+    return first;
+  }
+
+  // A batch that cannot be written now: kept in the spool rather than lost (a refusal only when
+  // `spool_refusals`; otherwise `error` is returned as it is).
+  Status SpoolOrReport(const v1::MetricBatch& batch, size_t points, const Status& error,
+                       bool spool_refusals) {
+    if (!spool_refusals && !Transient(error.code())) return error;
+    v1::SpoolRecord record;
+    *record.mutable_batch() = batch;
+    Status spooled = Spool(record);
+    std::lock_guard lock(mu_);
+    if (!spooled.ok()) {
+      return error.WithContext(std::to_string(points) + " points of run " + run_id_ +
+                               " were lost (the spool failed too: " + spooled.message() + ")");
+    }
+    stats_.points_spooled += points;
+    return Status(error.code(), std::to_string(points) + " points of run " + run_id_ +
+                                    " could not be written (" + error.message() +
+                                    "); they are kept in " + spool_->path() +
+                                    ": upload them with `mlc sync` once that is fixed");
   }
 
   // Takes what is buffered (swapping columns out under the lock) and sends it in batches.
@@ -343,17 +402,19 @@ class RunLogger::Impl {
     flushed_.notify_all();
   }
 
+  // Cuts what was taken into batches and sends them together (DeliverAll).
   Status SendTaken(std::vector<KeyBuffer>& taken) {
-    Status first;
+    std::vector<v1::MetricBatch> batches;
+    std::vector<size_t> counts;
     v1::MetricBatch batch;
     size_t points = 0;
     auto send = [&] {
       if (points == 0) return;
       batch.set_run_id(run_id_);
       batch.set_batch_id(NextBatchId());
-      Status s = Deliver(batch, points);
-      if (!s.ok() && first.ok()) first = std::move(s);
-      batch.Clear();
+      batches.push_back(std::move(batch));
+      counts.push_back(points);
+      batch = v1::MetricBatch();
       points = 0;
     };
     for (KeyBuffer& k : taken) {
@@ -370,9 +431,11 @@ class RunLogger::Impl {
         points += take;
         if (points >= kMaxBatchPoints) send();
       }
+      k.columns = tracking::Columns();  // copied into the batches: keep one copy in memory
     }
     send();
-    return first;
+    if (batches.empty()) return Status::Ok();
+    return DeliverAll(std::move(batches), counts);
   }
 
   void SampleLoop() {
