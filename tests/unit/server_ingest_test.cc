@@ -2,6 +2,8 @@
 // - an `mlc server` process SIGKILLed while the tracking buffer's IngestMetrics stream has batches
 //   in flight, then restarted on the same state directory and port: every point is present
 //   exactly once once the client has recovered (resent on a new stream, or spooled and uploaded);
+// - a batch the server refuses (its run ended elsewhere) is answered on the shared stream and
+//   spooled, while another logger's batches on the same stream go on being written;
 // - 50 clients (threads, a Client each) submitting jobs and logging metrics against one server:
 //   no errors, the project's quota never exceeded, every point arrived.
 // Waits are polls with generous deadlines; nothing depends on timing.
@@ -95,6 +97,17 @@ class ServerProcess {
   std::string uri_;
 };
 
+// mlcore::server::Server in this process on 127.0.0.1:0 over `state_dir`.
+std::unique_ptr<server::Server> StartServer(const std::string& state_dir) {
+  server::ServerOptions options;
+  options.state_dir = state_dir;
+  options.insecure_local = true;
+  options.listen = {"127.0.0.1:0"};
+  auto started = server::Server::Start(options);
+  MLC_REQUIRE_OK(started);
+  return std::move(started).value();
+}
+
 TEST_CASE("a server killed mid-ingest and restarted: every point is present exactly once") {
   TempDir dir;
   testing::IsolatedEnv env(dir);
@@ -178,17 +191,61 @@ TEST_CASE("a server killed mid-ingest and restarted: every point is present exac
   CHECK(log.stats().points_written >= static_cast<uint64_t>(at_restart));
 }
 
+TEST_CASE("a batch the server refuses is answered on the stream, which goes on for the others") {
+  TempDir dir;
+  testing::IsolatedEnv env(dir);
+  std::unique_ptr<server::Server> srv = StartServer(dir.path() + "/state");
+  auto client = Client::Open(srv->uris().at(0));
+  MLC_REQUIRE_OK(client);
+  v1::Project p;
+  p.set_name("ml");
+  MLC_REQUIRE_OK((*client)->CreateProject(p));
+  auto run = [&](const std::string& name) {
+    v1::CreateRunRequest create;
+    create.mutable_run()->set_project("ml");
+    create.mutable_run()->set_name(name);
+    auto r = (*client)->CreateRun(create);
+    REQUIRE(r.ok());
+    return r->id();
+  };
+  const std::string ended = run("ended"), open = run("open");
+  RunLoggerOptions options;
+  options.spool_dir = dir.path() + "/spool";
+  // Both loggers share the client's backend, hence its one IngestMetrics stream.
+  auto to_ended = RunLogger::Attach(**client, ended, options);
+  auto to_open = RunLogger::Attach(**client, open, options);
+  MLC_REQUIRE_OK(to_ended);
+  MLC_REQUIRE_OK(to_open);
+  v1::UpdateRunRequest end;
+  end.set_id(ended);
+  end.set_status(v1::RUN_STATUS_FINISHED);
+  MLC_REQUIRE_OK((*client)->UpdateRun(end));  // ended elsewhere: its batches are refused
+  for (int i = 0; i < 10; ++i) MLC_REQUIRE_OK((*to_ended)->LogMetric("loss", 1.0, i));
+  Status refused = (*to_ended)->Flush();
+  CHECK(refused.code() == StatusCode::kFailedPrecondition);  // the server's own answer
+  CHECK((*to_ended)->stats().points_spooled == 10);          // kept, not lost
+  for (int i = 0; i < 10; ++i) MLC_REQUIRE_OK((*to_open)->LogMetric("loss", 2.0, i));
+  MLC_CHECK_OK((*to_open)->Flush());
+  CHECK((*to_open)->stats().points_written == 10);
+  v1::GetMetricHistoryRequest history;
+  history.set_run_id(open);
+  history.set_key("loss");
+  auto series = (*client)->GetMetricHistory(history);
+  MLC_REQUIRE_OK(series);
+  CHECK(series->series().steps_size() == 10);
+  (void)(*to_ended)->Close(v1::RUN_STATUS_UNSPECIFIED);
+  MLC_CHECK_OK((*to_open)->Close(v1::RUN_STATUS_FINISHED));
+  to_ended->reset();
+  to_open->reset();
+  client->reset();
+  srv->Shutdown(seconds(1));
+}
+
 TEST_CASE("50 clients submit jobs and log metrics at once: no errors, quota kept, all points") {
   TempDir dir;
   testing::IsolatedEnv env(dir);
   testing::ScopedEnv capacity(testing::EnvMap{{"MLC_NODE_CAPACITY", "cpu=4,memory=8Gi,gpu=0"}});
-  server::ServerOptions so;
-  so.state_dir = dir.path() + "/state";
-  so.insecure_local = true;
-  so.listen = {"127.0.0.1:0"};
-  auto started = server::Server::Start(so);
-  MLC_REQUIRE_OK(started);
-  std::unique_ptr<server::Server> srv = std::move(started).value();
+  std::unique_ptr<server::Server> srv = StartServer(dir.path() + "/state");
   const std::string uri = srv->uris().at(0);
   auto admin = Client::Open(uri);
   MLC_REQUIRE_OK(admin);
