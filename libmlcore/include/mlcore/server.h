@@ -4,8 +4,9 @@
 // that mlc_invoke and Python use (core/invoke.h), over a LocalBackend on the server's state
 // directory. Only what cannot be a plain Client call has its own handler: SubmitJob (the client
 // prepared the job), the blob streams (UploadBlob, DownloadBlob, GetUploadStatus) and the metric
-// ingest streams (LogMetricsStream, and IngestMetrics, which acknowledges each batch once durable). The gRPC health service and server reflection are served too,
-// so `grpcurl -plaintext 127.0.0.1:7070 list` works.
+// ingest streams (LogMetricsStream, and IngestMetrics, which acknowledges each batch once durable).
+// The gRPC health service and server reflection are served too, so `grpcurl -plaintext
+// 127.0.0.1:7070 list` works.
 //
 // Identity (auth.proto): callers authenticate with an API token sent as `authorization: Bearer`
 // metadata, or with a TLS client certificate whose common name is a user; every rpc checks the
