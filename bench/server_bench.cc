@@ -4,6 +4,8 @@
 //   server.unary.resolve   ResolveModelUri("models:/m@champion"), calls/s over --clients
 //                          concurrent clients, each with its own channel (its own connection).
 //   server.unary.get_job   GetJob(id) of a finished job, calls/s, the same way.
+//   server.unary.*_auth    the same two on a server checking tokens and roles (a viewer's token),
+//                          side by side with the same server without auth.
 //   server.ingest.stream   metric points/s durable through the tracking buffer (RunLogger, the
 //                          run ended: Close returned) over the grpc:// backend's IngestMetrics
 //                          stream, --keys x --steps points logged with LogSeries in chunks of
@@ -543,6 +545,65 @@ int Main(int argc, char** argv) {
                    {"seconds_per_run", std::to_string(o.seconds)},
                    {"transport", "tcp 127.0.0.1, one channel per client"}};
     Emit(line);
+  }
+  if (!unary.empty()) {
+    // The same calls on a server that checks tokens and roles (same state directory), by a user
+    // holding the viewer role: the cost of authentication and authorization per call.
+    server::ServerOptions auth = so;
+    auth.insecure_local = false;
+    v1::User admin;
+    admin.set_name("bench-admin");
+    admin.set_admin(true);
+    Must(server::AddUser(auth.state_dir, admin), "add admin");
+    v1::User viewer;
+    viewer.set_name("bench-viewer");
+    Must(server::AddUser(auth.state_dir, viewer), "add viewer");
+    auto auth_srv = Must(server::Server::Start(auth), "start auth server");
+    const std::string auth_base = auth_srv->uris().at(0);
+    {
+      auto secret =
+          Must(server::MintToken(auth.state_dir, "bench-admin", "bench", std::chrono::seconds(0)),
+               "mint")
+              .secret();
+      auto c = Must(Client::Open(auth_base + "?token=" + secret), "open as admin");
+      v1::GrantRoleRequest g;
+      g.set_project("bench");
+      g.set_user("bench-viewer");
+      g.set_role(v1::ROLE_VIEWER);
+      Must(c->GrantRole(g), "grant viewer");
+    }
+    const std::string auth_uri =
+        auth_base + "?token=" +
+        Must(server::MintToken(auth.state_dir, "bench-viewer", "bench", std::chrono::seconds(0)),
+             "mint")
+            .secret();
+    for (const Bench& b : unary) {
+      Rate(auth_uri, o.clients, o.seconds / 3, b.call);  // warm-up, discarded
+      std::vector<double> ours, peer;
+      for (int r = 0; r < o.runs; ++r) {
+        ours.push_back(Rate(auth_uri, o.clients, o.seconds, b.call));
+        peer.push_back(Rate(grpc_uri, o.clients, o.seconds, b.call));
+      }
+      Stats s = Summarize(ours);
+      Stats p = Summarize(peer);
+      Line line;
+      line.bench = std::string(b.name) + "_auth";
+      line.unit = "calls/s";
+      line.value = s.median;
+      line.min = s.min;
+      line.max = s.max;
+      line.runs = s.runs;
+      line.peer = "the same server without auth (--insecure-local)";
+      line.peer_value = p.median;
+      line.ratio = p.median > 0 ? s.median / p.median : 0;
+      line.target = ">=20000 calls/s";
+      line.met = s.median >= 20000;
+      line.params = {{"clients", std::to_string(o.clients)},
+                     {"caller", "token of a user with the viewer role"},
+                     {"transport", "tcp 127.0.0.1, one channel per client"}};
+      Emit(line);
+    }
+    auth_srv->Shutdown(std::chrono::seconds(1));
   }
   if (o.Wants("ingest")) IngestBench(o, grpc_uri, local_uri);
   if (tracking_server) {

@@ -458,6 +458,16 @@ TEST_CASE("tokens: scoped to projects, never further than their creator, others'
   CHECK(limited->GetProject("proj-b").ok());
   CHECK(limited->GetJob(a.job).status().code() == StatusCode::kNotFound);
   CHECK(limited->GetJob(b.job).ok());
+  // By name within a project: a hidden project answers as a missing one, whatever the name.
+  v1::GetJobRequest by_name;
+  by_name.set_project("proj-a");
+  by_name.set_id("no-such-job");
+  const auto hidden = limited->GetJob(by_name).status();
+  by_name.set_project("proj-zz");
+  const auto absent = limited->GetJob(by_name).status();
+  CHECK(hidden.code() == StatusCode::kNotFound);
+  CHECK(absent.code() == StatusCode::kNotFound);
+  CHECK(Replace(hidden.message(), "proj-a", "P") == Replace(absent.message(), "proj-zz", "P"));
   v1::ListProjectsRequest list;
   auto projects = limited->ListProjects(list);
   REQUIRE(projects.ok());

@@ -530,8 +530,8 @@ std::vector<v1::RoleBinding> AuthStore::Bindings(const std::string& project,
 }
 
 v1::Role AuthStore::DirectRole(const std::string& user, const std::string& project) {
+  // No refresh: the call being authorized refreshed when it authenticated, a moment ago.
   std::lock_guard lock(mu_);
-  (void)RefreshLocked(false);
   auto it = roles_.find({project, user});
   return it == roles_.end() ? v1::ROLE_UNSPECIFIED : it->second.role();
 }

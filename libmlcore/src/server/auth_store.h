@@ -81,7 +81,8 @@ class AuthStore {
   Status Revoke(const std::string& project, const std::string& user);
   // Bindings matching the filters (empty = any), ordered by project, then user.
   std::vector<v1::RoleBinding> Bindings(const std::string& project, const std::string& user);
-  // The user's role bound directly on `project` (ROLE_UNSPECIFIED when none).
+  // The user's role bound directly on `project` (ROLE_UNSPECIFIED when none), as of the last
+  // refresh (every Authenticate refreshes).
   v1::Role DirectRole(const std::string& user, const std::string& project);
 
  private:

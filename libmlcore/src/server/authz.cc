@@ -42,6 +42,12 @@ Rule Obj(v1::Role role, Lookup lookup, std::string field, std::string fallback =
   r.fallback_project_field = std::move(fallback);
   return r;
 }
+// A viewer's read of one object by id, checked on the answer (Rule::check_answer).
+Rule Read(Lookup lookup, std::string field, std::string fallback = {}) {
+  Rule r = Obj(v1::ROLE_VIEWER, lookup, std::move(field), std::move(fallback));
+  r.check_answer = true;
+  return r;
+}
 Rule Anyone() { return Rule{}; }
 Rule ServerAdmin() {
   Rule r;
@@ -121,7 +127,7 @@ const std::map<std::string, Rule>& Rules() {
       {"mlcore.v1.ProjectService/DeleteProject", P(A, "name")},
 
       {"mlcore.v1.JobService/SubmitJob", P(E, "spec.project")},
-      {"mlcore.v1.JobService/GetJob", Obj(V, Lookup::kJob, "id", "project")},
+      {"mlcore.v1.JobService/GetJob", Read(Lookup::kJob, "id", "project")},
       {"mlcore.v1.JobService/ListJobs", P(V, "project", true)},
       {"mlcore.v1.JobService/StreamJobLogs", Obj(V, Lookup::kJob, "id")},
       {"mlcore.v1.JobService/CancelJob", Obj(E, Lookup::kJob, "id")},
@@ -139,10 +145,10 @@ const std::map<std::string, Rule>& Rules() {
       {"mlcore.v1.SchedulingService/Simulate", Anyone()},
 
       {"mlcore.v1.TrackingService/CreateExperiment", P(E, "experiment.project")},
-      {"mlcore.v1.TrackingService/GetExperiment", Obj(V, Lookup::kExperiment, "id", "project")},
+      {"mlcore.v1.TrackingService/GetExperiment", Read(Lookup::kExperiment, "id", "project")},
       {"mlcore.v1.TrackingService/ListExperiments", P(V, "project", true)},
       {"mlcore.v1.TrackingService/CreateRun", P(E, "run.project")},
-      {"mlcore.v1.TrackingService/GetRun", Obj(V, Lookup::kRun, "id")},
+      {"mlcore.v1.TrackingService/GetRun", Read(Lookup::kRun, "id")},
       {"mlcore.v1.TrackingService/UpdateRun", Obj(E, Lookup::kRun, "id")},
       {"mlcore.v1.TrackingService/DeleteRun", Obj(E, Lookup::kRun, "id")},
       {"mlcore.v1.TrackingService/SetRunTags", Obj(E, Lookup::kRun, "id")},
@@ -164,7 +170,7 @@ const std::map<std::string, Rule>& Rules() {
       {"mlcore.v1.ArtifactService/GetManifest",
        Obj(V, Lookup::kArtifact, "artifact_id", "project")},
       {"mlcore.v1.ArtifactService/CreateArtifact", P(E, "artifact.project")},
-      {"mlcore.v1.ArtifactService/GetArtifact", Obj(V, Lookup::kArtifact, "id")},
+      {"mlcore.v1.ArtifactService/GetArtifact", Read(Lookup::kArtifact, "id")},
       {"mlcore.v1.ArtifactService/ListArtifacts", P(V, "project", true)},
       {"mlcore.v1.ArtifactService/DeleteArtifact", Obj(E, Lookup::kArtifact, "id")},
       // RecordArtifactUse: also EDITOR on the consumer's project (Check).
@@ -437,10 +443,17 @@ Status Authorizer::Check(const Principal& who, const std::string& method, const 
     const std::string consumer = StringAt(request, "consumer.project");
     if (!consumer.empty()) MLC_RETURN_IF_ERROR(CheckProject(who, rule, consumer));
   }
+  // A request naming the project as well (GetJob by name within a project): the project first,
+  // so a hidden project's objects answer exactly like a missing project's.
+  if (!rule.fallback_project_field.empty()) {
+    const std::string project = StringAt(request, rule.fallback_project_field);
+    if (!project.empty()) MLC_RETURN_IF_ERROR(CheckProject(who, rule, project));
+  }
   std::string value = StringAt(request, rule.field);
   if (value == "*") value.clear();  // "every project"
   if (!value.empty()) {
     if (rule.lookup == Lookup::kProjectName) return CheckProject(who, rule, value);
+    if (rule.check_answer) return Status::Ok();  // Filter checks the object it answers
     auto project = ProjectOfObject(rule.lookup, request, value);
     if (!project.ok()) return project.status();
     const v1::Role held = RoleOn(who, *project);
@@ -465,7 +478,8 @@ bool Authorizer::MayReceive(const Principal& who, const std::string& method,
   return project.empty() || RoleOn(who, project) >= needed;
 }
 
-Status Authorizer::Filter(const Principal& who, const std::string& method, Message* response) {
+Status Authorizer::Filter(const Principal& who, const std::string& method, const Message& request,
+                          Message* response) {
   auto it = Rules().find(method);
   if (it == Rules().end() || it->second.scope != Scope::kProject) return Status::Ok();
   const v1::Role needed = it->second.role;
@@ -479,7 +493,10 @@ Status Authorizer::Filter(const Principal& who, const std::string& method, Messa
   // The answer itself (a job, a run, a model version): a hidden project's object does not exist.
   const std::string own = ProjectOfMessage(*response);
   if (!own.empty() && !visible(own)) {
-    return NotFoundError("not found");
+    const std::string id = StringAt(request, it->second.field);
+    return id.empty() || it->second.lookup == Lookup::kProjectName
+               ? ProjectNotFound(own)
+               : HiddenObject(it->second.lookup, id);
   }
   const auto* d = response->GetDescriptor();
   const auto* reflection = response->GetReflection();

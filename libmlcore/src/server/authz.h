@@ -58,6 +58,9 @@ struct Rule {
   std::string fallback_project_field;
   // Without any project in the request, the call is allowed and its answer filtered.
   bool empty_lists_all = false;
+  // A read of one object whose answer names its project (a Job, Run, Experiment, Artifact): the
+  // answer is checked instead of looking the object up first, which would read it twice.
+  bool check_answer = false;
 };
 
 // The rule of every method of proto/mlcore/v1, by full name ("mlcore.v1.JobService/GetJob").
@@ -77,9 +80,10 @@ class Authorizer {
                const google::protobuf::Message& request);
 
   // Drops from `response` every listed item of a project `who` may not see with the method's
-  // role. Errors: NOT_FOUND when the answer itself is an object of such a project.
+  // role. Errors: NOT_FOUND when the answer itself is an object of such a project (in the
+  // engine's words for the id `request` named).
   Status Filter(const Principal& who, const std::string& method,
-                google::protobuf::Message* response);
+                const google::protobuf::Message& request, google::protobuf::Message* response);
 
   // True when a streamed message (a registry event, a job update) may go to `who`.
   bool MayReceive(const Principal& who, const std::string& method,

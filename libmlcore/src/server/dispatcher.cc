@@ -406,7 +406,7 @@ Status Dispatcher::RunUnary(const Principal& who, const MethodDescriptor* method
   }
   MLC_ASSIGN_OR_RETURN(std::unique_ptr<Message> out, Invoke(client_, method, *request));
   if (authz_) {
-    MLC_RETURN_IF_ERROR(authz_->Filter(who, name, out.get()));
+    MLC_RETURN_IF_ERROR(authz_->Filter(who, name, *request, out.get()));
     if (name == "mlcore.v1.ProjectService/CreateProject" ||
         name == "mlcore.v1.ProjectService/DeleteProject") {
       authz_->ForgetProjects();
