@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <iterator>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <thread>
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -35,6 +37,31 @@ TEST_CASE("the state directory is created, with missing parents") {
   CHECK(info->scheme() == "local");
   CHECK(info->target() == "local://" + dir.path() + "/a/b/c");
   CHECK(info->store_schema_version() == static_cast<int>(local::StoreMigrations().size()));
+}
+
+TEST_CASE("concurrent first calls from many threads share one runtime context") {
+  // A server calls the backend from many threads at once; the lazily built runtime context
+  // (flavors, this node) was once built twice and freed under a reader (ASan caught it).
+  TempDir dir;
+  IsolatedEnv env(dir);
+  auto backend = BackendRegistry::Global().Create("local://" + dir.path() + "/state");
+  MLC_REQUIRE_OK(backend);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  std::vector<std::string> catalogs(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto flavors = (*backend)->ListFlavors(v1::ListFlavorsRequest());
+      if (flavors.ok()) {
+        ++ok;
+        catalogs[i] = flavors->SerializeAsString();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok == 8);
+  CHECK(std::count(catalogs.begin(), catalogs.end(), catalogs[0]) == 8);
+  CHECK_FALSE(catalogs[0].empty());
 }
 
 TEST_CASE("relative and home-relative state paths resolve to absolute ones") {

@@ -173,6 +173,9 @@ class LocalBackend final : public Backend {
   const std::string dir_;
   std::mutex mu_;  // serializes use of db_ (one SQLite connection)
   std::unique_ptr<sqlite::Db> db_;
+  // Built on first use by whichever thread gets there first (a server calls from many threads:
+  // two racing ListFlavors once freed the catalog under each other).
+  std::once_flag runtime_once_;
   std::unique_ptr<RuntimeContext> runtime_;
   std::mutex tracking_mu_;  // guards opening tracking_ and artifacts_ (each serializes its use)
   std::unique_ptr<TrackingStore> tracking_;

@@ -59,7 +59,8 @@ std::optional<std::string> Exceeds(const v1::Resources& need, const v1::Resource
 }  // namespace
 
 const RuntimeContext& LocalBackend::Runtime() {
-  if (!runtime_) runtime_ = std::make_unique<RuntimeContext>(DefaultRuntimeContext(dir_));
+  std::call_once(runtime_once_,
+                 [&] { runtime_ = std::make_unique<RuntimeContext>(DefaultRuntimeContext(dir_)); });
   return *runtime_;
 }
 
