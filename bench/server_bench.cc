@@ -520,31 +520,27 @@ int Main(int argc, char** argv) {
   if (o.Wants("unary")) {
     unary = {Bench{"server.unary.resolve", resolve}, Bench{"server.unary.get_job", get_job}};
   }
-  for (const Bench& b : unary) {
-    Rate(grpc_uri, o.clients, o.seconds / 3, b.call);  // warm-up, discarded
+  // One unary bench: `ours` against `peer`, alternating runs after a discarded warm-up.
+  auto unary_bench = [&](const std::string& name, const Bench& b, const std::string& ours_uri,
+                         const std::string& peer_uri, const std::string& peer_name,
+                         std::map<std::string, std::string> params) {
+    Rate(ours_uri, o.clients, o.seconds / 3, b.call);  // warm-up, discarded
     std::vector<double> ours, peer;
     for (int r = 0; r < o.runs; ++r) {
-      ours.push_back(Rate(grpc_uri, o.clients, o.seconds, b.call));
-      peer.push_back(Rate(local_uri, o.clients, o.seconds, b.call));
+      ours.push_back(Rate(ours_uri, o.clients, o.seconds, b.call));
+      peer.push_back(Rate(peer_uri, o.clients, o.seconds, b.call));
     }
-    Stats s = Summarize(ours);
-    Stats p = Summarize(peer);
-    Line line;
-    line.bench = b.name;
-    line.unit = "calls/s";
-    line.value = s.median;
-    line.min = s.min;
-    line.max = s.max;
-    line.runs = s.runs;
-    line.peer = "in-process local://";
-    line.peer_value = p.median;
-    line.ratio = p.median > 0 ? s.median / p.median : 0;
+    Line line = Compare(name.c_str(), "calls/s", ours, peer, peer_name);
     line.target = ">=20000 calls/s";
-    line.met = s.median >= 20000;
-    line.params = {{"clients", std::to_string(o.clients)},
-                   {"seconds_per_run", std::to_string(o.seconds)},
-                   {"transport", "tcp 127.0.0.1, one channel per client"}};
+    line.met = line.value >= 20000;
+    params["clients"] = std::to_string(o.clients);
+    params["transport"] = "tcp 127.0.0.1, one channel per client";
+    line.params = std::move(params);
     Emit(line);
+  };
+  for (const Bench& b : unary) {
+    unary_bench(b.name, b, grpc_uri, local_uri, "in-process local://",
+                {{"seconds_per_run", std::to_string(o.seconds)}});
   }
   if (!unary.empty()) {
     // The same calls on a server that checks tokens and roles (same state directory), by a user
@@ -578,30 +574,9 @@ int Main(int argc, char** argv) {
              "mint")
             .secret();
     for (const Bench& b : unary) {
-      Rate(auth_uri, o.clients, o.seconds / 3, b.call);  // warm-up, discarded
-      std::vector<double> ours, peer;
-      for (int r = 0; r < o.runs; ++r) {
-        ours.push_back(Rate(auth_uri, o.clients, o.seconds, b.call));
-        peer.push_back(Rate(grpc_uri, o.clients, o.seconds, b.call));
-      }
-      Stats s = Summarize(ours);
-      Stats p = Summarize(peer);
-      Line line;
-      line.bench = std::string(b.name) + "_auth";
-      line.unit = "calls/s";
-      line.value = s.median;
-      line.min = s.min;
-      line.max = s.max;
-      line.runs = s.runs;
-      line.peer = "the same server without auth (--insecure-local)";
-      line.peer_value = p.median;
-      line.ratio = p.median > 0 ? s.median / p.median : 0;
-      line.target = ">=20000 calls/s";
-      line.met = s.median >= 20000;
-      line.params = {{"clients", std::to_string(o.clients)},
-                     {"caller", "token of a user with the viewer role"},
-                     {"transport", "tcp 127.0.0.1, one channel per client"}};
-      Emit(line);
+      unary_bench(std::string(b.name) + "_auth", b, auth_uri, grpc_uri,
+                  "the same server without auth (--insecure-local)",
+                  {{"caller", "token of a user with the viewer role"}});
     }
     auth_srv->Shutdown(std::chrono::seconds(1));
   }

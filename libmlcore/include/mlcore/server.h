@@ -99,7 +99,6 @@ Result<v1::User> AddUser(const std::string& state_dir, const v1::User& user);
 // Errors: NOT_FOUND.
 Result<v1::User> SetUserDisabled(const std::string& state_dir, const std::string& name,
                                  bool disabled);
-Result<v1::User> SetUserAdmin(const std::string& state_dir, const std::string& name, bool admin);
 Result<std::vector<v1::User>> ListUsers(const std::string& state_dir);
 // A new API token for `user` (its secret is in the answer, once); ttl 0 = never expires.
 Result<v1::CreateTokenResponse> MintToken(const std::string& state_dir, const std::string& user,

@@ -5,6 +5,7 @@
 
 #include <google/protobuf/message.h>
 
+#include "core/page_token.h"
 #include "mlcore/v1/auth.pb.h"
 
 namespace mlcore::server {
@@ -91,17 +92,18 @@ Status ListRoleBindings(const Principal& who, AuthStore& store, Authorizer& auth
   }
   if (!r.project().empty()) MLC_RETURN_IF_ERROR(NeedProjectAdmin(who, authz, r.project()));
   const int page_size = r.page_size() == 0 ? 100 : r.page_size();
-  // The page token is the last "project\nuser" returned.
+  // Pages continue after the last "project\nuser" returned.
+  MLC_ASSIGN_OR_RETURN(const std::string after, DecodePageToken(r.page_token(), "bindings"));
   std::map<std::string, bool> administers;
   for (const auto& b : store.Bindings(r.project(), r.user())) {
     const std::string key = b.project() + "\n" + b.user();
-    if (!r.page_token().empty() && key <= r.page_token()) continue;
+    if (!after.empty() && key <= after) continue;
     auto [it, fresh] = administers.try_emplace(b.project(), false);
     if (fresh) it->second = authz.RoleOn(who, b.project()) == v1::ROLE_ADMIN;
     if (!it->second) continue;
     if (out->bindings_size() == page_size) {
       const auto& last = out->bindings(page_size - 1);
-      out->set_next_page_token(last.project() + "\n" + last.user());
+      out->set_next_page_token(EncodePageToken(last.project() + "\n" + last.user(), "bindings"));
       break;
     }
     *out->add_bindings() = b;

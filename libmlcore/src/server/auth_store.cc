@@ -268,16 +268,6 @@ Result<v1::User> AuthStore::SetDisabled(const std::string& name, bool disabled) 
   return users_[name];
 }
 
-Result<v1::User> AuthStore::SetAdmin(const std::string& name, bool admin) {
-  MLC_RETURN_IF_ERROR(GetUser(name).status());
-  std::lock_guard lock(mu_);
-  MLC_ASSIGN_OR_RETURN(auto st, db_->Prepare("UPDATE users SET admin = ? WHERE name = ?"));
-  st.Bind(1, int64_t{admin ? 1 : 0}).Bind(2, name);
-  MLC_RETURN_IF_ERROR(st.Run());
-  users_[name].set_admin(admin);
-  return users_[name];
-}
-
 std::vector<v1::User> AuthStore::ListUsers() {
   std::lock_guard lock(mu_);
   (void)RefreshLocked(false);
@@ -454,6 +444,18 @@ Status AuthStore::RevokeToken(const std::string& id) {
   return Status::Ok();
 }
 
+Status AuthStore::KeepsAnAdminLocked(const v1::RoleBinding& leaving) {
+  if (leaving.role() != v1::ROLE_ADMIN) return Status::Ok();
+  for (const auto& [key, b] : roles_) {
+    if (key.first == leaving.project() && key.second != leaving.user() &&
+        b.role() == v1::ROLE_ADMIN) {
+      return Status::Ok();
+    }
+  }
+  return FailedPreconditionError("\"" + leaving.user() + "\" is the last admin of project \"" +
+                                 leaving.project() + "\"; grant admin to someone else first");
+}
+
 Result<v1::RoleBinding> AuthStore::Grant(const std::string& project, const std::string& user,
                                          v1::Role role, const std::string& granted_by) {
   if (role == v1::ROLE_UNSPECIFIED || !v1::Role_IsValid(role)) {
@@ -463,15 +465,8 @@ Result<v1::RoleBinding> AuthStore::Grant(const std::string& project, const std::
   std::lock_guard lock(mu_);
   MLC_RETURN_IF_ERROR(RefreshLocked(true));
   auto it = roles_.find({project, user});
-  if (it != roles_.end() && it->second.role() == v1::ROLE_ADMIN && role != v1::ROLE_ADMIN) {
-    int admins = 0;
-    for (const auto& [key, b] : roles_) {
-      if (key.first == project && b.role() == v1::ROLE_ADMIN) ++admins;
-    }
-    if (admins == 1) {
-      return FailedPreconditionError("\"" + user + "\" is the last admin of project \"" + project +
-                                     "\"; grant admin to someone else first");
-    }
+  if (it != roles_.end() && role != v1::ROLE_ADMIN) {
+    MLC_RETURN_IF_ERROR(KeepsAnAdminLocked(it->second));
   }
   v1::RoleBinding b;
   b.set_project(project);
@@ -498,16 +493,7 @@ Status AuthStore::Revoke(const std::string& project, const std::string& user) {
   if (it == roles_.end()) {
     return NotFoundError("user \"" + user + "\" has no role on project \"" + project + "\"");
   }
-  if (it->second.role() == v1::ROLE_ADMIN) {
-    int admins = 0;
-    for (const auto& [key, b] : roles_) {
-      if (key.first == project && b.role() == v1::ROLE_ADMIN) ++admins;
-    }
-    if (admins == 1) {
-      return FailedPreconditionError("\"" + user + "\" is the last admin of project \"" + project +
-                                     "\"; grant admin to someone else first");
-    }
-  }
+  MLC_RETURN_IF_ERROR(KeepsAnAdminLocked(it->second));
   MLC_ASSIGN_OR_RETURN(auto st,
                        db_->Prepare("DELETE FROM role_bindings WHERE project = ? AND user = ?"));
   st.Bind(1, project).Bind(2, user);
@@ -545,11 +531,6 @@ Result<v1::User> SetUserDisabled(const std::string& state_dir, const std::string
                                  bool disabled) {
   MLC_ASSIGN_OR_RETURN(auto store, AuthStore::Open(util::AbsolutePath(state_dir)));
   return store->SetDisabled(name, disabled);
-}
-
-Result<v1::User> SetUserAdmin(const std::string& state_dir, const std::string& name, bool admin) {
-  MLC_ASSIGN_OR_RETURN(auto store, AuthStore::Open(util::AbsolutePath(state_dir)));
-  return store->SetAdmin(name, admin);
 }
 
 Result<std::vector<v1::User>> ListUsers(const std::string& state_dir) {

@@ -48,7 +48,6 @@ class AuthStore {
   // Errors: NOT_FOUND.
   Result<v1::User> GetUser(const std::string& name);
   Result<v1::User> SetDisabled(const std::string& name, bool disabled);
-  Result<v1::User> SetAdmin(const std::string& name, bool admin);
   std::vector<v1::User> ListUsers();
   size_t UserCount();
 
@@ -90,6 +89,8 @@ class AuthStore {
   Status LoadLocked();
   Status RefreshLocked(bool force);
   Status TouchLocked(v1::ApiToken& token);
+  // OK unless `leaving` (losing its ADMIN role) is its project's only ADMIN binding.
+  Status KeepsAnAdminLocked(const v1::RoleBinding& leaving);
 
   std::mutex mu_;
   std::unique_ptr<sqlite::Db> db_;
