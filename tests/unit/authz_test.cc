@@ -591,6 +591,74 @@ TEST_CASE("roles: granted by a project's admins, inherited by sub-projects, one 
   CHECK(job->user() == "padmin");
 }
 
+TEST_CASE("a digest is no key: another project's blobs and manifests stay hidden over the wire") {
+  AuthServer s;
+  auto root = s.As("root");
+  const std::string scratch = s.dir.path() + "/scratch";
+  Objects theirs = MakeObjects(*root, "theirs", scratch);
+  v1::Project mine;
+  mine.set_name("mine");
+  REQUIRE(root->CreateProject(mine).ok());
+  v1::GrantRoleRequest g;
+  g.set_project("mine");
+  g.set_user("editor");
+  g.set_role(v1::ROLE_EDITOR);
+  REQUIRE(root->GrantRole(g).ok());
+  auto artifact = root->GetArtifact(theirs.artifact);
+  REQUIRE(artifact.ok());
+  v1::GetManifestRequest get;
+  get.set_project("theirs");
+  get.set_digest(artifact->manifest_digest());
+  auto manifest = root->GetManifest(get);
+  REQUIRE(manifest.ok());
+  const std::string blob = manifest->entries(0).digest();
+
+  // The editor of "mine" knows both digests and names its own project: nothing of "theirs".
+  v1::DownloadBlobRequest download;
+  download.set_project("mine");
+  download.set_digest(blob);
+  Reply hidden = s.Call("mlcore.v1.ArtifactService/DownloadBlob", download, "editor");
+  download.set_digest(Ghost(blob));
+  Reply none = s.Call("mlcore.v1.ArtifactService/DownloadBlob", download, "editor");
+  CHECK(hidden.code == grpc::StatusCode::NOT_FOUND);
+  CHECK(none.code == grpc::StatusCode::NOT_FOUND);
+  CHECK(Replace(hidden.message, blob, "D") == Replace(none.message, Ghost(blob), "D"));
+
+  get.set_project("mine");
+  Reply manifest_hidden = s.Call("mlcore.v1.ArtifactService/GetManifest", get, "editor");
+  CHECK(manifest_hidden.code == grpc::StatusCode::NOT_FOUND);
+
+  v1::FindMissingBlobsRequest ask;
+  ask.set_project("mine");
+  ask.add_digests(blob);
+  auto editor = s.As("editor");
+  auto missing = editor->FindMissingBlobs(ask);
+  REQUIRE(missing.ok());
+  CHECK(missing->missing_digests_size() == 1);
+
+  // Sending the same bytes makes them the editor's to read; still stored once.
+  const std::string copy = scratch + "/copy.txt";
+  std::string original;
+  REQUIRE(root->DownloadArtifact(theirs.artifact, scratch + "/got").ok());
+  for (const auto& entry : std::filesystem::directory_iterator(scratch + "/got")) {
+    std::filesystem::copy_file(entry.path(), copy);
+  }
+  v1::CreateRunRequest run;
+  run.mutable_run()->set_project("mine");
+  auto own_run = editor->CreateRun(run);
+  REQUIRE(own_run.ok());
+  v1::ObjectRef owner;
+  owner.set_kind(v1::OBJECT_KIND_RUN);
+  owner.set_id(own_run->id());
+  auto logged = editor->LogArtifact(owner, copy, "copy.txt");
+  REQUIRE_MESSAGE(logged.ok(), logged.status().ToString());
+  download.set_digest(blob);
+  CHECK(s.Call("mlcore.v1.ArtifactService/DownloadBlob", download, "editor").code ==
+        grpc::StatusCode::OK);
+  REQUIRE(editor->DownloadArtifact(logged->id(), scratch + "/mine").ok());
+  CHECK(std::filesystem::exists(scratch + "/mine/copy.txt"));
+}
+
 TEST_CASE("the server refuses to start without users, and plaintext beyond loopback") {
   TempDir dir;
   testing::IsolatedEnv env{dir};

@@ -37,6 +37,16 @@ Status ValidateDigest(std::string_view digest) {
                               "\": expected 64 lowercase hex characters (SHA-256)");
 }
 
+bool ValidUploadId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 Status IoError(int err, std::string_view what) {
   if (err == EFBIG) {
     return ResourceExhaustedError(std::string(what) +
@@ -47,16 +57,6 @@ Status IoError(int err, std::string_view what) {
 }
 
 namespace {
-
-bool ValidUploadId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              c == '-' || c == '_';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 std::string RandomId() {
   std::random_device rd;

@@ -85,6 +85,8 @@ struct BlobEntry {
 bool IsValidDigest(std::string_view digest);
 // OK, or INVALID_ARGUMENT naming the malformed digest.
 Status ValidateDigest(std::string_view digest);
+// True for an upload id of 1 to 128 of [A-Za-z0-9_-].
+bool ValidUploadId(std::string_view id);
 
 // Maps errno to a Status like util::FromErrno, but EFBIG (file size limit) is RESOURCE_EXHAUSTED
 // too.

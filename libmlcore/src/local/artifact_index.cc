@@ -48,6 +48,21 @@ const std::vector<sqlite::Migration>& Migrations() {
           PRIMARY KEY (artifact_id, consumer_kind, consumer_id)
         ) WITHOUT ROWID;
       )sql"},
+      // Which blobs and manifests each project may read: the store is shared (identical files are
+      // kept once), but a project sees only content it uploaded or was given, so knowing a
+      // digest is not enough to read another project's files. `backfill` marks the records an
+      // older store still has to derive from its artifacts and model versions.
+      {2, R"sql(
+        CREATE TABLE project_digests (
+          project TEXT NOT NULL,
+          digest TEXT NOT NULL,
+          PRIMARY KEY (project, digest)
+        ) WITHOUT ROWID;
+        CREATE INDEX project_digests_digest ON project_digests(digest);
+        CREATE TABLE backfill (what TEXT PRIMARY KEY) WITHOUT ROWID;
+        INSERT INTO backfill(what) SELECT 'artifacts' WHERE EXISTS (SELECT 1 FROM artifacts);
+        INSERT INTO backfill(what) SELECT 'versions' WHERE EXISTS (SELECT 1 FROM manifests);
+      )sql"},
   };
   return kMigrations;
 }
@@ -61,33 +76,143 @@ std::string OwnerText(const v1::ObjectRef& ref) {
 Result<std::unique_ptr<ArtifactIndex>> ArtifactIndex::Open(const std::string& state_dir) {
   MLC_ASSIGN_OR_RETURN(auto blobs, artifacts::BlobStore::Create(state_dir + "/artifacts"));
   MLC_ASSIGN_OR_RETURN(auto db, sqlite::Db::Open(state_dir + "/artifacts.db", Migrations()));
-  return std::unique_ptr<ArtifactIndex>(new ArtifactIndex(std::move(db), std::move(blobs)));
+  std::unique_ptr<ArtifactIndex> index(new ArtifactIndex(std::move(db), std::move(blobs)));
+  MLC_RETURN_IF_ERROR(index->BackfillArtifacts());
+  return index;
 }
+
+// --- Which project sees what -------------------------------------------------------------------
+
+Status ArtifactIndex::ShareLocked(const std::string& project, const v1::Manifest& manifest) {
+  MLC_ASSIGN_OR_RETURN(auto put, db_->Prepare("INSERT OR IGNORE INTO project_digests(project, "
+                                              "digest) VALUES (?, ?)"));
+  auto one = [&](const std::string& digest) -> Status {
+    put.Bind(1, project).Bind(2, digest);
+    Status s = put.Run();
+    put.Reset();
+    return s;
+  };
+  if (!manifest.digest().empty()) MLC_RETURN_IF_ERROR(one(manifest.digest()));
+  for (const auto& e : manifest.entries()) MLC_RETURN_IF_ERROR(one(e.digest()));
+  return Status::Ok();
+}
+
+Status ArtifactIndex::Share(const std::string& project, const v1::Manifest& manifest) {
+  std::lock_guard lock(mu_);
+  MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(*db_));
+  MLC_RETURN_IF_ERROR(ShareLocked(project, manifest));
+  return txn.Commit();
+}
+
+Status ArtifactIndex::ShareBlob(const std::string& project, const std::string& digest) {
+  v1::ManifestEntry entry;
+  entry.set_digest(digest);
+  v1::Manifest one;
+  *one.add_entries() = entry;
+  std::lock_guard lock(mu_);
+  return ShareLocked(project, one);
+}
+
+Result<bool> ArtifactIndex::VisibleLocked(const std::string& project, const std::string& digest) {
+  if (project.empty()) return true;  // the engine's own reads
+  MLC_ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT 1 FROM project_digests WHERE project = ? "
+                                                 "AND digest = ?"));
+  select.Bind(1, project).Bind(2, digest);
+  return select.Step();
+}
+
+Result<bool> ArtifactIndex::Visible(const std::string& project, const std::string& digest) {
+  std::lock_guard lock(mu_);
+  return VisibleLocked(project, digest);
+}
+
+Status ArtifactIndex::BackfillArtifacts() {
+  std::lock_guard lock(mu_);
+  MLC_ASSIGN_OR_RETURN(auto pending,
+                       db_->Prepare("SELECT 1 FROM backfill WHERE what = 'artifacts'"));
+  MLC_ASSIGN_OR_RETURN(bool todo, pending.Step());
+  if (!todo) return Status::Ok();
+  MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(*db_));
+  MLC_ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT DISTINCT project, manifest_digest FROM "
+                                                 "artifacts"));
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    auto m = LoadManifestLocked(select.ColumnText(1));
+    if (m.ok()) MLC_RETURN_IF_ERROR(ShareLocked(select.ColumnText(0), *m));
+  }
+  MLC_ASSIGN_OR_RETURN(auto done, db_->Prepare("DELETE FROM backfill WHERE what = 'artifacts'"));
+  MLC_RETURN_IF_ERROR(done.Run());
+  return txn.Commit();
+}
+
+bool ArtifactIndex::NeedsVersionBackfill() {
+  if (versions_backfilled_.load()) return false;
+  std::lock_guard lock(mu_);
+  auto pending = db_->Prepare("SELECT 1 FROM backfill WHERE what = 'versions'");
+  if (!pending.ok()) return true;
+  auto todo = pending->Step();
+  if (todo.ok() && !*todo) versions_backfilled_ = true;
+  return !todo.ok() || *todo;
+}
+
+Status ArtifactIndex::BackfillVersions(
+    const std::vector<std::pair<std::string, std::string>>& project_manifests) {
+  std::lock_guard lock(mu_);
+  MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(*db_));
+  for (const auto& [project, digest] : project_manifests) {
+    auto m = LoadManifestLocked(digest);
+    if (m.ok()) MLC_RETURN_IF_ERROR(ShareLocked(project, *m));
+  }
+  MLC_ASSIGN_OR_RETURN(auto done, db_->Prepare("DELETE FROM backfill WHERE what = 'versions'"));
+  MLC_RETURN_IF_ERROR(done.Run());
+  MLC_RETURN_IF_ERROR(txn.Commit());
+  versions_backfilled_ = true;
+  return Status::Ok();
+}
+
+// --- Blobs and manifests -----------------------------------------------------------------------
 
 Result<v1::FindMissingBlobsResponse> ArtifactIndex::FindMissingBlobs(
     const v1::FindMissingBlobsRequest& request) {
   v1::FindMissingBlobsResponse response;
+  std::lock_guard lock(mu_);
   for (const auto& d : request.digests()) {
-    MLC_ASSIGN_OR_RETURN(bool has, blobs_->Has(d));
+    // Stored for another project only is missing too: the upload proves the caller has the bytes.
+    MLC_ASSIGN_OR_RETURN(bool visible, VisibleLocked(request.project(), d));
+    bool has = visible;
+    if (has) {
+      MLC_ASSIGN_OR_RETURN(has, blobs_->Has(d));
+    }
     if (!has) response.add_missing_digests(d);
   }
   return response;
 }
 
-Result<v1::Manifest> ArtifactIndex::PutManifest(v1::Manifest manifest) {
+Result<v1::Manifest> ArtifactIndex::PutManifest(const std::string& project, v1::Manifest manifest) {
   MLC_RETURN_IF_ERROR(artifacts::NormalizeManifest(&manifest));
+  std::lock_guard lock(mu_);
   for (const auto& e : manifest.entries()) {
-    MLC_ASSIGN_OR_RETURN(bool has, blobs_->Has(e.digest()));
+    MLC_ASSIGN_OR_RETURN(bool has, VisibleLocked(project, e.digest()));
+    if (has) {
+      MLC_ASSIGN_OR_RETURN(has, blobs_->Has(e.digest()));
+    }
     if (!has) {
       return FailedPreconditionError("manifest entry " + e.path() + " references blob " +
                                      e.digest() + ", which is not stored; upload it first");
     }
   }
-  std::lock_guard lock(mu_);
+  MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(*db_));
   MLC_ASSIGN_OR_RETURN(auto put, db_->Prepare("INSERT OR IGNORE INTO manifests(digest, create_us, "
                                               "body) VALUES (?, ?, ?)"));
   put.Bind(1, manifest.digest()).Bind(2, NowMicros()).BindBlob(3, manifest.SerializeAsString());
   MLC_RETURN_IF_ERROR(put.Run());
+  if (!project.empty()) {
+    v1::Manifest self;
+    self.set_digest(manifest.digest());
+    MLC_RETURN_IF_ERROR(ShareLocked(project, self));
+  }
+  MLC_RETURN_IF_ERROR(txn.Commit());
   return manifest;
 }
 
@@ -108,7 +233,14 @@ Result<v1::Manifest> ArtifactIndex::GetManifest(const v1::GetManifestRequest& re
   std::lock_guard lock(mu_);
   if (digest.empty()) {
     MLC_ASSIGN_OR_RETURN(v1::Artifact a, LoadArtifactLocked(request.artifact_id()));
+    if (!request.project().empty() && a.project() != request.project()) {
+      return NotFoundError("artifact " + a.id() + " does not exist in project " +
+                           request.project() + " (list them with `mlc artifact ls`)");
+    }
     digest = a.manifest_digest();
+  } else {
+    MLC_ASSIGN_OR_RETURN(bool visible, VisibleLocked(request.project(), digest));
+    if (!visible) return NotFoundError("manifest " + digest + " does not exist");
   }
   MLC_ASSIGN_OR_RETURN(v1::Manifest m, LoadManifestLocked(digest));
   if (request.path_prefix().empty()) return m;
@@ -118,6 +250,8 @@ Result<v1::Manifest> ArtifactIndex::GetManifest(const v1::GetManifestRequest& re
 Result<v1::Artifact> ArtifactIndex::CreateArtifact(const v1::Artifact& request) {
   v1::Artifact a = request;
   std::lock_guard lock(mu_);
+  MLC_ASSIGN_OR_RETURN(bool visible, VisibleLocked(a.project(), a.manifest_digest()));
+  if (!visible) return NotFoundError("manifest " + a.manifest_digest() + " does not exist");
   MLC_ASSIGN_OR_RETURN(v1::Manifest m, LoadManifestLocked(a.manifest_digest()));
   a.set_id(util::RandomHexId("a"));
   const int64_t now = NowMicros();
@@ -292,13 +426,40 @@ Result<v1::GarbageCollectionReport> ArtifactIndex::CollectGarbage(
   options.dry_run = request.dry_run();
   MLC_ASSIGN_OR_RETURN(artifacts::GcReport report,
                        artifacts::CollectGarbage(*blobs_, live, options));
+  if (!request.dry_run()) MLC_RETURN_IF_ERROR(ForgetCollected());
   v1::GarbageCollectionReport out = artifacts::ToProto(report);
   out.set_manifests_removed(manifests_removed);
   return out;
 }
 
+Status ArtifactIndex::ForgetCollected() {
+  // Visibility of content that is gone: a later upload of the same bytes by another project must
+  // not make them readable by this one again.
+  std::lock_guard lock(mu_);
+  MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(*db_));
+  MLC_ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT DISTINCT digest FROM project_digests p "
+                                                 "WHERE NOT EXISTS (SELECT 1 FROM manifests m "
+                                                 "WHERE m.digest = p.digest)"));
+  std::vector<std::string> gone;
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    std::string digest = select.ColumnText(0);
+    MLC_ASSIGN_OR_RETURN(bool has, blobs_->Has(digest));
+    if (!has) gone.push_back(std::move(digest));
+  }
+  MLC_ASSIGN_OR_RETURN(auto del, db_->Prepare("DELETE FROM project_digests WHERE digest = ?"));
+  for (const auto& d : gone) {
+    del.Bind(1, d);
+    MLC_RETURN_IF_ERROR(del.Run());
+    del.Reset();
+  }
+  return txn.Commit();
+}
+
 Result<v1::Manifest> ArtifactIndex::UploadTree(
-    const std::string& local_path, const std::function<bool(uint64_t, uint64_t)>& progress) {
+    const std::string& project, const std::string& local_path,
+    const std::function<bool(uint64_t, uint64_t)>& progress) {
   const std::string path = util::AbsolutePath(local_path);
   struct stat st {};
   if (lstat(path.c_str(), &st) != 0) {
@@ -350,7 +511,9 @@ Result<v1::Manifest> ArtifactIndex::UploadTree(
   } else {
     return InvalidArgumentError(local_path + " is neither a regular file nor a directory");
   }
-  return PutManifest(std::move(manifest));
+  // The files were stored (or found stored) from the caller's own bytes: the project may read them.
+  MLC_RETURN_IF_ERROR(Share(project, manifest));
+  return PutManifest(project, std::move(manifest));
 }
 
 Status ArtifactIndex::DownloadTree(const v1::Manifest& manifest, const std::string& dest,

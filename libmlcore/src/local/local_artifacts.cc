@@ -10,16 +10,50 @@
 #include "local/artifact_index.h"
 #include "local/job_store.h"
 #include "local/local_backend.h"
+#include "local/registry_store.h"
+#include "util/sha256.h"
 
 namespace mlcore::local {
 
 Result<ArtifactIndex*> LocalBackend::Artifacts() {
-  std::lock_guard lock(tracking_mu_);
-  if (!artifacts_) {
-    MLC_ASSIGN_OR_RETURN(artifacts_, ArtifactIndex::Open(dir_));
+  ArtifactIndex* index = nullptr;
+  {
+    std::lock_guard lock(tracking_mu_);
+    if (!artifacts_) {
+      MLC_ASSIGN_OR_RETURN(artifacts_, ArtifactIndex::Open(dir_));
+    }
+    index = artifacts_.get();
   }
-  return artifacts_.get();
+  if (index->NeedsVersionBackfill()) {
+    // A store from before per-project visibility: model versions' files become visible to the
+    // versions' projects (once; the index derives its artifacts' records itself).
+    MLC_ASSIGN_OR_RETURN(RegistryStore * registry, Registry());
+    MLC_ASSIGN_OR_RETURN(auto versions, registry->VersionManifests());
+    MLC_RETURN_IF_ERROR(index->BackfillVersions(versions));
+  }
+  return index;
 }
+
+namespace {
+
+// Upload ids are chosen by clients, so the store keeps each project's apart: another project
+// naming the same id neither resumes nor reads this one.
+std::string StoreUploadId(const std::string& project, const std::string& upload_id) {
+  return "p" + util::Sha256Hex(project + '\n' + upload_id).substr(0, 40);
+}
+
+// The store's words about an upload, with the client's id in place of the store's.
+Status ClientWords(Status s, const std::string& store_id, const std::string& upload_id) {
+  if (s.ok()) return s;
+  std::string message = s.message();
+  for (size_t at = message.find(store_id); at != std::string::npos;
+       at = message.find(store_id, at + upload_id.size())) {
+    message.replace(at, store_id.size(), upload_id);
+  }
+  return Status(s.code(), message);
+}
+
+}  // namespace
 
 Status LocalBackend::CheckOwner(const v1::ObjectRef& owner, const std::string& project) {
   if (owner.kind() == v1::OBJECT_KIND_RUN) {
@@ -55,7 +89,7 @@ Result<v1::Manifest> LocalBackend::PutManifest(const v1::PutManifestRequest& req
   MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
   v1::Manifest m;
   *m.mutable_entries() = request.entries();
-  return index->PutManifest(std::move(m));
+  return index->PutManifest(request.project(), std::move(m));
 }
 
 Result<v1::Manifest> LocalBackend::GetManifest(const v1::GetManifestRequest& request) {
@@ -101,9 +135,11 @@ Result<v1::GarbageCollectionReport> LocalBackend::CollectGarbage(
     const v1::CollectGarbageRequest& request) {
   // Model versions reference manifests no artifact may hold (uploads, sub-paths): keep them.
   MLC_ASSIGN_OR_RETURN(RegistryStore * registry, Registry());
-  MLC_ASSIGN_OR_RETURN(std::vector<std::string> versions, registry->ManifestDigests());
+  MLC_ASSIGN_OR_RETURN(auto versions, registry->VersionManifests());
+  std::set<std::string> live;
+  for (const auto& [project, digest] : versions) live.insert(digest);
   MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
-  return index->CollectGarbage(request, std::set<std::string>(versions.begin(), versions.end()));
+  return index->CollectGarbage(request, live);
 }
 
 Result<v1::Manifest> LocalBackend::UploadTree(
@@ -111,7 +147,7 @@ Result<v1::Manifest> LocalBackend::UploadTree(
     const std::function<bool(uint64_t, uint64_t)>& progress) {
   MLC_RETURN_IF_ERROR(CheckProjectExists(project));
   MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
-  return index->UploadTree(local_path, progress);
+  return index->UploadTree(project, local_path, progress);
 }
 
 Status LocalBackend::DownloadTree(const std::string& /*project*/, const v1::Manifest& manifest,
@@ -125,37 +161,49 @@ Status LocalBackend::DownloadTree(const std::string& /*project*/, const v1::Mani
 
 Result<int64_t> LocalBackend::BeginBlobUpload(const v1::UploadBlobHeader& header) {
   MLC_RETURN_IF_ERROR(CheckProjectExists(header.project()));
+  if (!artifacts::ValidUploadId(header.upload_id())) {
+    return InvalidArgumentError("malformed upload id \"" + header.upload_id().substr(0, 140) +
+                                "\": choose 1 to 128 of [A-Za-z0-9_-] (a UUID), and resume "
+                                "with the same id");
+  }
   MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
   artifacts::UploadOptions options;
-  options.upload_id = header.upload_id();
+  options.upload_id = StoreUploadId(header.project(), header.upload_id());
   options.expected_digest = header.digest();
   if (header.has_size_bytes()) {
     if (header.size_bytes() < 0) return InvalidArgumentError("upload size_bytes is negative");
     options.expected_size = static_cast<uint64_t>(header.size_bytes());
   }
-  MLC_ASSIGN_OR_RETURN(std::string id, index->blobs().BeginUpload(options));
-  MLC_ASSIGN_OR_RETURN(artifacts::UploadState state, index->blobs().UploadStatus(id));
-  return static_cast<int64_t>(state.committed_bytes);
+  auto begun = index->blobs().BeginUpload(options);
+  MLC_RETURN_IF_ERROR(ClientWords(begun.status(), options.upload_id, header.upload_id()));
+  auto state = index->blobs().UploadStatus(*begun);
+  MLC_RETURN_IF_ERROR(ClientWords(state.status(), options.upload_id, header.upload_id()));
+  return static_cast<int64_t>(state->committed_bytes);
 }
 
-Result<int64_t> LocalBackend::AppendBlobUpload(const std::string& /*project*/,
+Result<int64_t> LocalBackend::AppendBlobUpload(const std::string& project,
                                                const std::string& upload_id, int64_t offset,
                                                std::string_view bytes) {
   if (offset < 0) return InvalidArgumentError("upload offset is negative");
   MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
-  MLC_ASSIGN_OR_RETURN(uint64_t committed,
-                       index->blobs().Append(upload_id, static_cast<uint64_t>(offset), bytes));
-  return static_cast<int64_t>(committed);
+  const std::string id = StoreUploadId(project, upload_id);
+  auto committed = index->blobs().Append(id, static_cast<uint64_t>(offset), bytes);
+  MLC_RETURN_IF_ERROR(ClientWords(committed.status(), id, upload_id));
+  return static_cast<int64_t>(*committed);
 }
 
-Result<v1::UploadBlobResponse> LocalBackend::CommitBlobUpload(const std::string& /*project*/,
+Result<v1::UploadBlobResponse> LocalBackend::CommitBlobUpload(const std::string& project,
                                                               const std::string& upload_id) {
   MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
-  MLC_ASSIGN_OR_RETURN(artifacts::BlobInfo info, index->blobs().Commit(upload_id));
+  const std::string id = StoreUploadId(project, upload_id);
+  auto info = index->blobs().Commit(id);
+  MLC_RETURN_IF_ERROR(ClientWords(info.status(), id, upload_id));
+  // The project sent the bytes: it may read the blob, stored before or not.
+  MLC_RETURN_IF_ERROR(index->ShareBlob(project, info->digest));
   v1::UploadBlobResponse out;
-  out.set_digest(info.digest);
-  out.set_committed_bytes(static_cast<int64_t>(info.size));
-  out.set_already_existed(info.existed);
+  out.set_digest(info->digest);
+  out.set_committed_bytes(static_cast<int64_t>(info->size));
+  out.set_already_existed(info->existed);
   return out;
 }
 
@@ -163,11 +211,12 @@ Result<v1::GetUploadStatusResponse> LocalBackend::GetUploadStatus(
     const v1::GetUploadStatusRequest& request) {
   MLC_RETURN_IF_ERROR(CheckProjectExists(request.project()));
   MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
-  MLC_ASSIGN_OR_RETURN(artifacts::UploadState state,
-                       index->blobs().UploadStatus(request.upload_id()));
+  const std::string id = StoreUploadId(request.project(), request.upload_id());
+  auto state = index->blobs().UploadStatus(id);
+  MLC_RETURN_IF_ERROR(ClientWords(state.status(), id, request.upload_id()));
   v1::GetUploadStatusResponse out;
-  out.set_committed_bytes(static_cast<int64_t>(state.committed_bytes));
-  out.mutable_expire_time()->set_seconds(state.expire_time);
+  out.set_committed_bytes(static_cast<int64_t>(state->committed_bytes));
+  out.mutable_expire_time()->set_seconds(state->expire_time);
   return out;
 }
 
@@ -179,6 +228,9 @@ Status LocalBackend::ReadBlob(const v1::DownloadBlobRequest& request,
     return InvalidArgumentError("blob offset and length must not be negative");
   }
   MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
+  MLC_ASSIGN_OR_RETURN(bool visible, index->Visible(request.project(), request.digest()));
+  // Stored for other projects only: the same words as a blob nothing has.
+  if (!visible) return NotFoundError("blob " + request.digest() + " not found");
   MLC_ASSIGN_OR_RETURN(std::string path, index->blobs().Open(request.digest()));
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return artifacts::IoError(errno, "cannot open blob " + request.digest());

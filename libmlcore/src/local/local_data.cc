@@ -662,7 +662,7 @@ Status UploadJobOutputs(const std::string& state_dir, const v1::Job& job,
       if (rel.empty() || rel.starts_with("..") || !done.insert(rel).second) continue;
       auto stored = [&]() -> Result<v1::Artifact> {
         MLC_RETURN_IF_ERROR(artifacts::ValidateEntryPath(rel));
-        MLC_ASSIGN_OR_RETURN(v1::Manifest m, index->UploadTree(match, {}));
+        MLC_ASSIGN_OR_RETURN(v1::Manifest m, index->UploadTree(job.spec().project(), match, {}));
         v1::Artifact a;
         a.set_project(job.spec().project());
         a.mutable_owner()->set_kind(v1::OBJECT_KIND_JOB);

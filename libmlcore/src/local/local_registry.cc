@@ -211,6 +211,7 @@ Result<v1::ModelVersion> LocalBackend::CreateModelVersion(const v1::CreateModelV
                                    " (register it in a model of that project)");
   };
   v1::Artifact artifact;
+  std::optional<v1::Manifest> files;  // of a version built from an artifact
   std::string sub_path;
   MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
   switch (source.kind()) {
@@ -290,12 +291,13 @@ Result<v1::ModelVersion> LocalBackend::CreateModelVersion(const v1::CreateModelV
         return NotFoundError("artifact " + artifact.id() + " (\"" + artifact.path() +
                              "\") has no file or directory \"" + sub_path + "\"");
       }
-      MLC_ASSIGN_OR_RETURN(manifest, index->PutManifest(std::move(filtered).value()));
+      MLC_ASSIGN_OR_RETURN(manifest, index->PutManifest("", std::move(filtered).value()));
     }
     v.set_status(v1::MODEL_VERSION_STATUS_READY);
     v.set_manifest_digest(manifest.digest());
     v.set_size_bytes(manifest.total_size_bytes());
     in.artifact_id = artifact.id();
+    files = std::move(manifest);
   }
 
   // What the run and job recorded: the run's job (or the job's run), metrics, code, datasets.
@@ -374,6 +376,8 @@ Result<v1::ModelVersion> LocalBackend::CreateModelVersion(const v1::CreateModelV
     }
   }
 
+  // The version's files become the model's project's to read, whichever project produced them.
+  if (files) MLC_RETURN_IF_ERROR(index->Share(project, *files));
   auto recorded = store->CreateVersion(in, Actor());
   WakeDeliverer(store);
   MLC_ASSIGN_OR_RETURN(v1::ModelVersion created, std::move(recorded));
@@ -398,6 +402,7 @@ Result<v1::ModelVersion> LocalBackend::FinishModelVersionUpload(
   if (r.outcome_case() == v1::FinishModelVersionUploadRequest::kManifestDigest) {
     MLC_ASSIGN_OR_RETURN(ArtifactIndex * index, Artifacts());
     v1::GetManifestRequest get;
+    get.set_project(r.project());
     get.set_digest(r.manifest_digest());
     auto manifest = index->GetManifest(get);
     if (manifest.status().code() == StatusCode::kNotFound) {
@@ -406,6 +411,7 @@ Result<v1::ModelVersion> LocalBackend::FinishModelVersionUpload(
     }
     MLC_RETURN_IF_ERROR(manifest.status());
     v1::FindMissingBlobsRequest blobs;
+    blobs.set_project(r.project());
     for (const auto& e : manifest->entries()) blobs.add_digests(e.digest());
     MLC_ASSIGN_OR_RETURN(auto missing, index->FindMissingBlobs(blobs));
     if (missing.missing_digests_size() > 0) {

@@ -651,15 +651,17 @@ Status RegistryStore::DeleteModel(const v1::DeleteRegisteredModelRequest& r,
   return txn.Commit();
 }
 
-Result<std::vector<std::string>> RegistryStore::ManifestDigests() {
+Result<std::vector<std::pair<std::string, std::string>>> RegistryStore::VersionManifests() {
   std::lock_guard lock(mu_);
-  MLC_ASSIGN_OR_RETURN(Query q, Prepare("SELECT DISTINCT manifest_digest FROM versions WHERE "
-                                        "manifest_digest != ''"));
-  std::vector<std::string> out;
+  MLC_ASSIGN_OR_RETURN(Query q,
+                       Prepare("SELECT DISTINCT m.project, v.manifest_digest FROM versions "
+                               "v JOIN models m ON m.id = v.model_id WHERE "
+                               "v.manifest_digest != ''"));
+  std::vector<std::pair<std::string, std::string>> out;
   while (true) {
     MLC_ASSIGN_OR_RETURN(bool more, q->Step());
     if (!more) break;
-    out.push_back(q->ColumnText(0));
+    out.emplace_back(q->ColumnText(0), q->ColumnText(1));
   }
   return out;
 }

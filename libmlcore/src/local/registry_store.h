@@ -21,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "local/sqlite_store.h"
@@ -77,10 +78,10 @@ class RegistryStore {
   Status DeleteModel(const v1::DeleteRegisteredModelRequest& r, const std::string& actor);
   // Number of models of `project`.
   Result<int64_t> CountModels(const std::string& project);
-  // Manifest digests of every READY version, so artifact garbage collection can keep the files of
-  // versions whose manifest no artifact references (uploads, sub-paths of artifacts). Not
-  // consulted by the garbage collector yet.
-  Result<std::vector<std::string>> ManifestDigests();
+  // (project, manifest digest) of every READY version: garbage collection keeps the files of
+  // versions whose manifest no artifact references (uploads, sub-paths of artifacts), and a store
+  // from before per-project visibility makes them visible to the versions' projects.
+  Result<std::vector<std::pair<std::string, std::string>>> VersionManifests();
 
   // --- Versions ---
 
