@@ -23,6 +23,8 @@
 #                                    #   server.artifact.upload_1g/download_1g (vs local://);
 #                                    #   server.tracking_server (vs MLflow's tracking server over
 #                                    #   HTTP, bench/server_bench_mlflow.py in .venv-bench)
+#   scripts/bench.sh python          # python.import: `import mlcore` vs `import mlflow`, each in
+#                                    #   a fresh interpreter (bench/python_bench.py)
 #   scripts/bench.sh registry        # the model registry (issue 7) against MLflow's registry on
 #                                    #   sqlite (bench/registry_bench_mlflow.py in .venv-bench):
 #                                    #   registry.resolve (p50, p99), registry.register (p50,
@@ -56,7 +58,8 @@ tracking=()
 data=()
 registry=()
 server_only=()
-for name in "${@:-sched jobs tracking data registry server}"; do
+python_only=()
+for name in "${@:-sched jobs tracking data registry server python}"; do
   for n in $name; do
     case "$n" in
       sched) sched+=(pass packing utilization) ;;
@@ -85,19 +88,20 @@ for name in "${@:-sched jobs tracking data registry server}"; do
       server.ingest*) server_only+=(ingest) ;;
       server.artifact*) server_only+=(artifact) ;;
       server.tracking_server) server_only+=(tracking_server) ;;
+      python | python.import) python_only+=(import) ;;
       *) echo "bench.sh: unknown benchmark \"$n\"; known: sched, sched.pass, sched.packing," \
               "sched.utilization, jobs, jobs.submit, jobs.latency, jobs.supervision, tracking," \
               "tracking.log_metric, tracking.log_batch, tracking.read, tracking.train_loop," \
               "tracking.cpp, data, data.hot_read, data.cold_fetch, artifacts, artifacts.upload," \
               "artifacts.download, artifacts.reupload, registry, registry.resolve," \
-              "registry.register, registry.search, server (or their lines' names, e.g." \
+              "registry.register, registry.search, server, python, python.import (or their lines' names, e.g." \
               "artifacts.upload_large, registry.resolve.p99)" >&2
          exit 2 ;;
     esac
   done
 done
 
-if ((${#tracking[@]} + ${#registry[@]} + ${#server_only[@]})); then
+if ((${#tracking[@]} + ${#registry[@]} + ${#server_only[@]} + ${#python_only[@]})); then
   # Peers' Python packages (MLflow) live in .venv-bench; it sees the mlcore that `pip install .`
   # puts into .venv (incremental, as scripts/test.sh does; only the tracking benchmark uses it).
   scripts/bench-env.sh
@@ -154,4 +158,13 @@ if ((${#server_only[@]})); then
   BENCH_TMP="${BENCH_TMP:-$ROOT/build/bench-tmp}" "$BUILD/bench/server_bench" --only "$list" \
     --peer "$ROOT/.venv-bench/bin/python" --peer-script "$ROOT/bench/server_bench_mlflow.py" \
     "${server_args[@]}" | tee -a "$out"
+fi
+if ((${#python_only[@]})); then
+  # `import mlcore` in .venv (the installed package) against `import mlflow` in .venv-bench,
+  # each a fresh interpreter minus the interpreter's own start.
+  if [ "${BENCH_PY_INSTALL:-1}" != 0 ]; then
+    .venv/bin/python -m pip install -q --no-build-isolation "$ROOT"
+  fi
+  .venv/bin/python bench/python_bench.py --ours "$ROOT/.venv/bin/python" \
+    --peer "$ROOT/.venv-bench/bin/python" | tee -a "$out"
 fi

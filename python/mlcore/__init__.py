@@ -25,6 +25,7 @@ from mlcore.client import BackendInfo, Client, Project
 from mlcore.errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from mlcore.errors import MlcoreError
 from mlcore._record import Record
+from mlcore._views import QuotaReport, RecordList
 from mlcore.tracking import (Run, RunInfo, active_run, compare_runs, end_run, experiments, get_run, log_metric,
                              log_metrics, log_param, log_params, metric_history, search_runs,
                              set_tag, set_tags, start_run, sync)
@@ -57,12 +58,13 @@ def projects() -> list[Project]:
     return client().projects()
 
 
-def quota(project: str | None = None, *, users: bool = False) -> list[Record]:
-    """Each project's guaranteed/limit quota and current usage (like ``mlc quota``)."""
+def quota(project: str | None = None, *, users: bool = False) -> QuotaReport:
+    """Each project's guaranteed/limit quota and current usage (like ``mlc quota``): a list of
+    records, drawn in notebooks as usage bars per resource."""
     response = client().invoke("SchedulingService/GetQuotaUsage",
                                {"project": project or "", "include_sub_projects": bool(project),
                                 "per_user": users})
-    return [Record(u) for u in response.get("usages", [])]
+    return QuotaReport((Record(u) for u in response.get("usages", [])), caption="quota usage")
 
 
 __all__ = [
@@ -90,7 +92,9 @@ __all__ = [
     "Client",
     "MlcoreError",
     "Project",
+    "QuotaReport",
     "Record",
+    "RecordList",
     "client",
     "config",
     "checkpoint",

@@ -12,7 +12,7 @@ Every call goes through the C++ core; jobs outlive the Python process that submi
 
 from __future__ import annotations
 
-import html
+import builtins
 import os
 import pickle
 import sys
@@ -21,19 +21,12 @@ import time
 import uuid
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from mlcore import _stream
+from mlcore import _html, _stream
 from mlcore._record import Record
 from mlcore.errors import DeadlineExceededError, FailedPreconditionError, InvalidArgumentError
 
 #: States a job never leaves.
 FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "LOST", "PREEMPTED"})
-
-_STATE_COLOURS = {
-    "PENDING": "#b58900", "STARTING": "#268bd2", "RUNNING": "#268bd2", "SUCCEEDED": "#2aa198",
-    "FAILED": "#dc322f", "CANCELLED": "#93a1a1", "PREEMPTED": "#cb4b16", "TIMED_OUT": "#d33682",
-    "LOST": "#6c71c4",
-}
-
 
 def _state_name(value: str | None) -> str:
     return (value or "JOB_STATE_UNSPECIFIED").removeprefix("JOB_STATE_")
@@ -196,18 +189,26 @@ class Job:
         return f"Job({self.name!r}, id={self.id!r}, state={_state_name(self._data.state)!r})"
 
     def _repr_html_(self) -> str:
-        state = _state_name(self._data.state)
-        colour = _STATE_COLOURS.get(state, "#657b83")
-        rows = [
-            ("name", self.name), ("id", self.id), ("project", self.project),
-            ("state", f"<b style='color:{colour}'>{html.escape(state)}</b>"),
-            ("message", html.escape(self._data.message or "")),
-            ("waiting", html.escape(self._data.waiting_reason or "")),
-            ("command", html.escape(" ".join([*(self._data.spec.command or []), *(self._data.spec.args or [])]))),
-        ]
-        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
-                       for k, v in rows if v)
-        return f"<table>{body}</table>"
+        d = self._data
+        spec = d.spec or Record({})
+        return _html.fields([
+            ("job", d.name or spec.name), ("id", d.id), ("project", spec.project),
+            ("state", _html.raw(_html.state_badge(d.state))), ("message", d.message),
+            ("waiting", d.waiting_reason), ("user", d.user), ("flavor", spec.flavor),
+            ("created", d.create_time), ("started", d.start_time), ("ended", d.end_time),
+            ("run", d.run_id),
+            ("command", " ".join([*(spec.command or []), *(spec.args or [])])),
+        ])
+
+
+class JobList(builtins.list):
+    """Jobs that draw themselves as a table in notebooks (state coloured)."""
+
+    def _repr_html_(self) -> str:
+        rows = [{"name": j.name, "id": j.id, "state": j._data.state, "flavor": j._data.spec.flavor,
+                 "user": j._data.user, "created": j._data.create_time,
+                 "waiting": j._data.waiting_reason} for j in self]
+        return _html.table(rows, caption="jobs")
 
 
 def _resources(value: Any) -> dict[str, Any] | None:
@@ -362,9 +363,6 @@ def list(*, project: str | None = None, states: Sequence[str] = (), labels: Mapp
         "labels": dict(labels or {}), "user": user or "", "page_size": min(limit, 1000),
     }
     response = c.invoke("JobService/ListJobs", request)
-    return [Job(c, j) for j in response.get("jobs", [])]
+    return JobList(Job(c, j) for j in response.get("jobs", []))
 
-
-import builtins  # noqa: E402 - `list` above shadows the builtin in this module
-
-__all__ = ["FINAL_STATES", "Job", "LogLine", "build_spec", "get", "list", "submit", "submit_function"]
+__all__ = ["FINAL_STATES", "Job", "JobList", "LogLine", "build_spec", "get", "list", "submit", "submit_function"]

@@ -26,6 +26,7 @@ import shutil
 from typing import Any, Iterator, Mapping
 
 from mlcore._record import Record
+from mlcore._views import RecordList
 from mlcore.artifacts import _client, _mlcore, _progress
 from mlcore.errors import InvalidArgumentError
 
@@ -77,7 +78,7 @@ def list(filter: str | None = None, order_by: Any = None, *, project: str | None
         out.extend(Record(m, "RegisteredModel") for m in page.get("models", []))
         token = page.get("next_page_token")
         if not token:
-            return out
+            return RecordList(out, caption="models")
         request["page_token"] = token
 
 
@@ -202,7 +203,7 @@ def versions(name: str, *, statuses: Any = None, project: str | None = None,
         out.extend(Record(v, "ModelVersion") for v in page.get("versions", []))
         token = page.get("next_page_token")
         if not token:
-            return out
+            return RecordList(out, caption=f"versions of {name}")
         request["page_token"] = token
 
 
@@ -260,7 +261,7 @@ def built_from(kind: str, id: str, *, project: str | None = None,
         out.extend(Record(v, "ModelVersion") for v in page.get("versions", []))
         token = page.get("next_page_token")
         if not token:
-            return out
+            return RecordList(out, caption=f"versions built from {kind} {id}")
         request["page_token"] = token
 
 

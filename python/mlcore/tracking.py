@@ -22,8 +22,9 @@ import os
 import threading
 from typing import Any, Iterable, Mapping, Sequence
 
-from mlcore import _mlcore
+from mlcore import _html, _mlcore
 from mlcore._record import Record
+from mlcore._views import RecordList
 from mlcore.errors import FailedPreconditionError, InvalidArgumentError
 
 _STATUS = {"scheduled": 1, "running": 2, "finished": 3, "failed": 4, "killed": 5}
@@ -57,6 +58,30 @@ class RunInfo(Record):
     def latest(self) -> dict[str, float]:
         """Latest value of every metric key."""
         return {m["key"]: m.get("latest_value", 0.0) for m in self._data.get("metrics", [])}
+
+    def metric_history(self, key: str, **kwargs: Any) -> Any:
+        """The key's points: ``(steps, values, times_us)`` numpy arrays, or a DataFrame with
+        ``output="pandas"``; see :func:`mlcore.metric_history`."""
+        return metric_history(self._data["id"], key, **kwargs)
+
+    def plot(self, *keys: str, ax: Any = None, max_points: int = 2000, x: str = "step",
+             client: Any = None) -> Any:
+        """Draws metrics of this run with matplotlib (``run.plot("loss", "val_loss")``), each
+        read as a shape-keeping view of at most ``max_points`` points; returns the axes."""
+        from mlcore._views import plot_metrics
+        return plot_metrics(self._data["id"], keys, client=_client(client), ax=ax,
+                            max_points=max_points, x=x, title=self._data.get("name"))
+
+    def _repr_html_(self) -> str:
+        d = self._data
+        params = ", ".join(f"{k}={v}" for k, v in sorted((d.get("params") or {}).items()))
+        metrics = ", ".join(f"{k}={v:.6g}" for k, v in sorted(self.latest.items()))
+        return _html.fields([("run", d.get("name")), ("id", d.get("id")),
+                             ("status", _html.raw(_html.state_badge(d.get("status")))),
+                             ("project", d.get("project")), ("experiment", d.get("experiment_id")),
+                             ("started", d.get("start_time")), ("ended", d.get("end_time")),
+                             ("params", params), ("latest metrics", metrics),
+                             ("tags", d.get("tags"))])
 
 
 def _client(client: Any = None) -> Any:
@@ -165,6 +190,25 @@ class Run:
     def history(self, key: str, **kwargs: Any) -> Any:
         """The key's points as (steps, values, times_us) numpy arrays; see metric_history."""
         return metric_history(self.id, key, client=self._client, **kwargs)
+
+    def metric_history(self, key: str, **kwargs: Any) -> Any:
+        """The key's points: ``(steps, values, times_us)`` numpy arrays, or a DataFrame with
+        ``output="pandas"``. Flush first to include points still buffered."""
+        return metric_history(self.id, key, client=self._client, **kwargs)
+
+    def plot(self, *keys: str, ax: Any = None, max_points: int = 2000, x: str = "step") -> Any:
+        """Draws metrics of this run with matplotlib (``run.plot("loss")``); flushes first so the
+        latest points show. Returns the axes."""
+        from mlcore._views import plot_metrics
+        if not self._ended:
+            self.flush()
+        return plot_metrics(self.id, keys, client=self._client, ax=ax, max_points=max_points, x=x,
+                            title=self.name)
+
+    def _repr_html_(self) -> str:
+        if self._client is None:
+            return RunInfo(dict(self._info))._repr_html_()
+        return self.info._repr_html_()
 
     def __enter__(self) -> "Run":
         return self
@@ -353,13 +397,13 @@ def search_runs(
     if max_results is not None:
         runs = runs[:max_results]
     if output == "list":
-        return runs
+        return RecordList(runs, caption="runs")
     if output != "pandas":
         raise InvalidArgumentError(f"output must be 'pandas' or 'list', not {output!r}")
     try:
         import pandas as pd
     except ImportError:
-        return runs
+        return RecordList(runs, caption="runs")
     rows = []
     for r in runs:
         d = r.to_dict()
@@ -443,7 +487,7 @@ def experiments(project: str | None = None, *, client: Any = None) -> list[Recor
         out.extend(Record(e) for e in page.get("experiments", []))
         token = page.get("next_page_token", "")
         if not token:
-            return out
+            return RecordList(out, caption="experiments")
 
 
 def sync(spool_dir: str | None = None, *, client: Any = None) -> dict[str, Any]:

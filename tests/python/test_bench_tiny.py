@@ -1,4 +1,4 @@
-"""The tracking benchmark runs once, tiny, so it cannot rot (no speed is asserted here)."""
+"""The Python benchmarks run once, tiny, so they cannot rot (no speed is asserted here)."""
 
 from __future__ import annotations
 
@@ -22,3 +22,12 @@ def test_tracking_bench_tiny_prints_valid_lines(tmp_path):
                                            "tracking.train_loop_overhead"}
     for line in lines:
         assert {"bench", "unit", "value", "target", "met", "runs"} <= line.keys()
+
+
+def test_python_import_bench_tiny_prints_a_valid_line():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "python_bench.py"), "--runs", "1"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [json.loads(l) for l in proc.stdout.splitlines() if l.strip()]
+    assert line["bench"] == "python.import" and line["unit"] == "ms" and line["runs"] == 1
+    assert {"value", "target", "met", "min", "max"} <= line.keys()
