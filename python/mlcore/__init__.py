@@ -19,8 +19,9 @@ Every call goes through the C++ core (``mlcore._mlcore``); errors raise subclass
 from __future__ import annotations
 
 from mlcore import _mlcore
-from mlcore import artifacts, checkpoints, config, data, errors, jobs, models, tracking
-from mlcore.checkpoints import checkpoint, restore_latest_checkpoint, save_checkpoint
+from typing import TYPE_CHECKING
+
+from mlcore import config, errors, tracking
 from mlcore.client import BackendInfo, Client, Project
 from mlcore.errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from mlcore.errors import MlcoreError
@@ -31,6 +32,29 @@ from mlcore.tracking import (Run, RunInfo, active_run, compare_runs, end_run, ex
                              set_tag, set_tags, start_run, sync)
 
 __version__: str = _mlcore.version()
+
+# Imported on first use, so `import mlcore` stays fast (they pull pickle, tempfile, shutil, ...):
+# `mlcore.jobs`, `from mlcore import models` and `mlcore.save_checkpoint` work as usual.
+if TYPE_CHECKING:  # IDEs and type checkers see them as plain imports
+    from mlcore import artifacts, checkpoints, data, jobs, models  # noqa: F401
+    from mlcore.checkpoints import checkpoint, restore_latest_checkpoint, save_checkpoint  # noqa: F401
+
+_LAZY_MODULES = {"artifacts", "checkpoints", "data", "jobs", "models"}
+_LAZY_NAMES = {"checkpoint": "checkpoints", "restore_latest_checkpoint": "checkpoints",
+               "save_checkpoint": "checkpoints"}
+
+
+def __getattr__(name: str):
+    import importlib
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"mlcore.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f"mlcore.{_LAZY_NAMES[name]}"), name)
+    raise AttributeError(f"module 'mlcore' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY_MODULES | set(_LAZY_NAMES))
 
 _default_client: Client | None = None
 
