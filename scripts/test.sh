@@ -40,6 +40,23 @@ unset MLC_BACKEND MLC_PROJECT MLC_CONTEXT
 build_dev() { scripts/build.sh dev; }
 ctest_dev() { ctest --preset dev -j2; }
 python_install() { .venv/bin/python -m pip install -q --no-build-isolation "$ROOT"; }
+# A wheel as `python -m build` makes it (same build directory as pip's: incremental), checked to
+# carry the extension, its stubs, py.typed and the bundled CLI.
+wheel_build() {
+  rm -rf build/wheel &&
+    .venv/bin/python -m build --wheel --no-isolation -o build/wheel "$ROOT" >/dev/null &&
+    .venv/bin/python - build/wheel/*.whl <<'PY'
+import sys, zipfile
+names = set(zipfile.ZipFile(sys.argv[1]).namelist())
+need = ["mlcore/_mlcore.pyi", "mlcore/py.typed", "mlcore/mlc", "mlcore/mlc-supervisor",
+        "mlcore/__init__.py"]
+missing = [n for n in need if n not in names]
+if not any(n.startswith("mlcore/_mlcore.") and n.endswith(".so") for n in names):
+    missing.append("mlcore/_mlcore*.so")
+print(f"{sys.argv[1]}: {len(names)} files" + (f", missing {missing}" if missing else ", complete"))
+sys.exit(1 if missing else 0)
+PY
+}
 pytest_all() { MLC_BIN="$ROOT/build/dev/cli/mlc" .venv/bin/python -m pytest -q tests; }
 # The Python suite again, each test against a fresh `mlc server` over grpc:// (tests/conftest.py).
 pytest_remote() {
@@ -62,6 +79,7 @@ cli_sanitize() {
 step "build (dev preset)" build_dev
 step "ctest: unit, conformance, C ABI, C example" ctest_dev
 step "pip install . (Python package)" python_install
+step "python -m build --wheel (contents checked)" wheel_build
 step "pytest: Python API, CLI black box, examples" pytest_all
 step "pytest: Python API over grpc:// (a real mlc server per test)" pytest_remote
 step "go test (cgo over libmlcore.so)" go_tests
