@@ -57,6 +57,12 @@ def _owner(run: Any, job: Any, what: str) -> tuple[int, str]:
     return 0, ""
 
 
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (interactive, though stderr is no terminal)."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and hasattr(shell, "kernel")
+
+
 class _Tqdm:
     """A tqdm bar fed by (done, total) callbacks; closed by close()."""
 
@@ -66,6 +72,12 @@ class _Tqdm:
         except ImportError as e:
             raise ImportError("progress=True shows a tqdm bar: pip install tqdm (or pass a "
                               "callable(done, total))") from e
+        if _in_notebook():
+            try:  # a widget when ipywidgets is there; the text bar renders in notebooks too
+                import ipywidgets  # noqa: F401
+                from tqdm.notebook import tqdm
+            except ImportError:
+                pass
         self._bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc=desc,
                          leave=False)
         self._done = 0
@@ -93,7 +105,7 @@ def _progress(progress: Any, desc: str) -> tuple[Callable[[int, int], Any] | Non
             import tqdm  # noqa: F401
         except ImportError:
             return None, None
-        if not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+        if not (_in_notebook() or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())):
             return None, None
     if progress is None or progress is True:
         bar = _Tqdm(desc)

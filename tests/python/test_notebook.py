@@ -42,6 +42,8 @@ def test_quickstart_notebook_runs_headless(backend, monkeypatch, tmp_path):
     joined = "\n".join(outputs)
     assert re.search(r"reloaded champion: accuracy 0\.9\d\d", joined), joined[-2000:]
     assert "best: logreg-lr0.5" in joined
+    # A notebook is interactive though stderr is no terminal: uploads and loads show tqdm bars.
+    assert "upload:" in joined and "load:" in joined and "B/s" in joined
     # Rich output: the comparison DataFrame, the run's record, the quota bars.
     assert "metrics.accuracy" in joined
     assert "quota usage" in outputs[-1] and "notebook-demo" in outputs[-1]
