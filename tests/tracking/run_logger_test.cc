@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <future>
 #include <sys/wait.h>
 #include <thread>
 
@@ -98,6 +99,21 @@ TEST_CASE("logged points are durable after Flush and Close; Close ends the run")
   CHECK((*logger)->LogMetric("loss", 1).code() == StatusCode::kFailedPrecondition);
   MLC_CHECK_OK((*logger)->Close());  // idempotent
   CHECK(RunLogger::Attach(*f.client, run.id()).status().code() == StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("Close wakes the system-metrics sampler instead of waiting out its interval") {
+  Fixture f;
+  const v1::Run run = f.NewRun("sampled");
+  RunLoggerOptions options = f.Options();
+  options.system_metrics = true;
+  options.system_metrics_interval = std::chrono::hours(1);
+  auto logger = RunLogger::Attach(*f.client, run.id(), options);
+  REQUIRE(logger.ok());
+  MLC_REQUIRE_OK((*logger)->Flush());
+  // Without the wake-up, Close would join a sampler asleep for the hour.
+  auto closing = std::async(std::launch::async, [&] { return (*logger)->Close(); });
+  REQUIRE(closing.wait_for(60s) == std::future_status::ready);
+  MLC_CHECK_OK(closing.get());
 }
 
 TEST_CASE("a rate limit makes the flusher back off; kDrop drops instead of blocking") {

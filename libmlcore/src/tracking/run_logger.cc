@@ -180,6 +180,7 @@ class RunLogger::Impl {
     }
     wake_flusher_.notify_all();
     space_.notify_all();
+    stop_sampling_.notify_all();  // else the sampler sleeps out its interval (10 s by default)
     if (flusher_.joinable()) flusher_.join();
     if (sampler_.joinable()) sampler_.join();
     {
