@@ -70,12 +70,22 @@ DigestCache::~DigestCache() = default;
 std::optional<std::string> DigestCache::Lookup(const struct stat& st) {
   std::lock_guard lock(mu_);
   if (db_ == nullptr) return std::nullopt;
-  auto stmt = db_->Prepare(
-      "SELECT size, mtime_ns, ctime_ns, recorded_ns, digest FROM digests"
-      " WHERE device = ? AND inode = ?");
-  if (!stmt.ok()) return std::nullopt;
+  if (!lookup_) {
+    auto prepared = db_->Prepare(
+        "SELECT size, mtime_ns, ctime_ns, recorded_ns, digest FROM digests"
+        " WHERE device = ? AND inode = ?");
+    if (!prepared.ok()) return std::nullopt;
+    lookup_ = std::move(prepared).value();
+  }
+  sqlite::Statement* stmt = &*lookup_;
   stmt->Bind(1, AsInt(st.st_dev)).Bind(2, AsInt(st.st_ino));
   auto row = stmt->Step();
+  // Reset on every way out: a stepped statement would keep a read transaction (and its WAL
+  // snapshot) open on this connection.
+  struct Resetter {
+    sqlite::Statement* s;
+    ~Resetter() { s->Reset(); }
+  } resetter{stmt};
   if (!row.ok() || !*row) return std::nullopt;
   FileStamp stamp;
   stamp.device = static_cast<uint64_t>(st.st_dev);

@@ -28,10 +28,7 @@
 #include <vector>
 
 #include "artifacts/manifest.h"
-
-namespace mlcore::sqlite {
-class Db;
-}  // namespace mlcore::sqlite
+#include "local/sqlite_store.h"
 
 namespace mlcore::artifacts {
 
@@ -66,7 +63,8 @@ class DigestCache {
   explicit DigestCache(std::unique_ptr<sqlite::Db> db);
 
   std::mutex mu_;
-  std::unique_ptr<sqlite::Db> db_;  // null: disabled
+  std::unique_ptr<sqlite::Db> db_;           // null: disabled
+  std::optional<sqlite::Statement> lookup_;  // prepared once; declared after db_: finalized first
   bool pruned_ = false;
 };
 
