@@ -34,8 +34,9 @@ step() {
 export MLC_TEST_TMP="$ROOT/build/test-tmp"
 rm -rf "$MLC_TEST_TMP" && mkdir -p "$MLC_TEST_TMP"
 # Tests never read the developer's own configuration or state.
-export MLC_CONFIG="$MLC_TEST_TMP/config.yaml" XDG_DATA_HOME="$MLC_TEST_TMP/data"
-unset MLC_BACKEND MLC_PROJECT MLC_CONTEXT
+export MLC_CONFIG="$MLC_TEST_TMP/config.yaml" XDG_DATA_HOME="$MLC_TEST_TMP/data" \
+  XDG_CACHE_HOME="$MLC_TEST_TMP/cache"
+unset MLC_BACKEND MLC_PROJECT MLC_CONTEXT MLC_DIGEST_CACHE
 
 build_dev() { scripts/build.sh dev; }
 ctest_dev() { ctest --preset dev -j2; }

@@ -12,11 +12,12 @@ import pytest
 @pytest.fixture
 def isolated(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
     """A temporary HOME-like directory with mlcore's environment cleared."""
-    for var in ("MLC_BACKEND", "MLC_PROJECT", "MLC_CONTEXT"):
+    for var in ("MLC_BACKEND", "MLC_PROJECT", "MLC_CONTEXT", "MLC_DIGEST_CACHE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MLC_CONFIG", str(tmp_path / "config.yaml"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     return tmp_path
 
 

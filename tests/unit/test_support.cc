@@ -59,7 +59,9 @@ IsolatedEnv::IsolatedEnv(const TempDir& dir)
             {"MLC_CONTEXT", std::nullopt},
             {"MLC_CONFIG", dir / "config.yaml"},
             {"XDG_DATA_HOME", dir / "data"},
-            {"XDG_CONFIG_HOME", dir / "xdg-config"}}) {}
+            {"XDG_CONFIG_HOME", dir / "xdg-config"},
+            {"XDG_CACHE_HOME", dir / "xdg-cache"},
+            {"MLC_DIGEST_CACHE", std::nullopt}}) {}
 
 void WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -22,10 +22,6 @@
 namespace mlcore::artifacts {
 namespace {
 
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
 std::string KindOf(mode_t mode) {
   if (S_ISFIFO(mode)) return "a FIFO";
   if (S_ISSOCK(mode)) return "a socket";
@@ -45,13 +41,6 @@ bool Inside(const std::string& root, const std::string& path) {
   return path == root ||
          (path.size() > root.size() && path.starts_with(root) && path[root.size()] == '/');
 }
-
-struct WalkFile {
-  std::string rel;
-  std::string abs;
-  struct stat st {};
-  bool via_link = false;
-};
 
 class Walker {
  public:
@@ -82,7 +71,7 @@ class Walker {
         MLC_RETURN_IF_ERROR(Walk(abs, rel_path));
         stack_.pop_back();
       } else if (S_ISREG(st.st_mode)) {
-        files_.push_back(WalkFile{rel_path, abs, st, via_link});
+        files_.push_back(TreeFile{rel_path, abs, st, via_link});
       } else {
         return InvalidArgumentError(abs + " is " + KindOf(st.st_mode) +
                                     "; only regular files, directories and symlinks inside the "
@@ -93,7 +82,7 @@ class Walker {
   }
 
   void PushRoot(const struct stat& st) { stack_.emplace_back(st.st_dev, st.st_ino); }
-  std::vector<WalkFile>& files() { return files_; }
+  std::vector<TreeFile>& files() { return files_; }
 
  private:
   // Follows a symlink that must resolve inside the tree; `st` receives the target's stat.
@@ -117,7 +106,7 @@ class Walker {
 
   std::string root_real_;
   std::vector<std::pair<dev_t, ino_t>> stack_;
-  std::vector<WalkFile> files_;
+  std::vector<TreeFile> files_;
 };
 
 // Creates `rel_dir` (a validated relative path) under `root`, refusing symlinked components.
@@ -311,28 +300,21 @@ Result<v1::Manifest> BuildOrHash(const std::string& dir, BlobStore* store,
   BuildStats local_stats;
   if (stats == nullptr) stats = &local_stats;
   *stats = BuildStats{};
-  MLC_ASSIGN_OR_RETURN(std::string root_real, RealPath(dir));
-  struct stat root_st {};
-  if (stat(root_real.c_str(), &root_st) != 0) return IoError(errno, "cannot stat " + dir);
-  if (!S_ISDIR(root_st.st_mode)) return InvalidArgumentError(dir + " is not a directory");
-  Walker walker(root_real);
-  walker.PushRoot(root_st);
-  MLC_RETURN_IF_ERROR(walker.Walk(root_real, ""));
+  MLC_ASSIGN_OR_RETURN(std::vector<TreeFile> files, ListTree(dir));
 
   uint64_t total = 0;
-  for (const WalkFile& f : walker.files()) total += static_cast<uint64_t>(f.st.st_size);
+  for (const TreeFile& f : files) total += static_cast<uint64_t>(f.st.st_size);
   uint64_t done = 0;
   v1::Manifest manifest;
   StatCache stamps;
-  for (const WalkFile& f : walker.files()) {
+  for (const TreeFile& f : files) {
     v1::ManifestEntry* entry = manifest.add_entries();
     entry->set_path(f.rel);
     entry->set_mode(f.st.st_mode & 0777);
     ++stats->files;
     if (options.previous != nullptr) {
       auto it = options.previous->find(f.rel);
-      if (it != options.previous->end() && it->second.size == static_cast<uint64_t>(f.st.st_size) &&
-          it->second.mtime_ns == MtimeNs(f.st) && it->second.inode == f.st.st_ino &&
+      if (it != options.previous->end() && StampMatches(it->second, f.st) &&
           IsValidDigest(it->second.digest) &&
           (store == nullptr || store->Has(it->second.digest).value_or(false))) {
         entry->set_digest(it->second.digest);
@@ -346,14 +328,9 @@ Result<v1::Manifest> BuildOrHash(const std::string& dir, BlobStore* store,
         continue;
       }
     }
-    int fd = open(f.abs.c_str(), O_RDONLY | O_CLOEXEC | (f.via_link ? 0 : O_NOFOLLOW));
-    if (fd < 0) return IoError(errno, "cannot open " + f.abs);
-    FdCloser closer(fd);
     struct stat before {};
-    if (fstat(fd, &before) != 0) return IoError(errno, "cannot stat " + f.abs);
-    if (before.st_ino != f.st.st_ino || before.st_dev != f.st.st_dev) {
-      return AbortedError(f.abs + " was replaced while the tree was being read; retry");
-    }
+    MLC_ASSIGN_OR_RETURN(int fd, OpenTreeFile(f, &before));
+    FdCloser closer(fd);
     uint64_t base = done;
     ProgressFn per_file;
     if (options.progress) {
@@ -372,7 +349,8 @@ Result<v1::Manifest> BuildOrHash(const std::string& dir, BlobStore* store,
     stats->bytes_read += info.size;
     if (!info.existed) ++stats->blobs_new;
     struct stat after {};
-    // Only stamp a file that did not change while it was read (else: rehash next time).
+    // Only stamp a file that did not change while it was read (else: rehash next time). These
+    // stamps keep the local store's (size, mtime, inode) format: no ctime or racy-git check.
     if (fstat(fd, &after) == 0 && after.st_size == before.st_size &&
         MtimeNs(after) == MtimeNs(before) && static_cast<uint64_t>(after.st_size) == info.size) {
       stamps[f.rel] = FileStamp{info.size, MtimeNs(after), after.st_ino, info.digest};
@@ -413,6 +391,61 @@ Status MaterializeWith(const v1::Manifest& manifest, const BlobReader& read, Blo
 }
 
 }  // namespace
+
+int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+int64_t CtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+}
+
+FileStamp StampOf(const struct stat& st, int64_t recorded_ns) {
+  FileStamp stamp;
+  stamp.size = static_cast<uint64_t>(st.st_size);
+  stamp.mtime_ns = MtimeNs(st);
+  stamp.inode = static_cast<uint64_t>(st.st_ino);
+  stamp.device = static_cast<uint64_t>(st.st_dev);
+  stamp.ctime_ns = CtimeNs(st);
+  stamp.recorded_ns = recorded_ns;
+  return stamp;
+}
+
+bool StampMatches(const FileStamp& stamp, const struct stat& st) {
+  if (stamp.size != static_cast<uint64_t>(st.st_size) || stamp.mtime_ns != MtimeNs(st) ||
+      stamp.inode != static_cast<uint64_t>(st.st_ino)) {
+    return false;
+  }
+  if (stamp.device != 0 && stamp.device != static_cast<uint64_t>(st.st_dev)) return false;
+  if (stamp.ctime_ns != 0 && stamp.ctime_ns != CtimeNs(st)) return false;
+  return stamp.recorded_ns == 0 || stamp.mtime_ns < stamp.recorded_ns - kRacyStampSlackNs;
+}
+
+Result<std::vector<TreeFile>> ListTree(const std::string& dir) {
+  MLC_ASSIGN_OR_RETURN(std::string root_real, RealPath(dir));
+  struct stat root_st {};
+  if (stat(root_real.c_str(), &root_st) != 0) return IoError(errno, "cannot stat " + dir);
+  if (!S_ISDIR(root_st.st_mode)) return InvalidArgumentError(dir + " is not a directory");
+  Walker walker(root_real);
+  walker.PushRoot(root_st);
+  MLC_RETURN_IF_ERROR(walker.Walk(root_real, ""));
+  return std::move(walker.files());
+}
+
+Result<int> OpenTreeFile(const TreeFile& file, struct stat* st) {
+  int fd = open(file.abs.c_str(), O_RDONLY | O_CLOEXEC | (file.via_link ? 0 : O_NOFOLLOW));
+  if (fd < 0) return IoError(errno, "cannot open " + file.abs);
+  if (fstat(fd, st) != 0) {
+    Status failed = IoError(errno, "cannot stat " + file.abs);
+    close(fd);
+    return failed;
+  }
+  if (st->st_ino != file.st.st_ino || st->st_dev != file.st.st_dev) {
+    close(fd);
+    return AbortedError(file.abs + " was replaced while the tree was being read; retry");
+  }
+  return fd;
+}
 
 Result<BlobInfo> HashFd(int fd, const ProgressFn& progress, uint64_t total,
                         const std::string& what) {

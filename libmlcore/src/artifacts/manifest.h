@@ -21,6 +21,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
+#include <vector>
 
 #include "artifacts/blob_store.h"
 #include "mlcore/status.h"
@@ -34,9 +36,32 @@ struct FileStamp {
   int64_t mtime_ns = 0;
   uint64_t inode = 0;
   std::string digest;
+  // Optional (0 = not recorded, not checked): the device and ctime of the file, and when its
+  // reading began (CLOCK_REALTIME, ns). The client's digest cache (digest_cache.h) records them.
+  uint64_t device = 0;
+  int64_t ctime_ns = 0;
+  int64_t recorded_ns = 0;
 };
 // Entry path -> stamp.
 using StatCache = std::map<std::string, FileStamp>;
+
+// A stamp is trusted for a file only when its mtime is this much older than the moment the stamp
+// was recorded (the "racy git" rule): a write that lands while, or just after, the file is read
+// may leave mtime unchanged at the filesystem's timestamp granularity (a kernel tick; 1-2 s on
+// FAT, some NFS servers), so such a stamp proves nothing. 2 s covers the coarsest of them.
+inline constexpr int64_t kRacyStampSlackNs = int64_t{2} * 1000000000;
+
+// Nanoseconds since the epoch of a stat's mtime / ctime.
+int64_t MtimeNs(const struct stat& st);
+int64_t CtimeNs(const struct stat& st);
+
+// The stamp of `st` (digest empty; recorded_ns = `recorded_ns`).
+FileStamp StampOf(const struct stat& st, int64_t recorded_ns);
+
+// Whether `stamp` still describes the file whose stat is `st`: same size, mtime and inode; when
+// the stamp carries them, the same device and ctime, and recorded at least kRacyStampSlackNs after
+// the mtime. The digest is not checked.
+bool StampMatches(const FileStamp& stamp, const struct stat& st);
 
 // Loads/saves a StatCache (a small text file; a missing file loads as empty).
 Result<StatCache> LoadStatCache(const std::string& path);
@@ -66,6 +91,22 @@ struct BuildStats {
 // stored stay, unreferenced, for GC), RESOURCE_EXHAUSTED, ...
 Result<v1::Manifest> BuildManifest(const std::string& dir, BlobStore& store,
                                    const BuildOptions& options = {}, BuildStats* stats = nullptr);
+
+// A regular file of a tree, as ListTree found it.
+struct TreeFile {
+  std::string rel;  // entry path
+  std::string abs;  // where it was found (a symlink's own path when via_link)
+  struct stat st {};
+  bool via_link = false;
+};
+
+// The regular files under `dir`, sorted by entry path, with the path-safety and symlink rules of
+// the header comment. Errors: as BuildManifest's, minus the reading ones.
+Result<std::vector<TreeFile>> ListTree(const std::string& dir);
+
+// Opens a file ListTree found, for reading; `st` receives its fstat. Errors: ABORTED (the file was
+// replaced since it was listed), NOT_FOUND, PERMISSION_DENIED, ...
+Result<int> OpenTreeFile(const TreeFile& file, struct stat* st);
 
 // BuildManifest without a store: hashes every file (skipping those `options.previous` stamps as
 // unchanged, trusting their digests) and stores nothing. For uploads to a remote store, which is

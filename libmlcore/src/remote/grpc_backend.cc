@@ -1,23 +1,16 @@
 #include "remote/grpc_backend.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
-#include <filesystem>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <sys/stat.h>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
 
-#include "artifacts/io.h"
 #include "artifacts/manifest.h"
 #include "mlcore/credentials.h"
 #include "mlcore/v1/artifacts.grpc.pb.h"
@@ -31,10 +24,10 @@
 #include "mlcore/v1/tracking.grpc.pb.h"
 #include "mlcore/version.h"
 #include "remote/grpc_status.h"
+#include "remote/grpc_upload.h"
 #include "remote/ingest_stream.h"
 #include "util/fs.h"
 #include "util/ids.h"
-#include "util/sha256.h"
 
 namespace mlcore::remote {
 namespace {
@@ -611,10 +604,6 @@ class GrpcBackend final : public Backend {
     return FromGrpc(status, target_);
   }
 
-  Status UploadBlobFile(const std::string& project, const std::string& path,
-                        const v1::ManifestEntry& entry, uint64_t* done, uint64_t total,
-                        const std::function<bool(uint64_t, uint64_t)>& progress);
-
   const std::string target_;
   const milliseconds timeout_;
   const std::string token_;
@@ -628,121 +617,25 @@ class GrpcBackend final : public Backend {
   std::unique_ptr<v1::RegistryService::Stub> registry_;
   std::unique_ptr<v1::AuthService::Stub> auth_;
   std::unique_ptr<IngestStream> ingest_;  // after tracking_, which it borrows
+  std::once_flag digests_once_;
+  std::unique_ptr<artifacts::DigestCache> digests_;  // opened by the first UploadTree
   std::mutex info_mu_;
   std::optional<v1::BackendInfo> info_;
 };
 
-Status GrpcBackend::UploadBlobFile(const std::string& project, const std::string& path,
-                                   const v1::ManifestEntry& entry, uint64_t* done, uint64_t total,
-                                   const std::function<bool(uint64_t, uint64_t)>& progress) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return artifacts::IoError(errno, "cannot open " + path);
-  artifacts::FdCloser closer(fd);
-  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  grpc::ClientContext ctx;
-  Prepare(&ctx, std::nullopt);
-  v1::UploadBlobResponse response;
-  auto writer = artifacts_->UploadBlob(&ctx, &response);
-  v1::UploadBlobRequest message;
-  auto* header = message.mutable_header();
-  header->set_project(project);
-  header->set_upload_id(util::RandomHexId("up-", 24));
-  header->set_digest(entry.digest());
-  header->set_size_bytes(entry.size_bytes());
-  bool sent = writer->Write(message);
-  message.Clear();
-  std::string* chunk = message.mutable_chunk();
-  uint64_t read_total = 0;
-  while (sent) {
-    chunk->resize(artifacts::kChunkSize);
-    MLC_ASSIGN_OR_RETURN(size_t n, artifacts::ReadFull(fd, chunk->data(), chunk->size(), path));
-    chunk->resize(n);
-    read_total += n;
-    if (n == 0 || read_total == static_cast<uint64_t>(entry.size_bytes())) {
-      message.set_finish(true);
-      sent = writer->Write(message, grpc::WriteOptions().set_last_message());
-      *done += n;
-      break;
-    }
-    sent = writer->Write(message);
-    *done += n;
-    if (progress && !progress(*done, total)) {
-      ctx.TryCancel();
-      writer->Finish().ok();  // CANCELLED by us
-      return CancelledError("upload cancelled at " + entry.path());
-    }
-  }
-  // The last message was flagged as such, which half-closes the stream (no WritesDone).
-  grpc::Status status = writer->Finish();
-  if (!status.ok()) return FromGrpc(status, target_).WithContext("uploading " + entry.path());
-  if (response.digest() != entry.digest()) {
-    return DataLossError(entry.path() + " changed while it was uploaded (the server stored " +
-                         response.digest() + ", expected " + entry.digest() + "); upload again");
-  }
-  return Status::Ok();
-}
-
 Result<v1::Manifest> GrpcBackend::UploadTree(
     const std::string& project, const std::string& local_path,
     const std::function<bool(uint64_t, uint64_t)>& progress) {
-  const std::string path = util::AbsolutePath(local_path);
-  struct stat st {};
-  if (lstat(path.c_str(), &st) != 0) return util::FromErrno(errno, "cannot read " + local_path);
-  // Hash the tree here (the first half of the progress), then send only what the server lacks.
-  v1::Manifest manifest;
-  std::string root;  // directory the entries' paths are relative to
-  artifacts::BuildOptions options;
-  if (S_ISDIR(st.st_mode)) {
-    root = path;
-    MLC_ASSIGN_OR_RETURN(manifest, artifacts::HashTree(path, options));
-  } else if (S_ISREG(st.st_mode)) {
-    // A single file: hash it as a one-entry tree of its parent directory.
-    root = std::filesystem::path(path).parent_path().string();
-    const std::string name = std::filesystem::path(path).filename().string();
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return artifacts::IoError(errno, "cannot open " + path);
-    artifacts::FdCloser closer(fd);
-    MLC_ASSIGN_OR_RETURN(artifacts::BlobInfo hashed, artifacts::HashFd(fd, {}, 0, path));
-    auto* e = manifest.add_entries();
-    e->set_path(name);
-    e->set_digest(hashed.digest);
-    e->set_size_bytes(static_cast<int64_t>(hashed.size));
-    e->set_mode(st.st_mode & 0777);
-  } else {
-    return InvalidArgumentError(local_path + " is neither a regular file nor a directory");
-  }
-  // Ask in batches of the rpc's limit; upload each missing blob once.
-  std::map<std::string, const v1::ManifestEntry*> first_entry;
-  for (const auto& e : manifest.entries()) first_entry.emplace(e.digest(), &e);
-  std::vector<const v1::ManifestEntry*> missing;
-  uint64_t total = 0;
-  v1::FindMissingBlobsRequest ask;
-  ask.set_project(project);
-  auto flush = [&]() -> Status {
-    if (ask.digests_size() == 0) return Status::Ok();
-    MLC_ASSIGN_OR_RETURN(auto answer, FindMissingBlobs(ask));
-    for (const auto& d : answer.missing_digests()) {
-      missing.push_back(first_entry.at(d));
-      total += static_cast<uint64_t>(first_entry.at(d)->size_bytes());
-    }
-    ask.clear_digests();
-    return Status::Ok();
+  std::call_once(digests_once_, [this] {
+    digests_ = artifacts::DigestCache::Open(artifacts::DigestCache::DefaultPath());
+  });
+  UploadChannel channel;
+  channel.stub = artifacts_.get();
+  channel.prepare = [this](grpc::ClientContext* ctx, bool unary) {
+    Prepare(ctx, unary ? std::optional<milliseconds>(timeout_) : std::nullopt);
   };
-  for (const auto& [digest, entry] : first_entry) {
-    ask.add_digests(digest);
-    if (ask.digests_size() == 10000) MLC_RETURN_IF_ERROR(flush());
-  }
-  MLC_RETURN_IF_ERROR(flush());
-  uint64_t done = 0;
-  for (const auto* entry : missing) {
-    MLC_RETURN_IF_ERROR(
-        UploadBlobFile(project, root + "/" + entry->path(), *entry, &done, total, progress));
-  }
-  if (progress && !progress(total, total)) return CancelledError("upload cancelled");
-  v1::PutManifestRequest put;
-  put.set_project(project);
-  *put.mutable_entries() = manifest.entries();
-  return PutManifest(put);
+  channel.target = target_;
+  return UploadTreeToServer(channel, project, local_path, progress, *digests_);
 }
 
 Status GrpcBackend::DownloadTree(const std::string& project, const v1::Manifest& manifest,

@@ -17,10 +17,12 @@
 // - Keep-alive pings every 30 s on idle connections, so a dead peer is noticed.
 // - Metric batches of the tracking buffer (LogBatches) go over one long-lived IngestMetrics
 //   stream per backend, acknowledged batch by batch once durable (remote/ingest_stream.h).
-// - Artifact trees move as blobs: the tree is hashed here, the server says which blobs it lacks
-//   (FindMissingBlobs), only those are streamed (UploadBlob, 1 MiB chunks, no size ceiling), then
-//   the manifest is recorded. Downloads stream each blob (DownloadBlob) into a temporary file,
-//   verified against its digest before it is renamed into place.
+// - Artifact trees move as blobs (remote/grpc_upload.h): digests of unchanged files come from the
+//   client's digest cache (artifacts/digest_cache.h) and are not read again, the server says which
+//   blobs it lacks (FindMissingBlobs) and only those are streamed (UploadBlob, 1 MiB chunks, no
+//   size ceiling); large files not in the cache are streamed while they are hashed, in one read.
+//   Then the manifest is recorded. Downloads stream each blob (DownloadBlob) into a temporary
+//   file, verified against its digest before it is renamed into place.
 // - A server that cannot be reached is UNAVAILABLE naming the address; nothing is reported as a
 //   generic failure.
 //
