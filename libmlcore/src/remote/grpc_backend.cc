@@ -756,8 +756,12 @@ Result<std::unique_ptr<Backend>> OpenGrpcBackend(const Uri& uri) {
   // Reconnect soon after a server restart (gRPC's defaults back off from 1 s to 2 min), within
   // the window the retry policy above waits for an idempotent call (0.2 + 0.4 + 0.8 + 1.6 s).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);  // < the retries' 3 s window
+  // gRPC core reads this one as the least time a connection attempt is given (its
+  // MIN_CONNECT_TIMEOUT), not as a spacing: at 100 ms, a handshake with a busy server failed
+  // ("tcp handshaker shutdown", UNAVAILABLE) though the server was up. A dead server still
+  // answers at once (connection refused).
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20000);
   if (!server_name.empty()) args.SetSslTargetNameOverride(server_name);
   auto channel = grpc::CreateCustomChannel(address, credentials, args);
   return std::unique_ptr<Backend>(
