@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import html
 import json
 from collections.abc import Mapping
 from typing import Any, Iterator
@@ -81,9 +80,5 @@ class Record(Mapping):
         return f"{name}({head}{sep}{fields})"
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(json.dumps(v, default=_json_default) if isinstance(v, (dict, list)) else str(v))}</td></tr>"
-            for k, v in self._data.items()
-        )
-        return f"<table><caption>{html.escape(type(self).__name__)}</caption>{rows}</table>"
+        from mlcore import _html
+        return _html.fields(self._data.items(), caption=self._type or type(self).__name__)
