@@ -2,8 +2,12 @@
 // side with the same calls made in process on local:// (the engine's own ceiling: ratio = the
 // share of it the server delivers; the target is absolute, >= 20,000 calls/s on 2 cores).
 //   server.unary.resolve   ResolveModelUri("models:/m@champion"), calls/s over --clients
-//                          concurrent clients, each with its own channel (its own connection).
+//                          concurrent clients, each with its own channel (gRPC's subchannel pool
+//                          puts a process's channels to one target on one connection).
 //   server.unary.get_job   GetJob(id) of a finished job, calls/s, the same way.
+//                          Each unary line also gives the CPU per call (median over the runs) of
+//                          the whole process and of the client threads alone: on a machine shared
+//                          with other work the rate follows the CPU share the process gets.
 //   server.unary.*_auth    the same two on a server checking tokens and roles (a viewer's token),
 //                          side by side with the same server without auth.
 //   server.ingest.stream   metric points/s durable through the tracking buffer (RunLogger, the
@@ -37,6 +41,7 @@
 //                     [--seconds S] [--runs N] [--keys K] [--steps S] [--artifact-mib N]
 //                     [--artifact-runs N] [--peer PYTHON --peer-script PATH] [--peer-keys K]
 //                     [--peer-steps S] [--tmp DIR]
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -46,6 +51,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,9 +99,28 @@ T Must(Result<T> r, const std::string& what) {
   return std::move(r).value();
 }
 
-// Calls `call` from `clients` threads, each on its own Client of `uri`, for `seconds`; calls/s.
-double Rate(const std::string& uri, int clients, double seconds,
-            const std::function<bool(Client&)>& call) {
+// CPU seconds used so far by the whole process / by the calling thread.
+double ProcessCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+double ThreadCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+// One round of calls: the rate, and where the CPU went per call.
+struct RateRound {
+  double calls_per_s = 0;
+  double cpu_us_per_call = 0;         // the whole process: clients, server, gRPC's threads
+  double client_cpu_us_per_call = 0;  // the client threads alone (the call, as the caller pays)
+};
+
+// Calls `call` from `clients` threads, each on its own Client of `uri`, for `seconds`.
+RateRound Rate(const std::string& uri, int clients, double seconds,
+               const std::function<bool(Client&)>& call) {
   std::vector<std::unique_ptr<Client>> opened;
   for (int i = 0; i < clients; ++i) opened.push_back(Must(Client::Open(uri), "open " + uri));
   for (auto& c : opened) {
@@ -104,16 +129,22 @@ double Rate(const std::string& uri, int clients, double seconds,
   std::atomic<bool> stop{false};
   std::atomic<long> calls{0};
   std::atomic<bool> wrong{false};
+  std::mutex mu;
+  double client_cpu = 0;
   std::vector<std::thread> threads;
+  const double cpu_start = ProcessCpuSeconds();
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < clients; ++i) {
     threads.emplace_back([&, i] {
+      const double thread_start = ThreadCpuSeconds();
       long n = 0;
       while (!stop.load(std::memory_order_relaxed)) {
         if (!call(*opened[i])) wrong = true;
         ++n;
       }
       calls += n;
+      std::lock_guard lock(mu);
+      client_cpu += ThreadCpuSeconds() - thread_start;
     });
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
@@ -121,8 +152,13 @@ double Rate(const std::string& uri, int clients, double seconds,
   for (auto& t : threads) t.join();
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double cpu = ProcessCpuSeconds() - cpu_start;
   if (wrong) Die("benchmark", InternalError("a call returned a wrong answer"));
-  return static_cast<double>(calls) / elapsed;
+  RateRound round;
+  round.calls_per_s = static_cast<double>(calls) / elapsed;
+  round.cpu_us_per_call = calls > 0 ? cpu * 1e6 / static_cast<double>(calls) : 0;
+  round.client_cpu_us_per_call = calls > 0 ? client_cpu * 1e6 / static_cast<double>(calls) : 0;
+  return round;
 }
 
 using Clock = std::chrono::steady_clock;
@@ -552,16 +588,25 @@ int Main(int argc, char** argv) {
                          const std::string& peer_uri, const std::string& peer_name,
                          std::map<std::string, std::string> params) {
     Rate(ours_uri, o.clients, o.seconds / 3, b.call);  // warm-up, discarded
-    std::vector<double> ours, peer;
+    std::vector<double> ours, peer, cpu, client_cpu, peer_cpu;
     for (int r = 0; r < o.runs; ++r) {
-      ours.push_back(Rate(ours_uri, o.clients, o.seconds, b.call));
-      peer.push_back(Rate(peer_uri, o.clients, o.seconds, b.call));
+      RateRound a = Rate(ours_uri, o.clients, o.seconds, b.call);
+      RateRound p = Rate(peer_uri, o.clients, o.seconds, b.call);
+      ours.push_back(a.calls_per_s);
+      cpu.push_back(a.cpu_us_per_call);
+      client_cpu.push_back(a.client_cpu_us_per_call);
+      peer.push_back(p.calls_per_s);
+      peer_cpu.push_back(p.cpu_us_per_call);
     }
     Line line = Compare(name.c_str(), "calls/s", ours, peer, peer_name);
+    // CPU per call (medians over the runs): what bounds the rate on a busy or small machine.
+    line.extra["cpu_us_per_call"] = Summarize(cpu).median;
+    line.extra["client_thread_cpu_us_per_call"] = Summarize(client_cpu).median;
+    line.extra["peer_cpu_us_per_call"] = Summarize(peer_cpu).median;
     line.target = ">=20000 calls/s";
     line.met = line.value >= 20000;
     params["clients"] = std::to_string(o.clients);
-    params["transport"] = "tcp 127.0.0.1, one channel per client";
+    params["transport"] = "tcp 127.0.0.1, a channel per client, one shared connection";
     line.params = std::move(params);
     Emit(line);
   };

@@ -105,6 +105,50 @@ TEST_CASE("transactions roll back unless committed; statements bind and read val
   CHECK_FALSE(select->Step().value());
 }
 
+TEST_CASE("cached statements are reused, start afresh, and a nested use gets its own copy") {
+  TempDir dir;
+  auto db = Db::Open(dir / "store.db", kV1);
+  MLC_REQUIRE_OK(db);
+  MLC_REQUIRE_OK((*db)->Exec("INSERT INTO t VALUES ('a', 1), ('b', 2)"));
+  const char* sql = "SELECT k FROM t WHERE v >= ? ORDER BY k";
+  {
+    auto outer = (*db)->Cached(sql);
+    MLC_REQUIRE_OK(outer);
+    (*outer)->Bind(1, int64_t{1});
+    REQUIRE((*outer)->Step().value());
+    CHECK((*outer)->ColumnText(0) == "a");
+    {
+      // The same SQL while the outer handle is mid-iteration: a private copy, which leaves the
+      // outer one where it was.
+      auto inner = (*db)->Cached(sql);
+      MLC_REQUIRE_OK(inner);
+      (*inner)->Bind(1, int64_t{2});
+      REQUIRE((*inner)->Step().value());
+      CHECK((*inner)->ColumnText(0) == "b");
+    }
+    REQUIRE((*outer)->Step().value());
+    CHECK((*outer)->ColumnText(0) == "b");
+  }
+  // Returned to the cache reset and unbound: the next use starts from the first row, with the
+  // parameter NULL until bound again.
+  auto again = (*db)->Cached(sql);
+  MLC_REQUIRE_OK(again);
+  CHECK_FALSE((*again)->Step().value());
+  (*again)->Reset();
+  (*again)->Bind(1, int64_t{0});
+  REQUIRE((*again)->Step().value());
+  CHECK((*again)->ColumnText(0) == "a");
+  // One compiled statement for that SQL is all the connection holds (the copy was finalized).
+  int statements = 0;
+  for (sqlite3_stmt* s = sqlite3_next_stmt((*db)->raw(), nullptr); s != nullptr;
+       s = sqlite3_next_stmt((*db)->raw(), s)) {
+    statements += std::string_view(sqlite3_sql(s)) == sql ? 1 : 0;
+  }
+  CHECK(statements == 1);
+  MLC_REQUIRE_OK((*db)->Run("BEGIN"));
+  MLC_REQUIRE_OK((*db)->Run("COMMIT"));
+}
+
 TEST_CASE("several processes write to one store at once without losing a row") {
   TempDir dir;
   std::string path = dir / "store.db";

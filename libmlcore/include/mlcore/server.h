@@ -53,7 +53,8 @@ struct ServerOptions {
   // PEM file of CAs whose client certificates are accepted (optional: clients without a
   // certificate still authenticate with tokens); a verified certificate's common name is the user.
   std::string tls_client_ca_file;
-  // Threads running unary calls; 0 = max(4, 2 x cores). Streams get a thread each.
+  // Threads running unary calls; 0 = max(4, 2 x cores). Streams get a thread each. Quick reads
+  // by key may run on one of gRPC's callback threads instead (docs/server.md, Threads).
   int workers = 0;
   // Log one line per call (method, user, code, milliseconds) at info level.
   bool access_log = false;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -50,30 +51,39 @@ void MarkLost(JobRecord& r, const std::string& why, int64_t now) {
   r.stop = StopRequest::kNone;
 }
 
+// Why an active (STARTING or RUNNING) job is lost: its supervisor never started or is gone.
+// nullopt while it is supervised.
+std::optional<std::string> WhyLost(const JobRecord& r, int64_t now) {
+  if (r.supervisor.pid == 0) {
+    int64_t since = r.job.events_size() > 0
+                        ? TimeUtil::TimestampToMicroseconds(r.job.events().rbegin()->time())
+                        : now;
+    if (now - since > kSupervisorStartTimeoutUs) {
+      return "its supervisor never started (see " + r.job.id() + "/supervisor.log)";
+    }
+    return std::nullopt;
+  }
+  if (IsAlive(r.supervisor)) return std::nullopt;
+  return r.supervisor.boot_id != BootId()
+             ? "the machine restarted while the job ran"
+             : "its supervisor (pid " + std::to_string(r.supervisor.pid) +
+                   ") vanished without recording an exit";
+}
+
 Status ReconcileSupervisors(sqlite::Db& db, std::vector<JobRecord>& active, int64_t now) {
   for (auto& r : active) {
-    bool lost = false;
-    std::string why;
-    if (r.supervisor.pid == 0) {
-      int64_t since = r.job.events_size() > 0
-                          ? TimeUtil::TimestampToMicroseconds(r.job.events().rbegin()->time())
-                          : now;
-      if (now - since > kSupervisorStartTimeoutUs) {
-        lost = true;
-        why = "its supervisor never started (see " + r.job.id() + "/supervisor.log)";
-      }
-    } else if (!IsAlive(r.supervisor)) {
-      lost = true;
-      why = r.supervisor.boot_id != BootId()
-                ? "the machine restarted while the job ran"
-                : "its supervisor (pid " + std::to_string(r.supervisor.pid) +
-                      ") vanished without recording an exit";
-    }
-    if (!lost) continue;
-    MarkLost(r, why, now);
+    std::optional<std::string> why = WhyLost(r, now);
+    if (!why) continue;
+    MarkLost(r, *why, now);
     MLC_RETURN_IF_ERROR(UpdateJob(db, r));
   }
   return Status::Ok();
+}
+
+// The states of jobs that have a supervisor (or are about to).
+const std::vector<v1::JobState>& ActiveStates() {
+  static const std::vector<v1::JobState> states = {v1::JOB_STATE_STARTING, v1::JOB_STATE_RUNNING};
+  return states;
 }
 
 Status LaunchSupervisor(sqlite::Db& db, const RuntimeContext& ctx, const std::string& job_id) {
@@ -180,8 +190,7 @@ Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
       MLC_RETURN_IF_ERROR(SetMetaInt(db, kMetaLastPassUs, end));
       return SetMetaInt(db, kMetaPassDurationUs, end - now);
     };
-    MLC_ASSIGN_OR_RETURN(auto active,
-                         LoadJobsInStates(db, {v1::JOB_STATE_STARTING, v1::JOB_STATE_RUNNING}));
+    MLC_ASSIGN_OR_RETURN(auto active, LoadJobsInStates(db, ActiveStates()));
     MLC_RETURN_IF_ERROR(ReconcileSupervisors(db, active, now));
     MLC_ASSIGN_OR_RETURN(auto expired, ExpiredPendingJobs(db, now));
     for (const auto& id : expired) {
@@ -257,6 +266,29 @@ Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
     if (first.ok() && !s.ok()) first = s;
   }
   return first;
+}
+
+Result<bool> SchedulingPassNeeded(sqlite::Db& db) {
+  MLC_ASSIGN_OR_RETURN(auto read, sqlite::ReadTransaction::Begin(db));
+  const int64_t now = NowMicros();
+  MLC_ASSIGN_OR_RETURN(int64_t dirty, GetMetaInt(db, kMetaDirty));
+  if (dirty != 0) return true;
+  MLC_ASSIGN_OR_RETURN(auto pending, LoadPendingRows(db, now));
+  if (!pending.empty()) return true;
+  MLC_ASSIGN_OR_RETURN(auto expired, ExpiredPendingJobs(db, now));
+  if (!expired.empty()) return true;
+  MLC_ASSIGN_OR_RETURN(auto active, LoadJobsInStates(db, ActiveStates()));
+  for (const auto& r : active) {
+    if (WhyLost(r, now)) return true;
+  }
+  return false;
+}
+
+Result<bool> RunSchedulingPassIfNeeded(sqlite::Db& db, const RuntimeContext& ctx) {
+  MLC_ASSIGN_OR_RETURN(bool needed, SchedulingPassNeeded(db));
+  if (!needed) return false;
+  MLC_RETURN_IF_ERROR(RunSchedulingPass(db, ctx));
+  return true;
 }
 
 Status RequestSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {

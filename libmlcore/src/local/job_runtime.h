@@ -36,6 +36,16 @@ std::string JobDir(const std::string& state_dir, const std::string& job_id);
 // supervisor per started job and signals the supervisors of preempted ones.
 Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx);
 
+// Whether a pass would change anything now: a submit asked for one (the dirty mark), a job is
+// pending (due to start, or its waiting reason may change), a pending job's ttl expired, or an
+// active job's supervisor is gone. Reads only, in one snapshot.
+Result<bool> SchedulingPassNeeded(sqlite::Db& db);
+
+// For readers (GetJob, ListJobs), which reconcile so that a job whose supervisor vanished never
+// looks RUNNING forever: runs a pass when SchedulingPassNeeded says so, without taking the write
+// lock otherwise. Returns whether a pass ran.
+Result<bool> RunSchedulingPassIfNeeded(sqlite::Db& db, const RuntimeContext& ctx);
+
 // Asks for a pass after a change (a submit): runs it at once unless one ran less than
 // kPassBatchWindowUs ago; then marks the store dirty and makes sure a short-lived pass loop
 // (`mlc-supervisor --schedule`) picks the change up within the window. This batches the passes of

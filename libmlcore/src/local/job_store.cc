@@ -157,11 +157,12 @@ Status InsertJob(sqlite::Db& db, const JobRecord& r) {
 }
 
 Status UpdateJob(sqlite::Db& db, const JobRecord& r) {
-  MLC_ASSIGN_OR_RETURN(auto update,
-                       db.Prepare("UPDATE jobs SET state = ?, not_before_us = ?, "
-                                  "supervisor_pid = ?, supervisor_start = ?, boot_id = ?, "
-                                  "pgid = ?, stop_request = ?, grace_ms = ?, body = ?, "
-                                  "waiting_reason = ? WHERE id = ?"));
+  MLC_ASSIGN_OR_RETURN(auto cached,
+                       db.Cached("UPDATE jobs SET state = ?, not_before_us = ?, "
+                                 "supervisor_pid = ?, supervisor_start = ?, boot_id = ?, "
+                                 "pgid = ?, stop_request = ?, grace_ms = ?, body = ?, "
+                                 "waiting_reason = ? WHERE id = ?"));
+  sqlite::Statement& update = *cached;
   update.Bind(1, static_cast<int64_t>(r.job.state())).Bind(2, r.not_before_us);
   update.Bind(3, static_cast<int64_t>(r.supervisor.pid));
   update.Bind(4, static_cast<int64_t>(r.supervisor.start_ticks));
@@ -173,8 +174,9 @@ Status UpdateJob(sqlite::Db& db, const JobRecord& r) {
 }
 
 Result<JobRecord> LoadJob(sqlite::Db& db, const std::string& id) {
-  MLC_ASSIGN_OR_RETURN(auto select,
-                       db.Prepare(std::string("SELECT ") + kColumns + " FROM jobs WHERE id = ?"));
+  static const std::string kSql = std::string("SELECT ") + kColumns + " FROM jobs WHERE id = ?";
+  MLC_ASSIGN_OR_RETURN(auto cached, db.Cached(kSql));
+  sqlite::Statement& select = *cached;
   select.Bind(1, id);
   MLC_ASSIGN_OR_RETURN(bool found, select.Step());
   if (!found) {
@@ -185,8 +187,9 @@ Result<JobRecord> LoadJob(sqlite::Db& db, const std::string& id) {
 
 Result<std::optional<std::string>> FindJobId(sqlite::Db& db, const std::string& project,
                                              const std::string& name) {
-  MLC_ASSIGN_OR_RETURN(auto select,
-                       db.Prepare("SELECT id FROM jobs WHERE project = ? AND name = ?"));
+  MLC_ASSIGN_OR_RETURN(auto cached,
+                       db.Cached("SELECT id FROM jobs WHERE project = ? AND name = ?"));
+  sqlite::Statement& select = *cached;
   select.Bind(1, project).Bind(2, name);
   MLC_ASSIGN_OR_RETURN(bool found, select.Step());
   if (!found) return std::optional<std::string>();
@@ -203,7 +206,8 @@ Result<std::vector<JobRecord>> LoadJobsInStates(sqlite::Db& db,
     sql += ")";
   }
   sql += " ORDER BY create_us, id";
-  MLC_ASSIGN_OR_RETURN(auto select, db.Prepare(sql));
+  MLC_ASSIGN_OR_RETURN(auto cached, db.Cached(sql));
+  sqlite::Statement& select = *cached;
   select.Bind(1, project).Bind(2, project);
   std::vector<JobRecord> out;
   while (true) {
@@ -269,11 +273,11 @@ Result<JobPage> ListJobRows(sqlite::Db& db, const v1::ListJobsRequest& request, 
 
 Result<std::vector<PendingRow>> LoadPendingRows(sqlite::Db& db, int64_t now_us) {
   MLC_ASSIGN_OR_RETURN(
-      auto select,
-      db.Prepare(
-          "SELECT id, project, user, cpu_millis, memory_bytes, gpu, gpu_model, replicas, "
-          "priority, preemptible, image, create_us, waiting_reason FROM jobs WHERE state = ? "
-          "AND not_before_us <= ? ORDER BY create_us, id"));
+      auto cached,
+      db.Cached("SELECT id, project, user, cpu_millis, memory_bytes, gpu, gpu_model, replicas, "
+                "priority, preemptible, image, create_us, waiting_reason FROM jobs WHERE state = ? "
+                "AND not_before_us <= ? ORDER BY create_us, id"));
+  sqlite::Statement& select = *cached;
   select.Bind(1, static_cast<int64_t>(v1::JOB_STATE_PENDING)).Bind(2, now_us);
   std::vector<PendingRow> out;
   while (true) {
@@ -302,23 +306,25 @@ Result<std::vector<PendingRow>> LoadPendingRows(sqlite::Db& db, int64_t now_us) 
 }
 
 Result<int64_t> GetMetaInt(sqlite::Db& db, const std::string& key) {
-  MLC_ASSIGN_OR_RETURN(auto select, db.Prepare("SELECT int_value FROM runtime_meta WHERE key = ?"));
+  MLC_ASSIGN_OR_RETURN(auto cached, db.Cached("SELECT int_value FROM runtime_meta WHERE key = ?"));
+  sqlite::Statement& select = *cached;
   select.Bind(1, key);
   MLC_ASSIGN_OR_RETURN(bool row, select.Step());
   return row ? select.ColumnInt(0) : 0;
 }
 
 Status SetMetaInt(sqlite::Db& db, const std::string& key, int64_t value) {
-  MLC_ASSIGN_OR_RETURN(auto upsert,
-                       db.Prepare("INSERT INTO runtime_meta(key, int_value) VALUES (?, ?) "
-                                  "ON CONFLICT(key) DO UPDATE SET int_value = excluded.int_value"));
+  MLC_ASSIGN_OR_RETURN(auto cached,
+                       db.Cached("INSERT INTO runtime_meta(key, int_value) VALUES (?, ?) "
+                                 "ON CONFLICT(key) DO UPDATE SET int_value = excluded.int_value"));
+  sqlite::Statement& upsert = *cached;
   upsert.Bind(1, key).Bind(2, value);
   return upsert.Run();
 }
 
 Result<std::string> GetMetaText(sqlite::Db& db, const std::string& key) {
-  MLC_ASSIGN_OR_RETURN(auto select,
-                       db.Prepare("SELECT text_value FROM runtime_meta WHERE key = ?"));
+  MLC_ASSIGN_OR_RETURN(auto cached, db.Cached("SELECT text_value FROM runtime_meta WHERE key = ?"));
+  sqlite::Statement& select = *cached;
   select.Bind(1, key);
   MLC_ASSIGN_OR_RETURN(bool row, select.Step());
   return row ? select.ColumnText(0) : std::string();
@@ -326,15 +332,17 @@ Result<std::string> GetMetaText(sqlite::Db& db, const std::string& key) {
 
 Status SetMetaText(sqlite::Db& db, const std::string& key, const std::string& value) {
   MLC_ASSIGN_OR_RETURN(
-      auto upsert, db.Prepare("INSERT INTO runtime_meta(key, text_value) VALUES (?, ?) "
-                              "ON CONFLICT(key) DO UPDATE SET text_value = excluded.text_value"));
+      auto cached, db.Cached("INSERT INTO runtime_meta(key, text_value) VALUES (?, ?) "
+                             "ON CONFLICT(key) DO UPDATE SET text_value = excluded.text_value"));
+  sqlite::Statement& upsert = *cached;
   upsert.Bind(1, key).Bind(2, value);
   return upsert.Run();
 }
 
 Result<std::vector<std::string>> ExpiredPendingJobs(sqlite::Db& db, int64_t now_us) {
-  MLC_ASSIGN_OR_RETURN(auto select, db.Prepare("SELECT id FROM jobs WHERE state = ? AND "
-                                               "expires_us > 0 AND expires_us <= ?"));
+  MLC_ASSIGN_OR_RETURN(auto cached, db.Cached("SELECT id FROM jobs WHERE state = ? AND "
+                                              "expires_us > 0 AND expires_us <= ?"));
+  sqlite::Statement& select = *cached;
   select.Bind(1, static_cast<int64_t>(v1::JOB_STATE_PENDING)).Bind(2, now_us);
   std::vector<std::string> out;
   while (true) {

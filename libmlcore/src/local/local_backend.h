@@ -154,6 +154,8 @@ class LocalBackend final : public Backend {
   const RuntimeContext& Runtime();
   // Resolves a job id, or a name within `project`, to an id. Errors: NOT_FOUND.
   Result<std::string> ResolveJobIdLocked(const std::string& id_or_name, const std::string& project);
+  // The job with that id, or that name within `project`. Errors: NOT_FOUND.
+  Result<JobRecord> LoadJobLocked(const std::string& id_or_name, const std::string& project);
   // Checks that `job` could ever start: project limits (with ancestors) and node capacity.
   Status CheckCanEverFit(const v1::Job& job);
 

@@ -240,14 +240,29 @@ Result<std::string> LocalBackend::ResolveJobIdLocked(const std::string& id_or_na
                               where + "); pass --project or the job id");
 }
 
+Result<JobRecord> LocalBackend::LoadJobLocked(const std::string& id_or_name,
+                                              const std::string& project) {
+  if (LooksLikeJobId(id_or_name)) {
+    auto record = LoadJob(*db_, id_or_name);
+    if (record.ok() || record.status().code() != StatusCode::kNotFound) return record;
+  }
+  MLC_ASSIGN_OR_RETURN(std::string id, ResolveJobIdLocked(id_or_name, project));
+  return LoadJob(*db_, id);
+}
+
 Result<v1::Job> LocalBackend::GetJob(const v1::GetJobRequest& request) {
   std::lock_guard lock(mu_);
-  // Reads reconcile too: a job whose supervisor vanished must not look RUNNING forever.
-  MLC_RETURN_IF_ERROR(RunSchedulingPass(*db_, Runtime()));
   MLC_ASSIGN_OR_RETURN(
-      std::string id,
-      ResolveJobIdLocked(request.id().empty() ? request.name() : request.id(), request.project()));
-  MLC_ASSIGN_OR_RETURN(auto record, LoadJob(*db_, id));
+      JobRecord record,
+      LoadJobLocked(request.id().empty() ? request.name() : request.id(), request.project()));
+  // Reads reconcile too: a job whose supervisor vanished must not look RUNNING forever. A pass
+  // never changes a finished job, so one is answered as stored.
+  if (!IsFinalJobState(record.job.state())) {
+    MLC_ASSIGN_OR_RETURN(bool passed, RunSchedulingPassIfNeeded(*db_, Runtime()));
+    if (passed) {
+      MLC_ASSIGN_OR_RETURN(record, LoadJob(*db_, record.job.id()));
+    }
+  }
   if (request.view() == v1::JOB_VIEW_BASIC) record.job.clear_events();
   return record.job;
 }
@@ -256,7 +271,7 @@ Result<v1::ListJobsResponse> LocalBackend::ListJobs(const v1::ListJobsRequest& r
   MLC_ASSIGN_OR_RETURN(int page_size, ResolvePageSize(request.page_size()));
   MLC_ASSIGN_OR_RETURN(std::string after, DecodePageToken(request.page_token(), "jobs"));
   std::lock_guard lock(mu_);
-  MLC_RETURN_IF_ERROR(RunSchedulingPass(*db_, Runtime()));
+  MLC_RETURN_IF_ERROR(RunSchedulingPassIfNeeded(*db_, Runtime()).status());
   MLC_ASSIGN_OR_RETURN(auto page, ListJobRows(*db_, request, page_size, after));
   v1::ListJobsResponse response;
   for (auto& r : page.records) {

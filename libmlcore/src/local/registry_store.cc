@@ -265,14 +265,7 @@ Result<std::unique_ptr<RegistryStore>> RegistryStore::Open(const std::string& pa
 
 RegistryStore::~RegistryStore() = default;
 
-Result<RegistryStore::Query> RegistryStore::Prepare(const char* sql) {
-  auto it = statements_.find(sql);
-  if (it == statements_.end()) {
-    MLC_ASSIGN_OR_RETURN(sqlite::Statement s, db_->Prepare(sql));
-    it = statements_.emplace(sql, std::move(s)).first;
-  }
-  return Query(&it->second);
-}
+Result<RegistryStore::Query> RegistryStore::Prepare(const char* sql) { return db_->Cached(sql); }
 
 // --- Rows --------------------------------------------------------------------------------------
 

@@ -20,7 +20,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -183,23 +182,8 @@ class RegistryStore {
     std::string project, name, description, created_by;
     int64_t create_us = 0, update_us = 0, resource_version = 0, latest_version = 0;
   };
-  // A prepared statement from the cache, reset when the Query goes out of scope.
-  class Query {
-   public:
-    explicit Query(sqlite::Statement* s) : s_(s) {}
-    Query(Query&& other) noexcept : s_(other.s_) { other.s_ = nullptr; }
-    Query(const Query&) = delete;
-    Query& operator=(const Query&) = delete;
-    Query& operator=(Query&&) = delete;
-    ~Query() {
-      if (s_ != nullptr) s_->Reset();
-    }
-    sqlite::Statement* operator->() { return s_; }
-    sqlite::Statement& operator*() { return *s_; }
-
-   private:
-    sqlite::Statement* s_;
-  };
+  // A prepared statement from the connection's cache, reset when the Query goes out of scope.
+  using Query = sqlite::CachedStatement;
 
   explicit RegistryStore(std::unique_ptr<sqlite::Db> db) : db_(std::move(db)) {}
   Result<Query> Prepare(const char* sql);
@@ -236,7 +220,6 @@ class RegistryStore {
   std::mutex mu_;
   std::atomic<bool> deliveries_queued_{false};
   std::unique_ptr<sqlite::Db> db_;
-  std::unordered_map<std::string, sqlite::Statement> statements_;  // by SQL text
 };
 
 }  // namespace mlcore::local

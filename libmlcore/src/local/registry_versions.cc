@@ -329,11 +329,7 @@ Result<v1::ModelVersion> RegistryStore::Resolve(const registry::ModelUri& uri) {
   std::lock_guard lock(mu_);
   // One read transaction for the lookups below: one snapshot (a concurrent alias move is seen
   // entirely or not at all) and one lock round trip instead of one per statement.
-  MLC_RETURN_IF_ERROR(db_->Exec("BEGIN"));
-  struct EndRead {
-    sqlite::Db* db;
-    ~EndRead() { (void)db->Exec("COMMIT"); }
-  } end_read{db_.get()};
+  MLC_ASSIGN_OR_RETURN(auto read, sqlite::ReadTransaction::Begin(*db_));
   MLC_ASSIGN_OR_RETURN(ModelRow model, LoadModelLocked(uri.project, uri.model));
   int64_t number = uri.version;
   if (uri.alias == registry::kLatestAlias) {

@@ -107,7 +107,29 @@ Status Statement::Run() {
   return Status::Ok();
 }
 
-void Statement::Reset() { sqlite3_reset(stmt_); }
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  bind_error_ = 0;
+}
+
+void Statement::ResetAndClear() {
+  Reset();
+  sqlite3_clear_bindings(stmt_);
+}
+
+CachedStatement::CachedStatement(CachedStatement&& other) noexcept
+    : owned_(std::move(other.owned_)),
+      statement_(other.statement_ == &other.owned_ ? &owned_ : other.statement_),
+      busy_(other.busy_) {
+  other.statement_ = nullptr;
+  other.busy_ = nullptr;
+}
+
+CachedStatement::~CachedStatement() {
+  if (busy_ == nullptr) return;  // owned (finalized with owned_) or moved from
+  statement_->ResetAndClear();
+  *busy_ = false;
+}
 
 int64_t Statement::ColumnInt(int column) const { return sqlite3_column_int64(stmt_, column); }
 double Statement::ColumnDouble(int column) const { return sqlite3_column_double(stmt_, column); }
@@ -148,7 +170,10 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path,
   return db;
 }
 
-Db::~Db() { sqlite3_close_v2(db_); }
+Db::~Db() {
+  cache_.clear();  // finalized before the connection closes
+  sqlite3_close_v2(db_);
+}
 
 int64_t Db::LastInsertRowId() { return sqlite3_last_insert_rowid(db_); }
 
@@ -168,6 +193,26 @@ Result<Statement> Db::Prepare(std::string_view sql) {
   int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return FromSqlite(rc, db_, "cannot prepare store query");
   return Statement(db_, stmt);
+}
+
+Result<CachedStatement> Db::Cached(std::string_view sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    MLC_ASSIGN_OR_RETURN(Statement statement, Prepare(sql));
+    it = cache_.emplace(std::string(sql), CacheEntry{std::move(statement)}).first;
+  } else if (it->second.busy) {
+    MLC_ASSIGN_OR_RETURN(Statement statement, Prepare(sql));
+    return CachedStatement(std::move(statement));
+  }
+  it->second.busy = true;
+  return CachedStatement(&it->second.statement, &it->second.busy);
+}
+
+Status Db::Run(std::string_view sql) {
+  MLC_ASSIGN_OR_RETURN(CachedStatement statement, Cached(sql));
+  const int rc = sqlite3_step(statement->stmt_);
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) return Status::Ok();
+  return FromSqlite(rc, db_, "store " + path_);
 }
 
 Result<int> Db::ReadUserVersion() {
@@ -207,20 +252,29 @@ Status Db::Migrate(const std::vector<Migration>& migrations) {
 }
 
 Result<Transaction> Transaction::Begin(Db& db) {
-  MLC_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  MLC_RETURN_IF_ERROR(db.Run("BEGIN IMMEDIATE"));
   return Transaction(&db);
 }
 
 Transaction::~Transaction() {
-  if (db_ != nullptr) db_->Exec("ROLLBACK").IgnoreError();
+  if (db_ != nullptr) db_->Run("ROLLBACK").IgnoreError();
 }
 
 Status Transaction::Commit() {
   Db* db = db_;
   db_ = nullptr;
-  Status status = db->Exec("COMMIT");
-  if (!status.ok()) db->Exec("ROLLBACK").IgnoreError();
+  Status status = db->Run("COMMIT");
+  if (!status.ok()) db->Run("ROLLBACK").IgnoreError();
   return status;
+}
+
+Result<ReadTransaction> ReadTransaction::Begin(Db& db) {
+  MLC_RETURN_IF_ERROR(db.Run("BEGIN"));
+  return ReadTransaction(&db);
+}
+
+ReadTransaction::~ReadTransaction() {
+  if (db_ != nullptr) db_->Run("COMMIT").IgnoreError();
 }
 
 }  // namespace mlcore::sqlite

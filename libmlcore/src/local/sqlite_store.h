@@ -5,6 +5,8 @@
 // - Schema migrations are numbered; Open applies the missing ones in one IMMEDIATE transaction
 //   (so concurrent openers serialize) and refuses a store whose schema is newer than this build.
 // - Statement is RAII over sqlite3_stmt; Transaction rolls back unless committed.
+// - Db::Cached compiles a statement once per connection and hands it out again (hot reads: a job
+//   by id, a model version by alias), which saves most of the cost of a small query.
 //
 // Thread safety: a Db (one connection) must be used by one thread at a time; callers serialize.
 #pragma once
@@ -14,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "mlcore/status.h"
@@ -59,6 +62,8 @@ class Statement {
   Status Run();
   // Resets for re-execution, keeping bindings.
   void Reset();
+  // Resets and clears the bindings (what a statement returned to a cache needs).
+  void ResetAndClear();
 
   int64_t ColumnInt(int column) const;
   double ColumnDouble(int column) const;
@@ -67,9 +72,36 @@ class Statement {
   bool ColumnIsNull(int column) const;
 
  private:
+  friend class Db;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
   int bind_error_ = 0;
+};
+
+// A prepared statement borrowed from its Db's cache (Db::Cached), reset and unbound when this
+// handle goes out of scope. While a handle is alive, asking for the same SQL again (a nested use)
+// compiles a private copy, finalized with its handle, so handles never share a statement.
+class CachedStatement {
+ public:
+  CachedStatement(CachedStatement&& other) noexcept;
+  CachedStatement(const CachedStatement&) = delete;
+  CachedStatement& operator=(const CachedStatement&) = delete;
+  CachedStatement& operator=(CachedStatement&&) = delete;
+  ~CachedStatement();
+
+  Statement* operator->() { return statement_; }
+  Statement& operator*() { return *statement_; }
+
+ private:
+  friend class Db;
+  // Borrows `cached` (its `busy` flag set by the Db, cleared here).
+  CachedStatement(Statement* cached, bool* busy) : statement_(cached), busy_(busy) {}
+  // Owns `own` (the cached copy was busy).
+  explicit CachedStatement(Statement own) : owned_(std::move(own)), statement_(&owned_) {}
+
+  Statement owned_;
+  Statement* statement_;
+  bool* busy_ = nullptr;  // the cache entry's flag when borrowed
 };
 
 class Db {
@@ -92,6 +124,11 @@ class Db {
   Status Exec(std::string_view sql);
   // Compiles one statement.
   Result<Statement> Prepare(std::string_view sql);
+  // One statement, compiled on its first use by this connection and kept (keyed by its text):
+  // for statements run often, whose text takes a few distinct values.
+  Result<CachedStatement> Cached(std::string_view sql);
+  // Runs one statement without results through the cache (BEGIN, COMMIT, ...).
+  Status Run(std::string_view sql);
   // Rowid of the last INSERT on this connection.
   int64_t LastInsertRowId();
   // Rows changed by the last INSERT/UPDATE/DELETE on this connection.
@@ -106,9 +143,20 @@ class Db {
   Status Migrate(const std::vector<Migration>& migrations);
   Result<int> ReadUserVersion();
 
+  struct CacheEntry {
+    Statement statement;
+    bool busy = false;  // a CachedStatement holds it
+  };
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>()(text); }
+  };
+
   sqlite3* db_;
   std::string path_;
   int schema_version_ = 0;
+  // Elements keep their addresses across rehashing, so handles may point into it.
+  std::unordered_map<std::string, CacheEntry, TextHash, std::equal_to<>> cache_;
 };
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back by the destructor unless Commit() succeeded. IMMEDIATE
@@ -126,6 +174,23 @@ class Transaction {
  private:
   explicit Transaction(Db* db) : db_(db) {}
   Db* db_;  // borrowed; null once committed or rolled back
+};
+
+// BEGIN (deferred) ... COMMIT around a group of reads, ended when it goes out of scope: the reads
+// see one snapshot (a concurrent writer's change entirely or not at all) and take the store's
+// read lock once instead of once per statement. Not for use inside another transaction.
+class ReadTransaction {
+ public:
+  static Result<ReadTransaction> Begin(Db& db);
+  ReadTransaction(ReadTransaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(ReadTransaction&&) = delete;
+  ~ReadTransaction();
+
+ private:
+  explicit ReadTransaction(Db* db) : db_(db) {}
+  Db* db_;  // borrowed
 };
 
 }  // namespace mlcore::sqlite

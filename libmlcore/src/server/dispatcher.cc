@@ -262,26 +262,54 @@ class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   std::atomic<bool> cancelled_{false};
 };
 
+std::unordered_set<const MethodDescriptor*> Dispatcher::QuickReads() {
+  std::unordered_set<const MethodDescriptor*> out;
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  for (const char* name :
+       {"mlcore.v1.SystemService.GetBackendInfo", "mlcore.v1.ProjectService.GetProject",
+        "mlcore.v1.JobService.GetJob", "mlcore.v1.TrackingService.GetExperiment",
+        "mlcore.v1.TrackingService.GetRun", "mlcore.v1.ArtifactService.GetArtifact",
+        "mlcore.v1.RegistryService.GetRegisteredModel", "mlcore.v1.RegistryService.GetModelVersion",
+        "mlcore.v1.RegistryService.ResolveModelUri"}) {
+    if (const MethodDescriptor* method = pool->FindMethodByName(name)) out.insert(method);
+  }
+  return out;
+}
+
 grpc::ServerUnaryReactor* Dispatcher::Unary(grpc::CallbackServerContext* ctx,
                                             const MethodDescriptor* method,
                                             const grpc::ByteBuffer* request,
                                             grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // Handing a call to a worker and its answer back costs two thread wake-ups, about a third of
+  // the CPU of a quick read. So a quick read runs right here, on gRPC's callback thread, but on
+  // one such thread at a time: however long it waits (a store lock held by a writer or by
+  // another process), the other callback threads go on serving streams and completions.
+  if (quick_reads_.count(method) > 0 && !quick_read_running_.exchange(true)) {
+    grpc::Status status = Serve(*ctx, method, *request, response);
+    quick_read_running_ = false;
+    reactor->Finish(status);
+    return reactor;
+  }
   post_([this, ctx, method, request, response, reactor] {
-    const auto start = std::chrono::steady_clock::now();
-    Result<Principal> who = Identify(*ctx);
-    const std::string user = who.ok() ? who->user.name() : "-";
-    Status status = who.status();
-    if (who.ok()) {
-      util::ScopedCurrentUser as(user);
-      status = RunUnary(*who, method, *request, response);
-    }
-    Log(method, user, status,
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count());
-    reactor->Finish(remote::ToGrpc(status));
+    reactor->Finish(Serve(*ctx, method, *request, response));
   });
   return reactor;
+}
+
+grpc::Status Dispatcher::Serve(const grpc::ServerContextBase& ctx, const MethodDescriptor* method,
+                               const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
+  const auto start = std::chrono::steady_clock::now();
+  Result<Principal> who = Identify(ctx);
+  const std::string user = who.ok() ? who->user.name() : "-";
+  Status status = who.status();
+  if (who.ok()) {
+    util::ScopedCurrentUser as(user);
+    status = RunUnary(*who, method, request, response);
+  }
+  Log(method, user, status,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  return remote::ToGrpc(status);
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Dispatcher::Stream(

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <unordered_set>
 
 #include <grpcpp/grpcpp.h>
 
@@ -39,9 +40,12 @@ class Dispatcher {
         access_log_(access_log),
         metrics_(metrics),
         auth_(auth),
-        authz_(auth != nullptr ? std::make_unique<Authorizer>(client, *auth) : nullptr) {}
+        authz_(auth != nullptr ? std::make_unique<Authorizer>(client, *auth) : nullptr),
+        quick_reads_(QuickReads()) {}
 
-  // A unary call: decoded and run on a worker thread; the reactor finishes it.
+  // A unary call: decoded and run on a worker thread; the reactor finishes it. A quick read by
+  // key (GetJob, ResolveModelUri, ...) runs on the calling gRPC thread instead when no other such
+  // thread is running one (see Unary in dispatcher.cc).
   grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx,
                                   const google::protobuf::MethodDescriptor* method,
                                   const grpc::ByteBuffer* request, grpc::ByteBuffer* response);
@@ -58,6 +62,12 @@ class Dispatcher {
 
  private:
   friend class StreamCall;
+  // The methods Unary may run on gRPC's callback thread: reads of one object by key.
+  static std::unordered_set<const google::protobuf::MethodDescriptor*> QuickReads();
+  // Identifies the caller, runs the call as them, records and logs it.
+  grpc::Status Serve(const grpc::ServerContextBase& ctx,
+                     const google::protobuf::MethodDescriptor* method,
+                     const grpc::ByteBuffer& request, grpc::ByteBuffer* response);
   // Who is calling: the token's (or client certificate's) user. Errors: UNAUTHENTICATED.
   Result<Principal> Identify(const grpc::ServerContextBase& ctx);
   Status RunUnary(const Principal& who, const google::protobuf::MethodDescriptor* method,
@@ -76,6 +86,8 @@ class Dispatcher {
   ServerMetrics& metrics_;
   AuthStore* auth_;
   std::unique_ptr<Authorizer> authz_;
+  const std::unordered_set<const google::protobuf::MethodDescriptor*> quick_reads_;
+  std::atomic<bool> quick_read_running_{false};  // a callback thread is running a quick read
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable cv_;

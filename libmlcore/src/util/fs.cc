@@ -90,8 +90,17 @@ std::string CurrentUser() {
   if (!scoped_user.empty()) return scoped_user;
   std::string user = GetEnv("USER");
   if (!user.empty()) return user;
-  user = PasswdField(/*home=*/false);
-  return user.empty() ? "uid:" + std::to_string(getuid()) : user;
+  // The passwd lookup reads /etc/passwd (or asks NSS), and the SDK names its user on every rpc:
+  // looked up once per thread and uid.
+  thread_local uid_t looked_up_uid = static_cast<uid_t>(-1);
+  thread_local std::string looked_up;
+  const uid_t uid = getuid();
+  if (looked_up.empty() || looked_up_uid != uid) {
+    looked_up = PasswdField(/*home=*/false);
+    if (looked_up.empty()) looked_up = "uid:" + std::to_string(uid);
+    looked_up_uid = uid;
+  }
+  return looked_up;
 }
 
 std::string AbsolutePath(std::string_view path) {
