@@ -511,9 +511,11 @@ Result<v1::Manifest> ArtifactIndex::UploadTree(
   } else {
     return InvalidArgumentError(local_path + " is neither a regular file nor a directory");
   }
-  // The files were stored (or found stored) from the caller's own bytes: the project may read them.
-  MLC_RETURN_IF_ERROR(Share(project, manifest));
-  return PutManifest(project, std::move(manifest));
+  // The files were stored (or found stored) from the caller's own bytes: the project may read
+  // them and their manifest, recorded in one transaction without checking each entry again.
+  MLC_ASSIGN_OR_RETURN(v1::Manifest stored, PutManifest("", std::move(manifest)));
+  MLC_RETURN_IF_ERROR(Share(project, stored));
+  return stored;
 }
 
 Status ArtifactIndex::DownloadTree(const v1::Manifest& manifest, const std::string& dest,
