@@ -29,7 +29,7 @@ from mlcore.errors import DeadlineExceededError, FailedPreconditionError, Invali
 FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "LOST", "PREEMPTED"})
 
 def _state_name(value: str | None) -> str:
-    return (value or "JOB_STATE_UNSPECIFIED").removeprefix("JOB_STATE_")
+    return _html.short_state(value or "JOB_STATE_UNSPECIFIED")
 
 
 class LogLine(Record):
