@@ -1,103 +1,127 @@
-// mlc job exec JOB -- CMD, and mlc job port-forward JOB LOCAL:REMOTE (local backend: the job runs
-// on this machine, so both act directly on its working directory, environment and ports).
+// mlc job exec JOB -- CMD, mlc job port-forward JOB LOCAL:REMOTE and mlc job watch: thin users
+// of Client::ExecJob, Client::PortForward and Client::WatchJobs, so they work the same against
+// local:// (the job runs here) and grpc:// (the server runs the command or opens the connection
+// on its machine and streams the bytes).
 #include <fcntl.h>
 #include <poll.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <fstream>
 #include <iostream>
-#include <map>
+#include <list>
+#include <mutex>
 #include <netinet/in.h>
+#include <optional>
 #include <sys/socket.h>
-#include <sys/wait.h>
+#include <thread>
 
 #include <CLI/CLI.hpp>
+#include <google/protobuf/util/time_util.h>
 
 #include "app.h"
 #include "exit_codes.h"
-#include "job_view.h"
 #include "mlcore/jobs.h"
+#include "mlcore/json.h"
 
 namespace mlc {
 namespace {
 
+using google::protobuf::util::TimeUtil;
+
 volatile std::sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
-mlcore::Result<mlcore::v1::Job> RunningJob(mlcore::Client& client, const std::string& ref) {
-  MLC_ASSIGN_OR_RETURN(auto job, client.GetJob(ref));
-  if (job.state() != mlcore::v1::JOB_STATE_RUNNING) {
-    return mlcore::FailedPreconditionError("job " + job.spec().name() + " is " +
-                                           mlcore::JobStateName(job.state()) +
-                                           ", not RUNNING; exec and port-forward need a running "
-                                           "job");
-  }
-  if (job.message().rfind("cancelling", 0) == 0 || job.message().rfind("preempting", 0) == 0) {
-    return mlcore::FailedPreconditionError("job " + job.spec().name() + " is being stopped (" +
-                                           job.message() +
-                                           "); exec and port-forward need a running job");
-  }
-  return job;
+void CatchStopSignals() {
+  struct sigaction action {};
+  action.sa_handler = OnSignal;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
 }
 
+bool WriteFd(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// Puts the terminal on fd 0 into raw mode for the life of the object (exec --tty): keys,
+// Ctrl-C included, go to the command's terminal as bytes.
+class RawTerminal {
+ public:
+  RawTerminal() {
+    if (::isatty(0) && ::tcgetattr(0, &saved_) == 0) {
+      termios raw = saved_;
+      ::cfmakeraw(&raw);
+      active_ = ::tcsetattr(0, TCSANOW, &raw) == 0;
+    }
+  }
+  ~RawTerminal() {
+    if (active_) ::tcsetattr(0, TCSANOW, &saved_);
+  }
+
+ private:
+  termios saved_{};
+  bool active_ = false;
+};
+
 mlcore::Status Exec(const Globals& globals, const std::string& ref,
-                    const std::vector<std::string>& command, int* exit_code) {
+                    const std::vector<std::string>& command, bool tty, bool no_stdin,
+                    int* exit_code) {
   if (command.empty()) {
     return mlcore::InvalidArgumentError("no command: use `mlc job exec JOB -- COMMAND [ARGS]`");
   }
   MLC_ASSIGN_OR_RETURN(auto client, OpenClient(globals));
-  MLC_ASSIGN_OR_RETURN(auto job, RunningJob(*client, ref));
-  MLC_ASSIGN_OR_RETURN(auto job_dir, LocalJobDir(*client, job));
-  std::map<std::string, std::string> env(job.reproducibility().environment().begin(),
-                                         job.reproducibility().environment().end());
-  for (const auto& [k, v] : job.spec().env()) env[k] = v;
-  std::ifstream secrets(job_dir + "/secrets.env");
-  for (std::string line; std::getline(secrets, line);) {
-    auto eq = line.find('=');
-    if (eq != std::string::npos) env[line.substr(0, eq)] = line.substr(eq + 1);
+  mlcore::v1::ExecJobRequest request;
+  request.set_id(ref);
+  for (const auto& arg : command) request.add_command(arg);
+  request.set_tty(tty);
+  request.set_close_stdin(no_stdin);
+  MLC_ASSIGN_OR_RETURN(auto session, client->ExecJob(request));
+  CatchStopSignals();
+  std::optional<RawTerminal> raw;
+  if (tty) raw.emplace();
+  // Our standard input goes to the command's until it ends (end-of-file closes the command's).
+  std::atomic<bool> done{false};
+  std::thread input;
+  if (!no_stdin) {
+    input = std::thread([&] {
+      char buffer[65536];
+      while (!done) {
+        pollfd fds{0, POLLIN, 0};
+        int ready = ::poll(&fds, 1, 100);
+        if (ready < 0 && errno != EINTR) break;
+        if (ready <= 0) continue;
+        ssize_t n = ::read(0, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (!session->Write(std::string_view(buffer, static_cast<size_t>(n))).ok()) return;
+      }
+      if (!done) (void)session->CloseStdin();
+    });
   }
-  env["MLC_JOB_ID"] = job.id();
-  env["MLC_JOB_NAME"] = job.spec().name();
-  env["MLC_PROJECT"] = job.spec().project();
-  std::vector<std::string> env_strings;
-  env_strings.reserve(env.size());
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> c_env;
-  c_env.reserve(env_strings.size() + 1);
-  for (auto& e : env_strings) c_env.push_back(e.data());
-  c_env.push_back(nullptr);
-  std::vector<std::string> argv_strings = command;
-  std::vector<char*> c_argv;
-  c_argv.reserve(argv_strings.size() + 1);
-  for (auto& a : argv_strings) c_argv.push_back(a.data());
-  c_argv.push_back(nullptr);
-  std::string workdir =
-      job.spec().snapshot_working_dir() ? job_dir + "/workdir" : job.spec().working_dir();
-
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(workdir.c_str()) != 0) {
-      std::fprintf(stderr, "mlc: error: cannot enter %s: %s\n", workdir.c_str(),
-                   std::strerror(errno));
-      _exit(kExitNotFound);
-    }
-    environ = c_env.data();
-    execvp(c_argv[0], c_argv.data());
-    std::fprintf(stderr, "mlc: error: cannot run \"%s\": %s [NOT_FOUND]\n", c_argv[0],
-                 std::strerror(errno));
-    _exit(127);
-  }
-  if (pid < 0) return mlcore::InternalError(std::string("cannot fork: ") + std::strerror(errno));
-  // The terminal's Ctrl-C reaches the command (same process group); mlc just waits.
-  std::signal(SIGINT, SIG_IGN);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  mlcore::Status read = session->Read(
+      [](mlcore::ExecStream stream, std::string_view data) {
+        return WriteFd(stream == mlcore::ExecStream::kStdout ? 1 : 2, data);
+      },
+      [] { return g_stop == 0; });
+  if (g_stop) session->Cancel();
+  auto code = session->Wait();
+  done = true;
+  if (input.joinable()) input.join();
+  raw.reset();
+  MLC_RETURN_IF_ERROR(read);
+  if (g_stop) return mlcore::CancelledError("interrupted; the command was killed");
+  MLC_RETURN_IF_ERROR(code.status());
+  *exit_code = *code;
   return mlcore::Status::Ok();
 }
 
@@ -120,14 +144,67 @@ mlcore::Result<std::pair<int, int>> ParsePorts(const std::string& spec) {
   return std::make_pair(local, remote);
 }
 
-// Relays bytes between accepted local connections and the job's port until the job ends or
-// Ctrl-C.
+// Relays one accepted local connection through its own PortForward until either side closes.
+void Relay(mlcore::Client& client, const std::string& job_id, const std::string& job_name,
+           int remote_port, int sock) {
+  auto connection = client.PortForward(job_id, remote_port);
+  if (!connection.ok()) {
+    std::cerr << "mlc: " << connection.status().ToString() << std::endl;
+    ::close(sock);
+    return;
+  }
+  mlcore::PortConnection& conn = **connection;
+  std::thread upstream([&] {
+    char buffer[65536];
+    while (true) {
+      pollfd fds{sock, POLLIN, 0};
+      int ready = ::poll(&fds, 1, 250);
+      if (ready < 0 && errno != EINTR) break;
+      if (g_stop) {
+        conn.Cancel();
+        return;
+      }
+      if (ready <= 0) continue;
+      ssize_t n = ::recv(sock, buffer, sizeof buffer, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      if (!conn.Write(std::string_view(buffer, static_cast<size_t>(n))).ok()) return;
+    }
+    (void)conn.CloseWrite();
+  });
+  mlcore::Status read = conn.Read(
+      [&](std::string_view data) {
+        while (!data.empty()) {
+          ssize_t n = ::send(sock, data.data(), data.size(), MSG_NOSIGNAL);
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) return false;
+          data.remove_prefix(static_cast<size_t>(n));
+        }
+        return true;
+      },
+      [] { return g_stop == 0; });
+  if (!read.ok()) {
+    std::cerr << "mlc: connection to job " << job_name << " port " << remote_port
+              << " ended: " << read.ToString() << std::endl;
+  }
+  conn.Cancel();
+  ::shutdown(sock, SHUT_RDWR);  // ends the upstream thread's reads
+  upstream.join();
+  ::close(sock);
+}
+
+// Listens on 127.0.0.1:LOCAL and forwards each accepted connection through its own
+// PortForward, until the job ends or Ctrl-C.
 mlcore::Status PortForward(const Globals& globals, const std::string& ref,
                            const std::string& ports) {
   MLC_ASSIGN_OR_RETURN(auto pair, ParsePorts(ports));
   MLC_ASSIGN_OR_RETURN(auto client, OpenClient(globals));
-  MLC_ASSIGN_OR_RETURN(auto job, RunningJob(*client, ref));
-  MLC_RETURN_IF_ERROR(LocalJobDir(*client, job).status());
+  MLC_ASSIGN_OR_RETURN(auto job, client->GetJob(ref, mlcore::v1::JOB_VIEW_BASIC));
+  if (job.state() != mlcore::v1::JOB_STATE_RUNNING) {
+    return mlcore::FailedPreconditionError("job " + job.spec().name() + " is " +
+                                           mlcore::JobStateName(job.state()) +
+                                           ", not RUNNING; port-forward needs a running job");
+  }
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -146,24 +223,12 @@ mlcore::Status PortForward(const Globals& globals, const std::string& ref,
   getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
   std::cout << "Forwarding from 127.0.0.1:" << ntohs(addr.sin_port) << " -> job "
             << job.spec().name() << " port " << pair.second << " (Ctrl-C to stop)" << std::endl;
-
-  struct sigaction action {};
-  action.sa_handler = OnSignal;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-  std::map<int, int> peer;  // fd -> the fd it relays to
-  auto close_pair = [&](int fd) {
-    int other = peer[fd];
-    peer.erase(fd);
-    peer.erase(other);
-    ::close(fd);
-    ::close(other);
-  };
+  CatchStopSignals();
+  std::list<std::thread> relays;
   auto last_check = std::chrono::steady_clock::now();
   while (!g_stop) {
-    std::vector<pollfd> fds = {{listener, POLLIN, 0}};
-    for (const auto& [fd, other] : peer) fds.push_back({fd, POLLIN, 0});
-    int ready = poll(fds.data(), fds.size(), 500);
+    pollfd fds{listener, POLLIN, 0};
+    int ready = poll(&fds, 1, 250);
     if (ready < 0 && errno != EINTR) break;
     if (std::chrono::steady_clock::now() - last_check > std::chrono::seconds(1)) {
       last_check = std::chrono::steady_clock::now();
@@ -173,47 +238,64 @@ mlcore::Status PortForward(const Globals& globals, const std::string& ref,
         break;
       }
     }
-    if (ready <= 0) continue;
-    if (fds[0].revents & POLLIN) {
-      int conn = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-      if (conn >= 0) {
-        int upstream = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in target{};
-        target.sin_family = AF_INET;
-        target.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        target.sin_port = htons(static_cast<uint16_t>(pair.second));
-        if (connect(upstream, reinterpret_cast<sockaddr*>(&target), sizeof target) != 0) {
-          std::cerr << "mlc: job " << job.spec().name() << " is not listening on port "
-                    << pair.second << ": " << std::strerror(errno) << "\n";
-          ::close(upstream);
-          ::close(conn);
-        } else {
-          peer[conn] = upstream;
-          peer[upstream] = conn;
-        }
-      }
-    }
-    char buf[65536];
-    for (size_t i = 1; i < fds.size(); ++i) {
-      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)) || !peer.count(fds[i].fd)) continue;
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n <= 0) {
-        close_pair(fds[i].fd);
-        continue;
-      }
-      int to = peer[fds[i].fd];
-      ssize_t off = 0;
-      while (off < n) {
-        ssize_t w = ::write(to, buf + off, static_cast<size_t>(n - off));
-        if (w <= 0) break;
-        off += w;
-      }
-      if (off < n) close_pair(fds[i].fd);
-    }
+    if (ready <= 0 || !(fds.revents & POLLIN)) continue;
+    int conn = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0) continue;
+    relays.emplace_back(Relay, std::ref(*client), job.id(), job.spec().name(), pair.second, conn);
   }
-  for (auto it = peer.begin(); it != peer.end(); it = peer.begin()) close_pair(it->first);
   ::close(listener);
+  g_stop = 1;  // relays still open end now
+  for (auto& relay : relays) relay.join();
   return mlcore::Status::Ok();
+}
+
+struct WatchFlags {
+  std::vector<std::string> jobs;
+  std::string since;
+  int count = 0;
+};
+
+std::string TransitionLine(const mlcore::v1::WatchJobsResponse& r) {
+  const auto& e = r.event();
+  std::string line =
+      TimeUtil::ToString(e.time()) + "  " + r.job().spec().project() + "/" + r.job().spec().name() +
+      "  " +
+      (e.from_state() == mlcore::v1::JOB_STATE_UNSPECIFIED ? std::string("-")
+                                                           : mlcore::JobStateName(e.from_state())) +
+      " -> " + mlcore::JobStateName(e.to_state());
+  if (!e.reason().empty()) line += "  " + e.reason();
+  return line;
+}
+
+mlcore::Status Watch(const Globals& globals, const WatchFlags& f) {
+  mlcore::v1::WatchJobsRequest request;
+  request.set_project(globals.project);
+  for (const auto& job : f.jobs) request.add_ids(job);
+  if (!f.since.empty()) {
+    google::protobuf::Timestamp since;
+    if (!TimeUtil::FromString(f.since, &since)) {
+      MLC_ASSIGN_OR_RETURN(auto ago, mlcore::ParseDurationText(f.since));
+      since = TimeUtil::GetCurrentTime() - ago;
+    }
+    *request.mutable_since() = since;
+  }
+  MLC_ASSIGN_OR_RETURN(auto client, OpenClient(globals));
+  CatchInterrupts();
+  int seen = 0;
+  const bool table = globals.format() == OutputFormat::kTable;
+  mlcore::JsonOptions json;
+  return client->WatchJobs(
+      request,
+      [&](const mlcore::v1::WatchJobsResponse& r) {
+        if (table) {
+          std::cout << TransitionLine(r) << std::endl;
+        } else {
+          std::cout << mlcore::ToJson(r, json) << std::endl;  // JSON lines
+        }
+        ++seen;
+        return !Interrupted() && (f.count == 0 || seen < f.count) && std::cout.good();
+      },
+      [] { return !Interrupted(); });
 }
 
 }  // namespace
@@ -221,20 +303,44 @@ mlcore::Status PortForward(const Globals& globals, const std::string& ref,
 void AddJobAttachCommands(CLI::App* job, Globals& globals) {
   static std::string exec_ref;
   static std::vector<std::string> exec_command;
+  static bool exec_tty = false, exec_no_stdin = false;
   auto* exec = job->add_subcommand(
       "exec", "Run a command in a running job's working directory and environment");
   exec->add_option("job", exec_ref, "Job name or id")->required();
   exec->add_option("command", exec_command, "Command and arguments (after --)");
-  exec->footer("Example:\n  mlc job exec train-g6d8y6 -- nvidia-smi");
-  OnRun(exec, [&globals] { return Exec(globals, exec_ref, exec_command, &CommandExitCode()); });
+  exec->add_flag("-t,--tty", exec_tty, "Give the command a terminal (interactive shells)");
+  exec->add_flag("--no-stdin", exec_no_stdin, "Do not pass standard input to the command");
+  exec->footer(
+      "Runs on the machine that runs the job (the server's, with grpc://); the standard streams\n"
+      "are attached and mlc exits with the command's exit code.\n"
+      "Examples:\n  mlc job exec train-g6d8y6 -- nvidia-smi\n"
+      "  mlc job exec -t train-g6d8y6 -- bash");
+  OnRun(exec, [&globals] {
+    return Exec(globals, exec_ref, exec_command, exec_tty, exec_no_stdin, &CommandExitCode());
+  });
 
   static std::string pf_ref, pf_ports;
   auto* pf = job->add_subcommand("port-forward",
                                  "Forward a local TCP port to a port a running job listens on");
   pf->add_option("job", pf_ref, "Job name or id")->required();
   pf->add_option("ports", pf_ports, "LOCAL:REMOTE, or PORT for the same number")->required();
-  pf->footer("Example:\n  mlc job port-forward notebook-x1y2z3 8888:8888");
+  pf->footer(
+      "Listens on 127.0.0.1:LOCAL (0 picks a free port, printed) and opens one tunnel per\n"
+      "accepted connection, until the job ends or Ctrl-C.\n"
+      "Example:\n  mlc job port-forward notebook-x1y2z3 8888:8888");
   OnRun(pf, [&globals] { return PortForward(globals, pf_ref, pf_ports); });
+
+  static WatchFlags watch_flags;
+  auto* watch = job->add_subcommand(
+      "watch", "Print job state transitions as they happen (Ctrl-C stops; -o json for JSON lines)");
+  watch->add_option("jobs", watch_flags.jobs, "Only these jobs (names or ids); default: all");
+  watch->add_option("--since", watch_flags.since,
+                    "Replay transitions newer than 10m, 2h, or an RFC 3339 time first");
+  watch->add_option("--count", watch_flags.count, "Stop after this many transitions");
+  watch->footer(
+      "Watches the project given with -p, or every project you can see.\n"
+      "Examples:\n  mlc -p ml job watch\n  mlc job watch train-g6d8y6 --since 1h --count 4");
+  OnRun(watch, [&globals] { return Watch(globals, watch_flags); });
 }
 
 }  // namespace mlc

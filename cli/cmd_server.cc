@@ -119,6 +119,7 @@ void AddServerCommand(CLI::App& app, Globals& /*globals*/) {
     bool access_log = false;
     int grace_s = 10;
     std::string metrics;
+    std::string engine;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -129,6 +130,9 @@ void AddServerCommand(CLI::App& app, Globals& /*globals*/) {
   cmd->add_option("--state", args->state,
                   "State directory served (default: the local backend's, "
                   "$XDG_DATA_HOME/mlcore)");
+  cmd->add_option("--engine", args->engine,
+                  "Backend the services run on (default local://STATE); slurm+http://HOST:PORT "
+                  "fronts a Slurm cluster, its job store in --state");
   cmd->add_flag("--insecure-local", args->insecure_local,
                 "Serve without authentication; only loopback addresses and Unix sockets");
   cmd->add_option("--tls-cert", args->tls_cert,
@@ -152,6 +156,8 @@ void AddServerCommand(CLI::App& app, Globals& /*globals*/) {
       "/srv/mlcore\n"
       "  mlc server --insecure-local --state /srv/mlcore\n"
       "  mlc server --insecure-local --listen unix:///run/user/1000/mlc.sock\n"
+      "  mlc server --state /srv/mlcore --engine slurm+http://127.0.0.1:6820?user=ci   # a "
+      "cluster\n"
       "  mlc --backend grpc://127.0.0.1:7070 job ls     # from another shell\n"
       "\nPrints one line per address served (\"serving grpc://127.0.0.1:7070\"), then runs until\n"
       "SIGINT or SIGTERM, when it drains in-flight calls and exits 0.");
@@ -175,6 +181,7 @@ void AddServerCommand(CLI::App& app, Globals& /*globals*/) {
     options.access_log = args->access_log;
     options.metrics_listen = args->metrics;
     options.state_dir = StateDirOr(args->state);
+    options.engine = args->engine;
     auto server = mlcore::server::Server::Start(options);
     if (!server.ok()) return server.status();
     for (const auto& uri : (*server)->uris()) std::cout << "serving " << uri << "\n";

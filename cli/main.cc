@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
 
   mlc::Globals globals;
   app.add_option("--backend", globals.backend,
-                 "Backend URI (local://PATH, grpc://HOST:PORT); default from MLC_BACKEND, "
+                 "Backend URI (local://PATH, grpc://HOST:PORT, slurm+http://HOST:PORT); default "
+                 "from MLC_BACKEND, "
                  "the config context, then local://$XDG_DATA_HOME/mlcore");
   app.add_option("-p,--project", globals.project,
                  "Project to act on (default: MLC_PROJECT or "

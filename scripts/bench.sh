@@ -23,6 +23,10 @@
 #                                    #   server.artifact.upload_1g/download_1g (vs local://);
 #                                    #   server.tracking_server (vs MLflow's tracking server over
 #                                    #   HTTP, bench/server_bench_mlflow.py in .venv-bench)
+#   scripts/bench.sh slurm           # jobs on Slurm (issue 10), on the dev cluster
+#                                    #   (scripts/slurm-dev-cluster.sh, started when not running):
+#                                    #   slurm.submit (200 jobs/s vs an sbatch loop, target >=2x),
+#                                    #   slurm.submit.vs_curl, slurm.to_running(.vs_curl)
 #   scripts/bench.sh python          # python.import: `import mlcore` vs `import mlflow`, each in
 #                                    #   a fresh interpreter (bench/python_bench.py)
 #   scripts/bench.sh registry        # the model registry (issue 7) against MLflow's registry on
@@ -50,6 +54,7 @@ grep -q tracking_bench_cpp bench/CMakeLists.txt && targets+=(tracking_bench_cpp)
 grep -q data_bench bench/CMakeLists.txt && targets+=(data_bench)
 grep -q registry_bench bench/CMakeLists.txt && targets+=(registry_bench)
 grep -q server_bench bench/CMakeLists.txt && targets+=(server_bench)
+grep -q slurm_bench bench/CMakeLists.txt && targets+=(slurm_bench)
 cmake --build "$BUILD" --target "${targets[@]}" -j "${BENCH_BUILD_JOBS:-2}"
 
 sched=()
@@ -59,7 +64,8 @@ data=()
 registry=()
 server_only=()
 python_only=()
-for name in "${@:-sched jobs tracking data registry server python}"; do
+slurm_only=0
+for name in "${@:-sched jobs tracking data registry server python slurm}"; do
   for n in $name; do
     case "$n" in
       sched) sched+=(pass packing utilization) ;;
@@ -89,12 +95,13 @@ for name in "${@:-sched jobs tracking data registry server python}"; do
       server.artifact*) server_only+=(artifact) ;;
       server.tracking_server) server_only+=(tracking_server) ;;
       python | python.import) python_only+=(import) ;;
+      slurm | slurm.*) slurm_only=1 ;;
       *) echo "bench.sh: unknown benchmark \"$n\"; known: sched, sched.pass, sched.packing," \
               "sched.utilization, jobs, jobs.submit, jobs.latency, jobs.supervision, tracking," \
               "tracking.log_metric, tracking.log_batch, tracking.read, tracking.train_loop," \
               "tracking.cpp, data, data.hot_read, data.cold_fetch, artifacts, artifacts.upload," \
               "artifacts.download, artifacts.reupload, registry, registry.resolve," \
-              "registry.register, registry.search, server, python, python.import (or their lines' names, e.g." \
+              "registry.register, registry.search, server, python, python.import, slurm (or their lines' names, e.g." \
               "artifacts.upload_large, registry.resolve.p99)" >&2
          exit 2 ;;
     esac
@@ -117,6 +124,14 @@ out="$ROOT/bench/results/latest.jsonl"
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
      "nproc=$(nproc) cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')\"" \
      "mem=$(awk '/MemTotal/ {printf "%.1fGiB", $2/1048576}' /proc/meminfo)" >> "$out"
+if ((slurm_only)); then
+  # N trivial jobs by mlcore's slurm+http:// backend vs `sbatch` in a loop vs `curl` per job, on
+  # the same single-node dev cluster (BENCH_SLURM_JOBS, default 200; BENCH_SLURM_RUNS, default 3).
+  scripts/slurm-dev-cluster.sh up >/dev/null
+  eval "$(scripts/slurm-dev-cluster.sh env | sed 's/^/export /')"
+  "$BUILD/bench/slurm_bench" --uri "$MLC_SLURM_URI" --jobs "${BENCH_SLURM_JOBS:-200}" \
+    --runs "${BENCH_SLURM_RUNS:-3}" | tee -a "$out"
+fi
 if ((${#sched[@]})); then
   list=$(IFS=,; echo "${sched[*]}")
   "$BUILD/bench/sched_bench" --only "$list" --jobs "${BENCH_JOBS:-30000}" --seed "${BENCH_SEED:-1}" \

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up everything and runs every test: C++ unit + conformance (ctest), the plain-C ABI test,
+# Sets up everything and runs every test: C++ unit + conformance (ctest; also against a local
+# Slurm dev cluster, scripts/slurm-dev-cluster.sh), the plain-C ABI test,
 # Python (pytest over the installed package), the CLI as a black box, Go, the examples, the
 # format check, and the whole C++/C suite again under ASan+UBSan.
 # Usage: scripts/test.sh [--quick]   (--quick skips the sanitizer build)
@@ -77,6 +78,12 @@ cli_sanitize() {
     .venv/bin/python -m pytest -q tests/cli
 }
 
+# The Slurm backend's tests (slurm_conformance_test in ctest, tests/slurm in pytest) start the
+# single-node dev cluster when it is not running (or skip, visibly, where Slurm cannot be
+# installed); a cluster this run started is stopped at the end.
+slurm_was_up=0
+scripts/slurm-dev-cluster.sh status && slurm_was_up=1
+
 step "build (dev preset)" build_dev
 step "ctest: unit, conformance, C ABI, C example" ctest_dev
 step "pip install . (Python package)" python_install
@@ -90,6 +97,8 @@ if [ $quick -eq 0 ]; then
   step "ctest under ASan+UBSan" ctest_sanitize
   step "CLI black box under ASan+UBSan" cli_sanitize
 fi
+
+((slurm_was_up)) || scripts/slurm-dev-cluster.sh down
 
 echo
 echo "=== summary (wall time per step)"

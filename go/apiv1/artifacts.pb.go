@@ -847,6 +847,10 @@ type UploadBlobResponse struct {
 	CommittedBytes int64 `protobuf:"varint,2,opt,name=committed_bytes,json=committedBytes,proto3" json:"committed_bytes,omitempty"`
 	// True when the blob was already stored and the upload only added a reference.
 	AlreadyExisted bool `protobuf:"varint,3,opt,name=already_existed,json=alreadyExisted,proto3" json:"already_existed,omitempty"`
+	// CRC-32C of the chunk bytes this stream delivered (from its header's offset on), as the
+	// server received and stored them: the sender compares it with its own to check the transfer
+	// without hashing the bytes a second time (the server's `digest` is the content address).
+	ReceivedCrc32C *uint32 `protobuf:"varint,4,opt,name=received_crc32c,json=receivedCrc32c,proto3,oneof" json:"received_crc32c,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -900,6 +904,13 @@ func (x *UploadBlobResponse) GetAlreadyExisted() bool {
 		return x.AlreadyExisted
 	}
 	return false
+}
+
+func (x *UploadBlobResponse) GetReceivedCrc32C() uint32 {
+	if x != nil && x.ReceivedCrc32C != nil {
+		return *x.ReceivedCrc32C
+	}
+	return 0
 }
 
 // Request of ArtifactService.GetUploadStatus.
@@ -1860,11 +1871,13 @@ const file_mlcore_v1_artifacts_proto_rawDesc = "" +
 	"\x06header\x18\x01 \x01(\v2\x1b.mlcore.v1.UploadBlobHeaderH\x00R\x06header\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunk\x12\x16\n" +
 	"\x06finish\x18\x03 \x01(\bR\x06finishB\x06\n" +
-	"\x04part\"~\n" +
+	"\x04part\"\xc0\x01\n" +
 	"\x12UploadBlobResponse\x12\x16\n" +
 	"\x06digest\x18\x01 \x01(\tR\x06digest\x12'\n" +
 	"\x0fcommitted_bytes\x18\x02 \x01(\x03R\x0ecommittedBytes\x12'\n" +
-	"\x0falready_existed\x18\x03 \x01(\bR\x0ealreadyExisted\"O\n" +
+	"\x0falready_existed\x18\x03 \x01(\bR\x0ealreadyExisted\x12,\n" +
+	"\x0freceived_crc32c\x18\x04 \x01(\rH\x00R\x0ereceivedCrc32c\x88\x01\x01B\x12\n" +
+	"\x10_received_crc32c\"O\n" +
 	"\x16GetUploadStatusRequest\x12\x18\n" +
 	"\aproject\x18\x01 \x01(\tR\aproject\x12\x1b\n" +
 	"\tupload_id\x18\x02 \x01(\tR\buploadId\"\x7f\n" +
@@ -2058,6 +2071,7 @@ func file_mlcore_v1_artifacts_proto_init() {
 		(*UploadBlobRequest_Header)(nil),
 		(*UploadBlobRequest_Chunk)(nil),
 	}
+	file_mlcore_v1_artifacts_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -679,7 +679,14 @@ type LoadResponse struct {
 	// Size in bytes.
 	SizeBytes int64 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	// Where it was served from.
-	Source        LoadSource `protobuf:"varint,4,opt,name=source,proto3,enum=mlcore.v1.LoadSource" json:"source,omitempty"`
+	Source LoadSource `protobuf:"varint,4,opt,name=source,proto3,enum=mlcore.v1.LoadSource" json:"source,omitempty"`
+	// Id of the machine `local_path` is on (its /etc/machine-id, or `$MLC_MACHINE_ID` where set).
+	// A remote client on another machine fetches the content into its own cache with ReadData and
+	// answers its caller with that copy's path instead.
+	MachineId string `protobuf:"bytes,5,opt,name=machine_id,json=machineId,proto3" json:"machine_id,omitempty"`
+	// For a directory (an `artifact://` or `models:/` URI naming several files): its files, in
+	// manifest order, with paths relative to `local_path`. Empty for a single file.
+	Files         []*LoadedFile `protobuf:"bytes,6,rep,name=files,proto3" json:"files,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -742,6 +749,231 @@ func (x *LoadResponse) GetSource() LoadSource {
 	return LoadSource_LOAD_SOURCE_UNSPECIFIED
 }
 
+func (x *LoadResponse) GetMachineId() string {
+	if x != nil {
+		return x.MachineId
+	}
+	return ""
+}
+
+func (x *LoadResponse) GetFiles() []*LoadedFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+// One file of a loaded directory.
+type LoadedFile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Path relative to the directory, '/'-separated.
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// SHA-256 of the file's content.
+	Digest string `protobuf:"bytes,2,opt,name=digest,proto3" json:"digest,omitempty"`
+	// Size in bytes.
+	SizeBytes     int64 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadedFile) Reset() {
+	*x = LoadedFile{}
+	mi := &file_mlcore_v1_data_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadedFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadedFile) ProtoMessage() {}
+
+func (x *LoadedFile) ProtoReflect() protoreflect.Message {
+	mi := &file_mlcore_v1_data_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadedFile.ProtoReflect.Descriptor instead.
+func (*LoadedFile) Descriptor() ([]byte, []int) {
+	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *LoadedFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *LoadedFile) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+func (x *LoadedFile) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+// Request of DataService.ReadData.
+type ReadDataRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As in LoadRequest: the project the load is charged to.
+	Project string `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	// As in LoadRequest: the object to read (loaded first when not cached).
+	Uri string `protobuf:"bytes,2,opt,name=uri,proto3" json:"uri,omitempty"`
+	// Expected SHA-256 of the object (of the file at `path` when set); a mismatch fails the read.
+	Digest string `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	// For a directory: the file to read, relative to it, as in LoadResponse.files. Empty for a
+	// single file.
+	Path string `protobuf:"bytes,4,opt,name=path,proto3" json:"path,omitempty"`
+	// Byte offset to start at, to resume an interrupted read.
+	Offset        int64 `protobuf:"varint,5,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadDataRequest) Reset() {
+	*x = ReadDataRequest{}
+	mi := &file_mlcore_v1_data_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadDataRequest) ProtoMessage() {}
+
+func (x *ReadDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mlcore_v1_data_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadDataRequest.ProtoReflect.Descriptor instead.
+func (*ReadDataRequest) Descriptor() ([]byte, []int) {
+	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReadDataRequest) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *ReadDataRequest) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+func (x *ReadDataRequest) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+func (x *ReadDataRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ReadDataRequest) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+// Response of DataService.ReadData: the file's bytes in order, in chunks of at most 1 MiB.
+type ReadDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Bytes of the file, from `offset` on.
+	Data []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// Set on the first message: the file's whole size and SHA-256.
+	SizeBytes int64 `protobuf:"varint,2,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	// Set on the first message.
+	Digest        string `protobuf:"bytes,3,opt,name=digest,proto3" json:"digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadDataResponse) Reset() {
+	*x = ReadDataResponse{}
+	mi := &file_mlcore_v1_data_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadDataResponse) ProtoMessage() {}
+
+func (x *ReadDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mlcore_v1_data_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadDataResponse.ProtoReflect.Descriptor instead.
+func (*ReadDataResponse) Descriptor() ([]byte, []int) {
+	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ReadDataResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ReadDataResponse) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *ReadDataResponse) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
 // Request of DataService.ListCacheEntries.
 type ListCacheEntriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -764,7 +996,7 @@ type ListCacheEntriesRequest struct {
 
 func (x *ListCacheEntriesRequest) Reset() {
 	*x = ListCacheEntriesRequest{}
-	mi := &file_mlcore_v1_data_proto_msgTypes[6]
+	mi := &file_mlcore_v1_data_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +1008,7 @@ func (x *ListCacheEntriesRequest) String() string {
 func (*ListCacheEntriesRequest) ProtoMessage() {}
 
 func (x *ListCacheEntriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_data_proto_msgTypes[6]
+	mi := &file_mlcore_v1_data_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +1021,7 @@ func (x *ListCacheEntriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCacheEntriesRequest.ProtoReflect.Descriptor instead.
 func (*ListCacheEntriesRequest) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{6}
+	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListCacheEntriesRequest) GetProject() string {
@@ -847,7 +1079,7 @@ type ListCacheEntriesResponse struct {
 
 func (x *ListCacheEntriesResponse) Reset() {
 	*x = ListCacheEntriesResponse{}
-	mi := &file_mlcore_v1_data_proto_msgTypes[7]
+	mi := &file_mlcore_v1_data_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1091,7 @@ func (x *ListCacheEntriesResponse) String() string {
 func (*ListCacheEntriesResponse) ProtoMessage() {}
 
 func (x *ListCacheEntriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_data_proto_msgTypes[7]
+	mi := &file_mlcore_v1_data_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1104,7 @@ func (x *ListCacheEntriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCacheEntriesResponse.ProtoReflect.Descriptor instead.
 func (*ListCacheEntriesResponse) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{7}
+	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListCacheEntriesResponse) GetEntries() []*CacheEntry {
@@ -906,7 +1138,7 @@ type PinRequest struct {
 
 func (x *PinRequest) Reset() {
 	*x = PinRequest{}
-	mi := &file_mlcore_v1_data_proto_msgTypes[8]
+	mi := &file_mlcore_v1_data_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1150,7 @@ func (x *PinRequest) String() string {
 func (*PinRequest) ProtoMessage() {}
 
 func (x *PinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_data_proto_msgTypes[8]
+	mi := &file_mlcore_v1_data_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1163,7 @@ func (x *PinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PinRequest.ProtoReflect.Descriptor instead.
 func (*PinRequest) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{8}
+	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PinRequest) GetProject() string {
@@ -977,7 +1209,7 @@ type UnpinRequest struct {
 
 func (x *UnpinRequest) Reset() {
 	*x = UnpinRequest{}
-	mi := &file_mlcore_v1_data_proto_msgTypes[9]
+	mi := &file_mlcore_v1_data_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1221,7 @@ func (x *UnpinRequest) String() string {
 func (*UnpinRequest) ProtoMessage() {}
 
 func (x *UnpinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_data_proto_msgTypes[9]
+	mi := &file_mlcore_v1_data_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1234,7 @@ func (x *UnpinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnpinRequest.ProtoReflect.Descriptor instead.
 func (*UnpinRequest) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{9}
+	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UnpinRequest) GetProject() string {
@@ -1041,7 +1273,7 @@ type EvictRequest struct {
 
 func (x *EvictRequest) Reset() {
 	*x = EvictRequest{}
-	mi := &file_mlcore_v1_data_proto_msgTypes[10]
+	mi := &file_mlcore_v1_data_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1285,7 @@ func (x *EvictRequest) String() string {
 func (*EvictRequest) ProtoMessage() {}
 
 func (x *EvictRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_data_proto_msgTypes[10]
+	mi := &file_mlcore_v1_data_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1298,7 @@ func (x *EvictRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvictRequest.ProtoReflect.Descriptor instead.
 func (*EvictRequest) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{10}
+	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *EvictRequest) GetUri() string {
@@ -1103,7 +1335,7 @@ type EvictResponse struct {
 
 func (x *EvictResponse) Reset() {
 	*x = EvictResponse{}
-	mi := &file_mlcore_v1_data_proto_msgTypes[11]
+	mi := &file_mlcore_v1_data_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1347,7 @@ func (x *EvictResponse) String() string {
 func (*EvictResponse) ProtoMessage() {}
 
 func (x *EvictResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_data_proto_msgTypes[11]
+	mi := &file_mlcore_v1_data_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1360,7 @@ func (x *EvictResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvictResponse.ProtoReflect.Descriptor instead.
 func (*EvictResponse) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{11}
+	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *EvictResponse) GetEntriesEvicted() int64 {
@@ -1160,7 +1392,7 @@ type PrefetchRequest struct {
 
 func (x *PrefetchRequest) Reset() {
 	*x = PrefetchRequest{}
-	mi := &file_mlcore_v1_data_proto_msgTypes[12]
+	mi := &file_mlcore_v1_data_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1404,7 @@ func (x *PrefetchRequest) String() string {
 func (*PrefetchRequest) ProtoMessage() {}
 
 func (x *PrefetchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_data_proto_msgTypes[12]
+	mi := &file_mlcore_v1_data_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1417,7 @@ func (x *PrefetchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrefetchRequest.ProtoReflect.Descriptor instead.
 func (*PrefetchRequest) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{12}
+	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PrefetchRequest) GetProject() string {
@@ -1222,7 +1454,7 @@ type PrefetchItem struct {
 
 func (x *PrefetchItem) Reset() {
 	*x = PrefetchItem{}
-	mi := &file_mlcore_v1_data_proto_msgTypes[13]
+	mi := &file_mlcore_v1_data_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1234,7 +1466,7 @@ func (x *PrefetchItem) String() string {
 func (*PrefetchItem) ProtoMessage() {}
 
 func (x *PrefetchItem) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_data_proto_msgTypes[13]
+	mi := &file_mlcore_v1_data_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1247,7 +1479,7 @@ func (x *PrefetchItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrefetchItem.ProtoReflect.Descriptor instead.
 func (*PrefetchItem) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{13}
+	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PrefetchItem) GetUri() string {
@@ -1281,7 +1513,7 @@ type PrefetchResult struct {
 
 func (x *PrefetchResult) Reset() {
 	*x = PrefetchResult{}
-	mi := &file_mlcore_v1_data_proto_msgTypes[14]
+	mi := &file_mlcore_v1_data_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1525,7 @@ func (x *PrefetchResult) String() string {
 func (*PrefetchResult) ProtoMessage() {}
 
 func (x *PrefetchResult) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_data_proto_msgTypes[14]
+	mi := &file_mlcore_v1_data_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1538,7 @@ func (x *PrefetchResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrefetchResult.ProtoReflect.Descriptor instead.
 func (*PrefetchResult) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{14}
+	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PrefetchResult) GetUri() string {
@@ -1348,7 +1580,7 @@ type PrefetchResponse struct {
 
 func (x *PrefetchResponse) Reset() {
 	*x = PrefetchResponse{}
-	mi := &file_mlcore_v1_data_proto_msgTypes[15]
+	mi := &file_mlcore_v1_data_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1592,7 @@ func (x *PrefetchResponse) String() string {
 func (*PrefetchResponse) ProtoMessage() {}
 
 func (x *PrefetchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_data_proto_msgTypes[15]
+	mi := &file_mlcore_v1_data_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1605,7 @@ func (x *PrefetchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrefetchResponse.ProtoReflect.Descriptor instead.
 func (*PrefetchResponse) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{15}
+	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PrefetchResponse) GetResults() []*PrefetchResult {
@@ -1392,7 +1624,7 @@ type GetCacheStatsRequest struct {
 
 func (x *GetCacheStatsRequest) Reset() {
 	*x = GetCacheStatsRequest{}
-	mi := &file_mlcore_v1_data_proto_msgTypes[16]
+	mi := &file_mlcore_v1_data_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1636,7 @@ func (x *GetCacheStatsRequest) String() string {
 func (*GetCacheStatsRequest) ProtoMessage() {}
 
 func (x *GetCacheStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_data_proto_msgTypes[16]
+	mi := &file_mlcore_v1_data_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1649,7 @@ func (x *GetCacheStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCacheStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetCacheStatsRequest) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{16}
+	return file_mlcore_v1_data_proto_rawDescGZIP(), []int{19}
 }
 
 var File_mlcore_v1_data_proto protoreflect.FileDescriptor
@@ -1478,14 +1710,34 @@ const file_mlcore_v1_data_proto_rawDesc = "" +
 	"revalidate\x18\x04 \x01(\bR\n" +
 	"revalidate\x12\x1b\n" +
 	"\tpin_owner\x18\x05 \x01(\tR\bpinOwner\x123\n" +
-	"\atimeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"\x93\x01\n" +
+	"\atimeout\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"\xdf\x01\n" +
 	"\fLoadResponse\x12\x1d\n" +
 	"\n" +
 	"local_path\x18\x01 \x01(\tR\tlocalPath\x12\x16\n" +
 	"\x06digest\x18\x02 \x01(\tR\x06digest\x12\x1d\n" +
 	"\n" +
 	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12-\n" +
-	"\x06source\x18\x04 \x01(\x0e2\x15.mlcore.v1.LoadSourceR\x06source\"\xd9\x01\n" +
+	"\x06source\x18\x04 \x01(\x0e2\x15.mlcore.v1.LoadSourceR\x06source\x12\x1d\n" +
+	"\n" +
+	"machine_id\x18\x05 \x01(\tR\tmachineId\x12+\n" +
+	"\x05files\x18\x06 \x03(\v2\x15.mlcore.v1.LoadedFileR\x05files\"W\n" +
+	"\n" +
+	"LoadedFile\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
+	"\x06digest\x18\x02 \x01(\tR\x06digest\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\"\x81\x01\n" +
+	"\x0fReadDataRequest\x12\x18\n" +
+	"\aproject\x18\x01 \x01(\tR\aproject\x12\x10\n" +
+	"\x03uri\x18\x02 \x01(\tR\x03uri\x12\x16\n" +
+	"\x06digest\x18\x03 \x01(\tR\x06digest\x12\x12\n" +
+	"\x04path\x18\x04 \x01(\tR\x04path\x12\x16\n" +
+	"\x06offset\x18\x05 \x01(\x03R\x06offset\"]\n" +
+	"\x10ReadDataResponse\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x02 \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"\x06digest\x18\x03 \x01(\tR\x06digest\"\xd9\x01\n" +
 	"\x17ListCacheEntriesRequest\x12\x18\n" +
 	"\aproject\x18\x01 \x01(\tR\aproject\x12(\n" +
 	"\x04tier\x18\x02 \x01(\x0e2\x14.mlcore.v1.CacheTierR\x04tier\x12\x1d\n" +
@@ -1541,9 +1793,10 @@ const file_mlcore_v1_data_proto_rawDesc = "" +
 	"\x17LOAD_SOURCE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fLOAD_SOURCE_HOT\x10\x01\x12\x14\n" +
 	"\x10LOAD_SOURCE_COLD\x10\x02\x12\x16\n" +
-	"\x12LOAD_SOURCE_ORIGIN\x10\x032\xdb\x03\n" +
+	"\x12LOAD_SOURCE_ORIGIN\x10\x032\xa2\x04\n" +
 	"\vDataService\x127\n" +
-	"\x04Load\x12\x16.mlcore.v1.LoadRequest\x1a\x17.mlcore.v1.LoadResponse\x12[\n" +
+	"\x04Load\x12\x16.mlcore.v1.LoadRequest\x1a\x17.mlcore.v1.LoadResponse\x12E\n" +
+	"\bReadData\x12\x1a.mlcore.v1.ReadDataRequest\x1a\x1b.mlcore.v1.ReadDataResponse0\x01\x12[\n" +
 	"\x10ListCacheEntries\x12\".mlcore.v1.ListCacheEntriesRequest\x1a#.mlcore.v1.ListCacheEntriesResponse\x123\n" +
 	"\x03Pin\x12\x15.mlcore.v1.PinRequest\x1a\x15.mlcore.v1.CacheEntry\x127\n" +
 	"\x05Unpin\x12\x17.mlcore.v1.UnpinRequest\x1a\x15.mlcore.v1.CacheEntry\x12:\n" +
@@ -1564,7 +1817,7 @@ func file_mlcore_v1_data_proto_rawDescGZIP() []byte {
 }
 
 var file_mlcore_v1_data_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_mlcore_v1_data_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_mlcore_v1_data_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_mlcore_v1_data_proto_goTypes = []any{
 	(CacheTier)(0),                   // 0: mlcore.v1.CacheTier
 	(LoadSource)(0),                  // 1: mlcore.v1.LoadSource
@@ -1574,58 +1827,64 @@ var file_mlcore_v1_data_proto_goTypes = []any{
 	(*CacheStats)(nil),               // 5: mlcore.v1.CacheStats
 	(*LoadRequest)(nil),              // 6: mlcore.v1.LoadRequest
 	(*LoadResponse)(nil),             // 7: mlcore.v1.LoadResponse
-	(*ListCacheEntriesRequest)(nil),  // 8: mlcore.v1.ListCacheEntriesRequest
-	(*ListCacheEntriesResponse)(nil), // 9: mlcore.v1.ListCacheEntriesResponse
-	(*PinRequest)(nil),               // 10: mlcore.v1.PinRequest
-	(*UnpinRequest)(nil),             // 11: mlcore.v1.UnpinRequest
-	(*EvictRequest)(nil),             // 12: mlcore.v1.EvictRequest
-	(*EvictResponse)(nil),            // 13: mlcore.v1.EvictResponse
-	(*PrefetchRequest)(nil),          // 14: mlcore.v1.PrefetchRequest
-	(*PrefetchItem)(nil),             // 15: mlcore.v1.PrefetchItem
-	(*PrefetchResult)(nil),           // 16: mlcore.v1.PrefetchResult
-	(*PrefetchResponse)(nil),         // 17: mlcore.v1.PrefetchResponse
-	(*GetCacheStatsRequest)(nil),     // 18: mlcore.v1.GetCacheStatsRequest
-	(*timestamppb.Timestamp)(nil),    // 19: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 20: google.protobuf.Duration
+	(*LoadedFile)(nil),               // 8: mlcore.v1.LoadedFile
+	(*ReadDataRequest)(nil),          // 9: mlcore.v1.ReadDataRequest
+	(*ReadDataResponse)(nil),         // 10: mlcore.v1.ReadDataResponse
+	(*ListCacheEntriesRequest)(nil),  // 11: mlcore.v1.ListCacheEntriesRequest
+	(*ListCacheEntriesResponse)(nil), // 12: mlcore.v1.ListCacheEntriesResponse
+	(*PinRequest)(nil),               // 13: mlcore.v1.PinRequest
+	(*UnpinRequest)(nil),             // 14: mlcore.v1.UnpinRequest
+	(*EvictRequest)(nil),             // 15: mlcore.v1.EvictRequest
+	(*EvictResponse)(nil),            // 16: mlcore.v1.EvictResponse
+	(*PrefetchRequest)(nil),          // 17: mlcore.v1.PrefetchRequest
+	(*PrefetchItem)(nil),             // 18: mlcore.v1.PrefetchItem
+	(*PrefetchResult)(nil),           // 19: mlcore.v1.PrefetchResult
+	(*PrefetchResponse)(nil),         // 20: mlcore.v1.PrefetchResponse
+	(*GetCacheStatsRequest)(nil),     // 21: mlcore.v1.GetCacheStatsRequest
+	(*timestamppb.Timestamp)(nil),    // 22: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 23: google.protobuf.Duration
 }
 var file_mlcore_v1_data_proto_depIdxs = []int32{
-	19, // 0: mlcore.v1.CachePin.create_time:type_name -> google.protobuf.Timestamp
-	19, // 1: mlcore.v1.CachePin.expire_time:type_name -> google.protobuf.Timestamp
+	22, // 0: mlcore.v1.CachePin.create_time:type_name -> google.protobuf.Timestamp
+	22, // 1: mlcore.v1.CachePin.expire_time:type_name -> google.protobuf.Timestamp
 	0,  // 2: mlcore.v1.CacheEntry.tier:type_name -> mlcore.v1.CacheTier
 	2,  // 3: mlcore.v1.CacheEntry.pins:type_name -> mlcore.v1.CachePin
-	19, // 4: mlcore.v1.CacheEntry.last_access_time:type_name -> google.protobuf.Timestamp
-	19, // 5: mlcore.v1.CacheEntry.fetch_time:type_name -> google.protobuf.Timestamp
-	19, // 6: mlcore.v1.CacheEntry.last_modified_time:type_name -> google.protobuf.Timestamp
+	22, // 4: mlcore.v1.CacheEntry.last_access_time:type_name -> google.protobuf.Timestamp
+	22, // 5: mlcore.v1.CacheEntry.fetch_time:type_name -> google.protobuf.Timestamp
+	22, // 6: mlcore.v1.CacheEntry.last_modified_time:type_name -> google.protobuf.Timestamp
 	0,  // 7: mlcore.v1.TierStats.tier:type_name -> mlcore.v1.CacheTier
 	4,  // 8: mlcore.v1.CacheStats.tiers:type_name -> mlcore.v1.TierStats
-	19, // 9: mlcore.v1.CacheStats.since:type_name -> google.protobuf.Timestamp
-	20, // 10: mlcore.v1.LoadRequest.timeout:type_name -> google.protobuf.Duration
+	22, // 9: mlcore.v1.CacheStats.since:type_name -> google.protobuf.Timestamp
+	23, // 10: mlcore.v1.LoadRequest.timeout:type_name -> google.protobuf.Duration
 	1,  // 11: mlcore.v1.LoadResponse.source:type_name -> mlcore.v1.LoadSource
-	0,  // 12: mlcore.v1.ListCacheEntriesRequest.tier:type_name -> mlcore.v1.CacheTier
-	3,  // 13: mlcore.v1.ListCacheEntriesResponse.entries:type_name -> mlcore.v1.CacheEntry
-	20, // 14: mlcore.v1.PinRequest.ttl:type_name -> google.protobuf.Duration
-	0,  // 15: mlcore.v1.EvictRequest.tier:type_name -> mlcore.v1.CacheTier
-	15, // 16: mlcore.v1.PrefetchRequest.items:type_name -> mlcore.v1.PrefetchItem
-	16, // 17: mlcore.v1.PrefetchResponse.results:type_name -> mlcore.v1.PrefetchResult
-	6,  // 18: mlcore.v1.DataService.Load:input_type -> mlcore.v1.LoadRequest
-	8,  // 19: mlcore.v1.DataService.ListCacheEntries:input_type -> mlcore.v1.ListCacheEntriesRequest
-	10, // 20: mlcore.v1.DataService.Pin:input_type -> mlcore.v1.PinRequest
-	11, // 21: mlcore.v1.DataService.Unpin:input_type -> mlcore.v1.UnpinRequest
-	12, // 22: mlcore.v1.DataService.Evict:input_type -> mlcore.v1.EvictRequest
-	14, // 23: mlcore.v1.DataService.Prefetch:input_type -> mlcore.v1.PrefetchRequest
-	18, // 24: mlcore.v1.DataService.GetCacheStats:input_type -> mlcore.v1.GetCacheStatsRequest
-	7,  // 25: mlcore.v1.DataService.Load:output_type -> mlcore.v1.LoadResponse
-	9,  // 26: mlcore.v1.DataService.ListCacheEntries:output_type -> mlcore.v1.ListCacheEntriesResponse
-	3,  // 27: mlcore.v1.DataService.Pin:output_type -> mlcore.v1.CacheEntry
-	3,  // 28: mlcore.v1.DataService.Unpin:output_type -> mlcore.v1.CacheEntry
-	13, // 29: mlcore.v1.DataService.Evict:output_type -> mlcore.v1.EvictResponse
-	17, // 30: mlcore.v1.DataService.Prefetch:output_type -> mlcore.v1.PrefetchResponse
-	5,  // 31: mlcore.v1.DataService.GetCacheStats:output_type -> mlcore.v1.CacheStats
-	25, // [25:32] is the sub-list for method output_type
-	18, // [18:25] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	8,  // 12: mlcore.v1.LoadResponse.files:type_name -> mlcore.v1.LoadedFile
+	0,  // 13: mlcore.v1.ListCacheEntriesRequest.tier:type_name -> mlcore.v1.CacheTier
+	3,  // 14: mlcore.v1.ListCacheEntriesResponse.entries:type_name -> mlcore.v1.CacheEntry
+	23, // 15: mlcore.v1.PinRequest.ttl:type_name -> google.protobuf.Duration
+	0,  // 16: mlcore.v1.EvictRequest.tier:type_name -> mlcore.v1.CacheTier
+	18, // 17: mlcore.v1.PrefetchRequest.items:type_name -> mlcore.v1.PrefetchItem
+	19, // 18: mlcore.v1.PrefetchResponse.results:type_name -> mlcore.v1.PrefetchResult
+	6,  // 19: mlcore.v1.DataService.Load:input_type -> mlcore.v1.LoadRequest
+	9,  // 20: mlcore.v1.DataService.ReadData:input_type -> mlcore.v1.ReadDataRequest
+	11, // 21: mlcore.v1.DataService.ListCacheEntries:input_type -> mlcore.v1.ListCacheEntriesRequest
+	13, // 22: mlcore.v1.DataService.Pin:input_type -> mlcore.v1.PinRequest
+	14, // 23: mlcore.v1.DataService.Unpin:input_type -> mlcore.v1.UnpinRequest
+	15, // 24: mlcore.v1.DataService.Evict:input_type -> mlcore.v1.EvictRequest
+	17, // 25: mlcore.v1.DataService.Prefetch:input_type -> mlcore.v1.PrefetchRequest
+	21, // 26: mlcore.v1.DataService.GetCacheStats:input_type -> mlcore.v1.GetCacheStatsRequest
+	7,  // 27: mlcore.v1.DataService.Load:output_type -> mlcore.v1.LoadResponse
+	10, // 28: mlcore.v1.DataService.ReadData:output_type -> mlcore.v1.ReadDataResponse
+	12, // 29: mlcore.v1.DataService.ListCacheEntries:output_type -> mlcore.v1.ListCacheEntriesResponse
+	3,  // 30: mlcore.v1.DataService.Pin:output_type -> mlcore.v1.CacheEntry
+	3,  // 31: mlcore.v1.DataService.Unpin:output_type -> mlcore.v1.CacheEntry
+	16, // 32: mlcore.v1.DataService.Evict:output_type -> mlcore.v1.EvictResponse
+	20, // 33: mlcore.v1.DataService.Prefetch:output_type -> mlcore.v1.PrefetchResponse
+	5,  // 34: mlcore.v1.DataService.GetCacheStats:output_type -> mlcore.v1.CacheStats
+	27, // [27:35] is the sub-list for method output_type
+	19, // [19:27] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_mlcore_v1_data_proto_init() }
@@ -1639,7 +1898,7 @@ func file_mlcore_v1_data_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mlcore_v1_data_proto_rawDesc), len(file_mlcore_v1_data_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

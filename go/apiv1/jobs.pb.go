@@ -2180,7 +2180,8 @@ type ExecJobRequest struct {
 	Tty bool `protobuf:"varint,4,opt,name=tty,proto3" json:"tty,omitempty"`
 	// Bytes for the command's standard input.
 	StdinData []byte `protobuf:"bytes,5,opt,name=stdin_data,json=stdinData,proto3" json:"stdin_data,omitempty"`
-	// Close the command's standard input after `stdin_data`.
+	// Close the command's standard input after `stdin_data` (so does the end of the request
+	// stream).
 	CloseStdin    bool `protobuf:"varint,6,opt,name=close_stdin,json=closeStdin,proto3" json:"close_stdin,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2258,7 +2259,8 @@ func (x *ExecJobRequest) GetCloseStdin() bool {
 	return false
 }
 
-// Response of JobService.ExecJob: output chunks, then the exit.
+// Response of JobService.ExecJob: an empty message once the command started (start errors are
+// the call's status instead), then output chunks, then the exit.
 type ExecJobResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Bytes of standard output.
@@ -2396,7 +2398,8 @@ func (x *PortForwardRequest) GetData() []byte {
 	return nil
 }
 
-// Response of JobService.PortForward: bytes received from the job's port.
+// Response of JobService.PortForward: an empty message once the connection is open (errors such
+// as nothing listening are the call's status instead), then bytes received from the job's port.
 type PortForwardResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Bytes received.

@@ -220,6 +220,21 @@ func (c *Client) Logs(ctx context.Context, req *apiv1.StreamJobLogsRequest,
 		})
 }
 
+// WatchJobs calls fn with each state transition of the jobs req selects (req.Project, or every
+// project the caller can see; req.Ids by id or name), first those at or after req.Since when set,
+// then new ones as they happen, on the calling goroutine, until fn returns false (then nil) or ctx
+// is done (an error with code Cancelled or DeadlineExceeded that unwraps to ctx.Err()). Errors:
+// NotFound (project or a listed job).
+func (c *Client) WatchJobs(ctx context.Context, req *apiv1.WatchJobsRequest,
+	fn func(*apiv1.WatchJobsResponse) bool) error {
+	if req == nil || fn == nil {
+		return &Error{Code: InvalidArgument, Message: "WatchJobs needs a request and a function"}
+	}
+	return c.stream(ctx, "JobService/WatchJobs", req, "watching jobs",
+		func() proto.Message { return &apiv1.WatchJobsResponse{} },
+		func(m proto.Message) bool { return fn(m.(*apiv1.WatchJobsResponse)) })
+}
+
 // LintJobSpec checks a preset file's text (YAML or JSON) without submitting it; file names it in
 // the problems. Problems (with line, column and a "did you mean") are in the response, not the
 // error; ResolvedSpec is set when there are none.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mlcore/mlcore/go/apiv1"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // openJobs opens a client on a fresh local store with a fixed node size and the project
@@ -313,5 +314,47 @@ func TestJobsOnClosedClient(t *testing.T) {
 	}
 	if _, err := c.WaitJob(context.Background(), "x"); CodeOf(err) != FailedPrecondition {
 		t.Errorf("WaitJob on a closed client error = %v", err)
+	}
+}
+
+func TestWatchJobs(t *testing.T) {
+	c, dir := openJobs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	since := timestamppb.Now()
+	spec := shell(dir, "watched", "true")
+	spec.Project = "ml-research"
+	job, err := c.SubmitJob(spec)
+	if err != nil {
+		t.Fatalf("SubmitJob: %v", err)
+	}
+	var states []apiv1.JobState
+	err = c.WatchJobs(ctx, &apiv1.WatchJobsRequest{Project: "ml-research", Since: since},
+		func(r *apiv1.WatchJobsResponse) bool {
+			if r.GetJobId() != job.GetId() || r.GetJob().GetSpec().GetName() != "watched" {
+				t.Errorf("transition of another job: %v", r)
+			}
+			states = append(states, r.GetEvent().GetToState())
+			return r.GetEvent().GetToState() != apiv1.JobState_JOB_STATE_SUCCEEDED
+		})
+	if err != nil {
+		t.Fatalf("WatchJobs: %v", err)
+	}
+	want := []apiv1.JobState{apiv1.JobState_JOB_STATE_PENDING, apiv1.JobState_JOB_STATE_STARTING,
+		apiv1.JobState_JOB_STATE_RUNNING, apiv1.JobState_JOB_STATE_SUCCEEDED}
+	if fmt.Sprint(states) != fmt.Sprint(want) {
+		t.Errorf("transitions = %v, want %v", states, want)
+	}
+	// A cancelled context ends an idle watch.
+	short, stop := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer stop()
+	err = c.WatchJobs(short, &apiv1.WatchJobsRequest{Project: "ml-research"},
+		func(*apiv1.WatchJobsResponse) bool { return true })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("watch after its deadline: %v", err)
+	}
+	if err := c.WatchJobs(ctx, &apiv1.WatchJobsRequest{Project: "absent"},
+		func(*apiv1.WatchJobsResponse) bool { return true }); CodeOf(err) != NotFound {
+		t.Errorf("unknown project: %v", err)
 	}
 }

@@ -23,7 +23,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from mlcore import _html, _stream
 from mlcore._record import Record
-from mlcore.errors import DeadlineExceededError, FailedPreconditionError, InvalidArgumentError
+from mlcore.errors import (CancelledError, DeadlineExceededError, FailedPreconditionError,
+                           InvalidArgumentError)
 
 #: States a job never leaves.
 FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "LOST", "PREEMPTED"})
@@ -37,6 +38,35 @@ class LogLine(Record):
 
     def __str__(self) -> str:
         return self.text or ""
+
+
+def _exec_result_type() -> type:
+    import subprocess
+
+    class ExecResult(subprocess.CompletedProcess):
+        """What Job.exec returns: a CompletedProcess (``returncode``, ``stdout``, ``stderr``)
+        that also unpacks as ``exit_code, stdout, stderr``."""
+
+        @property
+        def exit_code(self) -> int:
+            return self.returncode
+
+        def __iter__(self) -> Iterator[Any]:
+            return iter((self.returncode, self.stdout, self.stderr))
+
+    return ExecResult
+
+
+ExecResult = _exec_result_type()
+
+
+class JobTransition(Record):
+    """One job state transition from :func:`watch`: ``job_id``, ``event`` (time, from_state,
+    to_state, reason) and ``job`` (the job after it, without events)."""
+
+    def __str__(self) -> str:
+        e = self.event
+        return f"{e.time} {self.job.spec.name} {e.from_state} -> {e.to_state} {e.reason or ''}"
 
 
 class Job:
@@ -138,36 +168,50 @@ class Job:
                 for line in response.get("lines") or []:
                     yield LogLine(line)
 
-    def exec(self, command: Sequence[str], *, check: bool = False, capture_output: bool = True,
-             text: bool = True, timeout: float | None = None) -> "subprocess.CompletedProcess":
-        """Runs ``command`` in this running job's working directory and environment (like
-        ``mlc job exec``) and returns the CompletedProcess. Local backend only."""
+    def exec(self, command: Sequence[str], *, input: bytes | str | None = None,  # noqa: A002
+             check: bool = False, capture_output: bool = True, text: bool = True,
+             tty: bool = False, timeout: float | None = None) -> "ExecResult":
+        """Runs ``command`` in this running job's working directory and environment, on the
+        machine that runs the job (like ``mlc job exec``; over ``grpc://`` the server's).
+
+        Returns an :class:`ExecResult`: a ``subprocess.CompletedProcess`` that also unpacks as
+        ``exit_code, stdout, stderr``. ``input`` is the command's standard input (else it reads
+        end-of-file); ``text=False`` keeps bytes; ``check=True`` raises CalledProcessError on a
+        non-zero exit; ``timeout`` (seconds) or Ctrl-C kills the command (TimeoutExpired /
+        KeyboardInterrupt). ``capture_output=False`` also writes the output to sys.stdout and
+        sys.stderr. Errors: FailedPreconditionError (job not RUNNING), NotFoundError (job, or a
+        program not in the job's PATH), InvalidArgumentError (empty command)."""
         import subprocess
 
-        self.refresh()
-        state = _state_name(self._data.state)
-        if state != "RUNNING":
-            raise FailedPreconditionError(
-                f"job {self.name} is {state}, not RUNNING; exec needs a running job")
-        info = self._client.backend_info()
-        if info.scheme != "local":
-            raise FailedPreconditionError(
-                f"exec needs the job's files, which are on the {info.scheme} backend's machines")
-        job_dir = os.path.join(info.target[len("local://"):], "jobs", self.id)
-        env = dict(self._data.reproducibility.environment or {})
-        env.update(self._data.spec.env or {})
-        secrets = os.path.join(job_dir, "secrets.env")
-        if os.path.exists(secrets):
-            with open(secrets) as f:
-                for line in f:
-                    key, sep, value = line.rstrip("\n").partition("=")
-                    if sep:
-                        env[key] = value
-        env.update({"MLC_JOB_ID": self.id, "MLC_JOB_NAME": self.name, "MLC_PROJECT": self.project})
-        workdir = (os.path.join(job_dir, "workdir") if self._data.spec.snapshot_working_dir
-                   else self._data.spec.working_dir)
-        return subprocess.run([*command], cwd=workdir, env=env, check=check,
-                              capture_output=capture_output, text=text, timeout=timeout)
+        from mlcore.artifacts import _mlcore
+
+        args = [*command]
+        data = input.encode() if isinstance(input, str) else input
+        deadline = None if timeout is None else time.monotonic() + timeout
+        expired: builtins.list[bool] = []
+
+        def keep_going() -> bool:
+            if deadline is not None and time.monotonic() > deadline:
+                expired.append(True)
+                return False
+            return True
+
+        try:
+            code, out, err = _mlcore().job_exec(self._client._core, self.id, args, data, tty,
+                                                keep_going)
+        except CancelledError:
+            if expired:
+                raise subprocess.TimeoutExpired(args, timeout or 0) from None
+            raise
+        stdout: Any = out.decode(errors="replace") if text else out
+        stderr: Any = err.decode(errors="replace") if text else err
+        if not capture_output:
+            (sys.stdout.write if text else sys.stdout.buffer.write)(stdout)
+            (sys.stderr.write if text else sys.stderr.buffer.write)(stderr)
+        result = ExecResult(args, code, stdout, stderr)
+        if check:
+            result.check_returncode()
+        return result
 
     def result(self, timeout: float | None = None) -> Any:
         """For jobs made by submit_function: waits and returns the function's return value
@@ -365,4 +409,24 @@ def list(*, project: str | None = None, states: Sequence[str] = (), labels: Mapp
     response = c.invoke("JobService/ListJobs", request)
     return JobList(Job(c, j) for j in response.get("jobs", []))
 
-__all__ = ["FINAL_STATES", "Job", "JobList", "LogLine", "build_spec", "get", "list", "submit", "submit_function"]
+def watch(ids: Sequence[str] = (), *, project: str | None = None, since: Any = None,
+          client: Any = None) -> "_stream.Stream":
+    """Iterates over job state transitions as they happen (:class:`JobTransition`), until the
+    loop breaks, ``close()`` or Ctrl-C. ``project`` limits them to one project (default: every
+    project you can see), ``ids`` to some jobs (ids or names); ``since`` (a datetime or RFC 3339
+    text) replays the transitions from then first::
+
+        with mlcore.jobs.watch(project="ml") as transitions:
+            for t in transitions:
+                print(t.job.spec.name, t.event.to_state)
+    """
+    c = _client(client)
+    request: dict[str, Any] = {"project": project or "", "ids": [*ids]}
+    if since is not None:
+        request["since"] = since
+    return _stream.Stream(c._core, "JobService/WatchJobs", request, convert=JobTransition,
+                          name="mlcore-watch-jobs")
+
+
+__all__ = ["FINAL_STATES", "ExecResult", "Job", "JobList", "JobTransition", "LogLine", "build_spec",
+           "get", "list", "submit", "submit_function", "watch"]

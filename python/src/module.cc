@@ -149,4 +149,5 @@ PYBIND11_MODULE(_mlcore, m) {
   BindArtifacts(m);
   BindData(m);
   BindCheckpoints(m);
+  BindJobs(m);
 }

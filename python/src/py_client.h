@@ -180,5 +180,7 @@ void BindArtifacts(py::module_& m);
 void BindData(py::module_& m);
 // Registers the Checkpoints class (checkpoint_bindings.cc).
 void BindCheckpoints(py::module_& m);
+// Registers job_exec (job_bindings.cc).
+void BindJobs(py::module_& m);
 
 }  // namespace mlcore::python

@@ -41,6 +41,23 @@ static int collect(const char* line_json, void* user_data) {
   return sink->stop_after_lines == 0 || sink->lines < sink->stop_after_lines;
 }
 
+/* What a watch callback saw: transitions (each a WatchJobsResponse with the job, too long to
+ * keep), which states they reached, and whether they named the job. */
+typedef struct {
+  int transitions;
+  int pending, failed, named;
+} watch_sink;
+
+static int on_transition(const char* json, void* user_data) {
+  watch_sink* sink = (watch_sink*)user_data;
+  if (json == NULL) return 1;
+  ++sink->transitions;
+  sink->pending += contains(json, "\"toState\":\"JOB_STATE_PENDING\"");
+  sink->failed += contains(json, "\"toState\":\"JOB_STATE_FAILED\"");
+  sink->named += contains(json, "\"name\":\"fails-3\"");
+  return !contains(json, "\"toState\":\"JOB_STATE_FAILED\"");
+}
+
 /* Polls until the job's JSON contains `state` or ~10 s pass; returns 1 when it did. */
 static int wait_for_state(mlc_client* client, const char* id, const char* state) {
   int i;
@@ -179,6 +196,23 @@ int main(void) {
                         &sink, &err),
            MLC_OK);
   CHECK(sink.lines >= 1 && contains(sink.text, "LOG_STREAM_SYSTEM"));
+
+  /* Its state transitions through the generic stream call (JobService/WatchJobs), replayed by
+   * name from the start of time; the watch would go on, so the callback stops at the end. */
+  {
+    watch_sink watch;
+    memset(&watch, 0, sizeof watch);
+    CHECK_ST(mlc_invoke_stream(client, "JobService/WatchJobs",
+                               "{\"ids\":[\"fails-3\"],\"since\":\"1970-01-01T00:00:01Z\"}",
+                               on_transition, &watch, &err),
+             MLC_OK);
+    CHECK(watch.transitions == 4);
+    CHECK(watch.pending == 1 && watch.failed == 1 && watch.named == 4);
+  }
+  CHECK_ST(mlc_invoke_stream(client, "JobService/WatchJobs", "{\"ids\":[\"absent-job\"]}", collect,
+                             &sink, &err),
+           MLC_NOT_FOUND);
+  mlc_error_free(&err);
 
   /* Filters, stopping early, and a follow of an ended job (returns at once). */
   memset(&sink, 0, sizeof sink);

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
@@ -148,37 +147,6 @@ def test_rerun_preempt_download(env):
     run("job", "submit", "-n", "steady", "--", "sleep", "60")
     assert "not preemptible" in run("job", "preempt", "steady", check=4).stderr
     run("job", "cancel", "steady")
-
-
-def test_exec_and_port_forward(env):
-    port = free_port()
-    run("job", "submit", "-n", "server", "-e", "GREETING=hi", "--", sys.executable, "-m",
-        "http.server", str(port), "--bind", "127.0.0.1")
-    deadline = time.time() + 60
-    while job_json("server")["state"] != "JOB_STATE_RUNNING" and time.time() < deadline:
-        time.sleep(0.05)
-    proc = run("job", "exec", "server", "--", "sh", "-c", "echo $GREETING $MLC_JOB_NAME; pwd; exit 5",
-               check=5)
-    assert proc.stdout.splitlines() == ["hi server", str(env)]
-    (env / "served.txt").write_text("through the tunnel")
-    local = free_port()
-    forward = subprocess.Popen([MLC, "job", "port-forward", "server", f"{local}:{port}"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert "Forwarding from 127.0.0.1:" in forward.stdout.readline()
-        body = None
-        while body is None and time.time() < deadline:
-            try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{local}/served.txt", timeout=5).read()
-            except OSError:
-                time.sleep(0.1)
-        assert body == b"through the tunnel"
-    finally:
-        forward.terminate()
-        forward.wait(timeout=30)
-    run("job", "cancel", "server")
-    assert "not RUNNING" in run("job", "exec", "server", "--", "true", check=4).stderr
-    assert "invalid ports" in run("job", "port-forward", "server", "x:y", check=2).stderr
 
 
 def test_flavors_nodes_and_test_queue(env):

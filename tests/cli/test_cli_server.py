@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import filecmp
 import json
 import os
@@ -225,3 +226,63 @@ def test_shutdown_ends_a_follow_and_exits_zero(isolated, monkeypatch):
     assert json.loads(run("-o", "json", "job", "get", "long", env=local).stdout)["state"] == \
         "JOB_STATE_RUNNING"
     run("job", "cancel", "long", env=local)
+
+
+def test_data_load_from_another_machine_copies_into_the_client_cache(server, isolated):
+    # The server and the client share this machine; MLC_MACHINE_ID makes the client another one,
+    # so the server's paths are not usable and the content must cross the wire.
+    laptop = dict(os.environ, MLC_MACHINE_ID="laptop-1",
+                  XDG_CACHE_HOME=str(isolated / "laptop-cache"))
+    laptop.pop("MLC_CACHE_DIR", None)
+    cache = isolated / "laptop-cache" / "mlcore" / "data"
+    data = isolated / "train.bin"
+    data.write_bytes(os.urandom((2 << 20) + 123))  # several ReadData chunks
+
+    def load(uri, environment):
+        out = json.loads(run("-o", "json", "data", "load", uri, env=environment).stdout)
+        return out["localPath"], out.get("source")
+
+    here, _ = load(str(data), None)  # same machine: the server's own hot tier, no copy
+    assert not here.startswith(str(isolated / "laptop-cache"))
+    path, source = load(str(data), laptop)
+    assert path.startswith(str(cache)), path
+    assert filecmp.cmp(path, data, shallow=False)
+    assert source == "LOAD_SOURCE_COLD"  # from the server's hot tier, one hop away
+    again, source = load(str(data), laptop)
+    assert again == path and source == "LOAD_SOURCE_HOT"
+    # New content at the same URI: the server revalidates, the client copies the new digest.
+    data.write_bytes(b"second version\n")
+    newer = json.loads(run("-o", "json", "data", "load", str(data), "--revalidate",
+                           env=laptop).stdout)
+    assert open(newer["localPath"], "rb").read() == b"second version\n"
+
+    # A directory artifact becomes a tree of links to copied files, equal to the original.
+    model = isolated / "model"
+    (model / "weights").mkdir(parents=True)
+    (model / "weights" / "w.bin").write_bytes(os.urandom(1 << 20))
+    (model / "config.json").write_text('{"layers": 4}\n')
+    (model / "empty").write_bytes(b"")
+    run_id = run("run", "create", "train", "-q").stdout.strip()
+    artifact = json.loads(run("-o", "json", "artifact", "log", "--run", run_id,
+                              str(model)).stdout)["id"]
+    tree, _ = load(f"artifact://{artifact}", laptop)
+    assert tree.startswith(str(cache / "trees")), tree
+    cmp = filecmp.dircmp(model, tree)
+    assert not cmp.left_only and not cmp.right_only
+    for rel in ("weights/w.bin", "config.json", "empty"):
+        assert filecmp.cmp(model / rel, os.path.join(tree, rel), shallow=False), rel
+    # One file of it, by path.
+    one, _ = load(f"artifact://{artifact}/config.json", laptop)
+    assert open(one).read() == '{"layers": 4}\n'
+
+    # ReadData asked directly: one file of the directory, then a path it does not have.
+    lines = run("-o", "json", "api", "stream", "DataService/ReadData",
+                json.dumps({"project": "ml", "uri": f"artifact://{artifact}",
+                            "path": "config.json"})).stdout.splitlines()
+    first = json.loads(lines[0])
+    assert int(first["sizeBytes"]) == 14 and len(first["digest"]) == 64
+    assert base64.b64decode(first["data"]) == b'{"layers": 4}\n'
+    proc = run("api", "stream", "DataService/ReadData",
+               json.dumps({"project": "ml", "uri": f"artifact://{artifact}",
+                           "path": "nosuch.bin"}), check=EXIT_USAGE)
+    assert "nosuch.bin" in proc.stderr and "files" in proc.stderr

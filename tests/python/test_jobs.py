@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import pathlib
+import subprocess
 
 import pytest
 
@@ -158,8 +159,8 @@ def test_quota_helper_and_module_functions(client, backend):
     assert [u.project for u in mlcore.quota()] == ["ml"]
 
 
-@pytest.mark.local_only("exec runs in the job's process on this machine")
 def test_exec_in_a_running_job(client, tmp_path):
+    # Over grpc:// the command runs on the server's machine (here the same one), through the core.
     job = client.submit_job(["sh", "-c", "echo ready; exec sleep 60"], working_dir=str(tmp_path),
                             env={"STAGE": "train"})
     for line in job.logs(follow=True):
@@ -167,7 +168,39 @@ def test_exec_in_a_running_job(client, tmp_path):
     out = job.exec(["sh", "-c", "echo $STAGE $MLC_JOB_NAME; pwd"])
     assert out.returncode == 0
     assert out.stdout.splitlines() == [f"train {job.name}", str(tmp_path)]
+    code, stdout, stderr = job.exec(["sh", "-c", "cat; echo err >&2; exit 4"], input="fed\n")
+    assert (code, stdout, stderr) == (4, "fed\n", "err\n")
+    raw = job.exec(["head", "-c", "3"], input=b"\x00\x01\x02\x03", text=False)
+    assert raw.stdout == b"\x00\x01\x02"
+    with pytest.raises(subprocess.CalledProcessError):
+        job.exec(["false"], check=True)
+    with pytest.raises(subprocess.TimeoutExpired):
+        job.exec(["sleep", "60"], timeout=0.5)
+    with pytest.raises(mlcore.NotFoundError, match="no-such-program"):
+        job.exec(["no-such-program"])
+    with pytest.raises(mlcore.InvalidArgumentError):
+        job.exec([])
     job.cancel()
     job.wait(timeout=WAIT)
     with pytest.raises(mlcore.FailedPreconditionError, match="not RUNNING"):
         job.exec(["true"])
+
+
+def test_watch_yields_transitions(client):
+    since = datetime.datetime.now(datetime.timezone.utc)
+    job = client.submit_job(["true"], name="watched")
+    states = []
+    with mlcore.jobs.watch(project="ml", since=since, client=client) as transitions:
+        for t in transitions:
+            assert t.job_id == job.id and t.job.spec.name == "watched"
+            states.append(t.event.to_state)
+            if t.event.to_state in ("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED"):
+                break
+    assert states == ["JOB_STATE_PENDING", "JOB_STATE_STARTING", "JOB_STATE_RUNNING",
+                      "JOB_STATE_SUCCEEDED"]
+    # By name, replayed from the start.
+    replay = mlcore.jobs.watch(["watched"], since=since, client=client)
+    assert next(replay).event.to_state == "JOB_STATE_PENDING"
+    replay.close()
+    with pytest.raises(mlcore.NotFoundError):
+        mlcore.jobs.watch(project="no-such-project", client=client)

@@ -14,6 +14,7 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/util/time_util.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/codegen/sync_stream.h>
@@ -21,6 +22,7 @@
 #include "doctest/doctest.h"
 #include "mlcore/client.h"
 #include "mlcore/credentials.h"
+#include "mlcore/jobs.h"
 #include "mlcore/server.h"
 #include "mlcore/v1/tracking.pb.h"
 #include "unit/test_support.h"
@@ -375,6 +377,75 @@ TEST_CASE("authorization matrix: every rpc x role x own/other project") {
     }
   }
   CHECK(checked > 500);
+}
+
+TEST_CASE("job watches show only visible jobs; exec and port-forward need editor on the job") {
+  AuthServer s;
+  auto root = s.As("root");
+  const std::string scratch = s.dir.path() + "/scratch";
+  const auto before = google::protobuf::util::TimeUtil::GetCurrentTime();
+  Objects theirs = MakeObjects(*root, "theirs", scratch);
+  Objects own = MakeObjects(*root, "own", scratch);
+  for (auto [user, role] : std::vector<std::pair<std::string, v1::Role>>{
+           {"viewer", v1::ROLE_VIEWER}, {"editor", v1::ROLE_EDITOR}}) {
+    v1::GrantRoleRequest g;
+    g.set_project("own");
+    g.set_user(user);
+    g.set_role(role);
+    REQUIRE(root->GrantRole(g).ok());
+  }
+  auto own_done = root->WaitJob(own.job, std::chrono::seconds(60));
+  REQUIRE(own_done.ok());
+  REQUIRE(root->WaitJob(theirs.job, std::chrono::seconds(60)).ok());
+
+  // A watch of every project replays in time order: "theirs" ran first, so its transitions
+  // would come before the end of "own"'s job if they were not filtered out.
+  auto viewer = s.As("viewer");
+  v1::WatchJobsRequest all;
+  *all.mutable_since() = before;
+  std::vector<std::string> seen;
+  REQUIRE(viewer
+              ->WatchJobs(all,
+                          [&](const v1::WatchJobsResponse& r) {
+                            seen.push_back(r.job_id());
+                            return !(r.job_id() == own.job &&
+                                     IsFinalJobState(r.event().to_state()));
+                          })
+              .ok());
+  CHECK(seen.size() == static_cast<size_t>(own_done->events_size()));
+  for (const std::string& id : seen) CHECK(id == own.job);
+
+  // Naming a hidden job is NOT_FOUND in the words a job nothing has gets.
+  v1::WatchJobsRequest hidden;
+  hidden.add_ids(theirs.job);
+  const Reply denied = s.Call("mlcore.v1.JobService/WatchJobs", hidden, "viewer");
+  CHECK(denied.code == grpc::StatusCode::NOT_FOUND);
+  v1::WatchJobsRequest ghost;
+  ghost.add_ids(Ghost(theirs.job));
+  const Reply none = s.Call("mlcore.v1.JobService/WatchJobs", ghost, "viewer");
+  CHECK(none.code == grpc::StatusCode::NOT_FOUND);
+  CHECK(Replace(none.message, Ghost(theirs.job), theirs.job) == denied.message);
+
+  // Exec and port-forward change what runs: a viewer is refused naming the role, an editor
+  // reaches the job (which has ended: FAILED_PRECONDITION), a stranger learns nothing.
+  v1::ExecJobRequest exec;
+  exec.set_id(own.job);
+  exec.add_command("true");
+  const Reply as_viewer = s.Call("mlcore.v1.JobService/ExecJob", exec, "viewer");
+  CHECK(as_viewer.code == grpc::StatusCode::PERMISSION_DENIED);
+  CHECK(as_viewer.message.find("editor") != std::string::npos);
+  const Reply as_editor = s.Call("mlcore.v1.JobService/ExecJob", exec, "editor");
+  CHECK(as_editor.code == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(as_editor.message.find("not RUNNING") != std::string::npos);
+  exec.set_id(theirs.job);
+  CHECK(s.Call("mlcore.v1.JobService/ExecJob", exec, "editor").code == grpc::StatusCode::NOT_FOUND);
+  v1::PortForwardRequest forward;
+  forward.set_id(own.job);
+  forward.set_port(8888);
+  CHECK(s.Call("mlcore.v1.JobService/PortForward", forward, "viewer").code ==
+        grpc::StatusCode::PERMISSION_DENIED);
+  CHECK(s.Call("mlcore.v1.JobService/PortForward", forward, "editor").code ==
+        grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST_CASE("no token, a bad token, a revoked or expired one, a disabled user: UNAUTHENTICATED") {

@@ -17,6 +17,7 @@
 #include "mlcore/client.h"
 #include "mlcore/server.h"
 #include "unit/test_support.h"
+#include "util/crc32c.h"
 #include "util/sha256.h"
 
 namespace mlcore::remote {
@@ -260,6 +261,11 @@ TEST_CASE("progress reaches the total and returning false cancels") {
 // An ArtifactService that lacks every blob and answers every upload with a digest of zeros.
 class LyingArtifacts final : public v1::ArtifactService::Service {
  public:
+  // Reports a CRC-32C of what it received, off by one when `damage` (bytes lost on the way);
+  // none at all when not `report_crc` (a server from before the transfer check).
+  bool report_crc = false;
+  bool damage = false;
+
   grpc::Status FindMissingBlobs(grpc::ServerContext*, const v1::FindMissingBlobsRequest* r,
                                 v1::FindMissingBlobsResponse* out) override {
     for (const auto& d : r->digests()) out->add_missing_digests(d);
@@ -269,17 +275,20 @@ class LyingArtifacts final : public v1::ArtifactService::Service {
                           v1::UploadBlobResponse* out) override {
     v1::UploadBlobRequest message;
     int64_t n = 0;
-    while (reader->Read(&message)) n += static_cast<int64_t>(message.chunk().size());
+    uint32_t crc = 0;
+    while (reader->Read(&message)) {
+      n += static_cast<int64_t>(message.chunk().size());
+      crc = util::Crc32c(crc, message.chunk());
+    }
     out->set_digest(std::string(64, '0'));
     out->set_committed_bytes(n);
+    if (report_crc) out->set_received_crc32c(damage ? crc ^ 1 : crc);
     return grpc::Status::OK;
   }
 };
 
-TEST_CASE("a server digest that differs from the client's is DATA_LOSS") {
-  TempDir dir;
-  testing::IsolatedEnv env{dir};
-  LyingArtifacts service;
+// Uploads a kBig file of 'c's to `service` served on 127.0.0.1.
+Result<v1::Manifest> UploadToLiar(LyingArtifacts& service, TempDir& dir) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -292,10 +301,37 @@ TEST_CASE("a server digest that differs from the client's is DATA_LOSS") {
   auto cache = DigestCache::Open("");
   WriteFile(dir / "big.bin", Pattern(kBig, 'c'));
   auto m = UploadTreeToServer(channel, "ml", dir / "big.bin", {}, *cache);
+  liar->Shutdown();
+  return m;
+}
+
+TEST_CASE("CRC-32C: the standard check value, and extension equals the whole") {
+  CHECK(util::Crc32c(0, "123456789") == 0xE3069283U);
+  CHECK(util::Crc32c(0, "") == 0U);
+  const std::string big = Pattern((1 << 20) + 13, 'z');  // the word loop and the byte tail
+  CHECK(util::Crc32c(util::Crc32c(0, std::string_view(big).substr(0, 777)),
+                     std::string_view(big).substr(777)) == util::Crc32c(0, big));
+}
+
+TEST_CASE("a transfer whose CRC-32C differs from what was sent is DATA_LOSS") {
+  TempDir dir;
+  testing::IsolatedEnv env{dir};
+  LyingArtifacts service;
+  service.report_crc = true;
+  service.damage = true;
+  auto m = UploadToLiar(service, dir);
+  CHECK(m.status().code() == StatusCode::kDataLoss);
+  CHECK(m.status().message().find("damaged on the way") != std::string::npos);
+}
+
+TEST_CASE("a server digest that differs from the client's is DATA_LOSS") {
+  TempDir dir;
+  testing::IsolatedEnv env{dir};
+  LyingArtifacts service;
+  auto m = UploadToLiar(service, dir);
   CHECK(m.status().code() == StatusCode::kDataLoss);
   CHECK(m.status().message().find("the client hashed " + util::Sha256Hex(Pattern(kBig, 'c'))) !=
         std::string::npos);
-  liar->Shutdown();
 }
 
 }  // namespace

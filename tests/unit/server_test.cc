@@ -19,8 +19,10 @@
 
 #include "mlcore/client.h"
 #include "mlcore/tracking.h"
+#include "mlcore/v1/artifacts.pb.h"
 #include "mlcore/v1/projects.pb.h"
 #include "unit/test_support.h"
+#include "util/sha256.h"
 
 namespace mlcore {
 namespace {
@@ -141,6 +143,86 @@ TEST_CASE("an oversized request is refused before it is read") {
   get.set_name("big");
   CHECK(f.Call("/mlcore.v1.ProjectService/GetProject", get.SerializeAsString()).error_code() ==
         grpc::StatusCode::NOT_FOUND);
+}
+
+// One UploadBlob stream of raw messages; the status, and the response when OK.
+grpc::Status RawUpload(Fixture& f, const std::vector<std::string>& messages,
+                       v1::UploadBlobResponse* response) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::internal::RpcMethod rpc("/mlcore.v1.ArtifactService/UploadBlob",
+                                grpc::internal::RpcMethod::BIDI_STREAMING, f.channel);
+  std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>> stream(
+      grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+          f.channel.get(), rpc, &ctx));
+  for (const std::string& m : messages) {
+    grpc::Slice slice(m);
+    grpc::ByteBuffer buffer(&slice, 1);
+    if (!stream->Write(buffer)) break;
+  }
+  stream->WritesDone();
+  grpc::ByteBuffer reply;
+  std::string bytes;
+  while (stream->Read(&reply)) {
+    std::vector<grpc::Slice> slices;
+    (void)reply.Dump(&slices);
+    for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  grpc::Status status = stream->Finish();
+  if (status.ok() && response != nullptr) REQUIRE(response->ParseFromString(bytes));
+  return status;
+}
+
+TEST_CASE("upload chunks are decoded straight from the wire, as protobuf would decode them") {
+  Fixture f;
+  v1::CreateProjectRequest create;
+  create.mutable_project()->set_name("ml");
+  REQUIRE(f.Call("/mlcore.v1.ProjectService/CreateProject", create.SerializeAsString()).ok());
+  int n = 0;
+  auto header = [&] {
+    v1::UploadBlobRequest m;
+    m.mutable_header()->set_project("ml");
+    m.mutable_header()->set_upload_id("u" + std::to_string(++n));
+    return m.SerializeAsString();
+  };
+  auto chunk = [](const std::string& bytes, bool finish = false) {
+    v1::UploadBlobRequest m;
+    m.set_chunk(bytes);
+    m.set_finish(finish);
+    return m.SerializeAsString();
+  };
+  const std::string big(3 << 20, 'a');  // chunks across the 8 MiB pieces
+  std::string all;
+  std::vector<std::string> messages = {header()};
+  for (int i = 0; i < 5; ++i) {
+    std::string part = big + std::to_string(i);
+    all += part;
+    messages.push_back(chunk(part, i == 4));
+  }
+  v1::UploadBlobResponse done;
+  REQUIRE(RawUpload(f, messages, &done).ok());
+  CHECK(done.digest() == util::Sha256Hex(all));
+  CHECK(done.committed_bytes() == static_cast<int64_t>(all.size()));
+
+  SUBCASE("a chunk field twice in one message: the last counts; unknown fields are skipped") {
+    std::string twice = chunk("first") + chunk("second", true);
+    twice += std::string("\xa0\x06\x01", 3);  // field 100, varint 1: unknown to this server
+    REQUIRE(RawUpload(f, {header(), twice}, &done).ok());
+    CHECK(done.digest() == util::Sha256Hex("second"));
+  }
+  SUBCASE("a header after the first message, or bytes that do not decode: INVALID_ARGUMENT") {
+    auto status = RawUpload(f, {header(), chunk("x"), header()}, nullptr);
+    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(status.error_message().find("only the first") != std::string::npos);
+    status = RawUpload(f,
+                       {header(), chunk("x"),
+                        std::string("\x12\x20"
+                                    "abc",
+                                    5)},
+                       nullptr);
+    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(status.error_message().find("UploadBlobRequest") != std::string::npos);
+  }
 }
 
 TEST_CASE("unknown methods and unserved services are UNIMPLEMENTED") {

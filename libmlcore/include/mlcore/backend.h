@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mlcore/attach.h"
 #include "mlcore/status.h"
 #include "mlcore/uri.h"
 #include "mlcore/v1/artifacts.pb.h"
@@ -74,6 +75,27 @@ class Backend {
                                const std::function<bool()>& keep_following) = 0;
   virtual Result<v1::Job> CancelJob(const v1::CancelJobRequest& request) = 0;
   virtual Result<v1::Job> PreemptJob(const v1::PreemptJobRequest& request) = 0;
+  // Calls `sink` with each state transition of the jobs `request` selects (project, ids), first
+  // those at or after `request.since` (when set) in time order, then new ones as they happen,
+  // until `sink` returns false or `keep_watching` (when set; called at least every 250 ms while
+  // nothing happens) returns false; then returns OK. Errors: NOT_FOUND (project or a listed job).
+  // The default is UNIMPLEMENTED.
+  virtual Status WatchJobs(const v1::WatchJobsRequest& request,
+                           const std::function<bool(const v1::WatchJobsResponse&)>& sink,
+                           const std::function<bool()>& keep_watching);
+  // Starts `request.command` (the first message of ExecJob: id, command, replica, tty; its
+  // stdin_data and close_stdin are applied too) next to a RUNNING job. Client has resolved the id
+  // and checked the command is not empty. Errors: NOT_FOUND (job), FAILED_PRECONDITION (job not
+  // RUNNING, or being stopped), INVALID_ARGUMENT (replica out of range), NOT_FOUND /
+  // PERMISSION_DENIED (the program cannot be run). The default is UNIMPLEMENTED (no
+  // CAPABILITY_JOB_ATTACH).
+  virtual Result<std::unique_ptr<ExecSession>> ExecJob(const v1::ExecJobRequest& request);
+  // Connects to `request.port` of a RUNNING job (first message of PortForward; its `data` is
+  // sent too). Client has resolved the id and checked the port range. Errors: NOT_FOUND,
+  // FAILED_PRECONDITION (job not RUNNING), UNAVAILABLE (nothing listening on the port). The
+  // default is UNIMPLEMENTED.
+  virtual Result<std::unique_ptr<PortConnection>> PortForward(
+      const v1::PortForwardRequest& request);
 
   // --- Scheduling facts ---
   virtual Result<v1::ListFlavorsResponse> ListFlavors(const v1::ListFlavorsRequest& request) = 0;
@@ -173,6 +195,10 @@ class Backend {
   // Client has filled the project. `progress(done, total)` returning false cancels. ---
   virtual Result<v1::LoadResponse> LoadData(
       const v1::LoadRequest& request, const std::function<bool(uint64_t, uint64_t)>& progress) = 0;
+  // The bytes of a loaded object (see DataService.ReadData), in chunks of at most 1 MiB; size
+  // and digest on the first. Stops early (OK) when `sink` returns false.
+  virtual Status ReadData(const v1::ReadDataRequest& request,
+                          const std::function<bool(const v1::ReadDataResponse&)>& sink) = 0;
   virtual Result<v1::ListCacheEntriesResponse> ListCacheEntries(
       const v1::ListCacheEntriesRequest& request) = 0;
   virtual Result<v1::CacheEntry> PinData(const v1::PinRequest& request) = 0;

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mlcore/attach.h"
 #include "mlcore/config.h"
 #include "mlcore/status.h"
 #include "mlcore/v1/artifacts.pb.h"
@@ -126,6 +127,35 @@ class Client {
   // Checks a spec (YAML text or a message) against this backend's flavors and classes.
   Result<v1::LintJobSpecResponse> LintJobSpec(const v1::LintJobSpecRequest& request);
 
+  // --- Watching and attaching to jobs (mlcore/attach.h) ---
+
+  // Calls `sink` with each state transition of the jobs `request` selects (`project`: one
+  // project, empty = every project; `ids`: ids or names of jobs), first those at or after
+  // `request.since` (when set), then new ones as they happen, until `sink` returns false or
+  // `keep_watching` (called at least every 250 ms while nothing happens) returns false. Errors:
+  // NOT_FOUND (project or a listed job), UNIMPLEMENTED (backend lacks it).
+  Status WatchJobs(const v1::WatchJobsRequest& request,
+                   const std::function<bool(const v1::WatchJobsResponse&)>& sink,
+                   const std::function<bool()>& keep_watching = {});
+  // Starts `command` in a RUNNING job's working directory and environment (on the machine that
+  // runs the job), with its standard streams attached to the returned session; `tty` gives it a
+  // pseudo-terminal. Errors: INVALID_ARGUMENT (empty command, replica out of range), NOT_FOUND
+  // (job, or a program the job's PATH lacks), FAILED_PRECONDITION (job not RUNNING),
+  // UNIMPLEMENTED (backend lacks CAPABILITY_JOB_ATTACH).
+  Result<std::unique_ptr<ExecSession>> ExecJob(std::string_view id_or_name,
+                                               const std::vector<std::string>& command,
+                                               bool tty = false, int replica = 0);
+  // The same from a request (the first message of the ExecJob rpc; `id` may be a name).
+  Result<std::unique_ptr<ExecSession>> ExecJob(const v1::ExecJobRequest& request);
+  // Opens one TCP connection to `port` of a RUNNING job (on the machine that runs it). Errors:
+  // INVALID_ARGUMENT (port outside 1-65535), NOT_FOUND, FAILED_PRECONDITION (job not RUNNING),
+  // UNAVAILABLE (nothing listening on the port), UNIMPLEMENTED (backend lacks
+  // CAPABILITY_JOB_ATTACH).
+  Result<std::unique_ptr<PortConnection>> PortForward(std::string_view id_or_name, int port,
+                                                      int replica = 0);
+  // The same from a request (the first message of the PortForward rpc).
+  Result<std::unique_ptr<PortConnection>> PortForward(const v1::PortForwardRequest& request);
+
   // --- Scheduling facts ---
   Result<v1::ListFlavorsResponse> ListFlavors(const v1::ListFlavorsRequest& request = {});
   Result<v1::ListNodesResponse> ListNodes(const v1::ListNodesRequest& request = {});
@@ -202,10 +232,17 @@ class Client {
   // --- Data cache (see proto/mlcore/v1/data.proto and docs/data.md) ---
 
   // Returns a local path to verified content of `uri` (a path, file://, http(s)://,
-  // artifact://ID[/PATH]) on the machine serving the call, fetching it once on a miss. Project
+  // artifact://ID[/PATH], models:/...) on this machine, fetching it once on a miss. The load
+  // always runs on the machine serving the call (filling its hot tier, which jobs there use); a
+  // remote backend on another machine then copies the content into this machine's cache
+  // ($MLC_CACHE_DIR, else $XDG_CACHE_HOME/mlcore/data) and returns that copy's path. Project
   // defaults to the client's. Errors: as DataService.Load.
   Result<v1::LoadResponse> LoadData(const v1::LoadRequest& request,
                                     const ProgressFn& progress = {});
+  // Streams the bytes of a loaded object as it is on the machine serving the call (see
+  // DataService.ReadData); `sink` returning false stops early. Errors: as DataService.ReadData.
+  Status ReadData(const v1::ReadDataRequest& request,
+                  const std::function<bool(const v1::ReadDataResponse&)>& sink);
   // Empty project = every entry of the cache.
   Result<v1::ListCacheEntriesResponse> ListCacheEntries(const v1::ListCacheEntriesRequest& request);
   // Owner defaults to "user:<current user>".

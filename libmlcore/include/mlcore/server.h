@@ -44,6 +44,10 @@ struct ServerOptions {
   std::vector<std::string> listen;
   // The state directory (as local://DIR would use). Required.
   std::string state_dir;
+  // The backend the services run on: empty = `local://<state_dir>`; a `slurm+http://`,
+  // `slurm+https://` or `slurm+unix://` URI fronts a Slurm cluster (docs/slurm.md), its job store
+  // in `state_dir` unless the URI names a `state=`. Users, tokens and roles stay in `state_dir`.
+  std::string engine;
   // Serve without authentication: refuses any listen address but loopback and Unix sockets.
   bool insecure_local = false;
   // TLS for TCP listens: the server's certificate chain and private key (PEM files). Required for

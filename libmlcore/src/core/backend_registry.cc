@@ -2,6 +2,7 @@
 
 #include "local/local_backend.h"
 #include "mlcore/backend.h"
+#include "slurm/slurm_backend.h"
 #ifdef MLC_HAVE_GRPC
 #include "remote/grpc_backend.h"
 #endif
@@ -14,6 +15,9 @@ BackendRegistry& BackendRegistry::Global() {
     // Built-in backends. Registration is explicit (not via static initializers) so a static link
     // cannot drop a backend.
     r->Register("local", &local::LocalBackend::Open).IgnoreError();
+    r->Register("slurm+http", &slurm::SlurmBackend::Open).IgnoreError();
+    r->Register("slurm+https", &slurm::SlurmBackend::Open).IgnoreError();
+    r->Register("slurm+unix", &slurm::SlurmBackend::Open).IgnoreError();
 #ifdef MLC_HAVE_GRPC
     r->Register("grpc", &remote::OpenGrpcBackend).IgnoreError();
     r->Register("grpc+unix", &remote::OpenGrpcBackend).IgnoreError();

@@ -39,6 +39,16 @@ Result<v1::LoadResponse> Client::LoadData(const v1::LoadRequest& request,
   return backend_->LoadData(r, progress);
 }
 
+Status Client::ReadData(const v1::ReadDataRequest& request,
+                        const std::function<bool(const v1::ReadDataResponse&)>& sink) {
+  v1::ReadDataRequest r = request;
+  MLC_ASSIGN_OR_RETURN(std::string project, ProjectOrDefault(r.project(), "reading data"));
+  r.set_project(project);
+  MLC_RETURN_IF_ERROR(ValidateLoadUri(r.uri()));
+  MLC_RETURN_IF_ERROR(ValidateOptionalDigest(r.digest()));
+  return backend_->ReadData(r, sink);
+}
+
 Result<v1::ListCacheEntriesResponse> Client::ListCacheEntries(
     const v1::ListCacheEntriesRequest& request) {
   MLC_RETURN_IF_ERROR(ResolvePageSize(request.page_size()).status());

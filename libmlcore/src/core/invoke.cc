@@ -357,6 +357,13 @@ const std::map<std::string, StreamHandler>& StreamHandlers() {
              static_cast<const v1::WatchRegistryEventsRequest&>(request),
              [&](const v1::RegistryEvent& e) { return emit(e); }, keep_going);
        }},
+      {"mlcore.v1.JobService/WatchJobs",
+       [](Client& c, const Message& request, const std::function<bool(const Message&)>& emit,
+          const std::function<bool()>& keep_going) {
+         return c.WatchJobs(
+             static_cast<const v1::WatchJobsRequest&>(request),
+             [&](const v1::WatchJobsResponse& r) { return emit(r); }, keep_going);
+       }},
       {"mlcore.v1.JobService/StreamJobLogs",
        // One response per line, following when the request says so.
        [](Client& c, const Message& request, const std::function<bool(const Message&)>& emit,
@@ -370,6 +377,13 @@ const std::map<std::string, StreamHandler>& StreamHandlers() {
                return emit(one);
              },
              keep_going);
+       }},
+      {"mlcore.v1.DataService/ReadData",
+       [](Client& c, const Message& request, const std::function<bool(const Message&)>& emit,
+          const std::function<bool()>& keep_going) {
+         return c.ReadData(
+             static_cast<const v1::ReadDataRequest&>(request),
+             [&](const v1::ReadDataResponse& chunk) { return keep_going() && emit(chunk); });
        }},
   };
   return *handlers;
@@ -417,6 +431,14 @@ Result<std::unique_ptr<Message>> Invoke(Client& client,
     return InvalidArgumentError("method " + full +
                                 " streams its responses; call it with `mlc api stream`, "
                                 "Client.invoke_stream (Python) or mlc_invoke_stream (C)");
+  }
+  if (it == Handlers().end() &&
+      (full == "mlcore.v1.JobService/ExecJob" || full == "mlcore.v1.JobService/PortForward")) {
+    // Both directions flow at once: no JSON-in, JSON-out call can carry them.
+    return UnimplementedError("method " + full +
+                              " is bidirectional and has no JSON form; use `mlc job exec` / "
+                              "`mlc job port-forward`, Job.exec (Python) or Client::ExecJob / "
+                              "Client::PortForward (C++)");
   }
   if (it == Handlers().end()) {
     return UnimplementedError("method " + full +

@@ -2,15 +2,18 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <sstream>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <spdlog/spdlog.h>
 
 #include "datacache/files.h"
 #include "datacache/index.h"
+#include "mlcore/resources.h"
 #include "util/fs.h"
 #include "util/sha256.h"
 
@@ -427,6 +430,33 @@ Result<Stats> DataCache::GetStats() {
   MLC_ASSIGN_OR_RETURN(stats.verification_failures, index.Counter("verification_failures"));
   MLC_ASSIGN_OR_RETURN(stats.since_ms, index.Counter("since"));
   return stats;
+}
+
+Result<DataCacheOptions> CacheOptionsFromEnv(const std::string& default_hot_dir) {
+  DataCacheOptions o;
+  o.hot_dir = util::GetEnv("MLC_CACHE_DIR", default_hot_dir);
+  o.cold_dir = util::GetEnv("MLC_CACHE_COLD_DIR");
+  std::string capacity = util::GetEnv("MLC_CACHE_CAPACITY");
+  if (!capacity.empty()) {
+    auto parsed = ParseResources("memory=" + capacity);
+    if (!parsed.ok() || parsed->memory_bytes() < 0) {
+      return InvalidArgumentError("MLC_CACHE_CAPACITY=\"" + capacity +
+                                  "\" is not a size; use e.g. 50Gi, 800Mi, or 0 for no cap");
+    }
+    o.hot_capacity_bytes = static_cast<uint64_t>(parsed->memory_bytes());
+  } else {
+    // A fifth of the filesystem holding the hot tier (its parent when not created yet).
+    std::string probe = o.hot_dir;
+    struct statvfs vfs {};
+    while (!probe.empty() && ::statvfs(probe.c_str(), &vfs) != 0) {
+      probe = std::filesystem::path(probe).parent_path().string();
+      if (probe == "/") break;
+    }
+    if (::statvfs(probe.empty() ? "/" : probe.c_str(), &vfs) == 0) {
+      o.hot_capacity_bytes = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize / 5;
+    }
+  }
+  return o;
 }
 
 }  // namespace mlcore::datacache

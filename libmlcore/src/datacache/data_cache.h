@@ -120,6 +120,19 @@ struct EvictResult {
 // "pid:<host>:<pid>" of the calling process: a pin released automatically once it exits.
 std::string PidPinOwner();
 
+// The options of a cache configured by the environment of the calling process:
+//   MLC_CACHE_DIR       hot tier directory; default `default_hot_dir`
+//   MLC_CACHE_CAPACITY  hot tier cap ("50Gi", "800Mi", bytes); default a fifth of the size of the
+//                       hot directory's filesystem; "0" = no cap
+//   MLC_CACHE_COLD_DIR  cold tier directory (e.g. on NFS); default none
+// Errors: INVALID_ARGUMENT for a malformed MLC_CACHE_CAPACITY.
+Result<DataCacheOptions> CacheOptionsFromEnv(const std::string& default_hot_dir);
+
+// Id of this machine: `$MLC_MACHINE_ID` when set (e.g. in containers sharing /etc/machine-id but
+// not files), else /etc/machine-id, else "host:<hostname>". A path some process reports is usable
+// here only when it reported this id.
+std::string MachineId();
+
 class DataCache {
  public:
   // Creates the directories and the index as needed and removes downloads left by dead writers.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <random>
 #include <sys/file.h>
@@ -378,6 +379,43 @@ void RemoveStaleTemps(const std::string& tier_dir) {
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) ::unlink(path.c_str());
     ::close(fd);
   }
+}
+
+Result<std::string> PublishLinkTree(const std::string& trees_dir, const std::string& digest,
+                                    const std::vector<TreeLink>& links) {
+  std::string final_dir = trees_dir + "/" + digest;
+  struct stat st {};
+  if (::stat(final_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return final_dir;
+  MLC_RETURN_IF_ERROR(util::EnsureDirectory(trees_dir, "data cache trees"));
+  std::string tmp = trees_dir + "/.tmp-" + RandomName();
+  std::error_code ec;
+  auto fail = [&](Status s) {
+    std::filesystem::remove_all(tmp, ec);
+    return s;
+  };
+  for (const TreeLink& l : links) {
+    std::filesystem::path rel(l.path);
+    if (l.path.empty() || rel.is_absolute() ||
+        std::any_of(rel.begin(), rel.end(), [](const auto& part) { return part == ".."; })) {
+      return fail(InvalidArgumentError("tree entry \"" + l.path + "\" escapes its tree"));
+    }
+    std::filesystem::path link = std::filesystem::path(tmp) / rel;
+    std::filesystem::create_directories(link.parent_path(), ec);
+    if (ec) {
+      return fail(
+          InternalError("cannot create " + link.parent_path().string() + ": " + ec.message()));
+    }
+    if (::symlink(l.target.c_str(), link.c_str()) != 0) {
+      return fail(util::FromErrno(errno, "cannot create " + link.string()));
+    }
+  }
+  if (::rename(tmp.c_str(), final_dir.c_str()) != 0) {
+    int err = errno;
+    std::filesystem::remove_all(tmp, ec);
+    if (err != EEXIST && err != ENOTEMPTY)
+      return util::FromErrno(err, "cannot publish " + final_dir);
+  }
+  return final_dir;
 }
 
 }  // namespace mlcore::datacache

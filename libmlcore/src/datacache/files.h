@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "datacache/origin.h"
 #include "mlcore/status.h"
@@ -95,5 +96,18 @@ void RemoveStaleTemps(const std::string& tier_dir);
 // Maps a write/fsync errno to a Status naming `path`: disk full and file-size limit ->
 // RESOURCE_EXHAUSTED.
 Status WriteError(int err, const std::string& path);
+
+// One entry of a link tree: a path relative to the tree, and the object it links to.
+struct TreeLink {
+  std::string path;
+  std::string target;
+};
+
+// Publishes <trees_dir>/<digest>: a directory of symlinks at `links`' paths to their targets.
+// Atomic: the tree appears complete or not at all; an existing tree of that digest is kept (same
+// content, by address). Returns its path. Errors: the filesystem's (a path escaping the tree is
+// INVALID_ARGUMENT).
+Result<std::string> PublishLinkTree(const std::string& trees_dir, const std::string& digest,
+                                    const std::vector<TreeLink>& links);
 
 }  // namespace mlcore::datacache

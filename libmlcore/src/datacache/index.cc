@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 
 #include "local/process.h"
 #include "local/sqlite_store.h"
@@ -96,6 +97,17 @@ int64_t NowMs() {
 }
 
 std::string PidPinOwner() { return "pid:" + HostName() + ":" + std::to_string(getpid()); }
+
+std::string MachineId() {
+  if (const char* env = std::getenv("MLC_MACHINE_ID"); env != nullptr && *env != '\0') return env;
+  static const std::string id = [] {
+    std::ifstream in("/etc/machine-id");
+    std::string line;
+    if (std::getline(in, line) && !line.empty()) return line;
+    return "host:" + HostName();
+  }();
+  return id;
+}
 
 CacheIndex::CacheIndex(std::unique_ptr<sqlite::Db> db) : db_(std::move(db)) {}
 CacheIndex::~CacheIndex() = default;

@@ -219,6 +219,24 @@ Result<std::vector<JobRecord>> LoadJobsInStates(sqlite::Db& db,
   return out;
 }
 
+Result<std::vector<JobRecord>> LoadJobsCreatedSince(sqlite::Db& db, int64_t create_us,
+                                                    const std::string& project) {
+  MLC_ASSIGN_OR_RETURN(auto cached,
+                       db.Cached(std::string("SELECT ") + kColumns +
+                                 " FROM jobs WHERE create_us >= ? AND (? = '' OR project = ?)"
+                                 " ORDER BY create_us, id"));
+  sqlite::Statement& select = *cached;
+  select.Bind(1, create_us).Bind(2, project).Bind(3, project);
+  std::vector<JobRecord> out;
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    MLC_ASSIGN_OR_RETURN(auto record, ReadRow(select, db.path()));
+    out.push_back(std::move(record));
+  }
+  return out;
+}
+
 std::string JobCursor(const JobRecord& record) {
   return std::to_string(CreateUs(record.job)) + "/" + record.job.id();
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "local/sqlite_store.h"
 #include "mlcore/status.h"
 #include "mlcore/v1/jobs.pb.h"
+#include "mlcore/v1/scheduling.pb.h"
 
 namespace mlcore::local {
 
@@ -75,6 +77,11 @@ Result<std::vector<JobRecord>> LoadJobsInStates(sqlite::Db& db,
                                                 const std::vector<v1::JobState>& states,
                                                 const std::string& project = {});
 
+// Jobs created at or after `create_us` (unix microseconds), oldest first, optionally only one
+// project (a watch's look for new jobs).
+Result<std::vector<JobRecord>> LoadJobsCreatedSince(sqlite::Db& db, int64_t create_us,
+                                                    const std::string& project = {});
+
 // A page of jobs for listing: newest first, after `after_key` ("create_us/id" of the last row).
 struct JobPage {
   std::vector<JobRecord> records;
@@ -94,5 +101,13 @@ void Transition(v1::Job* job, v1::JobState to, const std::string& reason, int64_
 
 // Unix microseconds now.
 int64_t NowMicros();
+
+// Adds `times` x `r` to `total`.
+void AddTo(v1::Resources* total, const v1::Resources& r, int times);
+
+// Counts `job` (all its replicas) into a quota report, for the project and for the job's user in
+// `users`: as pending, or as used (and used preemptible) and running.
+void CountJobUsage(const v1::Job& job, bool pending, v1::QuotaUsage* usage,
+                   std::map<std::string, v1::UserUsage>* users);
 
 }  // namespace mlcore::local

@@ -290,6 +290,13 @@ Result<v1::LoadResponse> LocalBackend::LoadData(
   return data->Load(request, progress);
 }
 
+Status LocalBackend::ReadData(const v1::ReadDataRequest& request,
+                              const std::function<bool(const v1::ReadDataResponse&)>& sink) {
+  MLC_RETURN_IF_ERROR(CheckProjectExists(request.project()));
+  MLC_ASSIGN_OR_RETURN(LocalDataService * data, Data());
+  return data->Read(request, sink);
+}
+
 Result<v1::ListCacheEntriesResponse> LocalBackend::ListCacheEntries(
     const v1::ListCacheEntriesRequest& request) {
   if (!request.project().empty()) MLC_RETURN_IF_ERROR(CheckProjectExists(request.project()));

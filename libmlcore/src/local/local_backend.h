@@ -41,6 +41,12 @@ class LocalBackend final : public Backend {
                        const std::function<bool()>& keep_following) override;
   Result<v1::Job> CancelJob(const v1::CancelJobRequest& request) override;
   Result<v1::Job> PreemptJob(const v1::PreemptJobRequest& request) override;
+  Status WatchJobs(const v1::WatchJobsRequest& request,
+                   const std::function<bool(const v1::WatchJobsResponse&)>& sink,
+                   const std::function<bool()>& keep_watching) override;
+  Result<std::unique_ptr<ExecSession>> ExecJob(const v1::ExecJobRequest& request) override;
+  Result<std::unique_ptr<PortConnection>> PortForward(
+      const v1::PortForwardRequest& request) override;
   Result<v1::ListFlavorsResponse> ListFlavors(const v1::ListFlavorsRequest& request) override;
   Result<v1::ListNodesResponse> ListNodes(const v1::ListNodesRequest& request) override;
   Result<v1::ListPriorityClassesResponse> ListPriorityClasses() override;
@@ -94,6 +100,8 @@ class LocalBackend final : public Backend {
   Result<v1::LoadResponse> LoadData(
       const v1::LoadRequest& request,
       const std::function<bool(uint64_t, uint64_t)>& progress) override;
+  Status ReadData(const v1::ReadDataRequest& request,
+                  const std::function<bool(const v1::ReadDataResponse&)>& sink) override;
   Result<v1::ListCacheEntriesResponse> ListCacheEntries(
       const v1::ListCacheEntriesRequest& request) override;
   Result<v1::CacheEntry> PinData(const v1::PinRequest& request) override;
@@ -156,6 +164,9 @@ class LocalBackend final : public Backend {
   Result<std::string> ResolveJobIdLocked(const std::string& id_or_name, const std::string& project);
   // The job with that id, or that name within `project`. Errors: NOT_FOUND.
   Result<JobRecord> LoadJobLocked(const std::string& id_or_name, const std::string& project);
+  // The record of a RUNNING job (not being stopped) that has replica `replica`, for exec and
+  // port-forward. Errors: NOT_FOUND, FAILED_PRECONDITION, INVALID_ARGUMENT (replica).
+  Result<JobRecord> AttachableJob(const std::string& id, int replica);
   // Checks that `job` could ever start: project limits (with ancestors) and node capacity.
   Status CheckCanEverFit(const v1::Job& job);
 

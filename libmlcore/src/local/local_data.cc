@@ -11,13 +11,13 @@
 #include <iostream>
 #include <mutex>
 #include <set>
-#include <sys/statvfs.h>
 
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
 #include "artifacts/manifest.h"
 #include "core/page_token.h"
+#include "datacache/files.h"
 #include "datacache/proto.h"
 #include "local/process.h"
 #include "mlcore/resources.h"
@@ -201,30 +201,7 @@ void SetCode(v1::PrefetchResult* out, const Status& status) {
 }  // namespace
 
 Result<datacache::DataCacheOptions> LocalCacheOptions(const std::string& state_dir) {
-  datacache::DataCacheOptions o;
-  o.hot_dir = util::GetEnv("MLC_CACHE_DIR", state_dir + "/cache");
-  o.cold_dir = util::GetEnv("MLC_CACHE_COLD_DIR");
-  std::string capacity = util::GetEnv("MLC_CACHE_CAPACITY");
-  if (!capacity.empty()) {
-    auto parsed = ParseResources("memory=" + capacity);
-    if (!parsed.ok() || parsed->memory_bytes() < 0) {
-      return InvalidArgumentError("MLC_CACHE_CAPACITY=\"" + capacity +
-                                  "\" is not a size; use e.g. 50Gi, 800Mi, or 0 for no cap");
-    }
-    o.hot_capacity_bytes = static_cast<uint64_t>(parsed->memory_bytes());
-  } else {
-    // A fifth of the filesystem holding the hot tier (its parent when not created yet).
-    std::string probe = o.hot_dir;
-    struct statvfs vfs {};
-    while (!probe.empty() && ::statvfs(probe.c_str(), &vfs) != 0) {
-      probe = std::filesystem::path(probe).parent_path().string();
-      if (probe == "/") break;
-    }
-    if (::statvfs(probe.empty() ? "/" : probe.c_str(), &vfs) == 0) {
-      o.hot_capacity_bytes = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize / 5;
-    }
-  }
-  return o;
+  return datacache::CacheOptionsFromEnv(state_dir + "/cache");
 }
 
 struct LocalDataService::Impl {
@@ -306,33 +283,20 @@ struct LocalDataService::Impl {
   // to the selected path. Atomic: the tree appears complete or not at all.
   Result<std::string> BuildTree(const ResolvedArtifact& r,
                                 const std::vector<std::string>& objects) {
-    std::string final_dir = TreeDir(r.manifest.digest());
-    if (std::filesystem::is_directory(final_dir)) return final_dir;
-    std::string root = cache->options().hot_dir + "/trees";
-    MLC_RETURN_IF_ERROR(util::EnsureDirectory(root, "data cache trees"));
-    std::string tmp = root + "/.tmp-" + util::RandomHexId("", 16);
-    std::error_code ec;
+    std::vector<datacache::TreeLink> links;
+    links.reserve(objects.size());
     for (int i = 0; i < r.manifest.entries_size(); ++i) {
-      std::string rel = r.manifest.entries(i).path();
-      if (!r.path.empty()) rel = rel.size() > r.path.size() ? rel.substr(r.path.size() + 1) : rel;
-      std::filesystem::path link = std::filesystem::path(tmp) / rel;
-      std::filesystem::create_directories(link.parent_path(), ec);
-      if (ec || ::symlink(objects[static_cast<size_t>(i)].c_str(), link.c_str()) != 0) {
-        Status s =
-            ec ? InternalError("cannot create " + link.parent_path().string() + ": " + ec.message())
-               : util::FromErrno(errno, "cannot create " + link.string());
-        std::filesystem::remove_all(tmp, ec);
-        return s;
-      }
+      links.push_back({RelativePath(r, r.manifest.entries(i)), objects[static_cast<size_t>(i)]});
     }
-    if (::rename(tmp.c_str(), final_dir.c_str()) != 0) {
-      int err = errno;
-      std::filesystem::remove_all(tmp, ec);
-      if (err != EEXIST && err != ENOTEMPTY) {
-        return util::FromErrno(err, "cannot publish " + final_dir);
-      }
-    }
-    return final_dir;
+    return datacache::PublishLinkTree(cache->options().hot_dir + "/trees", r.manifest.digest(),
+                                      links);
+  }
+
+  // An entry's path relative to the selected path of a directory URI.
+  static std::string RelativePath(const ResolvedArtifact& r, const v1::ManifestEntry& e) {
+    const std::string& rel = e.path();
+    if (r.path.empty() || rel.size() <= r.path.size()) return rel;
+    return rel.substr(r.path.size() + 1);
   }
 };
 
@@ -374,7 +338,9 @@ Result<v1::LoadResponse> LocalDataService::Load(const v1::LoadRequest& request,
   }
   if (!impl_->IsArtifact(uri)) {
     MLC_ASSIGN_OR_RETURN(datacache::LoadResult r, impl_->cache->Load(uri, options));
-    return datacache::ToProto(r);
+    v1::LoadResponse out = datacache::ToProto(r);
+    out.set_machine_id(datacache::MachineId());
+    return out;
   }
   MLC_ASSIGN_OR_RETURN(ResolvedArtifact r, impl_->Resolve(uri, request.project()));
   const std::string want = r.single_file ? r.manifest.entries(0).digest() : r.manifest.digest();
@@ -385,7 +351,9 @@ Result<v1::LoadResponse> LocalDataService::Load(const v1::LoadRequest& request,
   if (r.single_file) {
     options.expected_digest = want;
     MLC_ASSIGN_OR_RETURN(datacache::LoadResult loaded, impl_->cache->Load(uri, options));
-    return datacache::ToProto(loaded);
+    v1::LoadResponse out = datacache::ToProto(loaded);
+    out.set_machine_id(datacache::MachineId());
+    return out;
   }
   // A directory: every file as its own object, then a tree of links to them.
   const auto total = static_cast<uint64_t>(r.manifest.total_size_bytes());
@@ -413,7 +381,84 @@ Result<v1::LoadResponse> LocalDataService::Load(const v1::LoadRequest& request,
   out.set_digest(r.manifest.digest());
   out.set_size_bytes(r.manifest.total_size_bytes());
   out.set_source(static_cast<v1::LoadSource>(worst));
+  out.set_machine_id(datacache::MachineId());
+  for (const v1::ManifestEntry& e : r.manifest.entries()) {
+    v1::LoadedFile* f = out.add_files();
+    f->set_path(Impl::RelativePath(r, e));
+    f->set_digest(e.digest());
+    f->set_size_bytes(e.size_bytes());
+  }
   return out;
+}
+
+Status LocalDataService::Read(const v1::ReadDataRequest& request,
+                              const std::function<bool(const v1::ReadDataResponse&)>& sink) {
+  v1::LoadRequest load;
+  load.set_project(request.project());
+  load.set_uri(request.uri());
+  if (request.path().empty()) load.set_digest(request.digest());
+  MLC_ASSIGN_OR_RETURN(v1::LoadResponse loaded, Load(load, {}));
+  std::string file = loaded.local_path();
+  std::string digest = loaded.digest();
+  int64_t size = loaded.size_bytes();
+  if (!request.path().empty()) {
+    const v1::LoadedFile* found = nullptr;
+    for (const v1::LoadedFile& f : loaded.files()) {
+      if (f.path() == request.path()) found = &f;
+    }
+    if (found == nullptr) {
+      return InvalidArgumentError(
+          loaded.files().empty() ? request.uri() + " is a single file: read it without a path"
+                                 : "\"" + request.path() + "\" is not a file of " + request.uri() +
+                                       "; the paths are those of the load's `files`");
+    }
+    if (!request.digest().empty() && request.digest() != found->digest()) {
+      return FailedPreconditionError(request.uri() + " holds " + found->digest() + " at \"" +
+                                     request.path() + "\", not the expected " + request.digest());
+    }
+    file += "/" + found->path();
+    digest = found->digest();
+    size = found->size_bytes();
+  } else if (!loaded.files().empty()) {
+    return InvalidArgumentError(request.uri() +
+                                " is a directory: read its files one by one, by `path`");
+  }
+  if (request.offset() < 0 || request.offset() > size) {
+    return InvalidArgumentError("offset " + std::to_string(request.offset()) +
+                                " is outside the file (" + std::to_string(size) + " bytes)");
+  }
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return util::FromErrno(errno, "cannot open " + file);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  constexpr size_t kChunk = 1 << 20;
+  v1::ReadDataResponse chunk;
+  chunk.set_size_bytes(size);
+  chunk.set_digest(digest);
+  std::string* data = chunk.mutable_data();
+  auto offset = static_cast<off_t>(request.offset());
+  bool first = true;
+  while (true) {
+    data->resize(kChunk);
+    ssize_t n = ::pread(fd, data->data(), kChunk, offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return util::FromErrno(errno, "cannot read " + file);
+    }
+    data->resize(static_cast<size_t>(n));
+    if (n == 0 && !first) break;
+    if (!sink(chunk)) return Status::Ok();
+    if (n == 0) break;
+    offset += n;
+    if (first) {
+      chunk.clear_size_bytes();
+      chunk.clear_digest();
+      first = false;
+    }
+  }
+  return Status::Ok();
 }
 
 Result<v1::ListCacheEntriesResponse> LocalDataService::List(

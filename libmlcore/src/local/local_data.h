@@ -50,6 +50,11 @@ class LocalDataService {
   // `pin_holder`: a process whose exit releases the request's pin (0 = held until unpinned).
   Result<v1::LoadResponse> Load(const v1::LoadRequest& request, const ProgressFn& progress,
                                 pid_t pin_holder = 0);
+  // Loads `request.uri` (a cache hit when already loaded) and passes the bytes of the file (of the
+  // directory's file at `request.path`) from `request.offset` to `sink` in chunks of at most
+  // 1 MiB; size and digest are set on the first. Stops early (OK) when `sink` returns false.
+  Status Read(const v1::ReadDataRequest& request,
+              const std::function<bool(const v1::ReadDataResponse&)>& sink);
   Result<v1::ListCacheEntriesResponse> List(const v1::ListCacheEntriesRequest& request);
   Result<v1::CacheEntry> Pin(const v1::PinRequest& request);
   Result<v1::CacheEntry> Unpin(const v1::UnpinRequest& request);

@@ -31,12 +31,6 @@ std::string NewJobId() { return util::RandomHexId("j"); }
 
 bool LooksLikeJobId(const std::string& s) { return util::LooksLikeHexId(s, "j"); }
 
-void AddTo(v1::Resources* total, const v1::Resources& r, int times) {
-  total->set_cpu_millis(total->cpu_millis() + r.cpu_millis() * times);
-  total->set_memory_bytes(total->memory_bytes() + r.memory_bytes() * times);
-  total->set_gpu(total->gpu() + r.gpu() * times);
-}
-
 // The first resource of `need` above a non-zero field of `cap`, described for people.
 std::optional<std::string> Exceeds(const v1::Resources& need, const v1::Resources& cap,
                                    bool zero_is_unlimited) {
@@ -414,23 +408,7 @@ Result<v1::GetQuotaUsageResponse> LocalBackend::GetQuotaUsage(
     for (const auto& r : jobs) {
       if (r.job.spec().project() != p.name()) continue;
       if (!request.user().empty() && r.job.user() != request.user()) continue;
-      int replicas = std::max(1, r.job.spec().replicas());
-      auto& u = users[r.job.user()];
-      u.set_user(r.job.user());
-      if (r.job.state() == v1::JOB_STATE_PENDING) {
-        AddTo(usage.mutable_pending(), r.job.resources(), replicas);
-        usage.set_pending_jobs(usage.pending_jobs() + 1);
-        AddTo(u.mutable_pending(), r.job.resources(), replicas);
-        u.set_pending_jobs(u.pending_jobs() + 1);
-      } else {
-        AddTo(usage.mutable_used(), r.job.resources(), replicas);
-        if (r.job.spec().preemptible()) {
-          AddTo(usage.mutable_used_preemptible(), r.job.resources(), replicas);
-        }
-        usage.set_running_jobs(usage.running_jobs() + 1);
-        AddTo(u.mutable_used(), r.job.resources(), replicas);
-        u.set_running_jobs(u.running_jobs() + 1);
-      }
+      CountJobUsage(r.job, r.job.state() == v1::JOB_STATE_PENDING, &usage, &users);
     }
     if (request.per_user()) {
       for (auto& [name, u] : users) *usage.add_users() = std::move(u);
@@ -438,6 +416,31 @@ Result<v1::GetQuotaUsageResponse> LocalBackend::GetQuotaUsage(
     *response.add_usages() = std::move(usage);
   }
   return response;
+}
+
+void AddTo(v1::Resources* total, const v1::Resources& r, int times) {
+  total->set_cpu_millis(total->cpu_millis() + r.cpu_millis() * times);
+  total->set_memory_bytes(total->memory_bytes() + r.memory_bytes() * times);
+  total->set_gpu(total->gpu() + r.gpu() * times);
+}
+
+void CountJobUsage(const v1::Job& job, bool pending, v1::QuotaUsage* usage,
+                   std::map<std::string, v1::UserUsage>* users) {
+  const int replicas = std::max(1, job.spec().replicas());
+  v1::UserUsage& u = (*users)[job.user()];
+  u.set_user(job.user());
+  if (pending) {
+    AddTo(usage->mutable_pending(), job.resources(), replicas);
+    usage->set_pending_jobs(usage->pending_jobs() + 1);
+    AddTo(u.mutable_pending(), job.resources(), replicas);
+    u.set_pending_jobs(u.pending_jobs() + 1);
+    return;
+  }
+  AddTo(usage->mutable_used(), job.resources(), replicas);
+  if (job.spec().preemptible()) AddTo(usage->mutable_used_preemptible(), job.resources(), replicas);
+  usage->set_running_jobs(usage->running_jobs() + 1);
+  AddTo(u.mutable_used(), job.resources(), replicas);
+  u.set_running_jobs(u.running_jobs() + 1);
 }
 
 }  // namespace mlcore::local

@@ -414,16 +414,8 @@ std::vector<std::string> BuildEnvironment(const v1::Job& job,
                                           const std::string& state_dir,
                                           const std::vector<std::string>& input_paths,
                                           const std::string& checkpoint_key) {
-  std::map<std::string, std::string> env(job.reproducibility().environment().begin(),
-                                         job.reproducibility().environment().end());
-  for (const auto& [k, v] : job.spec().env()) env[k] = v;
-  env["MLC_JOB_ID"] = job.id();
-  env["MLC_JOB_NAME"] = job.spec().name();
-  env["MLC_PROJECT"] = job.spec().project();
-  env["MLC_BACKEND"] = "local://" + state_dir;
-  env["MLC_ATTEMPT"] = std::to_string(job.restarts());
+  std::map<std::string, std::string> env = JobEnvironment(job, state_dir);
   env["MLC_CHECKPOINT_KEY"] = checkpoint_key;
-  if (!job.run_id().empty()) env["MLC_RUN_ID"] = job.run_id();
   // Input datasets: their local paths, in spec order (MLC_INPUT_DATASETS joins them with ':').
   std::string joined;
   for (size_t i = 0; i < input_paths.size(); ++i) {
@@ -439,6 +431,20 @@ std::vector<std::string> BuildEnvironment(const v1::Job& job,
 }
 
 }  // namespace
+
+std::map<std::string, std::string> JobEnvironment(const v1::Job& job,
+                                                  const std::string& state_dir) {
+  std::map<std::string, std::string> env(job.reproducibility().environment().begin(),
+                                         job.reproducibility().environment().end());
+  for (const auto& [k, v] : job.spec().env()) env[k] = v;
+  env["MLC_JOB_ID"] = job.id();
+  env["MLC_JOB_NAME"] = job.spec().name();
+  env["MLC_PROJECT"] = job.spec().project();
+  env["MLC_BACKEND"] = "local://" + state_dir;
+  env["MLC_ATTEMPT"] = std::to_string(job.restarts());
+  if (!job.run_id().empty()) env["MLC_RUN_ID"] = job.run_id();
+  return env;
+}
 
 int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
   auto db_or = sqlite::Db::Open(state_dir + "/mlcore.db", StoreMigrations());

@@ -23,9 +23,11 @@
 #include "mlcore/v1/scheduling.grpc.pb.h"
 #include "mlcore/v1/tracking.grpc.pb.h"
 #include "mlcore/version.h"
+#include "remote/grpc_attach.h"
 #include "remote/grpc_status.h"
 #include "remote/grpc_upload.h"
 #include "remote/ingest_stream.h"
+#include "remote/remote_data.h"
 #include "util/fs.h"
 #include "util/ids.h"
 
@@ -241,6 +243,25 @@ class GrpcBackend final : public Backend {
         },
         keep_following);
   }
+  Status WatchJobs(const v1::WatchJobsRequest& r,
+                   const std::function<bool(const v1::WatchJobsResponse&)>& sink,
+                   const std::function<bool()>& keep_watching) override {
+    return ServerStream<v1::WatchJobsResponse>(
+        [&](grpc::ClientContext* ctx, StreamReader<v1::WatchJobsResponse>* reader) {
+          jobs_->async()->WatchJobs(ctx, &r, reader);
+        },
+        sink, keep_watching);
+  }
+  Result<std::unique_ptr<ExecSession>> ExecJob(const v1::ExecJobRequest& r) override {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    Prepare(ctx.get(), std::nullopt);
+    return StartRemoteExec(jobs_.get(), std::move(ctx), r, target_);
+  }
+  Result<std::unique_ptr<PortConnection>> PortForward(const v1::PortForwardRequest& r) override {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    Prepare(ctx.get(), std::nullopt);
+    return StartRemotePortForward(jobs_.get(), std::move(ctx), r, target_);
+  }
   Result<v1::Job> CancelJob(const v1::CancelJobRequest& r) override {
     return Unary(jobs_.get(), &v1::JobService::Stub::CancelJob, r);
   }
@@ -387,30 +408,27 @@ class GrpcBackend final : public Backend {
   }
   Status ReadBlob(const v1::DownloadBlobRequest& r,
                   const std::function<bool(const v1::DownloadBlobResponse&)>& sink) override {
-    grpc::ClientContext ctx;
-    Prepare(&ctx, std::nullopt);
-    auto reader = artifacts_->DownloadBlob(&ctx, r);
-    v1::DownloadBlobResponse chunk;
-    while (reader->Read(&chunk)) {
-      if (!sink(chunk)) {
-        ctx.TryCancel();
-        reader->Finish().ok();  // CANCELLED by us
-        return Status::Ok();
-      }
-    }
-    return FromGrpc(reader->Finish(), target_);
+    return ServerStream(artifacts_.get(), &v1::ArtifactService::Stub::DownloadBlob, r, sink);
   }
 
   // --- Data cache (the server machine's) ---
-  // The load runs on the server; its progress is reported here once, when it is done.
+  // The load runs on the server; a client on another machine then copies the result into its
+  // own cache (remote/remote_data.h), else the server's progress is reported once, when done.
   Result<v1::LoadResponse> LoadData(
       const v1::LoadRequest& r, const std::function<bool(uint64_t, uint64_t)>& progress) override {
-    auto loaded = Unary(data_.get(), &v1::DataService::Stub::Load, r, /*long_running=*/true);
-    if (loaded.ok() && progress) {
-      const auto size = static_cast<uint64_t>(loaded->size_bytes());
+    MLC_ASSIGN_OR_RETURN(v1::LoadResponse loaded,
+                         Unary(data_.get(), &v1::DataService::Stub::Load, r,
+                               /*long_running=*/true));
+    MLC_ASSIGN_OR_RETURN(v1::LoadResponse local, data_copier_.Localize(r, loaded, progress));
+    if (progress) {
+      const auto size = static_cast<uint64_t>(local.size_bytes());
       progress(size, size);
     }
-    return loaded;
+    return local;
+  }
+  Status ReadData(const v1::ReadDataRequest& r,
+                  const std::function<bool(const v1::ReadDataResponse&)>& sink) override {
+    return ServerStream(data_.get(), &v1::DataService::Stub::ReadData, r, sink);
   }
   Result<v1::ListCacheEntriesResponse> ListCacheEntries(
       const v1::ListCacheEntriesRequest& r) override {
@@ -553,6 +571,27 @@ class GrpcBackend final : public Backend {
   }
 
   // Metadata and deadline of one call; no deadline for streams and long-running calls.
+  // A server-streaming call without deadline: every response to `sink` until it returns false
+  // (the call is then cancelled, and that is OK) or the stream ends.
+  template <typename StubT, typename Req, typename Resp>
+  Status ServerStream(
+      StubT* stub,
+      std::unique_ptr<grpc::ClientReader<Resp>> (StubT::*method)(grpc::ClientContext*, const Req&),
+      const Req& request, const std::function<bool(const Resp&)>& sink) const {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, std::nullopt);
+    auto reader = (stub->*method)(&ctx, request);
+    Resp chunk;
+    while (reader->Read(&chunk)) {
+      if (!sink(chunk)) {
+        ctx.TryCancel();
+        reader->Finish().ok();  // CANCELLED by us
+        return Status::Ok();
+      }
+    }
+    return FromGrpc(reader->Finish(), target_);
+  }
+
   void Prepare(grpc::ClientContext* ctx, std::optional<milliseconds> timeout) const {
     if (timeout) ctx->set_deadline(std::chrono::system_clock::now() + *timeout);
     if (!token_.empty()) ctx->AddMetadata("authorization", "Bearer " + token_);
@@ -614,6 +653,12 @@ class GrpcBackend final : public Backend {
   std::unique_ptr<v1::TrackingService::Stub> tracking_;
   std::unique_ptr<v1::ArtifactService::Stub> artifacts_;
   std::unique_ptr<v1::DataService::Stub> data_;
+  // Copies of loaded data for a client on another machine than the server.
+  remote::RemoteDataCopier data_copier_{
+      [this](const v1::ReadDataRequest& r,
+             const std::function<bool(const v1::ReadDataResponse&)>& sink) {
+        return ReadData(r, sink);
+      }};
   std::unique_ptr<v1::RegistryService::Stub> registry_;
   std::unique_ptr<v1::AuthService::Stub> auth_;
   std::unique_ptr<IngestStream> ingest_;  // after tracking_, which it borrows

@@ -20,9 +20,10 @@
 // - Artifact trees move as blobs (remote/grpc_upload.h): digests of unchanged files come from the
 //   client's digest cache (artifacts/digest_cache.h) and are not read again, the server says which
 //   blobs it lacks (FindMissingBlobs) and only those are streamed (UploadBlob, 1 MiB chunks, no
-//   size ceiling); large files not in the cache are streamed while they are hashed, in one read.
-//   Then the manifest is recorded. Downloads stream each blob (DownloadBlob) into a temporary
-//   file, verified against its digest before it is renamed into place.
+//   size ceiling); large files not in the cache are streamed at once, in one read, the server's
+//   digest checked by the CRC-32C of what it received. Then the manifest is recorded. Downloads
+//   stream each blob (DownloadBlob) into a temporary file, verified against its digest before it is
+//   renamed into place.
 // - A server that cannot be reached is UNAVAILABLE naming the address; nothing is reported as a
 //   generic failure.
 //

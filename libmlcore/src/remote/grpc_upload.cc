@@ -19,9 +19,9 @@
 #include "artifacts/io.h"
 #include "artifacts/manifest.h"
 #include "remote/grpc_status.h"
+#include "util/crc32c.h"
 #include "util/fs.h"
 #include "util/ids.h"
-#include "util/sha256.h"
 
 namespace mlcore::remote {
 namespace {
@@ -32,9 +32,9 @@ using artifacts::kChunkSize;
 constexpr size_t kReadAhead = 4;
 
 // A file's content in kChunkSize pieces, each flagged when it is the last (the file is read one
-// chunk ahead, so the last one is known without an empty message after it), hashed on the way
-// when asked. Files over one chunk are read on a thread of their own, up to kReadAhead chunks
-// ahead of Next().
+// chunk ahead, so the last one is known without an empty message after it), with the CRC-32C of
+// what was read (the transfer check; cheap next to SHA-256). Files over one chunk are read on a
+// thread of their own, up to kReadAhead chunks ahead of Next().
 class ChunkSource {
  public:
   struct Chunk {
@@ -42,8 +42,7 @@ class ChunkSource {
     bool last = false;
   };
 
-  ChunkSource(int fd, std::string what, bool hash, bool threaded)
-      : fd_(fd), what_(std::move(what)), hash_(hash) {
+  ChunkSource(int fd, std::string what, bool threaded) : fd_(fd), what_(std::move(what)) {
     if (threaded) thread_ = std::thread([this] { Loop(); });
   }
   ~ChunkSource() {
@@ -76,8 +75,8 @@ class ChunkSource {
     }
   }
 
-  // The SHA-256 of everything read; once the last chunk was returned.
-  std::string Digest() { return hash_ ? sha_.HexDigest() : std::string(); }
+  // The CRC-32C of everything read; once the last chunk was returned.
+  uint32_t Crc() const { return crc_; }
   uint64_t bytes_read() const { return bytes_read_; }
 
  private:
@@ -106,7 +105,7 @@ class ChunkSource {
     bytes.resize(kChunkSize);  // a recycled buffer already has this size: nothing is cleared
     MLC_ASSIGN_OR_RETURN(size_t n, artifacts::ReadFull(fd_, bytes.data(), bytes.size(), what_));
     bytes.resize(n);
-    if (hash_) sha_.Update(bytes);
+    crc_ = util::Crc32c(crc_, bytes);
     bytes_read_ += n;
     return bytes;
   }
@@ -134,8 +133,7 @@ class ChunkSource {
 
   const int fd_;
   const std::string what_;
-  const bool hash_;
-  util::Sha256 sha_;
+  uint32_t crc_ = 0;
   std::optional<std::string> ahead_;
   std::atomic<uint64_t> bytes_read_ = 0;
   std::mutex mu_;
@@ -317,8 +315,10 @@ class TreeUpload {
     return Status::Ok();
   }
 
-  // Streams one file with UploadBlob. With an empty `expected` digest the file is hashed while it
-  // is read and the server's digest must match ours. The file's stamp is remembered.
+  // Streams one file with UploadBlob. With an empty `expected` digest the server's digest is the
+  // file's, once the CRC-32C of what the server received equals ours (a server that reports none
+  // has the file hashed here, in a second read); else the server checks `expected`. The file's
+  // stamp is remembered.
   Result<artifacts::BlobInfo> Send(const Item& item, const std::string& expected) {
     const std::string& path = item.file.abs;
     const int64_t recorded = artifacts::NowNs();
@@ -326,8 +326,8 @@ class TreeUpload {
     MLC_ASSIGN_OR_RETURN(int fd, artifacts::OpenTreeFile(item.file, &before));
     artifacts::FdCloser closer(fd);
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    const bool hash = expected.empty();
-    ChunkSource source(fd, path, hash, static_cast<uint64_t>(before.st_size) > kChunkSize);
+    const bool speculative = expected.empty();
+    ChunkSource source(fd, path, static_cast<uint64_t>(before.st_size) > kChunkSize);
 
     grpc::ClientContext ctx;
     channel_.prepare(&ctx, false);
@@ -382,13 +382,31 @@ class TreeUpload {
     if (!status.ok()) {
       return FromGrpc(status, channel_.target).WithContext("uploading " + item.entry->path());
     }
-    artifacts::BlobInfo blob{hash ? source.Digest() : expected, sent_bytes, false};
+    if (response.has_received_crc32c() && response.received_crc32c() != source.Crc()) {
+      return DataLossError(item.entry->path() + ": the server received bytes with CRC-32C " +
+                           std::to_string(response.received_crc32c()) + ", the client sent " +
+                           std::to_string(source.Crc()) +
+                           " (the bytes were damaged on the way); upload again");
+    }
+    std::string digest = expected;
+    bool hashed_here = false;
+    if (speculative && response.has_received_crc32c()) {
+      digest = response.digest();
+    } else if (speculative) {
+      // A server without the transfer check: hash the file here to check its digest.
+      if (lseek(fd, 0, SEEK_SET) != 0) return util::FromErrno(errno, "cannot rewind " + path);
+      MLC_ASSIGN_OR_RETURN(artifacts::BlobInfo local,
+                           artifacts::HashFd(fd, {}, static_cast<uint64_t>(before.st_size), path));
+      digest = local.digest;
+      hashed_here = true;
+    }
+    artifacts::BlobInfo blob{digest, sent_bytes, false};
     if (response.digest() != blob.digest) {
-      return DataLossError(item.entry->path() + ": the server stored " + response.digest() +
-                           " but " + (hash ? "the client hashed " : "the client expected ") +
-                           blob.digest +
-                           (hash ? " (the bytes were damaged on the way); upload again"
-                                 : " (the file changed while it was uploaded); upload again"));
+      return DataLossError(
+          item.entry->path() + ": the server stored " + response.digest() + " but " +
+          (hashed_here ? "the client hashed " : "the client expected ") + blob.digest +
+          (hashed_here ? " (the bytes were damaged on the way); upload again"
+                       : " (the file changed while it was uploaded); upload again"));
     }
     ++stats_.blobs_sent;
     Remember(fd, before, blob, recorded, path);

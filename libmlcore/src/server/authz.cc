@@ -87,6 +87,7 @@ std::string StringAt(const Message& message, const std::string& path) {
 std::string ProjectOfMessage(const Message& m) {
   const auto* d = m.GetDescriptor();
   if (d->full_name() == "mlcore.v1.Project") return StringAt(m, "name");
+  if (d->full_name() == "mlcore.v1.Job") return StringAt(m, "spec.project");
   if (const FieldDescriptor* f = d->FindFieldByName("project");
       f != nullptr && !f->is_repeated() && f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
     return m.GetReflection()->GetString(m, f);
@@ -99,6 +100,10 @@ std::string ProjectOfMessage(const Message& m) {
       continue;
     }
     const Message& sub = reflection->GetMessage(m, f);
+    if (sub.GetDescriptor()->full_name() == "mlcore.v1.Job") {  // a WatchJobsResponse's job
+      std::string project = StringAt(sub, "spec.project");
+      if (!project.empty()) return project;
+    }
     if (const FieldDescriptor* p = sub.GetDescriptor()->FindFieldByName("project");
         p != nullptr && !p->is_repeated() && p->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
       std::string project = sub.GetReflection()->GetString(sub, p);
@@ -180,6 +185,7 @@ const std::map<std::string, Rule>& Rules() {
 
       // Load and Prefetch of file:// origins read the server's disk: server admins only (Check).
       {"mlcore.v1.DataService/Load", P(E, "project")},
+      {"mlcore.v1.DataService/ReadData", P(E, "project")},
       // The cache is shared by every project and its entries carry no project: listing it would
       // show other tenants' URIs.
       {"mlcore.v1.DataService/ListCacheEntries", ServerAdmin()},
@@ -423,10 +429,13 @@ Status Authorizer::Check(const Principal& who, const std::string& method, const 
         "only a server administrator creates top-level projects (they carry guaranteed quota); "
         "project admins create sub-projects: give --parent");
   }
-  if (method == "mlcore.v1.DataService/Load" || method == "mlcore.v1.DataService/Prefetch") {
+  if (method == "mlcore.v1.DataService/Load" || method == "mlcore.v1.DataService/ReadData" ||
+      method == "mlcore.v1.DataService/Prefetch") {
     std::vector<std::string> uris;
     if (const auto* load = dynamic_cast<const v1::LoadRequest*>(&request))
       uris.push_back(load->uri());
+    if (const auto* read = dynamic_cast<const v1::ReadDataRequest*>(&request))
+      uris.push_back(read->uri());
     if (const auto* pre = dynamic_cast<const v1::PrefetchRequest*>(&request)) {
       for (const auto& item : pre->items()) uris.push_back(item.uri());
     }

@@ -1,12 +1,15 @@
 #include "server/dispatcher.h"
 
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <string>
 #include <thread>
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/message.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +23,7 @@
 #include "mlcore/v1/tracking.pb.h"
 #include "remote/grpc_status.h"
 #include "server/auth_service.h"
+#include "util/crc32c.h"
 #include "util/fs.h"
 
 namespace mlcore::server {
@@ -69,6 +73,66 @@ bool PlausibleUser(const std::string& user) {
   return true;
 }
 
+// Bytes of an upload gathered into one append: raw memory, never zero-filled when it grows.
+struct Piece {
+  std::unique_ptr<char[]> data;
+  size_t size = 0;
+  size_t capacity = 0;
+
+  void Reserve(size_t n) {
+    if (n <= capacity) return;
+    std::unique_ptr<char[]> bigger(new char[n]);
+    if (size > 0) std::memcpy(bigger.get(), data.get(), size);
+    data = std::move(bigger);
+    capacity = n;
+  }
+  std::string_view view() const { return {data.get(), size}; }
+};
+
+// Appends the chunk of an UploadBlobRequest after the first straight from gRPC's slices to
+// `piece`, and reads its `finish`: one copy of the bytes, where parsing the message and then
+// appending its chunk takes two (the upload's hot path). Errors: INVALID_ARGUMENT (malformed, or
+// a header).
+// `crc` is extended by the chunk's bytes (CRC-32C).
+Status AppendUploadChunk(const grpc::ByteBuffer& buffer, Piece* piece, bool* finish,
+                         uint32_t* crc) {
+  using google::protobuf::internal::WireFormatLite;
+  grpc::ByteBuffer copy(buffer);  // shares the slices
+  grpc::ProtoBufferReader reader(&copy);
+  google::protobuf::io::CodedInputStream in(&reader);
+  const size_t start = piece->size;
+  const auto malformed = [] {
+    return InvalidArgumentError(
+        "malformed mlcore.v1.UploadBlobRequest message: it does not decode as protobuf");
+  };
+  while (const uint32_t tag = in.ReadTag()) {
+    switch (tag) {
+      case WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
+        return InvalidArgumentError("only the first UploadBlob message may carry a header");
+      case WireFormatLite::MakeTag(2, WireFormatLite::WIRETYPE_LENGTH_DELIMITED): {
+        uint32_t length = 0;
+        if (!in.ReadVarint32(&length)) return malformed();
+        piece->size = start;  // a repeated field: the last one counts, as in protobuf
+        piece->Reserve(start + length);
+        if (!in.ReadRaw(piece->data.get() + start, static_cast<int>(length))) return malformed();
+        piece->size = start + length;
+        break;
+      }
+      case WireFormatLite::MakeTag(3, WireFormatLite::WIRETYPE_VARINT): {
+        uint64_t value = 0;
+        if (!in.ReadVarint64(&value)) return malformed();
+        *finish = value != 0;
+        break;
+      }
+      default:
+        if (!WireFormatLite::SkipField(&in, tag)) return malformed();
+    }
+  }
+  if (static_cast<size_t>(in.CurrentPosition()) != buffer.Length()) return malformed();
+  *crc = util::Crc32c(*crc, std::string_view(piece->data.get() + start, piece->size - start));
+  return Status::Ok();
+}
+
 // Appends an upload's pieces on a thread of its own, so the stream is read while the previous
 // piece is written, hashed and synced: the network and the disk overlap. At most two pieces wait.
 class PieceWriter {
@@ -80,7 +144,7 @@ class PieceWriter {
   ~PieceWriter() { (void)Finish(); }
 
   // Queues a piece; waits while two are queued. The writer's error once it has failed.
-  Status Add(std::string piece) {
+  Status Add(Piece piece) {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return queue_.size() < 2 || !error_.ok(); });
     if (!error_.ok()) return error_;
@@ -108,10 +172,11 @@ class PieceWriter {
     while (true) {
       cv_.wait(lock, [&] { return !queue_.empty() || done_; });
       if (queue_.empty()) return;
-      std::string piece = std::move(queue_.front());
+      Piece piece = std::move(queue_.front());
       const int64_t at = committed_;
       lock.unlock();
-      auto appended = backend_.AppendBlobUpload(header_.project(), header_.upload_id(), at, piece);
+      auto appended =
+          backend_.AppendBlobUpload(header_.project(), header_.upload_id(), at, piece.view());
       lock.lock();
       queue_.pop_front();
       if (!appended.ok()) {
@@ -129,7 +194,7 @@ class PieceWriter {
   const v1::UploadBlobHeader& header_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> queue_;  // the front one is being appended
+  std::deque<Piece> queue_;  // the front one is being appended
   int64_t committed_;
   Status error_;
   bool done_ = false;
@@ -192,7 +257,10 @@ class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   // As Read, but gives up when the call is stopped (the server shutting down) while waiting:
   // 1 = `out` holds the next message, 0 = the client's stream ended, -1 = stopped. After -1 a
   // read stays outstanding (into a buffer of this call, so the caller may go): finish the call.
-  int ReadUnlessStopped(grpc::ByteBuffer* out) {
+  int ReadUnlessStopped(grpc::ByteBuffer* out) { return ReadUnless(out, {}); }
+
+  // As ReadUnlessStopped, and also gives up (-1) once `give_up` (polled every 100 ms) is true.
+  int ReadUnless(grpc::ByteBuffer* out, const std::function<bool()>& give_up) {
     std::unique_lock lock(mu_);
     if (!read_pending_) {
       read_done_ = false;
@@ -202,7 +270,7 @@ class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
       lock.lock();
     }
     while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return read_done_; })) {
-      if (Stopped()) return -1;
+      if (Stopped() || (give_up && give_up())) return -1;
     }
     read_pending_ = false;
     if (!read_ok_) return 0;
@@ -473,26 +541,22 @@ Status Dispatcher::RunStream(const Principal& who, StreamCall& call,
           "upload " + header.upload_id() + " has " + std::to_string(committed) +
           " bytes committed; resume at offset " + std::to_string(committed));
     }
-    std::string pending;
+    Piece pending;
+    pending.Reserve(kUploadFlushBytes + kUploadChunkSlack);
     PieceWriter writer(backend, header, committed);
     auto flush = [&]() -> Status {
-      if (pending.empty()) return Status::Ok();
-      std::string piece;
-      piece.reserve(kUploadFlushBytes + kUploadChunkSlack);
-      piece.swap(pending);
+      if (pending.size == 0) return Status::Ok();
+      Piece piece;
+      piece.Reserve(kUploadFlushBytes + kUploadChunkSlack);
+      std::swap(piece, pending);
       return writer.Add(std::move(piece));
     };
     bool finish = message.finish();
+    uint32_t crc = 0;
     while (!finish) {
       if (!call.Read(&bytes)) break;  // closed without finish: resumable
-      message.Clear();
-      MLC_RETURN_IF_ERROR(Parse(bytes, &message));
-      if (message.has_header()) {
-        return InvalidArgumentError("only the first UploadBlob message may carry a header");
-      }
-      pending += message.chunk();
-      if (pending.size() >= kUploadFlushBytes) MLC_RETURN_IF_ERROR(flush());
-      finish = message.finish();
+      MLC_RETURN_IF_ERROR(AppendUploadChunk(bytes, &pending, &finish, &crc));
+      if (pending.size >= kUploadFlushBytes) MLC_RETURN_IF_ERROR(flush());
     }
     MLC_RETURN_IF_ERROR(flush());
     MLC_ASSIGN_OR_RETURN(committed, writer.Finish());
@@ -503,6 +567,7 @@ Status Dispatcher::RunStream(const Principal& who, StreamCall& call,
     } else {
       response.set_committed_bytes(committed);
     }
+    response.set_received_crc32c(crc);
     call.Write(response);
     return Status::Ok();
   }
@@ -567,6 +632,8 @@ Status Dispatcher::RunStream(const Principal& who, StreamCall& call,
     if (call.Stopped()) return CancelledError("the metric stream was cancelled");
     return Status::Ok();
   }
+  if (name == "mlcore.v1.JobService/ExecJob") return RunExec(who, call);
+  if (name == "mlcore.v1.JobService/PortForward") return RunPortForward(who, call);
   if (method->client_streaming()) {
     // Not served yet: still authenticated and authorized first, like every call.
     if (call.Read(&bytes)) {
@@ -582,6 +649,15 @@ Status Dispatcher::RunStream(const Principal& who, StreamCall& call,
   std::unique_ptr<Message> request = NewMessage(method->input_type());
   MLC_RETURN_IF_ERROR(Parse(bytes, request.get()));
   MLC_RETURN_IF_ERROR(Authorize(who, name, *request));
+  if (name == "mlcore.v1.JobService/WatchJobs" && authz_) {
+    // Listed jobs must be visible to the caller, exactly as a log read of each would be: a
+    // hidden job is NOT_FOUND in the same words as one that does not exist.
+    for (const std::string& id : static_cast<const v1::WatchJobsRequest&>(*request).ids()) {
+      v1::StreamJobLogsRequest one;
+      one.set_id(id);
+      MLC_RETURN_IF_ERROR(Authorize(who, "mlcore.v1.JobService/StreamJobLogs", one));
+    }
+  }
   if (name == "mlcore.v1.ArtifactService/DownloadBlob") {
     auto& r = static_cast<v1::DownloadBlobRequest&>(*request);
     MLC_RETURN_IF_ERROR(ValidateProjectName(r.project()));
@@ -597,6 +673,119 @@ Status Dispatcher::RunStream(const Principal& who, StreamCall& call,
         return call.Write(out);
       },
       [&] { return !call.Stopped(); });
+}
+
+// ExecJob: the first message starts the command; an empty response says it started (so the
+// caller gets start errors as the call's status); then stdin flows in on a thread of its own
+// while output flows out, and the last response carries the exit code.
+Status Dispatcher::RunExec(const Principal& who, StreamCall& call) {
+  const std::string name = "mlcore.v1.JobService/ExecJob";
+  grpc::ByteBuffer bytes;
+  if (!call.Read(&bytes)) return CancelledError("the call ended before its first message");
+  v1::ExecJobRequest first;
+  MLC_RETURN_IF_ERROR(Parse(bytes, &first));
+  if (first.id().empty()) {
+    return InvalidArgumentError("the first ExecJob message must name the job (id)");
+  }
+  MLC_RETURN_IF_ERROR(Authorize(who, name, first));
+  MLC_ASSIGN_OR_RETURN(std::unique_ptr<ExecSession> session, client_.ExecJob(first));
+  if (!call.Write(v1::ExecJobResponse())) {
+    session->Cancel();
+    return CancelledError("the client went away");
+  }
+  std::atomic<bool> done{false};
+  std::thread input([&] {
+    grpc::ByteBuffer in;
+    v1::ExecJobRequest message;
+    bool writable = true;
+    while (true) {
+      const int got = call.ReadUnless(&in, [&] { return done.load(); });
+      if (got < 0) {
+        if (!done) session->Cancel();  // the client cancelled or the server is stopping
+        return;
+      }
+      if (got == 0) break;  // the client sends nothing more: end of input
+      message.Clear();
+      if (!Parse(in, &message).ok()) continue;
+      if (writable && !message.stdin_data().empty()) {
+        writable = session->Write(message.stdin_data()).ok();  // else the command exited
+      }
+      if (message.close_stdin()) break;
+    }
+    (void)session->CloseStdin();
+  });
+  v1::ExecJobResponse out;
+  Status read = session->Read(
+      [&](ExecStream stream, std::string_view data) {
+        out.Clear();
+        if (stream == ExecStream::kStdout) {
+          out.set_stdout_data(std::string(data));
+        } else {
+          out.set_stderr_data(std::string(data));
+        }
+        return call.Write(out);
+      },
+      [&] { return !call.Stopped(); });
+  if (!read.ok() || call.Stopped()) session->Cancel();
+  Result<int> code = session->Wait();
+  done = true;
+  input.join();
+  MLC_RETURN_IF_ERROR(read);
+  if (call.Stopped()) return CancelledError("the exec call was cancelled; the command was killed");
+  MLC_RETURN_IF_ERROR(code.status());
+  out.Clear();
+  out.set_exit_code(*code);
+  call.Write(out);
+  return Status::Ok();
+}
+
+// PortForward: the first message connects (an empty response says the connection is open), then
+// bytes flow both ways; the call ends when the job's side closes the connection.
+Status Dispatcher::RunPortForward(const Principal& who, StreamCall& call) {
+  const std::string name = "mlcore.v1.JobService/PortForward";
+  grpc::ByteBuffer bytes;
+  if (!call.Read(&bytes)) return CancelledError("the call ended before its first message");
+  v1::PortForwardRequest first;
+  MLC_RETURN_IF_ERROR(Parse(bytes, &first));
+  if (first.id().empty()) {
+    return InvalidArgumentError("the first PortForward message must name the job (id)");
+  }
+  MLC_RETURN_IF_ERROR(Authorize(who, name, first));
+  MLC_ASSIGN_OR_RETURN(std::unique_ptr<PortConnection> connection, client_.PortForward(first));
+  if (!call.Write(v1::PortForwardResponse())) {
+    connection->Cancel();
+    return CancelledError("the client went away");
+  }
+  std::atomic<bool> done{false};
+  std::thread input([&] {
+    grpc::ByteBuffer in;
+    v1::PortForwardRequest message;
+    while (true) {
+      const int got = call.ReadUnless(&in, [&] { return done.load(); });
+      if (got < 0) {
+        if (!done) connection->Cancel();
+        return;
+      }
+      if (got == 0) break;  // the client half-closed
+      message.Clear();
+      if (!Parse(in, &message).ok()) continue;
+      if (!message.data().empty() && !connection->Write(message.data()).ok()) return;
+    }
+    (void)connection->CloseWrite();
+  });
+  v1::PortForwardResponse out;
+  Status read = connection->Read(
+      [&](std::string_view data) {
+        out.set_data(std::string(data));
+        return call.Write(out);
+      },
+      [&] { return !call.Stopped(); });
+  done = true;
+  connection->Cancel();
+  input.join();
+  MLC_RETURN_IF_ERROR(read);
+  if (call.Stopped()) return CancelledError("the port-forward call was cancelled");
+  return Status::Ok();
 }
 
 }  // namespace mlcore::server

@@ -74,6 +74,9 @@ class Dispatcher {
                   const grpc::ByteBuffer& request, grpc::ByteBuffer* response);
   Status RunStream(const Principal& who, StreamCall& call,
                    const google::protobuf::MethodDescriptor* method);
+  // The bidirectional job calls (ExecJob, PortForward), as thin adapters over the Client's.
+  Status RunExec(const Principal& who, StreamCall& call);
+  Status RunPortForward(const Principal& who, StreamCall& call);
   Status Authorize(const Principal& who, const std::string& method,
                    const google::protobuf::Message& request);
   void Log(const google::protobuf::MethodDescriptor* method, const std::string& user,

@@ -426,6 +426,19 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   }
   ResolvedConfig config;
   config.backend = "local://" + util::AbsolutePath(options.state_dir);
+  if (!options.engine.empty()) {
+    if (!options.engine.starts_with("local://") && !options.engine.starts_with("slurm+")) {
+      return InvalidArgumentError("--engine " + options.engine +
+                                  " is not a backend a server can front; use local://DIR or "
+                                  "slurm+http://HOST:PORT (see docs/slurm.md)");
+    }
+    config.backend = options.engine;
+    if (options.engine.starts_with("slurm+") &&
+        options.engine.find("state=") == std::string::npos) {
+      config.backend += (options.engine.find('?') == std::string::npos ? "?" : "&");
+      config.backend += "state=" + util::AbsolutePath(options.state_dir);
+    }
+  }
   config.backend_source = "argument";
   config.project_source = "unset";
   auto backend = BackendRegistry::Global().Create(config.backend);
