@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 
@@ -84,6 +86,28 @@ struct Fixture {
     REQUIRE(rc == SQLITE_OK);
   }
 
+  // Rewrites the stored body of job `id`, as another process (or version) would have written it.
+  void EditBody(const std::string& id, const std::function<void(v1::Job&)>& edit) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((state + "/mlcore.db").c_str(), &db) == SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, "SELECT body FROM jobs WHERE id = ?", -1, &stmt, nullptr);
+    sqlite3_bind_text(stmt, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+    REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+    v1::Job job;
+    REQUIRE(job.ParseFromArray(sqlite3_column_blob(stmt, 0), sqlite3_column_bytes(stmt, 0)));
+    sqlite3_finalize(stmt);
+    edit(job);
+    const std::string body = job.SerializeAsString();
+    sqlite3_prepare_v2(db, "UPDATE jobs SET body = ? WHERE id = ?", -1, &stmt, nullptr);
+    sqlite3_bind_blob(stmt, 1, body.data(), static_cast<int>(body.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 2, id.c_str(), -1, SQLITE_TRANSIENT);
+    CHECK(sqlite3_step(stmt) == SQLITE_DONE);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+
   pid_t SupervisorPid(const std::string& id) {
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open((state + "/mlcore.db").c_str(), &db) == SQLITE_OK);
@@ -148,6 +172,41 @@ TEST_CASE("after a reboot running jobs become LOST, or run again when their poli
   // The old supervisors are still alive in this test's (unrebooted) machine: end them.
   kill(a, SIGKILL);
   kill(b, SIGKILL);
+}
+
+TEST_CASE("a launched supervisor's claim is awaited by ticks since boot, not by wall clocks") {
+  Fixture f;
+  // A supervisor that never claims its job (it hangs before opening the store).
+  const std::string hung = f.dir / "hung-supervisor";
+  const std::string hung_pid = f.dir / "hung.pid";
+  std::ofstream(hung) << "#!/bin/sh\necho $$ > " << hung_pid << "\nexec sleep 120\n";
+  REQUIRE(chmod(hung.c_str(), 0755) == 0);
+  ScopedEnv supervisor{EnvMap{{"MLC_SUPERVISOR", hung}}};
+  auto job = f.Submit("true");
+  auto starting =
+      f.WaitUntil(job.id(), [](const v1::Job& j) { return j.state() == v1::JOB_STATE_STARTING; });
+  // A reader whose wall clock is two hours ahead of the launcher's (a clock step, or the jumped
+  // clock of another job's supervisor) sees a launch that looks two hours old: still awaited.
+  f.EditBody(job.id(), [](v1::Job& j) {
+    auto* last = j.mutable_events(j.events_size() - 1);
+    last->mutable_time()->set_seconds(last->time().seconds() - 2 * 3600);
+  });
+  CHECK(f.client->GetJob(job.id())->state() == v1::JOB_STATE_STARTING);
+  // Awaited for longer than the claim timeout by the machine's own count: LOST, saying why.
+  const long per_second = sysconf(_SC_CLK_TCK);
+  f.Sql("UPDATE jobs SET supervisor_start = supervisor_start - " + std::to_string(61 * per_second) +
+        " WHERE id = '" + job.id() + "'");
+  auto lost = f.client->GetJob(job.id());
+  REQUIRE(lost.ok());
+  CHECK(lost->state() == v1::JOB_STATE_LOST);
+  CHECK(lost->message().find("never started") != std::string::npos);
+  (void)starting;
+  pid_t pid = 0;
+  for (int i = 0; i < 500 && pid == 0; ++i) {
+    std::ifstream(hung_pid) >> pid;
+    if (pid == 0) std::this_thread::sleep_for(10ms);
+  }
+  if (pid > 0) kill(pid, SIGKILL);
 }
 
 TEST_CASE("a process that crashed holding the store's write lock does not block anyone") {

@@ -55,10 +55,22 @@ void MarkLost(JobRecord& r, const std::string& why, int64_t now) {
 // nullopt while it is supervised.
 std::optional<std::string> WhyLost(const JobRecord& r, int64_t now) {
   if (r.supervisor.pid == 0) {
-    int64_t since = r.job.events_size() > 0
-                        ? TimeUtil::TimestampToMicroseconds(r.job.events().rbegin()->time())
-                        : now;
-    if (now - since > kSupervisorStartTimeoutUs) {
+    int64_t waited_us = 0;
+    if (r.supervisor.start_ticks > 0 && r.supervisor.boot_id == BootId()) {
+      // Measured in ticks since boot: a supervisor whose wall clock jumped ahead (or a step of
+      // the clock while the launch was under way) does not take a fresh launch for a stale one.
+      const uint64_t ticks = TicksSinceBoot();
+      waited_us =
+          ticks > r.supervisor.start_ticks ? TicksToMicros(ticks - r.supervisor.start_ticks) : 0;
+    } else if (r.supervisor.start_ticks > 0) {
+      return std::string("the machine restarted before its supervisor started");
+    } else {
+      // A launch recorded by an older version: only its wall time is known.
+      waited_us = r.job.events_size() > 0
+                      ? now - TimeUtil::TimestampToMicroseconds(r.job.events().rbegin()->time())
+                      : 0;
+    }
+    if (waited_us > kSupervisorStartTimeoutUs) {
       return "its supervisor never started (see " + r.job.id() + "/supervisor.log)";
     }
     return std::nullopt;
@@ -235,6 +247,8 @@ Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
           for (const auto& n : d.start().nodes()) r.job.add_nodes(n);
           Transition(&r.job, v1::JOB_STATE_STARTING, "scheduled on " + ctx.node.name(), now);
           r.supervisor = {};
+          r.supervisor.start_ticks = TicksSinceBoot();
+          r.supervisor.boot_id = BootId();
           r.stop = StopRequest::kNone;
           to_launch.push_back(r.job.id());
         } else {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include <google/protobuf/util/time_util.h>
 
@@ -121,6 +122,17 @@ void Transition(v1::Job* job, v1::JobState to, const std::string& reason, int64_
     *job->mutable_end_time() = now;
     job->clear_waiting_reason();
   }
+}
+
+int64_t RetryBackoffUs(const v1::RetryPolicy& retry, int restarts) {
+  const double initial = retry.has_initial_backoff()
+                             ? TimeUtil::DurationToMicroseconds(retry.initial_backoff())
+                             : 10e6;
+  const double cap =
+      retry.has_max_backoff() ? TimeUtil::DurationToMicroseconds(retry.max_backoff()) : 600e6;
+  const double factor = retry.backoff_multiplier() >= 1 ? retry.backoff_multiplier() : 2.0;
+  const double backoff = initial * std::pow(factor, std::max(0, restarts - 1));
+  return static_cast<int64_t>(std::min(backoff, cap));
 }
 
 Status InsertJob(sqlite::Db& db, const JobRecord& r) {

@@ -23,9 +23,12 @@ enum class StopRequest : int { kNone = 0, kCancel = 1, kPreempt = 2 };
 // A job row: the entity plus runtime bookkeeping that is not part of the API.
 struct JobRecord {
   v1::Job job;
-  int64_t not_before_us = 0;   // earliest start (retry backoff)
-  ProcessIdentity supervisor;  // pid 0 when no supervisor runs
-  pid_t pgid = 0;              // the job's process group, once started
+  int64_t not_before_us = 0;  // earliest start (retry backoff)
+  // The job's supervisor. pid 0 when none runs; while one has been launched for a STARTING job
+  // but has not claimed it yet, pid 0 with the boot id and the time of the launch in start_ticks
+  // (ticks since boot: how long a claim has been awaited, immune to wall-clock steps).
+  ProcessIdentity supervisor;
+  pid_t pgid = 0;  // the job's process group, once started
   StopRequest stop = StopRequest::kNone;
   int64_t grace_ms = 0;  // for a stop request
 };
@@ -98,6 +101,11 @@ Result<int64_t> CountProjectJobs(sqlite::Db& db, const std::string& project);
 
 // Records a state change: sets the state, start/end times as appropriate, appends an event.
 void Transition(v1::Job* job, v1::JobState to, const std::string& reason, int64_t now_us);
+
+// The wait before restart number `restarts` (1 = the first) under `retry`: initial_backoff
+// (default 10 s) times backoff_multiplier (default 2) for each earlier restart, at most
+// max_backoff (default 10 min). Shared by every backend's retry policy.
+int64_t RetryBackoffUs(const v1::RetryPolicy& retry, int restarts);
 
 // Unix microseconds now.
 int64_t NowMicros();

@@ -48,6 +48,18 @@ ProcessIdentity IdentityOf(pid_t pid) {
   return id;
 }
 
+uint64_t TicksSinceBoot() {
+  std::ifstream in("/proc/uptime");
+  double seconds = 0;
+  if (!(in >> seconds) || seconds <= 0) return 0;
+  return static_cast<uint64_t>(seconds * static_cast<double>(sysconf(_SC_CLK_TCK)));
+}
+
+int64_t TicksToMicros(uint64_t ticks) {
+  const long per_second = sysconf(_SC_CLK_TCK);
+  return per_second > 0 ? static_cast<int64_t>(ticks) * 1000000 / per_second : 0;
+}
+
 bool IsAlive(const ProcessIdentity& id) {
   if (id.pid <= 0 || id.boot_id != BootId()) return false;
   ProcessIdentity now = IdentityOf(id.pid);

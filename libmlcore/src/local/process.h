@@ -28,6 +28,14 @@ ProcessIdentity IdentityOf(pid_t pid);
 // True when the process `id` describes is still running (same boot, same pid, same start time).
 bool IsAlive(const ProcessIdentity& id);
 
+// Clock ticks since boot now, the unit of ProcessIdentity::start_ticks, read from /proc/uptime: a
+// step of the wall clock (NTP, an operator, a faked clock in one process) does not move it, and
+// every process of the machine reads the same value. 0 when unavailable.
+uint64_t TicksSinceBoot();
+
+// Microseconds in `ticks` clock ticks.
+int64_t TicksToMicros(uint64_t ticks);
+
 // Starts `argv` as a daemon: its own session, stdin from /dev/null, stdout and stderr appended to
 // `output_path`, not a child of the caller (double fork), so it outlives the caller and never
 // becomes its zombie. Returns the daemon's pid once it has been exec'd. Errors: INTERNAL for

@@ -384,15 +384,7 @@ bool ShouldRetry(const v1::Job& job, const Outcome& outcome) {
 
 int64_t BackoffUs(const v1::Job& job) {
   if (job.state() == v1::JOB_STATE_PREEMPTED) return 0;  // requeue preempted jobs at once
-  const auto& retry = job.spec().retry();
-  double initial = retry.has_initial_backoff()
-                       ? TimeUtil::DurationToMicroseconds(retry.initial_backoff())
-                       : 10e6;
-  double cap =
-      retry.has_max_backoff() ? TimeUtil::DurationToMicroseconds(retry.max_backoff()) : 600e6;
-  double factor = retry.backoff_multiplier() >= 1 ? retry.backoff_multiplier() : 2.0;
-  double backoff = initial * std::pow(factor, std::max(0, job.restarts() - 1));
-  return static_cast<int64_t>(std::min(backoff, cap));
+  return RetryBackoffUs(job.spec().retry(), job.restarts());
 }
 
 // The checkpoint key of a job: the id of the first job of its rerun chain, so a rerun resumes
