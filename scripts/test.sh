@@ -68,7 +68,16 @@ go_tests() {
   local lib="$ROOT/build/dev/libmlcore"
   scripts/gen-go.sh --check &&
     (cd go && CGO_LDFLAGS="-L$lib -Wl,-rpath,$lib" go vet ./... &&
-      CGO_LDFLAGS="-L$lib -Wl,-rpath,$lib" go test -count=1 ./...)
+      CGO_LDFLAGS="-L$lib -Wl,-rpath,$lib" go test -count=1 ./... &&
+      slurm_go_test "$lib")
+}
+# Go on the Slurm dev cluster (TestJobsOnSlurm; skipped, visibly, where Slurm cannot run).
+slurm_go_test() {
+  local rc=0
+  CGO_LDFLAGS="-L$1 -Wl,-rpath,$1" ../tests/slurm/with-cluster.sh \
+    go test -count=1 -run TestJobsOnSlurm ./mlcore || rc=$?
+  ((rc == 77)) && echo "go TestJobsOnSlurm: skipped, no Slurm here" && rc=0
+  return $rc
 }
 format_check() { scripts/lint.sh --format-only; }
 build_sanitize() { scripts/build.sh sanitize; }

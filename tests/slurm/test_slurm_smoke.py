@@ -119,6 +119,107 @@ def test_cli_over_unix_socket_with_a_token_mlcore_mints(cluster: dict[str, str],
     assert mlc(uri, "-p", "ml", "job", "logs", "viaunix").stdout == "over a socket\n"
 
 
+def test_one_client_outlives_the_tokens_it_mints(cluster: dict[str, str], isolated: pathlib.Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # token=scontrol with a 3 s lifespan: the client mints a token, and a new one before it
+    # expires, so calls made after the first token's end still go through.
+    import mlcore
+
+    monkeypatch.delenv("SLURM_JWT", raising=False)
+    monkeypatch.setenv("SLURM_CONF", cluster["SLURM_CONF"])
+    uri = f"{cluster['MLC_SLURM_URI']}&token=scontrol&token_lifespan=3&state={isolated}/renew"
+    client = mlcore.Client(uri)
+    client.create_project("ml")
+    started = time.monotonic()
+    job = mlcore.jobs.submit(["sh", "-c", "sleep 4; echo still here"], project="ml",
+                             name="outlives", working_dir=str(isolated), client=client)
+    done = job.wait(timeout=90)
+    assert time.monotonic() - started > 3  # the first token has expired by now
+    assert "SUCCEEDED" in str(done.state), done.message
+    assert [line.text for line in client.get_job(job.id).logs()] == ["still here"]
+    assert "outlives" in [j.name for j in client.jobs(project="ml")]
+    with pytest.raises(mlcore.InvalidArgumentError, match="token_lifespan=soon"):
+        mlcore.Client(f"{cluster['MLC_SLURM_URI']}&token=scontrol&token_lifespan=soon")
+
+
+class _TlsProxy:
+    """slurmrestd behind TLS (a self-signed certificate for 127.0.0.1), as a site's reverse proxy
+    would put it: each request is forwarded to the dev cluster's plain-HTTP port."""
+
+    def __init__(self, upstream: str, tmp: pathlib.Path):
+        import http.client
+        import http.server
+        import ssl
+        import threading
+
+        self.cert = tmp / "cert.pem"
+        key = tmp / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", str(key), "-out", str(self.cert)],
+                       check=True, capture_output=True)
+        host, port = upstream.split(":")
+
+        class Forward(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                conn = http.client.HTTPConnection(host, int(port), timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                answer = conn.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for k, v in answer.getheaders():
+                    if k.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_POST = do_DELETE = _forward
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(self.cert), str(key))
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_https_with_a_private_ca(cluster: dict[str, str], isolated: pathlib.Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLURM_JWT", cluster["SLURM_JWT"])
+    upstream = cluster["MLC_SLURM_URI"].split("//", 1)[1].split("?", 1)[0]
+    proxy = _TlsProxy(upstream, isolated)
+    try:
+        base = f"slurm+https://{proxy.address}?user=root&state={isolated}/https-state"
+        trusted = f"{base}&ca_file={proxy.cert}"
+        mlc(trusted, "project", "create", "ml")
+        mlc(trusted, "-p", "ml", "job", "submit", "--name", "overtls", "--", "echo", "over TLS")
+        assert wait_final(trusted, "overtls")["state"] == "JOB_STATE_SUCCEEDED"
+        assert mlc(trusted, "-p", "ml", "job", "logs", "overtls").stdout == "over TLS\n"
+        # Without the CA the certificate is refused, and the error says what to add.
+        untrusted = mlc(base, "-p", "ml", "job", "submit", "--", "true", check=False)
+        assert untrusted.returncode != 0
+        assert "not trusted" in untrusted.stderr and "ca_file=" in untrusted.stderr
+        missing = mlc(f"{base}&ca_file={isolated}/absent.pem", "-p", "ml", "job", "ls",
+                      check=False)
+        assert missing.returncode != 0 and "absent.pem" in missing.stderr
+    finally:
+        proxy.close()
+
+
 def test_mlc_server_fronts_the_cluster(cluster: dict[str, str], isolated: pathlib.Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     # `mlc server --engine slurm+http://...`: clients speak grpc:// and their jobs run on Slurm;

@@ -500,6 +500,22 @@ Result<v1::Job> SlurmBackend::SubmitJob(const JobSubmission& submission) {
   return row.job;
 }
 
+namespace {
+
+// When a job that its retry policy sent back to PENDING after a failure may be handed to Slurm
+// again: the time of that step plus the backoff. 0 for any other pending job.
+int64_t RetryNotBeforeUs(const v1::Job& job) {
+  if (job.restarts() <= 0 || job.events_size() == 0) return 0;
+  const auto& last = *job.events().rbegin();
+  if (last.to_state() != v1::JOB_STATE_PENDING || last.from_state() != v1::JOB_STATE_FAILED) {
+    return 0;
+  }
+  return TimeUtil::TimestampToMicroseconds(last.time()) +
+         local::RetryBackoffUs(job.spec().retry(), job.restarts());
+}
+
+}  // namespace
+
 Status SlurmBackend::AdmitHeldLocked(bool refresh) {
   MLC_ASSIGN_OR_RETURN(auto active, LoadActiveRowsLocked());
   if (refresh) {
@@ -514,8 +530,21 @@ Status SlurmBackend::AdmitHeldLocked(bool refresh) {
     if (!any_held) return Status::Ok();
     MLC_ASSIGN_OR_RETURN(active, LoadActiveRowsLocked());
   }
+  const int64_t now = local::NowMicros();
   for (auto& row : active) {
     if (row.slurm_id != 0 || row.job.state() != v1::JOB_STATE_PENDING) continue;
+    // A restart after a failure waits out the retry policy's backoff here, as on local://
+    // (Slurm's begin_time has whole seconds and waits for its scheduler's next pass).
+    if (const int64_t not_before = RetryNotBeforeUs(row.job); not_before > now) {
+      const std::string wait = "restart " + std::to_string(row.job.restarts()) +
+                               " waits out its retry backoff until " +
+                               TimeUtil::ToString(TimeUtil::MicrosecondsToTimestamp(not_before));
+      if (row.job.waiting_reason() != wait) {
+        row.job.set_waiting_reason(wait);
+        MLC_RETURN_IF_ERROR(UpdateRowLocked(row));
+      }
+      continue;
+    }
     MLC_ASSIGN_OR_RETURN(std::string wait, WouldExceedLimitLocked(row.job));
     if (!wait.empty()) {
       if (row.job.waiting_reason() != wait) {

@@ -3,6 +3,7 @@
 #include <deque>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <sys/stat.h>
 #include <thread>
 
@@ -197,8 +198,14 @@ Status SlurmBackend::RefreshLocked(Row* row, bool admit) {
     // The retry policy, as on local://: the same mlcore job goes back to PENDING and is handed
     // to Slurm again as a new Slurm job (attempt + 1, its own output files).
     job.set_restarts(job.restarts() + 1);
+    const int64_t backoff = local::RetryBackoffUs(job.spec().retry(), job.restarts());
+    std::ostringstream after;
+    after << static_cast<double>(backoff) / 1e6;
     local::Transition(&job, v1::JOB_STATE_PENDING,
-                      "restart " + std::to_string(job.restarts()) + " after: " + job.message(),
+                      "restart " + std::to_string(job.restarts()) + " of " +
+                          std::to_string(job.spec().retry().max_restarts()) +
+                          (backoff > 0 ? " after " + after.str() + " s" : "") +
+                          ", after: " + job.message(),
                       local::NowMicros());
     job.clear_start_time();
     row->slurm_id = 0;

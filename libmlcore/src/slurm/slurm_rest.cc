@@ -1,5 +1,6 @@
 #include "slurm/slurm_rest.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <curl/curl.h>
@@ -13,7 +14,8 @@ namespace mlcore::slurm {
 namespace {
 
 constexpr const char* kApiPrefix = "/slurm/v0.0.38";
-constexpr int64_t kRefreshMarginS = 60;  // mint a new token this long before the old one expires
+// Mint a new token this long before the old one expires (a third of a shorter lifespan).
+constexpr int64_t kRefreshMarginS = 60;
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -39,8 +41,12 @@ Status FromCurl(CURLcode code, const std::string& target, const char* detail) {
       return UnavailableError("cannot reach slurmrestd at " + target + ": " + text +
                               " (is slurmrestd running? for a dev cluster: "
                               "scripts/slurm-dev-cluster.sh up)");
-    case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
+      return UnavailableError("TLS with slurmrestd at " + target +
+                              " failed: its certificate is not trusted (" + text +
+                              "); for a private CA add ca_file=PATH (PEM) to the backend URI");
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CACERT_BADFILE:
       return UnavailableError("TLS with slurmrestd at " + target + " failed: " + text);
     default:
       return UnknownError("HTTP call to slurmrestd at " + target + " failed: " + text);
@@ -76,12 +82,24 @@ Result<std::unique_ptr<RestClient>> RestClient::Create(const Uri& uri) {
     return it == uri.query.end() ? std::string() : it->second;
   };
   c->user_ = q("user").empty() ? util::CurrentUser() : q("user");
+  if (!q("ca_file").empty()) {
+    if (uri.scheme != "slurm+https") {
+      return InvalidArgumentError("ca_file= is for slurm+https:// backends, not " + uri.scheme +
+                                  "://");
+    }
+    // Read now, so a wrong path is reported at open and not as a TLS failure later.
+    MLC_RETURN_IF_ERROR(util::ReadFile(q("ca_file")).status());
+    c->ca_file_ = q("ca_file");
+  }
   if (!q("token_lifespan").empty()) {
     try {
       c->lifespan_s_ = std::stoll(q("token_lifespan"));
     } catch (...) {
+      c->lifespan_s_ = 0;
+    }
+    if (c->lifespan_s_ <= 0) {
       return InvalidArgumentError("token_lifespan=" + q("token_lifespan") +
-                                  " is not a number of seconds");
+                                  " is not a positive number of seconds");
     }
   }
   std::string token = q("token");
@@ -113,7 +131,8 @@ Result<std::string> RestClient::Token(bool* expired) {
   std::lock_guard lock(token_mu_);
   const int64_t now = NowSeconds();
   *expired = false;
-  if (mint_ && (token_.empty() || (token_expiry_ > 0 && now >= token_expiry_ - kRefreshMarginS))) {
+  const int64_t margin = std::min(kRefreshMarginS, lifespan_s_ / 3);
+  if (mint_ && (token_.empty() || (token_expiry_ > 0 && now >= token_expiry_ - margin))) {
     MLC_ASSIGN_OR_RETURN(auto r, util::RunCommand({"scontrol", "token", "username=" + user_,
                                                    "lifespan=" + std::to_string(lifespan_s_)}));
     std::string text(util::TrimSpace(r.output));
@@ -166,6 +185,7 @@ Result<nlohmann::json> RestClient::Call(const char* method, const std::string& p
   if (body != nullptr) headers = curl_slist_append(headers, "Content-Type: application/json");
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   if (!unix_socket_.empty()) curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, unix_socket_.c_str());
+  if (!ca_file_.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file_.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   if (body != nullptr) {

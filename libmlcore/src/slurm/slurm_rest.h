@@ -54,6 +54,7 @@ class RestClient {
 
   std::string base_url_;     // "http://host:port/slurm/v0.0.38"
   std::string unix_socket_;  // non-empty for slurm+unix://
+  std::string ca_file_;      // slurm+https://: CA bundle to trust (empty = the system's)
   std::string target_;
   std::string user_;
   bool mint_ = false;  // token minted (and re-minted) with `scontrol token`
