@@ -1,5 +1,8 @@
 #include "bench_util.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -75,6 +78,14 @@ void Emit(const Line& l) {
   }
   out += "}}";
   std::cout << out << std::endl;
+}
+
+void SyncFs(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::syncfs(fd);
+    ::close(fd);
+  }
 }
 
 }  // namespace mlcore::bench

@@ -42,4 +42,8 @@ struct Line {
 // Prints the line as one JSON object on stdout and flushes.
 void Emit(const Line& line);
 
+// Flushes the filesystem holding `dir` (syncfs), so a timed run never pays for an earlier run's
+// writeback. It also waits for every other writer of that filesystem: skip it in --tiny runs.
+void SyncFs(const std::string& dir);
+
 }  // namespace mlcore::bench

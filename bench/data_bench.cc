@@ -61,6 +61,7 @@ namespace fs = std::filesystem;
 using mlcore::bench::Emit;
 using mlcore::bench::Line;
 using mlcore::bench::Summarize;
+using mlcore::bench::SyncFs;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -87,14 +88,6 @@ struct Options {
 
 std::string g_work;  // scratch directory of this invocation, removed on exit
 bool g_keep = false;
-
-void SyncFs(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::syncfs(fd);
-    ::close(fd);
-  }
-}
 
 void Cleanup() {
   if (g_work.empty() || g_keep) return;
