@@ -385,6 +385,8 @@ edges:
   }
   CHECK(Find(problems, "unknown_flavor")->suggestion().find("cpu-2-8") != std::string::npos);
   CHECK(Find(problems, "unknown_field")->suggestion() == "did you mean \"command\"?");
+  CHECK(Find(problems, "unknown_field")->message() ==
+        "step \"prep\": unknown field \"comand\" in \"steps.prep.job\"");
   CHECK(Find(problems, "unknown_dependency")->suggestion().find("did you mean \"prep\"") !=
         std::string::npos);
   CHECK(Find(problems, "unknown_output")->suggestion().find("did you mean \"data\"") !=

@@ -69,9 +69,15 @@ std::vector<v1::LintProblem> LintPipelineSpec(const ParsedPipelineSpec& parsed,
   for (v1::LintProblem p : parsed.problems) {
     std::string named = NamedPath(parsed.spec, p.field_path());
     if (named != p.field_path()) {
-      // Name the step, as the semantic problems do.
+      // Name the step, as the semantic problems do, also where the message quotes the path.
       std::string step = named.substr(6, named.find_first_of(".[", 6) - 6);
-      p.set_message("step \"" + step + "\": " + p.message());
+      const std::string index_prefix = p.field_path().substr(0, p.field_path().find(']') + 1);
+      std::string message = p.message();
+      for (size_t at = message.find(index_prefix); at != std::string::npos;
+           at = message.find(index_prefix, at)) {
+        message.replace(at, index_prefix.size(), "steps." + step);
+      }
+      p.set_message("step \"" + step + "\": " + message);
     }
     p.set_field_path(std::move(named));
     out.push_back(std::move(p));
