@@ -122,7 +122,7 @@ Result<ConditionRef> ParseRef(const Token& t) {
   ref.text = t.text;
   ref.column = t.column;
   std::vector<std::string> parts = Split(t.text, '.');
-  auto bad = [&](std::string why) {
+  auto bad = [&](const std::string& why) {
     return InvalidArgumentError("at column " + std::to_string(t.column) + ": " + Quote(t.text) +
                                 " " + why +
                                 "; write inputs.NAME (a pipeline input) or "

@@ -22,16 +22,16 @@ struct LocatedProblem {
 
 // Collects problems in check order.
 struct ProblemList {
-  void Add(v1::LintSeverity severity, std::string_view code, std::string path, std::string locator,
-           std::string message, std::string suggestion);
-  void Error(std::string_view code, std::string path, std::string locator, std::string message,
-             std::string suggestion = {}) {
-    Add(v1::LINT_SEVERITY_ERROR, code, std::move(path), std::move(locator), std::move(message),
+  void Add(v1::LintSeverity severity, std::string_view code, const std::string& path,
+           std::string locator, std::string message, std::string suggestion);
+  void Error(std::string_view code, const std::string& path, std::string locator,
+             std::string message, std::string suggestion = {}) {
+    Add(v1::LINT_SEVERITY_ERROR, code, path, std::move(locator), std::move(message),
         std::move(suggestion));
   }
-  void Warning(std::string_view code, std::string path, std::string locator, std::string message,
-               std::string suggestion = {}) {
-    Add(v1::LINT_SEVERITY_WARNING, code, std::move(path), std::move(locator), std::move(message),
+  void Warning(std::string_view code, const std::string& path, std::string locator,
+               std::string message, std::string suggestion = {}) {
+    Add(v1::LINT_SEVERITY_WARNING, code, path, std::move(locator), std::move(message),
         std::move(suggestion));
   }
 

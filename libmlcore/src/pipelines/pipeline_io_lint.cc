@@ -187,11 +187,11 @@ std::string IoTypeText(const v1::IoSpec& io, bool bare) {
     case v1::IO_TYPE_METRICS:
       return "metrics";
     default:
-      return bare ? "untyped" : "untyped";
+      return "untyped";
   }
 }
 
-void ProblemList::Add(v1::LintSeverity severity, std::string_view code, std::string path,
+void ProblemList::Add(v1::LintSeverity severity, std::string_view code, const std::string& path,
                       std::string locator, std::string message, std::string suggestion) {
   LocatedProblem lp;
   lp.problem = MakeLintProblem(code, path, std::move(message), std::move(suggestion), severity);
