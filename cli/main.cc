@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   mlc::AddArtifactCommands(app, globals);
   mlc::AddDataCommands(app, globals);
   mlc::AddModelCommands(app, globals);
+  mlc::AddPipelineCommands(app, globals);
   mlc::AddAuthCommands(app, globals);
 #ifdef MLC_HAVE_GRPC
   mlc::AddServerCommand(app, globals);

@@ -36,12 +36,18 @@ __version__: str = _mlcore.version()
 # Imported on first use, so `import mlcore` stays fast (they pull pickle, tempfile, shutil, ...):
 # `mlcore.jobs`, `from mlcore import models` and `mlcore.save_checkpoint` work as usual.
 if TYPE_CHECKING:  # IDEs and type checkers see them as plain imports
-    from mlcore import artifacts, checkpoints, data, jobs, models  # noqa: F401
+    from mlcore import artifacts, checkpoints, data, jobs, models, pipelines  # noqa: F401
     from mlcore.checkpoints import checkpoint, restore_latest_checkpoint, save_checkpoint  # noqa: F401
+    from mlcore.pipelines import (Dataset, Input, Metrics, Output, compile, component,  # noqa: F401
+                                  pipeline)
 
-_LAZY_MODULES = {"artifacts", "checkpoints", "data", "jobs", "models"}
+_LAZY_MODULES = {"artifacts", "checkpoints", "data", "jobs", "models", "pipelines"}
 _LAZY_NAMES = {"checkpoint": "checkpoints", "restore_latest_checkpoint": "checkpoints",
-               "save_checkpoint": "checkpoints"}
+               "save_checkpoint": "checkpoints",
+               # Pipelines: @mlcore.component, @mlcore.pipeline, mlcore.compile(p, "p.yaml").
+               "component": "pipelines", "pipeline": "pipelines", "compile": "pipelines",
+               "Input": "pipelines", "Output": "pipelines", "Dataset": "pipelines",
+               "Metrics": "pipelines"}
 
 
 def __getattr__(name: str):
@@ -123,6 +129,14 @@ __all__ = [
     "config",
     "checkpoint",
     "checkpoints",
+    "compile",
+    "component",
+    "Dataset",
+    "Input",
+    "Metrics",
+    "Output",
+    "pipeline",
+    "pipelines",
     "data",
     "restore_latest_checkpoint",
     "save_checkpoint",

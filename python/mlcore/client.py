@@ -235,6 +235,14 @@ class Client:
         from mlcore import jobs
         return jobs.list(client=self, **filters)
 
+    # -- pipelines (see mlcore.pipelines) ---------------------------------------------------------
+    def lint_pipeline(self, source: Any = None, **options: Any) -> Any:
+        """Checks a pipeline without running it: a ``@mlcore.pipeline``, a spec dict, a file path
+        or ``text=``; returns a mlcore.pipelines.LintReport (``.ok``, ``.problems``,
+        ``str(report)`` as ``mlc pipeline lint`` prints it)."""
+        from mlcore import pipelines
+        return pipelines.lint(source, client=self, **options)
+
     # -- tracking (see mlcore.tracking) -----------------------------------------------------------
     def start_run(self, name: str | None = None, **options: Any) -> Any:
         """Starts a run on this client; options as mlcore.start_run. Returns a mlcore.Run."""

@@ -14,7 +14,9 @@
 #include "mlcore/client.h"
 #include "mlcore/config.h"
 #include "mlcore/invoke.h"
+#include "mlcore/jobs.h"
 #include "mlcore/json.h"
+#include "mlcore/pipelines.h"
 #include "mlcore/resources.h"
 #include "mlcore/version.h"
 #include "proto_convert.h"
@@ -126,6 +128,34 @@ PYBIND11_MODULE(_mlcore, m) {
   m.def("delete_context", [](const std::string& path, const std::string& name) {
     Check(mlcore::DeleteConfigContext(path, name));
   });
+
+  m.def(
+      "pipeline_spec_to_yaml",
+      [](const py::object& spec) {
+        mlcore::v1::PipelineSpec message;
+        if (auto error = FromPython(spec, &message); !error.empty()) {
+          throw StatusError{mlcore::InvalidArgumentError("pipeline spec: " + error)};
+        }
+        return mlcore::PipelineSpecToYaml(message);
+      },
+      py::arg("spec"),
+      "An mlcore.v1.PipelineSpec dict as YAML in the pipeline file format (docs/pipelines.md).");
+  m.def(
+      "format_lint_problems",
+      [](const py::list& problems) {
+        std::vector<mlcore::v1::LintProblem> messages;
+        for (const py::handle& item : problems) {
+          mlcore::v1::LintProblem p;
+          if (auto error = FromPython(item, &p); !error.empty()) {
+            throw StatusError{mlcore::InvalidArgumentError("lint problem: " + error)};
+          }
+          messages.push_back(std::move(p));
+        }
+        return mlcore::FormatLintProblems(messages);
+      },
+      py::arg("problems"),
+      "One line per mlcore.v1.LintProblem dict, as `mlc ... lint` prints them: "
+      "FILE:LINE:COLUMN: error: MESSAGE (SUGGESTION).");
 
   py::class_<PyClient>(m, "Client")
       .def(py::init<const std::string&, const std::string&, const std::string&,

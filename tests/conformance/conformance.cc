@@ -5,6 +5,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -181,6 +182,51 @@ TEST_CASE("conformance: concurrent clients of one instance see each other's writ
   for (const auto& e : errors) FAIL_CHECK(e.ToString());
   CHECK((*second)->ListAllProjects()->size() == 3 * kEach);
   CHECK(first->GetProject("b7").ok());
+}
+
+TEST_CASE("conformance: pipelines are linted against the backend's own flavor catalog") {
+  auto client = CurrentTarget().NewClient();
+  INFO(client.status().ToString());
+  REQUIRE(client.ok());
+  v1::LintPipelineRequest request;
+  request.set_file("p.yaml");
+  request.set_text(
+      "name: p\n"
+      "steps:\n"
+      "  - {name: a, job: {command: [\"true\"]}, outputs: [{name: x, type: parameter}]}\n"
+      "  - {name: b, job: {command: [\"true\"], flavor: no-such-flavor},\n"
+      "     inputs: [{name: x, type: parameter}]}\n"
+      "edges: [{source_step: a, source_name: x, target_step: b, target_name: x}]\n");
+  auto flavors = (*client)->ListFlavors();
+  MLC_REQUIRE_OK(flavors);
+  std::vector<std::string> known;
+  if (flavors->catalogs_size() > 0) {
+    for (const auto& f : flavors->catalogs(0).flavors()) known.push_back(f.name());
+  }
+  auto linted = (*client)->LintPipeline(request);
+  MLC_REQUIRE_OK(linted);
+  if (known.empty()) {
+    MESSAGE(CurrentTarget().name() << " has no flavor catalog: flavors are not checked");
+    CHECK(linted->problems_size() == 0);
+  } else {
+    REQUIRE(linted->problems_size() == 1);
+    const v1::LintProblem& p = linted->problems(0);
+    CHECK(p.code() == "unknown_flavor");
+    CHECK(p.line() == 4);
+    CHECK(p.message() == "step \"b\": unknown flavor \"no-such-flavor\"");
+    for (const auto& name : known) {
+      CHECK_MESSAGE(p.suggestion().find(name) != std::string::npos, name);
+    }
+    CHECK_FALSE(linted->has_resolved_spec());
+  }
+
+  request.set_text(request.text().substr(0, request.text().find(", flavor")) +
+                   "},\n     inputs: [{name: x, type: parameter}]}\n"
+                   "edges: [{source_step: a, source_name: x, target_step: b, target_name: x}]\n");
+  auto clean = (*client)->LintPipeline(request);
+  MLC_REQUIRE_OK(clean);
+  CHECK(clean->problems_size() == 0);
+  CHECK(clean->resolved_spec().steps_size() == 2);
 }
 
 }  // namespace

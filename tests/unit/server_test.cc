@@ -20,6 +20,7 @@
 #include "mlcore/client.h"
 #include "mlcore/tracking.h"
 #include "mlcore/v1/artifacts.pb.h"
+#include "mlcore/v1/pipelines.pb.h"
 #include "mlcore/v1/projects.pb.h"
 #include "unit/test_support.h"
 #include "util/sha256.h"
@@ -223,6 +224,34 @@ TEST_CASE("upload chunks are decoded straight from the wire, as protobuf would d
     CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
     CHECK(status.error_message().find("UploadBlobRequest") != std::string::npos);
   }
+}
+
+TEST_CASE("PipelineService/LintPipeline is served: every problem in the response") {
+  Fixture f;
+  v1::LintPipelineRequest request;
+  request.set_file("p.yaml");
+  request.set_text(
+      "name: loop\n"
+      "steps:\n"
+      "  - {name: a, job: {command: [\"true\"], flavor: gpu-huge}, depends_on: [b]}\n"
+      "  - {name: b, job: {command: [\"true\"]}, depends_on: [a]}\n");
+  std::string bytes;
+  auto status =
+      f.Call("/mlcore.v1.PipelineService/LintPipeline", request.SerializeAsString(), &bytes);
+  REQUIRE_MESSAGE(status.ok(), status.error_message());
+  v1::LintPipelineResponse response;
+  REQUIRE(response.ParseFromString(bytes));
+  REQUIRE(response.problems_size() == 2);
+  // In file order: the cycle at step a's line, then a's flavor further right on it (the server's
+  // flavor catalog is the one checked).
+  CHECK(response.problems(0).code() == "cycle");
+  CHECK(response.problems(0).line() == 3);
+  CHECK(response.problems(1).code() == "unknown_flavor");
+  CHECK(response.problems(1).line() == 3);
+  CHECK(response.problems(1).message().find("step \"a\"") != std::string::npos);
+  CHECK_FALSE(response.has_resolved_spec());
+  CHECK(f.Call("/mlcore.v1.PipelineService/LintPipeline", "").error_code() ==
+        grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_CASE("unknown methods and unserved services are UNIMPLEMENTED") {

@@ -29,6 +29,7 @@
 #include "mlcore/v1/common.pb.h"
 #include "mlcore/v1/data.pb.h"
 #include "mlcore/v1/jobs.pb.h"
+#include "mlcore/v1/pipelines.pb.h"
 #include "mlcore/v1/projects.pb.h"
 #include "mlcore/v1/registry.pb.h"
 #include "mlcore/v1/scheduling.pb.h"
@@ -126,6 +127,17 @@ class Client {
                           const std::function<bool()>& keep_waiting = {});
   // Checks a spec (YAML text or a message) against this backend's flavors and classes.
   Result<v1::LintJobSpecResponse> LintJobSpec(const v1::LintJobSpecRequest& request);
+
+  // --- Pipelines (see proto/mlcore/v1/pipelines.proto and docs/pipelines.md) ---
+
+  // Checks a pipeline (YAML or JSON text, or a message) without running it: names, the DAG
+  // (cycles naming their steps), edges, types, conditions, parallel-for, and each step's job spec
+  // against this backend's flavors and priority classes. Every problem is in the response, in
+  // file order; `resolved_spec` (defaults filled in, the project defaulted to the client's) is set
+  // when none is an error. Needs no backend state beyond the flavor catalog, so it runs in this
+  // process for every backend (and `mlc server` serves it as PipelineService.LintPipeline).
+  // Errors: INVALID_ARGUMENT (neither text nor spec given, text too large).
+  Result<v1::LintPipelineResponse> LintPipeline(const v1::LintPipelineRequest& request);
 
   // --- Watching and attaching to jobs (mlcore/attach.h) ---
 

@@ -14,6 +14,7 @@
 #include "mlcore/client.h"
 #include "mlcore/jobs.h"
 #include "mlcore/scheduling.h"
+#include "pipelines/pipeline_spec.h"
 #include "util/fs.h"
 #include "util/sha256.h"
 #include "util/subprocess.h"
@@ -367,6 +368,15 @@ Result<v1::LintJobSpecResponse> Client::LintJobSpec(const v1::LintJobSpecRequest
   auto problems = mlcore::LintJobSpec(parsed, lint);
   for (auto& p : problems) *response.add_problems() = p;
   if (!HasLintErrors(problems)) *response.mutable_resolved_spec() = parsed.spec;
+  return response;
+}
+
+Result<v1::LintPipelineResponse> Client::LintPipeline(const v1::LintPipelineRequest& request) {
+  MLC_ASSIGN_OR_RETURN(v1::LintPipelineResponse response,
+                       pipelines::LintPipeline(request, LintContextOf(*backend_)));
+  if (response.has_resolved_spec() && response.resolved_spec().project().empty()) {
+    response.mutable_resolved_spec()->set_project(config_.project);
+  }
   return response;
 }
 

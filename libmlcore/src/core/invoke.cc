@@ -93,6 +93,9 @@ const std::map<std::string, Handler>& Handlers() {
       {"mlcore.v1.JobService/LintJobSpec",
        Typed<v1::LintJobSpecRequest, v1::LintJobSpecResponse>(
            [](Client& c, const v1::LintJobSpecRequest& r) { return c.LintJobSpec(r); })},
+      {"mlcore.v1.PipelineService/LintPipeline",
+       Typed<v1::LintPipelineRequest, v1::LintPipelineResponse>(
+           [](Client& c, const v1::LintPipelineRequest& r) { return c.LintPipeline(r); })},
       {"mlcore.v1.SchedulingService/ListFlavors",
        Typed<v1::ListFlavorsRequest, v1::ListFlavorsResponse>(
            [](Client& c, const v1::ListFlavorsRequest& r) { return c.ListFlavors(r); })},

@@ -378,12 +378,7 @@ std::string Basename(std::string_view s) {
 
 }  // namespace
 
-Result<ParsedJobSpec> ParseJobSpecYaml(std::string_view text, std::string_view file_name) {
-  if (text.size() > kMaxJobSpecBytes) {
-    return InvalidArgumentError("job spec " + Quote(file_name) + " is " +
-                                std::to_string(text.size()) + " bytes; the limit is " +
-                                std::to_string(kMaxJobSpecBytes) + " (is it the right file?)");
-  }
+YamlToProtoOptions JobSpecYamlOptions(std::string_view file_name) {
   YamlToProtoOptions options;
   options.file = std::string(file_name);
   // `resources: cpu=4,memory=32Gi,gpu=1` as well as the mapping form.
@@ -409,6 +404,16 @@ Result<ParsedJobSpec> ParseJobSpecYaml(std::string_view text, std::string_view f
             "\"; use source: env to read the variable named by key, which defaults to the "
             "secret's name, or source: file with path: a secrets file readable only by you");
   };
+  return options;
+}
+
+Result<ParsedJobSpec> ParseJobSpecYaml(std::string_view text, std::string_view file_name) {
+  if (text.size() > kMaxJobSpecBytes) {
+    return InvalidArgumentError("job spec " + Quote(file_name) + " is " +
+                                std::to_string(text.size()) + " bytes; the limit is " +
+                                std::to_string(kMaxJobSpecBytes) + " (is it the right file?)");
+  }
+  YamlToProtoOptions options = JobSpecYamlOptions(file_name);
   ParsedJobSpec parsed;
   parsed.file = std::string(file_name);
   YamlToProtoResult result = YamlTextToProto(text, options, &parsed.spec);

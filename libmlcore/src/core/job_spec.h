@@ -66,6 +66,11 @@ struct LintContext {
   bool require_project = false;
 };
 
+// The conversion options of job spec text: `resources` also in its scalar form
+// ("cpu=4,memory=32Gi"), and an inline secret value refused without being echoed. Specs that embed
+// job specs (pipelines) parse with the same options.
+YamlToProtoOptions JobSpecYamlOptions(std::string_view file_name);
+
 // Parses a preset's YAML (or JSON) text. Problems in the text never fail the call: they are
 // collected in ParsedJobSpec::problems. Secret values are never copied into the spec or into any
 // message. Errors: INVALID_ARGUMENT when the text exceeds kMaxJobSpecBytes.

@@ -346,8 +346,8 @@ class ServerImpl final : public Server {
   ~ServerImpl() override { Shutdown(std::chrono::milliseconds(0)); }
 
  private:
-  // Every service the API defines (PipelineService answers UNIMPLEMENTED, with a message, until
-  // it is served).
+  // Every service the API defines (PipelineService serves LintPipeline; its other rpcs answer
+  // UNIMPLEMENTED, with a message, until they are served).
   static std::vector<std::string> ServiceNames() {
     std::vector<std::string> names;
     for (const std::string& method : InvokableMethods()) {

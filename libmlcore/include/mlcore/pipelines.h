@@ -1,0 +1,17 @@
+// Pipeline helpers for the surfaces (CLI, Python, C ABI). The pipeline itself is v1::PipelineSpec
+// (proto/mlcore/v1/pipelines.proto); the file format is documented in docs/pipelines.md. Checking a
+// pipeline against a backend's flavors and priority classes is Client::LintPipeline.
+#pragma once
+
+#include <string>
+
+#include "mlcore/status.h"
+#include "mlcore/v1/pipelines.pb.h"
+
+namespace mlcore {
+
+// The spec as YAML in the pipeline file format (block style, set fields only, enums in short
+// form); reading it back (Client::LintPipeline's resolved_spec) gives an equal spec.
+std::string PipelineSpecToYaml(const v1::PipelineSpec& spec);
+
+}  // namespace mlcore
