@@ -11,13 +11,6 @@
 #include "check.h"
 #include "mlcore.h"
 
-static void sleep_ms(long ms) {
-  struct timespec ts;
-  ts.tv_sec = ms / 1000;
-  ts.tv_nsec = (ms % 1000) * 1000000L;
-  nanosleep(&ts, NULL);
-}
-
 /* What a log callback saw. */
 typedef struct {
   int lines;

@@ -27,13 +27,6 @@ static int collect(const char* line_json, void* user_data) {
   return 1;
 }
 
-static void sleep_ms(long ms) {
-  struct timespec ts;
-  ts.tv_sec = ms / 1000;
-  ts.tv_nsec = (ms % 1000) * 1000000L;
-  nanosleep(&ts, NULL);
-}
-
 int main(void) {
   const char* base = getenv("MLC_SLURM_URI");
   const char* jwt = getenv("SLURM_JWT");

@@ -31,13 +31,6 @@ static double now_seconds(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sleep_ms(long ms) {
-  struct timespec ts;
-  ts.tv_sec = ms / 1000;
-  ts.tv_nsec = (ms % 1000) * 1000000L;
-  nanosleep(&ts, NULL);
-}
-
 /* The value logged at point i of "loss": exact in binary, so it must come back bit for bit. */
 static double loss_at(int i) { return 1.0 / (double)(i + 1); }
 

@@ -34,6 +34,18 @@ static int checks = 0;
     }                                                                                    \
   } while (0)
 
+#if defined(_POSIX_C_SOURCE) && _POSIX_C_SOURCE >= 199309L
+#include <time.h>
+
+/* Sleeps `ms` milliseconds (for tests that poll; needs _POSIX_C_SOURCE before any include). */
+static inline void sleep_ms(long ms) {
+  struct timespec ts;
+  ts.tv_sec = ms / 1000;
+  ts.tv_nsec = (ms % 1000) * 1000000L;
+  nanosleep(&ts, NULL);
+}
+#endif
+
 /* True when `haystack` is not NULL and contains `needle`. */
 static inline int contains(const char* haystack, const char* needle) {
   return haystack != NULL && strstr(haystack, needle) != NULL;

@@ -26,19 +26,7 @@ using namespace std::chrono_literals;
 
 constexpr auto kWait = std::chrono::milliseconds(60000);  // generous: CI machines are shared
 
-std::unique_ptr<Client> AttachClient() {
-  auto client = CurrentTarget().NewClient();
-  INFO(client.status().ToString());
-  REQUIRE(client.ok());
-  if (!(*client)->Supports(v1::CAPABILITY_JOB_ATTACH)) {
-    MESSAGE("skipped on " << CurrentTarget().name() << ": backend lacks CAPABILITY_JOB_ATTACH");
-    return nullptr;
-  }
-  v1::Project p;
-  p.set_name("ml");
-  MLC_CHECK_OK((*client)->CreateProject(p));
-  return std::move(client).value();
-}
+std::unique_ptr<Client> AttachClient() { return ClientWith(v1::CAPABILITY_JOB_ATTACH, "ml"); }
 
 v1::JobSpec Shell(const std::string& script, const std::string& dir) {
   v1::JobSpec spec;

@@ -12,11 +12,8 @@
 #include "unit/test_support.h"
 
 namespace mlcore::conformance {
-namespace {
 
-// Opens a fresh client and reports whether the backend supports `capability`; when it does not,
-// the test is skipped with a visible message.
-std::unique_ptr<Client> ClientWith(v1::Capability capability) {
+std::unique_ptr<Client> ClientWith(v1::Capability capability, const std::string& project) {
   auto client = CurrentTarget().NewClient();
   INFO(client.status().ToString());
   REQUIRE(client.ok());
@@ -25,8 +22,15 @@ std::unique_ptr<Client> ClientWith(v1::Capability capability) {
                           << v1::Capability_Name(capability));
     return nullptr;
   }
+  if (!project.empty()) {
+    v1::Project p;
+    p.set_name(project);
+    MLC_CHECK_OK((*client)->CreateProject(p));
+  }
   return std::move(client).value();
 }
+
+namespace {
 
 v1::Project NewProject(const std::string& name, const std::string& parent = "") {
   v1::Project p;

@@ -25,4 +25,8 @@ class Target {
 // Implemented by each backend's instantiation file.
 Target& CurrentTarget();
 
+// A client on a fresh instance of the current target, with `project` created when not empty; null
+// (the test skipped with a visible message) when the backend lacks `capability`.
+std::unique_ptr<Client> ClientWith(v1::Capability capability, const std::string& project = "");
+
 }  // namespace mlcore::conformance

@@ -20,19 +20,7 @@ using namespace std::chrono_literals;
 
 constexpr auto kWait = std::chrono::milliseconds(60000);  // generous: CI machines are shared
 
-std::unique_ptr<Client> JobsClient() {
-  auto client = CurrentTarget().NewClient();
-  INFO(client.status().ToString());
-  REQUIRE(client.ok());
-  if (!(*client)->Supports(v1::CAPABILITY_JOBS)) {
-    MESSAGE("skipped on " << CurrentTarget().name() << ": backend lacks CAPABILITY_JOBS");
-    return nullptr;
-  }
-  v1::Project p;
-  p.set_name("ml");
-  MLC_CHECK_OK((*client)->CreateProject(p));
-  return std::move(client).value();
-}
+std::unique_ptr<Client> JobsClient() { return ClientWith(v1::CAPABILITY_JOBS, "ml"); }
 
 // A job that holds its resources until `release` appears in its working directory, or until the
 // directory is gone (a failed test removed it), so no test leaves processes behind.

@@ -355,6 +355,13 @@ class Checker {
   std::vector<v1::LintProblem> problems_;
 };
 
+std::string Basename(std::string_view s) {
+  size_t slash = s.find_last_of('/');
+  return std::string(slash == std::string_view::npos ? s : s.substr(slash + 1));
+}
+
+}  // namespace
+
 // The closest written position of `path`: itself, else its nearest parent, else the document.
 SourcePosition FindPosition(const FieldPositions& positions, std::string path) {
   while (true) {
@@ -370,13 +377,6 @@ bool Covers(const std::string& reported, const std::string& path) {
   return path.starts_with(reported) &&
          (path[reported.size()] == '.' || path[reported.size()] == '[');
 }
-
-std::string Basename(std::string_view s) {
-  size_t slash = s.find_last_of('/');
-  return std::string(slash == std::string_view::npos ? s : s.substr(slash + 1));
-}
-
-}  // namespace
 
 YamlToProtoOptions JobSpecYamlOptions(std::string_view file_name) {
   YamlToProtoOptions options;

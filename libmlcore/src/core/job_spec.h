@@ -71,6 +71,14 @@ struct LintContext {
 // job specs (pipelines) parse with the same options.
 YamlToProtoOptions JobSpecYamlOptions(std::string_view file_name);
 
+// The closest written position of field `path` ("steps[2].job.command"): the path itself, else its
+// nearest parent, else the document's start.
+SourcePosition FindPosition(const FieldPositions& positions, std::string path);
+
+// True when a problem about field `reported` makes one about `path` redundant (the same field or
+// one inside it; "" covers everything).
+bool Covers(const std::string& reported, const std::string& path);
+
 // Parses a preset's YAML (or JSON) text. Problems in the text never fail the call: they are
 // collected in ParsedJobSpec::problems. Secret values are never copied into the spec or into any
 // message. Errors: INVALID_ARGUMENT when the text exceeds kMaxJobSpecBytes.

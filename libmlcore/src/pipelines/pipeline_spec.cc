@@ -10,23 +10,6 @@
 namespace mlcore::pipelines {
 namespace {
 
-// The closest written position of `path`: itself, else its nearest parent, else the document.
-SourcePosition FindPosition(const FieldPositions& positions, std::string path) {
-  while (true) {
-    if (auto it = positions.find(path); it != positions.end()) return it->second;
-    if (path.empty()) return {};
-    size_t cut = path.find_last_of(".[");
-    path = cut == std::string::npos ? std::string() : path.substr(0, cut);
-  }
-}
-
-// True when a problem about `reported` makes one about `path` redundant.
-bool Covers(const std::string& reported, const std::string& path) {
-  if (reported.empty() || reported == path) return true;
-  return path.starts_with(reported) &&
-         (path[reported.size()] == '.' || path[reported.size()] == '[');
-}
-
 // "steps[2].job.command" -> "steps.train.job.command" when step 2 has a name.
 std::string NamedPath(const v1::PipelineSpec& spec, const std::string& path) {
   if (!path.starts_with("steps[")) return path;
