@@ -1,4 +1,4 @@
-// mlc pipeline lint
+// mlc pipeline lint (the other verbs: cmd_pipeline_run.cc)
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -30,12 +30,15 @@ mlcore::Result<std::string> ReadPipelineText(const std::string& file) {
 }  // namespace
 
 void AddPipelineCommands(CLI::App& app, Globals& globals) {
-  auto* pipeline = app.add_subcommand("pipeline", "Check pipelines of jobs");
+  auto* pipeline = app.add_subcommand("pipeline", "Run and check pipelines of jobs");
   pipeline->alias("pipelines");
   pipeline->require_subcommand(1);
   pipeline->footer(
       "Examples:\n"
       "  mlc pipeline lint pipeline.yaml\n"
+      "  mlc pipeline run pipeline.yaml -i rows=1000 --wait\n"
+      "  mlc pipeline get p3f9c0a1b2c4d --plot dag.png\n"
+      "  mlc pipeline resume p3f9c0a1b2c4d\n"
       "  python -c 'import mlcore, flow; mlcore.compile(flow.train, \"p.yaml\")' && "
       "mlc pipeline lint p.yaml\n"
       "  mlc pipeline lint -o yaml pipeline.json   # the resolved spec and every problem\n"
@@ -80,6 +83,7 @@ void AddPipelineCommands(CLI::App& app, Globals& globals) {
     }
     return mlcore::Status::Ok();
   });
+  AddPipelineRunCommands(pipeline, globals);
 }
 
 }  // namespace mlc

@@ -390,7 +390,10 @@ type JobSpec struct {
 	// Labels a node must carry (all of them) to run a replica.
 	NodeSelector map[string]string `protobuf:"bytes,24,rep,name=node_selector,json=nodeSelector,proto3" json:"node_selector,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Experiment of the tracking run created for the job; empty = the project's default experiment.
-	Experiment    string `protobuf:"bytes,25,opt,name=experiment,proto3" json:"experiment,omitempty"`
+	Experiment string `protobuf:"bytes,25,opt,name=experiment,proto3" json:"experiment,omitempty"`
+	// Run to nest the job's tracking run under (a pipeline's parent run); empty = a top-level run.
+	// Must be a run of the job's project.
+	ParentRunId   string `protobuf:"bytes,26,opt,name=parent_run_id,json=parentRunId,proto3" json:"parent_run_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -607,6 +610,13 @@ func (x *JobSpec) GetNodeSelector() map[string]string {
 func (x *JobSpec) GetExperiment() string {
 	if x != nil {
 		return x.Experiment
+	}
+	return ""
+}
+
+func (x *JobSpec) GetParentRunId() string {
+	if x != nil {
+		return x.ParentRunId
 	}
 	return ""
 }
@@ -2458,7 +2468,7 @@ const file_mlcore_v1_jobs_proto_rawDesc = "" +
 	"maxBackoff\x12-\n" +
 	"\x12backoff_multiplier\x18\x05 \x01(\x01R\x11backoffMultiplier\x12\x1d\n" +
 	"\n" +
-	"retry_lost\x18\x06 \x01(\bR\tretryLost\"\xc8\t\n" +
+	"retry_lost\x18\x06 \x01(\bR\tretryLost\"\xec\t\n" +
 	"\aJobSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aproject\x18\x02 \x01(\tR\aproject\x12\x18\n" +
@@ -2491,7 +2501,8 @@ const file_mlcore_v1_jobs_proto_rawDesc = "" +
 	"\rnode_selector\x18\x18 \x03(\v2$.mlcore.v1.JobSpec.NodeSelectorEntryR\fnodeSelector\x12\x1e\n" +
 	"\n" +
 	"experiment\x18\x19 \x01(\tR\n" +
-	"experiment\x1a6\n" +
+	"experiment\x12\"\n" +
+	"\rparent_run_id\x18\x1a \x01(\tR\vparentRunId\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +

@@ -986,7 +986,10 @@ type StepRun struct {
 	// When it ended.
 	EndTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	// Why it failed or was skipped (`job train-x1 FAILED: exit code 1`, `condition false`).
-	Message       string `protobuf:"bytes,11,opt,name=message,proto3" json:"message,omitempty"`
+	Message string `protobuf:"bytes,11,opt,name=message,proto3" json:"message,omitempty"`
+	// When its inputs and dependencies were all ready (the driver decided to run it); with
+	// start_time this gives the scheduling overhead of a step.
+	ReadyTime     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=ready_time,json=readyTime,proto3" json:"ready_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1096,6 +1099,13 @@ func (x *StepRun) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+func (x *StepRun) GetReadyTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReadyTime
+	}
+	return nil
 }
 
 // One execution of a pipeline.
@@ -1871,7 +1881,7 @@ const file_mlcore_v1_pipelines_proto_rawDesc = "" +
 	"\ametrics\x18\a \x03(\v2\x1f.mlcore.v1.IoValue.MetricsEntryR\ametrics\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xbb\x03\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xf6\x03\n" +
 	"\aStepRun\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\tR\x04step\x12!\n" +
 	"\titeration\x18\x02 \x01(\x05H\x00R\titeration\x88\x01\x01\x12*\n" +
@@ -1885,7 +1895,9 @@ const file_mlcore_v1_pipelines_proto_rawDesc = "" +
 	"start_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x18\n" +
-	"\amessage\x18\v \x01(\tR\amessageB\f\n" +
+	"\amessage\x18\v \x01(\tR\amessage\x129\n" +
+	"\n" +
+	"ready_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\treadyTimeB\f\n" +
 	"\n" +
 	"_iteration\"\xd1\x05\n" +
 	"\vPipelineRun\x12\x0e\n" +
@@ -2062,38 +2074,39 @@ var file_mlcore_v1_pipelines_proto_depIdxs = []int32{
 	10, // 20: mlcore.v1.StepRun.outputs:type_name -> mlcore.v1.IoValue
 	28, // 21: mlcore.v1.StepRun.start_time:type_name -> google.protobuf.Timestamp
 	28, // 22: mlcore.v1.StepRun.end_time:type_name -> google.protobuf.Timestamp
-	9,  // 23: mlcore.v1.PipelineRun.spec:type_name -> mlcore.v1.PipelineSpec
-	23, // 24: mlcore.v1.PipelineRun.input_values:type_name -> mlcore.v1.PipelineRun.InputValuesEntry
-	10, // 25: mlcore.v1.PipelineRun.outputs:type_name -> mlcore.v1.IoValue
-	3,  // 26: mlcore.v1.PipelineRun.state:type_name -> mlcore.v1.PipelineRunState
-	11, // 27: mlcore.v1.PipelineRun.steps:type_name -> mlcore.v1.StepRun
-	28, // 28: mlcore.v1.PipelineRun.create_time:type_name -> google.protobuf.Timestamp
-	28, // 29: mlcore.v1.PipelineRun.start_time:type_name -> google.protobuf.Timestamp
-	28, // 30: mlcore.v1.PipelineRun.end_time:type_name -> google.protobuf.Timestamp
-	9,  // 31: mlcore.v1.LintPipelineRequest.spec:type_name -> mlcore.v1.PipelineSpec
-	29, // 32: mlcore.v1.LintPipelineResponse.problems:type_name -> mlcore.v1.LintProblem
-	9,  // 33: mlcore.v1.LintPipelineResponse.resolved_spec:type_name -> mlcore.v1.PipelineSpec
-	9,  // 34: mlcore.v1.RunPipelineRequest.spec:type_name -> mlcore.v1.PipelineSpec
-	24, // 35: mlcore.v1.RunPipelineRequest.input_values:type_name -> mlcore.v1.RunPipelineRequest.InputValuesEntry
-	3,  // 36: mlcore.v1.ListPipelineRunsRequest.states:type_name -> mlcore.v1.PipelineRunState
-	12, // 37: mlcore.v1.ListPipelineRunsResponse.runs:type_name -> mlcore.v1.PipelineRun
-	13, // 38: mlcore.v1.PipelineService.LintPipeline:input_type -> mlcore.v1.LintPipelineRequest
-	15, // 39: mlcore.v1.PipelineService.RunPipeline:input_type -> mlcore.v1.RunPipelineRequest
-	16, // 40: mlcore.v1.PipelineService.GetPipelineRun:input_type -> mlcore.v1.GetPipelineRunRequest
-	17, // 41: mlcore.v1.PipelineService.ListPipelineRuns:input_type -> mlcore.v1.ListPipelineRunsRequest
-	19, // 42: mlcore.v1.PipelineService.CancelPipelineRun:input_type -> mlcore.v1.CancelPipelineRunRequest
-	20, // 43: mlcore.v1.PipelineService.ResumePipelineRun:input_type -> mlcore.v1.ResumePipelineRunRequest
-	14, // 44: mlcore.v1.PipelineService.LintPipeline:output_type -> mlcore.v1.LintPipelineResponse
-	12, // 45: mlcore.v1.PipelineService.RunPipeline:output_type -> mlcore.v1.PipelineRun
-	12, // 46: mlcore.v1.PipelineService.GetPipelineRun:output_type -> mlcore.v1.PipelineRun
-	18, // 47: mlcore.v1.PipelineService.ListPipelineRuns:output_type -> mlcore.v1.ListPipelineRunsResponse
-	12, // 48: mlcore.v1.PipelineService.CancelPipelineRun:output_type -> mlcore.v1.PipelineRun
-	12, // 49: mlcore.v1.PipelineService.ResumePipelineRun:output_type -> mlcore.v1.PipelineRun
-	44, // [44:50] is the sub-list for method output_type
-	38, // [38:44] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	28, // 23: mlcore.v1.StepRun.ready_time:type_name -> google.protobuf.Timestamp
+	9,  // 24: mlcore.v1.PipelineRun.spec:type_name -> mlcore.v1.PipelineSpec
+	23, // 25: mlcore.v1.PipelineRun.input_values:type_name -> mlcore.v1.PipelineRun.InputValuesEntry
+	10, // 26: mlcore.v1.PipelineRun.outputs:type_name -> mlcore.v1.IoValue
+	3,  // 27: mlcore.v1.PipelineRun.state:type_name -> mlcore.v1.PipelineRunState
+	11, // 28: mlcore.v1.PipelineRun.steps:type_name -> mlcore.v1.StepRun
+	28, // 29: mlcore.v1.PipelineRun.create_time:type_name -> google.protobuf.Timestamp
+	28, // 30: mlcore.v1.PipelineRun.start_time:type_name -> google.protobuf.Timestamp
+	28, // 31: mlcore.v1.PipelineRun.end_time:type_name -> google.protobuf.Timestamp
+	9,  // 32: mlcore.v1.LintPipelineRequest.spec:type_name -> mlcore.v1.PipelineSpec
+	29, // 33: mlcore.v1.LintPipelineResponse.problems:type_name -> mlcore.v1.LintProblem
+	9,  // 34: mlcore.v1.LintPipelineResponse.resolved_spec:type_name -> mlcore.v1.PipelineSpec
+	9,  // 35: mlcore.v1.RunPipelineRequest.spec:type_name -> mlcore.v1.PipelineSpec
+	24, // 36: mlcore.v1.RunPipelineRequest.input_values:type_name -> mlcore.v1.RunPipelineRequest.InputValuesEntry
+	3,  // 37: mlcore.v1.ListPipelineRunsRequest.states:type_name -> mlcore.v1.PipelineRunState
+	12, // 38: mlcore.v1.ListPipelineRunsResponse.runs:type_name -> mlcore.v1.PipelineRun
+	13, // 39: mlcore.v1.PipelineService.LintPipeline:input_type -> mlcore.v1.LintPipelineRequest
+	15, // 40: mlcore.v1.PipelineService.RunPipeline:input_type -> mlcore.v1.RunPipelineRequest
+	16, // 41: mlcore.v1.PipelineService.GetPipelineRun:input_type -> mlcore.v1.GetPipelineRunRequest
+	17, // 42: mlcore.v1.PipelineService.ListPipelineRuns:input_type -> mlcore.v1.ListPipelineRunsRequest
+	19, // 43: mlcore.v1.PipelineService.CancelPipelineRun:input_type -> mlcore.v1.CancelPipelineRunRequest
+	20, // 44: mlcore.v1.PipelineService.ResumePipelineRun:input_type -> mlcore.v1.ResumePipelineRunRequest
+	14, // 45: mlcore.v1.PipelineService.LintPipeline:output_type -> mlcore.v1.LintPipelineResponse
+	12, // 46: mlcore.v1.PipelineService.RunPipeline:output_type -> mlcore.v1.PipelineRun
+	12, // 47: mlcore.v1.PipelineService.GetPipelineRun:output_type -> mlcore.v1.PipelineRun
+	18, // 48: mlcore.v1.PipelineService.ListPipelineRuns:output_type -> mlcore.v1.ListPipelineRunsResponse
+	12, // 49: mlcore.v1.PipelineService.CancelPipelineRun:output_type -> mlcore.v1.PipelineRun
+	12, // 50: mlcore.v1.PipelineService.ResumePipelineRun:output_type -> mlcore.v1.PipelineRun
+	45, // [45:51] is the sub-list for method output_type
+	39, // [39:45] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_mlcore_v1_pipelines_proto_init() }

@@ -40,14 +40,20 @@ if TYPE_CHECKING:  # IDEs and type checkers see them as plain imports
     from mlcore.checkpoints import checkpoint, restore_latest_checkpoint, save_checkpoint  # noqa: F401
     from mlcore.pipelines import (Dataset, Input, Metrics, Output, compile, component,  # noqa: F401
                                   pipeline)
+    from mlcore.pipeline_runs import (PipelineRun, get_pipeline_run,  # noqa: F401
+                                      list_pipeline_runs, run_pipeline)
 
-_LAZY_MODULES = {"artifacts", "checkpoints", "data", "jobs", "models", "pipelines"}
+_LAZY_MODULES = {"artifacts", "checkpoints", "data", "jobs", "models", "pipelines",
+                 "pipeline_runs"}
 _LAZY_NAMES = {"checkpoint": "checkpoints", "restore_latest_checkpoint": "checkpoints",
                "save_checkpoint": "checkpoints",
                # Pipelines: @mlcore.component, @mlcore.pipeline, mlcore.compile(p, "p.yaml").
                "component": "pipelines", "pipeline": "pipelines", "compile": "pipelines",
                "Input": "pipelines", "Output": "pipelines", "Dataset": "pipelines",
-               "Metrics": "pipelines"}
+               "Metrics": "pipelines",
+               # mlcore.run_pipeline(p, inputs, wait=True) -> PipelineRun
+               "run_pipeline": "pipeline_runs", "get_pipeline_run": "pipeline_runs",
+               "list_pipeline_runs": "pipeline_runs", "PipelineRun": "pipeline_runs"}
 
 
 def __getattr__(name: str):
@@ -137,6 +143,11 @@ __all__ = [
     "Output",
     "pipeline",
     "pipelines",
+    "pipeline_runs",
+    "PipelineRun",
+    "get_pipeline_run",
+    "list_pipeline_runs",
+    "run_pipeline",
     "data",
     "restore_latest_checkpoint",
     "save_checkpoint",

@@ -28,6 +28,7 @@
 #include "mlcore/v1/common.pb.h"
 #include "mlcore/v1/data.pb.h"
 #include "mlcore/v1/jobs.pb.h"
+#include "mlcore/v1/pipelines.pb.h"
 #include "mlcore/v1/projects.pb.h"
 #include "mlcore/v1/registry.pb.h"
 #include "mlcore/v1/scheduling.pb.h"
@@ -96,6 +97,18 @@ class Backend {
   // default is UNIMPLEMENTED.
   virtual Result<std::unique_ptr<PortConnection>> PortForward(
       const v1::PortForwardRequest& request);
+
+  // --- Pipeline runs (proto/mlcore/v1/pipelines.proto). The defaults are UNIMPLEMENTED. ---
+  // Records a run of `request.spec` (linted by Client: resolved, project set) for `user` and
+  // starts driving it. Errors: INVALID_ARGUMENT (input values), NOT_FOUND (project).
+  virtual Result<v1::PipelineRun> RunPipeline(const v1::RunPipelineRequest& request,
+                                              const std::string& user);
+  virtual Result<v1::PipelineRun> GetPipelineRun(const v1::GetPipelineRunRequest& request);
+  virtual Result<v1::ListPipelineRunsResponse> ListPipelineRuns(
+      const v1::ListPipelineRunsRequest& request);
+  virtual Result<v1::PipelineRun> CancelPipelineRun(const v1::CancelPipelineRunRequest& request);
+  // Errors: FAILED_PRECONDITION (the run is not FAILED or CANCELLED).
+  virtual Result<v1::PipelineRun> ResumePipelineRun(const v1::ResumePipelineRunRequest& request);
 
   // --- Scheduling facts ---
   virtual Result<v1::ListFlavorsResponse> ListFlavors(const v1::ListFlavorsRequest& request) = 0;

@@ -139,6 +139,29 @@ class Client {
   // Errors: INVALID_ARGUMENT (neither text nor spec given, text too large).
   Result<v1::LintPipelineResponse> LintPipeline(const v1::LintPipelineRequest& request);
 
+  // Runs a pipeline: lints it (INVALID_ARGUMENT listing every problem, FILE:LINE:COL when it came
+  // as text), checks the input values, records the run and starts its driver, which submits each
+  // step as a job when its inputs are ready (see docs/pipelines.md). Returns at once with the run
+  // (PENDING); WaitPipelineRun follows it. `request.spec` or, when unset, `text` (+ `file` for
+  // messages) gives the pipeline; its project defaults to the client's. `user` is who runs it
+  // (empty = the current OS user; `mlc server` passes the caller).
+  Result<v1::PipelineRun> RunPipeline(const v1::RunPipelineRequest& request,
+                                      const std::string& text = {}, const std::string& file = {},
+                                      const std::string& user = {});
+  Result<v1::PipelineRun> GetPipelineRun(std::string_view id);
+  Result<v1::ListPipelineRunsResponse> ListPipelineRuns(const v1::ListPipelineRunsRequest& request);
+  // Asks the run's driver to stop its active steps' jobs, then run the exit handler. Returns the
+  // run (CANCELLING), or the run as it was if it had already ended.
+  Result<v1::PipelineRun> CancelPipelineRun(std::string_view id, std::string_view reason = {});
+  // Runs a FAILED or CANCELLED run again from the steps that did not succeed (those that did keep
+  // their outputs). Errors: FAILED_PRECONDITION for other states.
+  Result<v1::PipelineRun> ResumePipelineRun(std::string_view id, bool disable_cache = false);
+  // Polls the run until it ends (or `timeout`, 0 = no limit: DEADLINE_EXCEEDED), calling
+  // `on_change` (when set) whenever a step changes state.
+  Result<v1::PipelineRun> WaitPipelineRun(
+      std::string_view id, std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
+      const std::function<void(const v1::PipelineRun&)>& on_change = {});
+
   // --- Watching and attaching to jobs (mlcore/attach.h) ---
 
   // Calls `sink` with each state transition of the jobs `request` selects (`project`: one

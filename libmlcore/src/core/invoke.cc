@@ -96,6 +96,25 @@ const std::map<std::string, Handler>& Handlers() {
       {"mlcore.v1.PipelineService/LintPipeline",
        Typed<v1::LintPipelineRequest, v1::LintPipelineResponse>(
            [](Client& c, const v1::LintPipelineRequest& r) { return c.LintPipeline(r); })},
+      {"mlcore.v1.PipelineService/RunPipeline",
+       Typed<v1::RunPipelineRequest, v1::PipelineRun>(
+           [](Client& c, const v1::RunPipelineRequest& r) { return c.RunPipeline(r); })},
+      {"mlcore.v1.PipelineService/GetPipelineRun",
+       Typed<v1::GetPipelineRunRequest, v1::PipelineRun>(
+           [](Client& c, const v1::GetPipelineRunRequest& r) { return c.GetPipelineRun(r.id()); })},
+      {"mlcore.v1.PipelineService/ListPipelineRuns",
+       Typed<v1::ListPipelineRunsRequest, v1::ListPipelineRunsResponse>(
+           [](Client& c, const v1::ListPipelineRunsRequest& r) { return c.ListPipelineRuns(r); })},
+      {"mlcore.v1.PipelineService/CancelPipelineRun",
+       Typed<v1::CancelPipelineRunRequest, v1::PipelineRun>(
+           [](Client& c, const v1::CancelPipelineRunRequest& r) {
+             return c.CancelPipelineRun(r.id(), r.reason());
+           })},
+      {"mlcore.v1.PipelineService/ResumePipelineRun",
+       Typed<v1::ResumePipelineRunRequest, v1::PipelineRun>(
+           [](Client& c, const v1::ResumePipelineRunRequest& r) {
+             return c.ResumePipelineRun(r.id(), r.disable_cache());
+           })},
       {"mlcore.v1.SchedulingService/ListFlavors",
        Typed<v1::ListFlavorsRequest, v1::ListFlavorsResponse>(
            [](Client& c, const v1::ListFlavorsRequest& r) { return c.ListFlavors(r); })},

@@ -7,6 +7,7 @@
 #include "core/page_token.h"
 #include "core/validation.h"
 #include "mlcore/version.h"
+#include "pipelines/pipeline_engine.h"
 #include "util/fs.h"
 
 namespace mlcore::local {
@@ -51,7 +52,9 @@ Result<std::unique_ptr<Backend>> LocalBackend::Open(const Uri& uri) {
 }
 
 LocalBackend::LocalBackend(std::string dir, std::unique_ptr<sqlite::Db> db)
-    : dir_(std::move(dir)), db_(std::move(db)) {}
+    : dir_(std::move(dir)),
+      db_(std::move(db)),
+      pipelines_(std::make_unique<pipelines::PipelineEngine>(dir_, "local://" + dir_)) {}
 
 v1::BackendInfo LocalBackend::Info() {
   v1::BackendInfo info;

@@ -15,6 +15,10 @@
 #include "local/tracking_store.h"
 #include "mlcore/backend.h"
 
+namespace mlcore::pipelines {
+class PipelineEngine;
+}
+
 namespace mlcore::local {
 
 // The store's schema, as ordered migrations (exposed for tests of migration behaviour).
@@ -47,6 +51,13 @@ class LocalBackend final : public Backend {
   Result<std::unique_ptr<ExecSession>> ExecJob(const v1::ExecJobRequest& request) override;
   Result<std::unique_ptr<PortConnection>> PortForward(
       const v1::PortForwardRequest& request) override;
+  Result<v1::PipelineRun> RunPipeline(const v1::RunPipelineRequest& request,
+                                      const std::string& user) override;
+  Result<v1::PipelineRun> GetPipelineRun(const v1::GetPipelineRunRequest& request) override;
+  Result<v1::ListPipelineRunsResponse> ListPipelineRuns(
+      const v1::ListPipelineRunsRequest& request) override;
+  Result<v1::PipelineRun> CancelPipelineRun(const v1::CancelPipelineRunRequest& request) override;
+  Result<v1::PipelineRun> ResumePipelineRun(const v1::ResumePipelineRunRequest& request) override;
   Result<v1::ListFlavorsResponse> ListFlavors(const v1::ListFlavorsRequest& request) override;
   Result<v1::ListNodesResponse> ListNodes(const v1::ListNodesRequest& request) override;
   Result<v1::ListPriorityClassesResponse> ListPriorityClasses() override;
@@ -195,6 +206,7 @@ class LocalBackend final : public Backend {
   std::unique_ptr<ArtifactIndex> artifacts_;
   std::unique_ptr<LocalDataService> data_;
   std::unique_ptr<RegistryStore> registry_;  // guarded by tracking_mu_ for opening
+  std::unique_ptr<pipelines::PipelineEngine> pipelines_;
 };
 
 }  // namespace mlcore::local

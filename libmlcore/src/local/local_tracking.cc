@@ -42,6 +42,7 @@ Result<std::string> LocalBackend::CreateJobRun(const v1::Job& job) {
   run->set_name(spec.name());
   run->set_user(job.user());
   run->set_job_id(job.id());
+  run->set_parent_run_id(spec.parent_run_id());
   run->set_status(v1::RUN_STATUS_SCHEDULED);
   if (job.reproducibility().has_source()) *run->mutable_source() = job.reproducibility().source();
   (*run->mutable_tags())["mlc.job"] = spec.name();

@@ -29,6 +29,7 @@
 #include "local/process.h"
 #include "local/webhook_deliverer.h"
 #include "mlcore/jobs.h"
+#include "pipelines/pipeline_engine.h"
 #include "util/fs.h"
 #include "util/secrets.h"
 
@@ -613,6 +614,8 @@ int SupervisorMain(int argc, char** argv) {
   bool schedule = false;
   bool prefetch = false;
   bool webhooks = false;
+  std::string pipeline_run;
+  std::string backend;
   std::vector<std::string> items;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
@@ -628,17 +631,26 @@ int SupervisorMain(int argc, char** argv) {
       job_id = argv[++i];
     } else if (flag == "--project" && i + 1 < argc) {
       project = argv[++i];
+    } else if (flag == "--pipeline-run" && i + 1 < argc) {
+      pipeline_run = argv[++i];
+    } else if (flag == "--backend" && i + 1 < argc) {
+      backend = argv[++i];
     } else {
       items.push_back(flag);
     }
   }
   if (prefetch && !state_dir.empty()) return RunPrefetchMain(state_dir, project, items);
   if (webhooks && !state_dir.empty()) return RunWebhookDelivererMain(state_dir);
+  if (!pipeline_run.empty() && !state_dir.empty()) {
+    return pipelines::RunPipelineDriverMain(state_dir, pipeline_run,
+                                            backend.empty() ? "local://" + state_dir : backend);
+  }
   if (state_dir.empty() || (job_id.empty() && !schedule)) {
-    std::cerr << "usage: mlc-supervisor --state DIR (--job ID | --schedule | --prefetch "
-                 "--project P URI[@DIGEST]... | --deliver-webhooks)\n"
-                 "Started by mlcore to run one job, or a burst of scheduling passes; not meant "
-                 "to be run by hand.\n";
+    std::cerr
+        << "usage: mlc-supervisor --state DIR (--job ID | --schedule | --prefetch "
+           "--project P URI[@DIGEST]... | --deliver-webhooks | --pipeline-run ID [--backend URI])\n"
+           "Started by mlcore to run one job, or a burst of scheduling passes; not meant "
+           "to be run by hand.\n";
     return 2;
   }
   if (schedule) {

@@ -18,6 +18,7 @@
 #include "mlcore/v1/common.grpc.pb.h"
 #include "mlcore/v1/data.grpc.pb.h"
 #include "mlcore/v1/jobs.grpc.pb.h"
+#include "mlcore/v1/pipelines.grpc.pb.h"
 #include "mlcore/v1/projects.grpc.pb.h"
 #include "mlcore/v1/registry.grpc.pb.h"
 #include "mlcore/v1/scheduling.grpc.pb.h"
@@ -44,6 +45,10 @@ constexpr const char* kIdempotent[][2] = {
     {"JobService", "SubmitJob"},  // idempotent by request_id (the SDK always sets one)
     {"JobService", "GetJob"},
     {"JobService", "ListJobs"},
+    {"PipelineService", "RunPipeline"},  // idempotent by request_id (Client always sets one)
+    {"PipelineService", "GetPipelineRun"},
+    {"PipelineService", "ListPipelineRuns"},
+    {"PipelineService", "CancelPipelineRun"},
     {"SchedulingService", ""},  // every method of the service
     {"TrackingService", "GetExperiment"},
     {"TrackingService", "ListExperiments"},
@@ -162,6 +167,7 @@ class GrpcBackend final : public Backend {
         data_(v1::DataService::NewStub(channel)),
         registry_(v1::RegistryService::NewStub(channel)),
         auth_(v1::AuthService::NewStub(channel)),
+        pipelines_(v1::PipelineService::NewStub(channel)),
         ingest_(std::make_unique<IngestStream>(
             tracking_.get(), [this](grpc::ClientContext* ctx) { Prepare(ctx, std::nullopt); },
             target_, timeout)) {}
@@ -261,6 +267,23 @@ class GrpcBackend final : public Backend {
     auto ctx = std::make_unique<grpc::ClientContext>();
     Prepare(ctx.get(), std::nullopt);
     return StartRemotePortForward(jobs_.get(), std::move(ctx), r, target_);
+  }
+  Result<v1::PipelineRun> RunPipeline(const v1::RunPipelineRequest& r,
+                                      const std::string& /*user: the server's caller*/) override {
+    return Unary(pipelines_.get(), &v1::PipelineService::Stub::RunPipeline, r);
+  }
+  Result<v1::PipelineRun> GetPipelineRun(const v1::GetPipelineRunRequest& r) override {
+    return Unary(pipelines_.get(), &v1::PipelineService::Stub::GetPipelineRun, r);
+  }
+  Result<v1::ListPipelineRunsResponse> ListPipelineRuns(
+      const v1::ListPipelineRunsRequest& r) override {
+    return Unary(pipelines_.get(), &v1::PipelineService::Stub::ListPipelineRuns, r);
+  }
+  Result<v1::PipelineRun> CancelPipelineRun(const v1::CancelPipelineRunRequest& r) override {
+    return Unary(pipelines_.get(), &v1::PipelineService::Stub::CancelPipelineRun, r);
+  }
+  Result<v1::PipelineRun> ResumePipelineRun(const v1::ResumePipelineRunRequest& r) override {
+    return Unary(pipelines_.get(), &v1::PipelineService::Stub::ResumePipelineRun, r);
   }
   Result<v1::Job> CancelJob(const v1::CancelJobRequest& r) override {
     return Unary(jobs_.get(), &v1::JobService::Stub::CancelJob, r);
@@ -661,6 +684,7 @@ class GrpcBackend final : public Backend {
       }};
   std::unique_ptr<v1::RegistryService::Stub> registry_;
   std::unique_ptr<v1::AuthService::Stub> auth_;
+  std::unique_ptr<v1::PipelineService::Stub> pipelines_;
   std::unique_ptr<IngestStream> ingest_;  // after tracking_, which it borrows
   std::once_flag digests_once_;
   std::unique_ptr<artifacts::DigestCache> digests_;  // opened by the first UploadTree

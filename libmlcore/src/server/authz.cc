@@ -338,6 +338,8 @@ static Status HiddenObject(Lookup lookup, const std::string& id) {
     case Lookup::kWebhook:
       return NotFoundError("webhook \"" + id +
                            "\" does not exist; `mlc model webhook ls` lists them");
+    case Lookup::kPipelineRun:
+      return NotFoundError("no pipeline run " + id + "; `mlc pipeline ls` lists the runs");
     default:
       return Authorizer::ProjectNotFound(id);
   }
@@ -399,8 +401,12 @@ Result<std::string> Authorizer::ProjectOfObject(Lookup lookup, const Message& re
       }
       return HiddenObject(lookup, id);
     }
-    case Lookup::kPipelineRun:
-      return UnimplementedError("PipelineService is part of the v1 API but not served yet");
+    case Lookup::kPipelineRun: {
+      v1::GetPipelineRunRequest get;
+      get.set_id(id);
+      MLC_ASSIGN_OR_RETURN(v1::PipelineRun run, backend.GetPipelineRun(get));
+      return run.project();
+    }
   }
   return InternalError("unknown lookup");
 }

@@ -484,6 +484,13 @@ Status Dispatcher::RunUnary(const Principal& who, const MethodDescriptor* method
     Serialize(job, response);
     return Status::Ok();
   }
+  if (name == "mlcore.v1.PipelineService/RunPipeline") {
+    // The run belongs to the caller, not to the server's process.
+    const auto& r = static_cast<const v1::RunPipelineRequest&>(*request);
+    MLC_ASSIGN_OR_RETURN(v1::PipelineRun run, client_.RunPipeline(r, {}, {}, who.user.name()));
+    Serialize(run, response);
+    return Status::Ok();
+  }
   if (name == "mlcore.v1.RegistryService/CreateWebhook") {
     const auto& r = static_cast<const v1::CreateWebhookRequest&>(*request);
     if (r.webhook().secret().source() == v1::SECRET_SOURCE_ENV && r.secret_value().empty()) {
