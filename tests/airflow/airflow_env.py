@@ -35,7 +35,6 @@ os.environ.update({
     "AIRFLOW_HOME": str(TMP / "airflow-home"),
     "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
     "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
 })

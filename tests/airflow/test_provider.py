@@ -250,3 +250,12 @@ def test_pipeline_dag_runs_the_pipeline(airflow_db, mlcore_client):
     run = mlcore.get_pipeline_run(pipeline_run_id, client=mlcore_client)
     assert run.state == "SUCCEEDED"
     assert xcom("mlcore_pipeline", run_id, "doubling", "run_id") == (run.run_id or "")
+
+
+@pytest.mark.skipif(hasattr(mlcore, "run_pipeline"), reason="this mlcore has mlcore.run_pipeline")
+def test_pipeline_task_without_the_executor_fails_saying_so(airflow_db):
+    proc = airflow("dags", "test", "mlcore_pipeline", "2026-02-05", check=False)
+    assert proc.returncode != 0
+    assert task_states("mlcore_pipeline", "manual__2026-02-05T00:00:00+00:00") == {
+        "doubling": "failed"}
+    assert "has no pipeline executor (mlcore.run_pipeline)" in proc.stdout + proc.stderr

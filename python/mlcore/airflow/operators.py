@@ -203,7 +203,17 @@ class MLCorePipelineOperator(BaseOperator):
         super().__init__(**kwargs)
         if poll_interval <= 0:
             raise ValueError(f"{self.task_id}: poll_interval must be positive, not {poll_interval}")
-        self.pipeline = pipeline
+        # Airflow calls callables found in template fields while rendering, and an
+        # @mlcore.pipeline object is callable: only a path or a spec dict is templated.
+        if isinstance(pipeline, (str, os.PathLike, Mapping)):
+            self.pipeline: Any = os.fspath(pipeline) if isinstance(pipeline, os.PathLike) \
+                else pipeline
+            self.pipeline_object: Any = None
+        elif pipeline is None:
+            raise ValueError(f"{self.task_id}: pass pipeline= (an @mlcore.pipeline, a compiled "
+                             f"pipeline file path or a pipeline spec dict)")
+        else:
+            self.pipeline, self.pipeline_object = None, pipeline
         self.inputs = inputs
         self.cache = cache
         self.backend = backend
@@ -226,9 +236,7 @@ class MLCorePipelineOperator(BaseOperator):
             client.close()
 
     def _run_pipeline(self, run_pipeline: Any, client: mlcore.Client, context: Any) -> str:
-        pipeline = self.pipeline
-        if isinstance(pipeline, os.PathLike):
-            pipeline = os.fspath(pipeline)
+        pipeline = self.pipeline_object if self.pipeline_object is not None else self.pipeline
         run = run_pipeline(pipeline, dict(self.inputs or {}), cache=self.cache, wait=False,
                            client=client)
         self._run = run
