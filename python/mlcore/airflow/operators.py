@@ -257,8 +257,7 @@ class MLCorePipelineOperator(BaseOperator):
             if state in PIPELINE_FINAL_STATES:
                 step = f" at step {run.failed_step}" if run.failed_step else ""
                 message = f": {run.message}" if run.message else ""
-                raise AirflowException(f"mlcore pipeline run {run.id} ended {state}{step}{message}"
-                                       f" (`mlc pipeline` shows its steps and their logs)")
+                raise AirflowException(f"mlcore pipeline run {run.id} ended {state}{step}{message}")
             if self.timeout is not None and time.monotonic() - start > self.timeout:
                 run.cancel(f"Airflow task {self.task_id} timed out after {self.timeout} s")
                 raise AirflowException(f"mlcore pipeline run {run.id} still {state} after "
