@@ -2,7 +2,7 @@
 before any test module imports airflow, which reads AIRFLOW_HOME and its configuration at import
 time): a fresh local:// mlcore backend and project under MLC_TEST_TMP (or a temporary directory),
 no user configuration, and an AIRFLOW_HOME with its own SQLite database whose DAGs folder is
-examples/airflow. `airflow` subprocesses (`airflow dags test`) inherit it."""
+examples/airflow plus tests/airflow/dags. `airflow` subprocesses (`airflow dags test`) inherit it."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ STATE = TMP / "mlcore-state"
 BACKEND = f"local://{STATE}"
 PROJECT = "ml"
 
+# The DAGs folder: the example DAGs (examples/airflow) and the tests' own (tests/airflow/dags).
+DAGS_FOLDER = TMP / "dags"
+DAGS_FOLDER.mkdir()
+for _dag in [*DAGS.glob("*.py"), *(pathlib.Path(__file__).parent / "dags").glob("*.py")]:
+    (DAGS_FOLDER / _dag.name).symlink_to(_dag)
+
 for _var in ("MLC_CONTEXT", "MLC_DIGEST_CACHE", "MLC_TOKEN"):
     os.environ.pop(_var, None)
 os.environ.update({
@@ -33,7 +39,7 @@ os.environ.update({
     "MLC_NODE_CAPACITY": "cpu=4,memory=8Gi,gpu=0",
     # Airflow: its own home and SQLite database, the example DAGs, nothing else.
     "AIRFLOW_HOME": str(TMP / "airflow-home"),
-    "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",

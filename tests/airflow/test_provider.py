@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import datetime
 import json
+import signal
+import subprocess
 import threading
 import time
 
 import pytest
 
 import mlcore
-from airflow_env import PROJECT, airflow
+from airflow_env import AIRFLOW, PROJECT, airflow
 
 WAIT = 60  # seconds; generous for shared CI machines
 
@@ -115,6 +117,34 @@ def test_sensor_fails_on_a_failed_job(airflow_db, mlcore_client):
     output = proc.stdout + proc.stderr
     assert f"AirflowFailException: mlcore job {prepare.name} ({prepare.id}) ended FAILED, exit code 2" \
         in output
+
+
+def test_killing_the_task_cancels_the_job(airflow_db, mlcore_client):
+    """SIGTERM to a running `airflow tasks test`: Airflow's handler calls on_kill, which cancels
+    the job."""
+    proc = subprocess.Popen([AIRFLOW, "tasks", "test", "mlcore_kill", "long", "2026-02-06"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        running = []
+        while not running and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stdout.read()[-4000:]
+            running = [j for j in mlcore.jobs.list(labels={"airflow-dag": "mlcore_kill"},
+                                                   client=mlcore_client) if j.state == "RUNNING"]
+            time.sleep(0.2)
+        assert len(running) == 1, "the task's job never ran"
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    job = mlcore.jobs.get(running[0].id, client=mlcore_client)
+    assert job.state == "CANCELLED", output[-4000:]
+    assert "Received SIGTERM" in output
+    assert f"mlcore job {job.name} ({job.id}) cancelled: CANCELLED" in output
+    assert proc.returncode != 0
 
 
 # -- the operator in this process, on real task instances --------------------------------------
