@@ -10,11 +10,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# 2.10.x installs on Python 3.9-3.12 and resolves without Airflow's constraint files (which are
-# not on PyPI). MLC_AIRFLOW_VERSION picks another one.
+# 2.10.x installs on Python 3.9-3.12. Airflow's own constraint files are not on PyPI: the
+# versions of a tested install are kept in scripts/airflow-constraints-VERSION-pyX.Y.txt (made by
+# `pip freeze --exclude mlcore --exclude pip` in .venv-airflow) and used when they match this
+# Airflow and Python; otherwise pip resolves freely. MLC_AIRFLOW_VERSION picks another version.
 AIRFLOW_VERSION="${MLC_AIRFLOW_VERSION:-2.10.5}"
 VENV=".venv-airflow"
 PY="$VENV/bin/python"
+PY_VERSION="$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+CONSTRAINTS="scripts/airflow-constraints-$AIRFLOW_VERSION-py$PY_VERSION.txt"
 
 wheel="${1:-}"
 if [ -z "$wheel" ]; then
@@ -34,12 +38,19 @@ if [ ! -x "$PY" ]; then
   python3 -m venv "$VENV"
 fi
 
-stamp="$VENV/.mlcore-airflow-$AIRFLOW_VERSION"
+constraint_args=()
+constraints_sum=none
+if [ -f "$CONSTRAINTS" ]; then
+  constraint_args=(-c "$CONSTRAINTS")
+  constraints_sum="$(sha256sum "$CONSTRAINTS" | cut -c1-12)"
+fi
+stamp="$VENV/.mlcore-airflow-$AIRFLOW_VERSION-$constraints_sum"
 if [ ! -f "$stamp" ]; then
-  echo "airflow-env: installing apache-airflow==$AIRFLOW_VERSION into $VENV (first time: a few minutes)"
+  echo "airflow-env: installing apache-airflow==$AIRFLOW_VERSION into $VENV" \
+    "(constraints: ${constraint_args[1]:-none, pip resolves}; first time: about a minute)"
   start=$SECONDS
   if ! "$PY" -m pip install -q --disable-pip-version-check --upgrade pip ||
-    ! "$PY" -m pip install -q --disable-pip-version-check \
+    ! "$PY" -m pip install -q --disable-pip-version-check "${constraint_args[@]}" \
       "apache-airflow==$AIRFLOW_VERSION" "pytest>=7"; then
     echo "airflow-env: could not install apache-airflow==$AIRFLOW_VERSION from PyPI" >&2
     exit 77
