@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything and runs every test: C++ unit + conformance (ctest; also against a local
 # Slurm dev cluster, scripts/slurm-dev-cluster.sh), the plain-C ABI test,
-# Python (pytest over the installed package), the CLI as a black box, Go, the examples, the
+# Python (pytest over the installed package), the Airflow provider (against a real Apache Airflow
+# in .venv-airflow), the CLI as a black box, Go, the examples, the
 # format check, and the whole C++/C suite again under ASan+UBSan.
 # Usage: scripts/test.sh [--quick]   (--quick skips the sanitizer build)
 set -uo pipefail
@@ -59,6 +60,18 @@ print(f"{sys.argv[1]}: {len(names)} files" + (f", missing {missing}" if missing 
 sys.exit(1 if missing else 0)
 PY
 }
+# The Airflow provider (mlcore.airflow) against a real Apache Airflow from PyPI, in its own
+# virtual environment (.venv-airflow, scripts/airflow-env.sh) with the wheel built above; skipped,
+# visibly, when Airflow cannot be installed (no network).
+airflow_tests() {
+  local rc=0
+  scripts/airflow-env.sh || rc=$?
+  if ((rc == 77)); then
+    echo "airflow tests: SKIPPED, apache-airflow could not be installed from PyPI (see above)"
+    return 0
+  fi
+  ((rc == 0)) && .venv-airflow/bin/python -m pytest -q -rs tests/airflow
+}
 pytest_all() { MLC_BIN="$ROOT/build/dev/cli/mlc" .venv/bin/python -m pytest -q tests; }
 # The Python suite again, each test against a fresh `mlc server` over grpc:// (tests/conftest.py).
 pytest_remote() {
@@ -97,6 +110,7 @@ step "build (dev preset)" build_dev
 step "ctest: unit, conformance, C ABI, C example" ctest_dev
 step "pip install . (Python package)" python_install
 step "python -m build --wheel (contents checked)" wheel_build
+step "airflow: provider against a real Apache Airflow" airflow_tests
 step "pytest: Python API, CLI black box, examples" pytest_all
 step "pytest: Python API over grpc:// (a real mlc server per test)" pytest_remote
 step "go test (cgo over libmlcore.so)" go_tests
