@@ -29,6 +29,9 @@
 #                                    #   slurm.submit.vs_curl, slurm.to_running(.vs_curl)
 #   scripts/bench.sh python          # python.import: `import mlcore` vs `import mlflow`, each in
 #                                    #   a fresh interpreter (bench/python_bench.py)
+#   scripts/bench.sh pipeline        # pipeline.step_overhead (issue 11): ms from a step's inputs
+#                                    #   ready to its job RUNNING on a 1,000-step fan-out, vs the
+#                                    #   same jobs submitted directly (bench/pipeline_bench.py)
 #   scripts/bench.sh registry        # the model registry (issue 7) against MLflow's registry on
 #                                    #   sqlite (bench/registry_bench_mlflow.py in .venv-bench):
 #                                    #   registry.resolve (p50, p99), registry.register (p50,
@@ -64,8 +67,9 @@ data=()
 registry=()
 server_only=()
 python_only=()
+pipeline_only=0
 slurm_only=0
-for name in "${@:-sched jobs tracking data registry server python slurm}"; do
+for name in "${@:-sched jobs tracking data registry server python pipeline slurm}"; do
   for n in $name; do
     case "$n" in
       sched) sched+=(pass packing utilization) ;;
@@ -95,13 +99,14 @@ for name in "${@:-sched jobs tracking data registry server python slurm}"; do
       server.artifact*) server_only+=(artifact) ;;
       server.tracking_server) server_only+=(tracking_server) ;;
       python | python.import) python_only+=(import) ;;
+      pipeline | pipeline.*) pipeline_only=1 ;;
       slurm | slurm.*) slurm_only=1 ;;
       *) echo "bench.sh: unknown benchmark \"$n\"; known: sched, sched.pass, sched.packing," \
               "sched.utilization, jobs, jobs.submit, jobs.latency, jobs.supervision, tracking," \
               "tracking.log_metric, tracking.log_batch, tracking.read, tracking.train_loop," \
               "tracking.cpp, data, data.hot_read, data.cold_fetch, artifacts, artifacts.upload," \
               "artifacts.download, artifacts.reupload, registry, registry.resolve," \
-              "registry.register, registry.search, server, python, python.import, slurm (or their lines' names, e.g." \
+              "registry.register, registry.search, server, python, python.import, pipeline, slurm (or their lines' names, e.g." \
               "artifacts.upload_large, registry.resolve.p99)" >&2
          exit 2 ;;
     esac
@@ -182,4 +187,11 @@ if ((${#python_only[@]})); then
   fi
   .venv/bin/python bench/python_bench.py --ours "$ROOT/.venv/bin/python" \
     --peer "$ROOT/.venv-bench/bin/python" | tee -a "$out"
+fi
+if ((pipeline_only)); then
+  # The installed package's own mlc-supervisor drives the runs (pip builds it in Release).
+  if [ "${BENCH_PY_INSTALL:-1}" != 0 ] && ((${#python_only[@]} == 0)); then
+    .venv/bin/python -m pip install -q --no-build-isolation "$ROOT"
+  fi
+  .venv/bin/python bench/pipeline_bench.py --steps "${BENCH_PIPELINE_STEPS:-1000}" | tee -a "$out"
 fi

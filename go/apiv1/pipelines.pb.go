@@ -1143,7 +1143,9 @@ type PipelineRun struct {
 	// True when caching was switched off for this run.
 	CacheDisabled bool `protobuf:"varint,15,opt,name=cache_disabled,json=cacheDisabled,proto3" json:"cache_disabled,omitempty"`
 	// Times it was resumed. Output only.
-	Resumes       int32 `protobuf:"varint,16,opt,name=resumes,proto3" json:"resumes,omitempty"`
+	Resumes int32 `protobuf:"varint,16,opt,name=resumes,proto3" json:"resumes,omitempty"`
+	// The environment its steps' jobs start from (RunPipelineRequest.environment).
+	Environment   map[string]string `protobuf:"bytes,17,rep,name=environment,proto3" json:"environment,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1288,6 +1290,13 @@ func (x *PipelineRun) GetResumes() int32 {
 		return x.Resumes
 	}
 	return 0
+}
+
+func (x *PipelineRun) GetEnvironment() map[string]string {
+	if x != nil {
+		return x.Environment
+	}
+	return nil
 }
 
 // Request of PipelineService.LintPipeline.
@@ -1452,7 +1461,11 @@ type RunPipelineRequest struct {
 	// Switch caching off for every step of this run.
 	DisableCache bool `protobuf:"varint,3,opt,name=disable_cache,json=disableCache,proto3" json:"disable_cache,omitempty"`
 	// Client-chosen idempotency id (UUID): a retry returns the run created by the first call.
-	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The starting process's base environment (PATH, PYTHONPATH, VIRTUAL_ENV, ... as for jobs),
+	// given to every step's job beneath the step's own `env`; not part of the steps' cache keys.
+	// Client::RunPipeline fills it.
+	Environment   map[string]string `protobuf:"bytes,5,rep,name=environment,proto3" json:"environment,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1513,6 +1526,13 @@ func (x *RunPipelineRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *RunPipelineRequest) GetEnvironment() map[string]string {
+	if x != nil {
+		return x.Environment
+	}
+	return nil
 }
 
 // Request of PipelineService.GetPipelineRun.
@@ -1899,7 +1919,7 @@ const file_mlcore_v1_pipelines_proto_rawDesc = "" +
 	"\n" +
 	"ready_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\treadyTimeB\f\n" +
 	"\n" +
-	"_iteration\"\xd1\x05\n" +
+	"_iteration\"\xdc\x06\n" +
 	"\vPipelineRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aproject\x18\x02 \x01(\tR\aproject\x12+\n" +
@@ -1920,8 +1940,12 @@ const file_mlcore_v1_pipelines_proto_rawDesc = "" +
 	"failedStep\x12\x18\n" +
 	"\amessage\x18\x0e \x01(\tR\amessage\x12%\n" +
 	"\x0ecache_disabled\x18\x0f \x01(\bR\rcacheDisabled\x12\x18\n" +
-	"\aresumes\x18\x10 \x01(\x05R\aresumes\x1a>\n" +
+	"\aresumes\x18\x10 \x01(\x05R\aresumes\x12I\n" +
+	"\venvironment\x18\x11 \x03(\v2'.mlcore.v1.PipelineRun.EnvironmentEntryR\venvironment\x1a>\n" +
 	"\x10InputValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
+	"\x10EnvironmentEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"x\n" +
 	"\x13LintPipelineRequest\x12\x14\n" +
@@ -1931,14 +1955,18 @@ const file_mlcore_v1_pipelines_proto_rawDesc = "" +
 	"\x06source\"\x88\x01\n" +
 	"\x14LintPipelineResponse\x122\n" +
 	"\bproblems\x18\x01 \x03(\v2\x16.mlcore.v1.LintProblemR\bproblems\x12<\n" +
-	"\rresolved_spec\x18\x02 \x01(\v2\x17.mlcore.v1.PipelineSpecR\fresolvedSpec\"\x98\x02\n" +
+	"\rresolved_spec\x18\x02 \x01(\v2\x17.mlcore.v1.PipelineSpecR\fresolvedSpec\"\xaa\x03\n" +
 	"\x12RunPipelineRequest\x12+\n" +
 	"\x04spec\x18\x01 \x01(\v2\x17.mlcore.v1.PipelineSpecR\x04spec\x12Q\n" +
 	"\finput_values\x18\x02 \x03(\v2..mlcore.v1.RunPipelineRequest.InputValuesEntryR\vinputValues\x12#\n" +
 	"\rdisable_cache\x18\x03 \x01(\bR\fdisableCache\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tR\trequestId\x1a>\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\x12P\n" +
+	"\venvironment\x18\x05 \x03(\v2..mlcore.v1.RunPipelineRequest.EnvironmentEntryR\venvironment\x1a>\n" +
 	"\x10InputValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
+	"\x10EnvironmentEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"'\n" +
 	"\x15GetPipelineRunRequest\x12\x0e\n" +
@@ -2017,7 +2045,7 @@ func file_mlcore_v1_pipelines_proto_rawDescGZIP() []byte {
 }
 
 var file_mlcore_v1_pipelines_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_mlcore_v1_pipelines_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_mlcore_v1_pipelines_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_mlcore_v1_pipelines_proto_goTypes = []any{
 	(IoType)(0),                      // 0: mlcore.v1.IoType
 	(ParameterType)(0),               // 1: mlcore.v1.ParameterType
@@ -2043,21 +2071,23 @@ var file_mlcore_v1_pipelines_proto_goTypes = []any{
 	nil,                              // 21: mlcore.v1.PipelineSpec.LabelsEntry
 	nil,                              // 22: mlcore.v1.IoValue.MetricsEntry
 	nil,                              // 23: mlcore.v1.PipelineRun.InputValuesEntry
-	nil,                              // 24: mlcore.v1.RunPipelineRequest.InputValuesEntry
-	(*JobSpec)(nil),                  // 25: mlcore.v1.JobSpec
-	(*RetryPolicy)(nil),              // 26: mlcore.v1.RetryPolicy
-	(*DatasetRef)(nil),               // 27: mlcore.v1.DatasetRef
-	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
-	(*LintProblem)(nil),              // 29: mlcore.v1.LintProblem
+	nil,                              // 24: mlcore.v1.PipelineRun.EnvironmentEntry
+	nil,                              // 25: mlcore.v1.RunPipelineRequest.InputValuesEntry
+	nil,                              // 26: mlcore.v1.RunPipelineRequest.EnvironmentEntry
+	(*JobSpec)(nil),                  // 27: mlcore.v1.JobSpec
+	(*RetryPolicy)(nil),              // 28: mlcore.v1.RetryPolicy
+	(*DatasetRef)(nil),               // 29: mlcore.v1.DatasetRef
+	(*timestamppb.Timestamp)(nil),    // 30: google.protobuf.Timestamp
+	(*LintProblem)(nil),              // 31: mlcore.v1.LintProblem
 }
 var file_mlcore_v1_pipelines_proto_depIdxs = []int32{
 	0,  // 0: mlcore.v1.IoSpec.type:type_name -> mlcore.v1.IoType
 	1,  // 1: mlcore.v1.IoSpec.parameter_type:type_name -> mlcore.v1.ParameterType
-	25, // 2: mlcore.v1.Step.job:type_name -> mlcore.v1.JobSpec
+	27, // 2: mlcore.v1.Step.job:type_name -> mlcore.v1.JobSpec
 	5,  // 3: mlcore.v1.Step.inputs:type_name -> mlcore.v1.IoSpec
 	5,  // 4: mlcore.v1.Step.outputs:type_name -> mlcore.v1.IoSpec
 	7,  // 5: mlcore.v1.Step.parallel_for:type_name -> mlcore.v1.ParallelFor
-	26, // 6: mlcore.v1.Step.retry:type_name -> mlcore.v1.RetryPolicy
+	28, // 6: mlcore.v1.Step.retry:type_name -> mlcore.v1.RetryPolicy
 	2,  // 7: mlcore.v1.Step.cache:type_name -> mlcore.v1.CachePolicy
 	5,  // 8: mlcore.v1.PipelineSpec.inputs:type_name -> mlcore.v1.IoSpec
 	5,  // 9: mlcore.v1.PipelineSpec.outputs:type_name -> mlcore.v1.IoSpec
@@ -2067,46 +2097,48 @@ var file_mlcore_v1_pipelines_proto_depIdxs = []int32{
 	2,  // 13: mlcore.v1.PipelineSpec.cache:type_name -> mlcore.v1.CachePolicy
 	21, // 14: mlcore.v1.PipelineSpec.labels:type_name -> mlcore.v1.PipelineSpec.LabelsEntry
 	0,  // 15: mlcore.v1.IoValue.type:type_name -> mlcore.v1.IoType
-	27, // 16: mlcore.v1.IoValue.dataset:type_name -> mlcore.v1.DatasetRef
+	29, // 16: mlcore.v1.IoValue.dataset:type_name -> mlcore.v1.DatasetRef
 	22, // 17: mlcore.v1.IoValue.metrics:type_name -> mlcore.v1.IoValue.MetricsEntry
 	4,  // 18: mlcore.v1.StepRun.state:type_name -> mlcore.v1.StepState
 	10, // 19: mlcore.v1.StepRun.inputs:type_name -> mlcore.v1.IoValue
 	10, // 20: mlcore.v1.StepRun.outputs:type_name -> mlcore.v1.IoValue
-	28, // 21: mlcore.v1.StepRun.start_time:type_name -> google.protobuf.Timestamp
-	28, // 22: mlcore.v1.StepRun.end_time:type_name -> google.protobuf.Timestamp
-	28, // 23: mlcore.v1.StepRun.ready_time:type_name -> google.protobuf.Timestamp
+	30, // 21: mlcore.v1.StepRun.start_time:type_name -> google.protobuf.Timestamp
+	30, // 22: mlcore.v1.StepRun.end_time:type_name -> google.protobuf.Timestamp
+	30, // 23: mlcore.v1.StepRun.ready_time:type_name -> google.protobuf.Timestamp
 	9,  // 24: mlcore.v1.PipelineRun.spec:type_name -> mlcore.v1.PipelineSpec
 	23, // 25: mlcore.v1.PipelineRun.input_values:type_name -> mlcore.v1.PipelineRun.InputValuesEntry
 	10, // 26: mlcore.v1.PipelineRun.outputs:type_name -> mlcore.v1.IoValue
 	3,  // 27: mlcore.v1.PipelineRun.state:type_name -> mlcore.v1.PipelineRunState
 	11, // 28: mlcore.v1.PipelineRun.steps:type_name -> mlcore.v1.StepRun
-	28, // 29: mlcore.v1.PipelineRun.create_time:type_name -> google.protobuf.Timestamp
-	28, // 30: mlcore.v1.PipelineRun.start_time:type_name -> google.protobuf.Timestamp
-	28, // 31: mlcore.v1.PipelineRun.end_time:type_name -> google.protobuf.Timestamp
-	9,  // 32: mlcore.v1.LintPipelineRequest.spec:type_name -> mlcore.v1.PipelineSpec
-	29, // 33: mlcore.v1.LintPipelineResponse.problems:type_name -> mlcore.v1.LintProblem
-	9,  // 34: mlcore.v1.LintPipelineResponse.resolved_spec:type_name -> mlcore.v1.PipelineSpec
-	9,  // 35: mlcore.v1.RunPipelineRequest.spec:type_name -> mlcore.v1.PipelineSpec
-	24, // 36: mlcore.v1.RunPipelineRequest.input_values:type_name -> mlcore.v1.RunPipelineRequest.InputValuesEntry
-	3,  // 37: mlcore.v1.ListPipelineRunsRequest.states:type_name -> mlcore.v1.PipelineRunState
-	12, // 38: mlcore.v1.ListPipelineRunsResponse.runs:type_name -> mlcore.v1.PipelineRun
-	13, // 39: mlcore.v1.PipelineService.LintPipeline:input_type -> mlcore.v1.LintPipelineRequest
-	15, // 40: mlcore.v1.PipelineService.RunPipeline:input_type -> mlcore.v1.RunPipelineRequest
-	16, // 41: mlcore.v1.PipelineService.GetPipelineRun:input_type -> mlcore.v1.GetPipelineRunRequest
-	17, // 42: mlcore.v1.PipelineService.ListPipelineRuns:input_type -> mlcore.v1.ListPipelineRunsRequest
-	19, // 43: mlcore.v1.PipelineService.CancelPipelineRun:input_type -> mlcore.v1.CancelPipelineRunRequest
-	20, // 44: mlcore.v1.PipelineService.ResumePipelineRun:input_type -> mlcore.v1.ResumePipelineRunRequest
-	14, // 45: mlcore.v1.PipelineService.LintPipeline:output_type -> mlcore.v1.LintPipelineResponse
-	12, // 46: mlcore.v1.PipelineService.RunPipeline:output_type -> mlcore.v1.PipelineRun
-	12, // 47: mlcore.v1.PipelineService.GetPipelineRun:output_type -> mlcore.v1.PipelineRun
-	18, // 48: mlcore.v1.PipelineService.ListPipelineRuns:output_type -> mlcore.v1.ListPipelineRunsResponse
-	12, // 49: mlcore.v1.PipelineService.CancelPipelineRun:output_type -> mlcore.v1.PipelineRun
-	12, // 50: mlcore.v1.PipelineService.ResumePipelineRun:output_type -> mlcore.v1.PipelineRun
-	45, // [45:51] is the sub-list for method output_type
-	39, // [39:45] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	30, // 29: mlcore.v1.PipelineRun.create_time:type_name -> google.protobuf.Timestamp
+	30, // 30: mlcore.v1.PipelineRun.start_time:type_name -> google.protobuf.Timestamp
+	30, // 31: mlcore.v1.PipelineRun.end_time:type_name -> google.protobuf.Timestamp
+	24, // 32: mlcore.v1.PipelineRun.environment:type_name -> mlcore.v1.PipelineRun.EnvironmentEntry
+	9,  // 33: mlcore.v1.LintPipelineRequest.spec:type_name -> mlcore.v1.PipelineSpec
+	31, // 34: mlcore.v1.LintPipelineResponse.problems:type_name -> mlcore.v1.LintProblem
+	9,  // 35: mlcore.v1.LintPipelineResponse.resolved_spec:type_name -> mlcore.v1.PipelineSpec
+	9,  // 36: mlcore.v1.RunPipelineRequest.spec:type_name -> mlcore.v1.PipelineSpec
+	25, // 37: mlcore.v1.RunPipelineRequest.input_values:type_name -> mlcore.v1.RunPipelineRequest.InputValuesEntry
+	26, // 38: mlcore.v1.RunPipelineRequest.environment:type_name -> mlcore.v1.RunPipelineRequest.EnvironmentEntry
+	3,  // 39: mlcore.v1.ListPipelineRunsRequest.states:type_name -> mlcore.v1.PipelineRunState
+	12, // 40: mlcore.v1.ListPipelineRunsResponse.runs:type_name -> mlcore.v1.PipelineRun
+	13, // 41: mlcore.v1.PipelineService.LintPipeline:input_type -> mlcore.v1.LintPipelineRequest
+	15, // 42: mlcore.v1.PipelineService.RunPipeline:input_type -> mlcore.v1.RunPipelineRequest
+	16, // 43: mlcore.v1.PipelineService.GetPipelineRun:input_type -> mlcore.v1.GetPipelineRunRequest
+	17, // 44: mlcore.v1.PipelineService.ListPipelineRuns:input_type -> mlcore.v1.ListPipelineRunsRequest
+	19, // 45: mlcore.v1.PipelineService.CancelPipelineRun:input_type -> mlcore.v1.CancelPipelineRunRequest
+	20, // 46: mlcore.v1.PipelineService.ResumePipelineRun:input_type -> mlcore.v1.ResumePipelineRunRequest
+	14, // 47: mlcore.v1.PipelineService.LintPipeline:output_type -> mlcore.v1.LintPipelineResponse
+	12, // 48: mlcore.v1.PipelineService.RunPipeline:output_type -> mlcore.v1.PipelineRun
+	12, // 49: mlcore.v1.PipelineService.GetPipelineRun:output_type -> mlcore.v1.PipelineRun
+	18, // 50: mlcore.v1.PipelineService.ListPipelineRuns:output_type -> mlcore.v1.ListPipelineRunsResponse
+	12, // 51: mlcore.v1.PipelineService.CancelPipelineRun:output_type -> mlcore.v1.PipelineRun
+	12, // 52: mlcore.v1.PipelineService.ResumePipelineRun:output_type -> mlcore.v1.PipelineRun
+	47, // [47:53] is the sub-list for method output_type
+	41, // [41:47] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_mlcore_v1_pipelines_proto_init() }
@@ -2127,7 +2159,7 @@ func file_mlcore_v1_pipelines_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mlcore_v1_pipelines_proto_rawDesc), len(file_mlcore_v1_pipelines_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime
+import hashlib
 import inspect
 import json
 import os
@@ -293,6 +294,13 @@ def component(fn: Callable[..., Any] | None = None, *, name: str | None = None,
         spec = jobs.build_spec([interpreter, "-m", "mlcore._component_runner", _runner_target(f)],
                                flavor=flavor, image=image, resources=resources, env=env,
                                retries=retries, **_job_options(job_options))
+        # The code's digest goes into the step's job spec, so a changed function misses the
+        # step cache (docs/pipelines.md, "Caching").
+        try:
+            code = inspect.getsource(f)
+        except (OSError, TypeError):
+            code = repr(getattr(f, "__code__", f).co_code if hasattr(f, "__code__") else f)
+        spec.setdefault("labels", {})["mlc.code-digest"] = hashlib.sha256(code.encode()).hexdigest()[:32]
         doc = inspect.getdoc(f) or ""
         return Component(name or _step_name(f.__name__), inputs, outputs, spec, fn=f,
                          returns=returns, cache=cache, description=doc.split("\n\n")[0])

@@ -31,3 +31,12 @@ def test_python_import_bench_tiny_prints_a_valid_line():
     (line,) = [json.loads(l) for l in proc.stdout.splitlines() if l.strip()]
     assert line["bench"] == "python.import" and line["unit"] == "ms" and line["runs"] == 1
     assert {"value", "target", "met", "min", "max"} <= line.keys()
+
+
+def test_pipeline_bench_tiny_prints_a_valid_line():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "pipeline_bench.py"), "--steps", "5",
+                           "--runs", "1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    line = json.loads(proc.stdout)
+    assert line["bench"] == "pipeline.step_overhead" and line["params"]["steps"] == 5
+    assert line["value"] > 0 and line["peer_value"] > 0

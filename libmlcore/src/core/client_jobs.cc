@@ -22,9 +22,7 @@
 extern char** environ;
 
 namespace mlcore {
-namespace {
 
-// Variables of the submitter's environment a job inherits (the "minimal base environment").
 bool IsBaseEnvironmentVariable(std::string_view name) {
   static constexpr std::string_view kNames[] = {"PATH",
                                                 "HOME",
@@ -52,6 +50,8 @@ bool IsBaseEnvironmentVariable(std::string_view name) {
   }
   return false;
 }
+
+namespace {
 
 // Finds the enclosing git repository without running git (cheap for the common non-git case).
 bool InGitRepository(const std::string& dir) {

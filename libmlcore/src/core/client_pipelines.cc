@@ -1,5 +1,6 @@
 // Client's pipeline runs (the lint is in client_jobs.cc) and the Backend defaults for them.
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "core/job_spec.h"
@@ -9,6 +10,8 @@
 #include "pipelines/pipeline_store.h"
 #include "util/fs.h"
 #include "util/ids.h"
+
+extern char** environ;
 
 namespace mlcore {
 namespace {
@@ -54,10 +57,32 @@ Result<v1::PipelineRun> Client::RunPipeline(const v1::RunPipelineRequest& reques
   MLC_RETURN_IF_ERROR(LintProblemsToStatus(problems));
   v1::RunPipelineRequest resolved = request;
   if (resolved.request_id().empty()) resolved.set_request_id(util::RandomUuid());
+  if (resolved.environment().empty()) {
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      std::string_view entry(*e);
+      auto eq = entry.find('=');
+      if (eq == std::string_view::npos) continue;
+      std::string name(entry.substr(0, eq));
+      if (IsBaseEnvironmentVariable(name)) {
+        (*resolved.mutable_environment())[name] = std::string(entry.substr(eq + 1));
+      }
+    }
+  }
   *resolved.mutable_spec() = linted.resolved_spec();
   MLC_ASSIGN_OR_RETURN(std::string project,
                        ProjectOrDefault(resolved.spec().project(), "the pipeline"));
   resolved.mutable_spec()->set_project(project);
+  // Relative working directories (and unset ones) start where the run was started, as for jobs.
+  auto anchor = [](v1::Step* step) {
+    if (step->job().working_dir().empty()) {
+      std::error_code ec;
+      step->mutable_job()->set_working_dir(std::filesystem::current_path(ec).string());
+    } else {
+      step->mutable_job()->set_working_dir(util::AbsolutePath(step->job().working_dir()));
+    }
+  };
+  for (auto& step : *resolved.mutable_spec()->mutable_steps()) anchor(&step);
+  if (resolved.spec().has_exit_handler()) anchor(resolved.mutable_spec()->mutable_exit_handler());
   return backend_->RunPipeline(resolved, user.empty() ? util::CurrentUser() : user);
 }
 

@@ -73,6 +73,10 @@ YamlToProtoOptions JobSpecYamlOptions(std::string_view file_name);
 
 // The closest written position of field `path` ("steps[2].job.command"): the path itself, else its
 // nearest parent, else the document's start.
+// Variables of a submitter's environment its jobs inherit (the "minimal base environment":
+// PATH, HOME, PYTHONPATH, VIRTUAL_ENV, LC_*, ...).
+bool IsBaseEnvironmentVariable(std::string_view name);
+
 SourcePosition FindPosition(const FieldPositions& positions, std::string path);
 
 // True when a problem about field `reported` makes one about `path` redundant (the same field or

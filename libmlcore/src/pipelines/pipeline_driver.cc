@@ -642,6 +642,7 @@ Status Driver::Submit(v1::StepRun& sr, const v1::Step& step) {
   for (std::string& arg : *job.mutable_command()) arg = Substitute(arg, values);
   for (std::string& arg : *job.mutable_args()) arg = Substitute(arg, values);
   auto& env = *job.mutable_env();
+  for (const auto& [k, v] : run_.environment()) env.insert({k, v});  // the step's own env wins
   env["MLC_OUTPUT_DIR"] = dir + "/outputs";
   env["MLC_PIPELINE_RUN_ID"] = run_.id();
   env["MLC_PIPELINE_STEP"] = step.name();

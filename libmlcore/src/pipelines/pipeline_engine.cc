@@ -127,6 +127,7 @@ Result<v1::PipelineRun> PipelineEngine::Run(const v1::RunPipelineRequest& reques
   run.set_state(v1::PIPELINE_RUN_STATE_PENDING);
   run.set_user(user);
   run.set_cache_disabled(request.disable_cache());
+  *run.mutable_environment() = request.environment();
   *run.mutable_create_time() = TimeUtil::GetCurrentTime();
   // Every step is listed PENDING from the start (a parallel-for expands when it is reached).
   for (const auto& step : run.spec().steps()) {

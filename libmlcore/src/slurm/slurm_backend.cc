@@ -12,6 +12,7 @@
 #include "mlcore/jobs.h"
 #include "mlcore/resources.h"
 #include "mlcore/version.h"
+#include "pipelines/pipeline_engine.h"
 #include "scheduler/flavors.h"
 #include "slurm/slurm_mapping.h"
 #include "util/fs.h"
@@ -115,7 +116,8 @@ SlurmBackend::SlurmBackend(std::unique_ptr<Backend> store, std::unique_ptr<RestC
       rest_(std::move(rest)),
       dir_(std::move(dir)),
       db_(std::move(db)),
-      uri_text_(uri.Redacted()) {
+      uri_text_(uri.Redacted()),
+      pipelines_(std::make_unique<pipelines::PipelineEngine>(dir_, uri.original)) {
   auto q = [&](const char* key) {
     auto it = uri.query.find(key);
     return it == uri.query.end() ? std::string() : it->second;
@@ -598,6 +600,31 @@ Result<v1::GetQuotaUsageResponse> SlurmBackend::GetQuotaUsage(
     }
   }
   return response;
+}
+
+Result<v1::PipelineRun> SlurmBackend::RunPipeline(const v1::RunPipelineRequest& request,
+                                                  const std::string& user) {
+  MLC_RETURN_IF_ERROR(GetProject(request.spec().project()).status());
+  return pipelines_->Run(request, user);
+}
+
+Result<v1::PipelineRun> SlurmBackend::GetPipelineRun(const v1::GetPipelineRunRequest& request) {
+  return pipelines_->Get(request.id());
+}
+
+Result<v1::ListPipelineRunsResponse> SlurmBackend::ListPipelineRuns(
+    const v1::ListPipelineRunsRequest& request) {
+  return pipelines_->List(request);
+}
+
+Result<v1::PipelineRun> SlurmBackend::CancelPipelineRun(
+    const v1::CancelPipelineRunRequest& request) {
+  return pipelines_->Cancel(request);
+}
+
+Result<v1::PipelineRun> SlurmBackend::ResumePipelineRun(
+    const v1::ResumePipelineRunRequest& request) {
+  return pipelines_->Resume(request);
 }
 
 }  // namespace mlcore::slurm

@@ -29,6 +29,10 @@
 #include "local/sqlite_store.h"
 #include "slurm/slurm_rest.h"
 
+namespace mlcore::pipelines {
+class PipelineEngine;
+}
+
 namespace mlcore::slurm {
 
 class SlurmBackend final : public ForwardingBackend {
@@ -41,6 +45,14 @@ class SlurmBackend final : public ForwardingBackend {
   Result<v1::Job> SubmitJob(const JobSubmission& submission) override;
   Result<v1::Job> GetJob(const v1::GetJobRequest& request) override;
   Result<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request) override;
+  // Pipeline runs are kept in the state directory; their drivers submit the steps to Slurm.
+  Result<v1::PipelineRun> RunPipeline(const v1::RunPipelineRequest& request,
+                                      const std::string& user) override;
+  Result<v1::PipelineRun> GetPipelineRun(const v1::GetPipelineRunRequest& request) override;
+  Result<v1::ListPipelineRunsResponse> ListPipelineRuns(
+      const v1::ListPipelineRunsRequest& request) override;
+  Result<v1::PipelineRun> CancelPipelineRun(const v1::CancelPipelineRunRequest& request) override;
+  Result<v1::PipelineRun> ResumePipelineRun(const v1::ResumePipelineRunRequest& request) override;
   Status StreamJobLogs(const v1::StreamJobLogsRequest& request,
                        const std::function<bool(const v1::LogLine&)>& sink,
                        const std::function<bool()>& keep_following) override;
@@ -100,6 +112,7 @@ class SlurmBackend final : public ForwardingBackend {
   std::map<std::string, std::string> partitions_;  // flavor -> partition
   std::string qos_;
   std::string uri_text_;
+  std::unique_ptr<pipelines::PipelineEngine> pipelines_;
   // Secret values of held jobs, by job id: kept in memory only (never stored), so a held job with
   // secrets is handed to Slurm by this process or ends FAILED saying why.
   std::map<std::string, std::map<std::string, std::string>> held_secrets_;
