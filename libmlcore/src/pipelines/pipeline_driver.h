@@ -32,7 +32,6 @@
 #include <string>
 
 #include "mlcore/status.h"
-#include "mlcore/v1/pipelines.pb.h"
 
 namespace mlcore {
 class Client;
@@ -41,13 +40,6 @@ class Client;
 namespace mlcore::pipelines {
 
 class PipelineStore;
-
-// The JSON text of parameter `io` given as text (a run's input value, a default, a step's output
-// file): a STRING is taken as it is unless it already is a JSON string; other types must parse as
-// JSON of their type. Errors: INVALID_ARGUMENT starting with `what` ("input rows is not a valid
-// INT: ...").
-Result<std::string> ParameterJsonOfText(const v1::IoSpec& io, const std::string& text,
-                                        const std::string& what);
 
 // Drives run `id` of `store` until it ends (or another live driver owns it), submitting jobs and
 // storing artifacts through `client`. Returns OK once the outcome is recorded; errors only for a

@@ -11,6 +11,7 @@
 #include "local/process.h"
 #include "mlcore/client.h"
 #include "pipelines/pipeline_driver.h"
+#include "pipelines/pipeline_step_io.h"
 #include "pipelines/pipeline_store.h"
 #include "util/fs.h"
 #include "util/ids.h"
