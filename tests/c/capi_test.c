@@ -85,8 +85,12 @@ int main(void) {
   mlc_string_free(&json);
 
   st = mlc_invoke(client, "PipelineService/RunPipeline", "{}", &json, &err);
-  CHECK(st == MLC_UNIMPLEMENTED);
+  CHECK(st == MLC_INVALID_ARGUMENT);
+  CHECK(strstr(mlc_error_message(err), "no pipeline given") != NULL);
   mlc_error_free(&err);
+  st = mlc_invoke(client, "PipelineService/ListPipelineRuns", "{}", &json, &err);
+  CHECK(st == MLC_OK);
+  mlc_string_free(&json);
 
   /* Errors are optional: passing NULL for err still returns the code. */
   CHECK(mlc_project_delete(client, "absent", NULL) == MLC_NOT_FOUND);

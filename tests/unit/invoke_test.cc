@@ -33,9 +33,12 @@ TEST_CASE("every method of the schema is reachable by name; served ones answer")
   MLC_REQUIRE_OK(info);
   CHECK(info->find("CAPABILITY_PROJECTS") != std::string::npos);
 
-  // Declared in the schema but not served by this build: UNIMPLEMENTED, not NOT_FOUND.
+  // Served, and checked like every call: a run without a pipeline is refused.
   auto submit = InvokeJson(**client, "PipelineService/RunPipeline", "{}");
-  CHECK(submit.status().code() == StatusCode::kUnimplemented);
+  CHECK(submit.status().code() == StatusCode::kInvalidArgument);
+  CHECK(submit.status().message().find("no pipeline given") != std::string::npos);
+  auto runs = InvokeJson(**client, "PipelineService/ListPipelineRuns", "{}");
+  MLC_REQUIRE_OK(runs);
 
   auto no_method = InvokeJson(**client, "ProjectService/Frobnicate", "{}");
   CHECK(no_method.status().code() == StatusCode::kNotFound);
