@@ -294,7 +294,7 @@ Result<bool> Driver::OutputOf(const std::string& source_step, const std::string&
 
 Result<std::string> Driver::ResolveInputs(const v1::Step& step,
                                           std::map<std::string, v1::IoValue>* out) {
-  const std::string& target_step = &step == &spec().exit_handler() ? step.name() : step.name();
+  const std::string& target_step = step.name();  // the exit handler too, by its own name
   for (const auto& io : step.inputs()) {
     const v1::Edge* feeding = nullptr;
     for (const auto& edge : spec().edges()) {
