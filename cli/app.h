@@ -81,10 +81,10 @@ void AddTrackingCommands(CLI::App& app, Globals& globals);    // exp, sync, gc, 
 void AddArtifactCommands(CLI::App& app, Globals& globals);
 void AddDataCommands(CLI::App& app, Globals& globals);
 void AddModelCommands(CLI::App& app, Globals& globals);
-void AddPipelineCommands(CLI::App& app, Globals& globals);      // lint
+void AddPipelineCommands(CLI::App& app, Globals& globals);          // lint
 void AddPipelineRunCommands(CLI::App* pipeline, Globals& globals);  // run, ls, get, logs, ...
-void AddModelEventCommands(CLI::App* model, Globals& globals);  // watch, webhook
-void AddServerCommand(CLI::App& app, Globals& globals);         // only with gRPC
+void AddModelEventCommands(CLI::App* model, Globals& globals);      // watch, webhook
+void AddServerCommand(CLI::App& app, Globals& globals);             // only with gRPC
 void AddAuthCommands(CLI::App& app, Globals& globals);  // login, logout, whoami, token, role
 
 }  // namespace mlc
