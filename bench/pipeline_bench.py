@@ -7,7 +7,8 @@ The peer is the jobs API itself: the same N jobs submitted directly, one after a
 process (`mlcore.jobs.submit`), timed from the submit call to RUNNING. Both are per-step means:
 total span (first ready / first submit -> last RUNNING) / N, which counts queueing of the steps
 behind each other; the median of the per-step delays is reported too. Each step asks for 1
-millicore and 1 MiB, so all fit on the machine at once and nothing waits for capacity.
+millicore and 1 MiB, so all fit on the machine at once and nothing waits for capacity. Both run
+in a scratch directory outside any git repository.
 
     python bench/pipeline_bench.py --steps 1000 [--runs 3]
 """
@@ -26,8 +27,10 @@ import time
 import mlcore
 
 
-def ts(value: str) -> float:
-    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+def ts(value) -> float:
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
 def fan_out_spec(n: int) -> dict:
@@ -61,7 +64,7 @@ def jobs_once(client, n: int) -> tuple[float, float]:
     submitted = []
     for i in range(n):
         t = time.time()
-        job = mlcore.jobs.submit(["true"], resources={"cpu_millis": 1, "memory_bytes": 1 << 20},
+        job = mlcore.jobs.submit(["true"], resources="cpu=1m,memory=1Mi",
                                  name=f"direct-{os.getpid()}-{time.monotonic_ns()}-{i}",
                                  client=client)
         submitted.append((t, job))
@@ -82,6 +85,9 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="mlc-pipeline-bench-") as tmp:
+        # Steps and jobs start in a directory that is not a git repository, as jobs_bench does:
+        # in one, every submit also records the git state (a few `git` processes).
+        os.chdir(tmp)
         client = mlcore.Client(f"local://{tmp}/state", project="bench")
         client.invoke("ProjectService/CreateProject", {"project": {"name": "bench"}})
         pipeline_once(client, 20)  # warm-up

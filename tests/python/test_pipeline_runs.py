@@ -5,6 +5,7 @@ resume and cancel."""
 from __future__ import annotations
 
 import pathlib
+import shutil
 import sys
 import textwrap
 import time
@@ -82,6 +83,7 @@ def test_a_changed_component_misses_the_cache(client, tmp_path, monkeypatch):
                 return {{"y": scale(x=x).output}}
             """))
         sys.modules.pop("flowmod", None)
+        shutil.rmtree(tmp_path / "__pycache__", ignore_errors=True)  # no stale bytecode
 
     monkeypatch.setenv("PYTHONPATH", f"{tmp_path}:{HERE}")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -91,10 +93,10 @@ def test_a_changed_component_misses_the_cache(client, tmp_path, monkeypatch):
     assert first.state == "SUCCEEDED" and first.outputs == {"y": 6}
     hit = mlcore.run_pipeline(flowmod.flow, {"x": 2}, client=client, wait=True, timeout=120)
     assert states(hit) == ["CACHED"]
-    write(5)
+    write(10)
     import flowmod as changed  # noqa: F811 - the module again, with the new code
     miss = mlcore.run_pipeline(changed.flow, {"x": 2}, client=client, wait=True, timeout=120)
-    assert states(miss) == ["SUCCEEDED"] and miss.outputs == {"y": 10}
+    assert states(miss) == ["SUCCEEDED"] and miss.outputs == {"y": 20}
 
 
 @mlcore.pipeline
