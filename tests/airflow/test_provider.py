@@ -279,5 +279,6 @@ def test_pipeline_dag_runs_the_pipeline(airflow_db, mlcore_client, tmp_path):
     assert xcom("mlcore_pipeline", run_id, "doubling", "run_id") == (run.run_id or "")
     # The steps really ran: make wrote 21, double read it and wrote 42.
     assert [s["state"] for s in run.steps] == ["SUCCEEDED", "SUCCEEDED"]
-    mlcore.artifacts.download(run.outputs["doubled"], tmp_path / "out", client=mlcore_client)
+    (artifact_id,) = run.outputs.values()  # the pipeline's one output: double's file
+    mlcore.artifacts.download(artifact_id, tmp_path / "out", client=mlcore_client)
     assert [p.read_text().strip() for p in (tmp_path / "out").rglob("*") if p.is_file()] == ["42"]

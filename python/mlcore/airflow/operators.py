@@ -243,12 +243,16 @@ class MLCorePipelineOperator(BaseOperator):
         self.log.info("mlcore pipeline run %s started (state %s)", run.id, run.state)
         ti = context["ti"]
         ti.xcom_push(key="pipeline_run_id", value=run.id)
-        ti.xcom_push(key="run_id", value=getattr(run, "run_id", None) or "")
         start = time.monotonic()
         last = ""
+        pushed_run_id = False
         while True:
             run.refresh()
             state = run.state
+            if not pushed_run_id and run.run_id:
+                # The parent tracking run exists once the run's driver has started it.
+                ti.xcom_push(key="run_id", value=run.run_id)
+                pushed_run_id = True
             if state != last:
                 self.log.info("mlcore pipeline run %s: %s", run.id, state)
                 last = state
