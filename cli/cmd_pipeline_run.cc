@@ -1,4 +1,5 @@
 // mlc pipeline run|ls|get|logs|cancel|resume
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -82,7 +83,12 @@ void PrintRun(const v1::PipelineRun& run) {
   if (run.has_start_time()) {
     std::cout << ", "
               << Seconds(run.start_time(),
-                         run.has_end_time() ? run.end_time() : TimeUtil::GetCurrentTime());
+                         run.has_end_time()
+                             ? run.end_time()
+                             : TimeUtil::MicrosecondsToTimestamp(
+                                   std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count()));
   }
   if (run.resumes() > 0) std::cout << ", resumed " << run.resumes() << "x";
   if (run.cache_disabled()) std::cout << ", cache off";

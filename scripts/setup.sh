@@ -13,6 +13,7 @@ APT_PACKAGES=(
   python3 python3-dev python3-venv
   clang-tidy clang-format
   util-linux faketime curl openssl
+  graphviz
 )
 command -v go >/dev/null 2>&1 || APT_PACKAGES+=(golang-go)
 

@@ -76,7 +76,7 @@ def test_errors_map_to_the_exception_hierarchy(backend):
     with pytest.raises(mlcore.InvalidArgumentError, match="unknown backend scheme"):
         mlcore.Client("s3://bucket")
     with pytest.raises(mlcore.UnimplementedError):
-        client.invoke("PipelineService/RunPipeline", {})
+        client.invoke("JobService/ExecJob", {})  # bidirectional: no JSON form
     with pytest.raises(mlcore.NotFoundError, match="its methods"):
         client.invoke("ProjectService/Nope", {})
 

@@ -253,3 +253,27 @@ def test_mlc_server_fronts_the_cluster(cluster: dict[str, str], isolated: pathli
                            "--state", str(state), "--engine", "grpc://127.0.0.1:1"],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode != 0 and "slurm+http://" in done.stderr
+
+
+def test_a_pipeline_runs_its_steps_as_slurm_jobs(uri: str, isolated: pathlib.Path) -> None:
+    mlc(uri, "project", "create", "ml")
+    (isolated / "p.yaml").write_text("""\
+name: on-slurm
+steps:
+  - name: make
+    job: {command: [sh, -c, 'echo 21 > $MLC_OUTPUT_DIR/n']}
+    outputs: [{name: n, type: parameter, parameter_type: int}]
+  - name: double
+    job: {command: [sh, -c, 'echo doubled $((MLC_INPUT_N * 2))']}
+    inputs: [{name: n, type: parameter, parameter_type: int}]
+edges: [{source_step: make, source_name: n, target_step: double, target_name: n}]
+""")
+    done = mlc(uri, "-p", "ml", "pipeline", "run", str(isolated / "p.yaml"), "--wait")
+    assert "on-slurm  SUCCEEDED" in done.stdout, done.stdout + done.stderr
+    run_id = done.stderr.split()[2]
+    run = json.loads(mlc(uri, "-p", "ml", "-o", "json", "pipeline", "get", run_id).stdout)
+    # The steps' jobs are Slurm jobs (mlcore's job records carry their Slurm ids).
+    for step in run["steps"]:
+        job = json.loads(mlc(uri, "-p", "ml", "job", "get", step["jobId"], "-o", "json").stdout)
+        assert job["state"] == "JOB_STATE_SUCCEEDED"
+    assert "[double] doubled 42" in mlc(uri, "-p", "ml", "pipeline", "logs", run_id).stdout

@@ -30,7 +30,12 @@ using Json = nlohmann::json;
 
 constexpr const char* kExitHandler = "exit_handler";
 
-google::protobuf::Timestamp Now() { return TimeUtil::GetCurrentTime(); }
+// Microsecond precision (TimeUtil::GetCurrentTime gives whole seconds with this protobuf).
+google::protobuf::Timestamp Now() {
+  return TimeUtil::MicrosecondsToTimestamp(std::chrono::duration_cast<std::chrono::microseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count());
+}
 
 bool StepEnded(v1::StepState s) {
   return s == v1::STEP_STATE_SUCCEEDED || s == v1::STEP_STATE_CACHED ||
@@ -532,7 +537,9 @@ void Driver::Finish(v1::StepRun& sr, const v1::Step& step, const v1::Job& job) {
   }
   std::string why = "job " + job.spec().name() + " (" + job.id() + ") " + StateWord(job.state());
   if (job.has_exit_code()) why += ": exit code " + std::to_string(job.exit_code());
-  if (!job.message().empty()) why += (job.has_exit_code() ? "; " : ": ") + job.message();
+  if (!job.message().empty() && !job.message().starts_with("exited with code")) {
+    why += (job.has_exit_code() ? "; " : ": ") + job.message();
+  }
   Mark(sr, v1::STEP_STATE_FAILED, why);
 }
 

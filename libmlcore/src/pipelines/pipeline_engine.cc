@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <iostream>
 #include <set>
@@ -129,7 +130,10 @@ Result<v1::PipelineRun> PipelineEngine::Run(const v1::RunPipelineRequest& reques
   run.set_user(user);
   run.set_cache_disabled(request.disable_cache());
   *run.mutable_environment() = request.environment();
-  *run.mutable_create_time() = TimeUtil::GetCurrentTime();
+  *run.mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(std::chrono::duration_cast<std::chrono::microseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
   // Every step is listed PENDING from the start (a parallel-for expands when it is reached).
   for (const auto& step : run.spec().steps()) {
     v1::StepRun* sr = run.add_steps();
@@ -249,8 +253,11 @@ Result<v1::PipelineRun> PipelineEngine::Resume(const v1::ResumePipelineRunReques
 int RunPipelineDriverMain(const std::string& state_dir, const std::string& id,
                           const std::string& backend_uri) {
   auto say = [&](const std::string& text) {
-    std::cerr << TimeUtil::ToString(TimeUtil::GetCurrentTime()) << " pipeline " << id << ": "
-              << text << std::endl;
+    std::cerr << TimeUtil::ToString(TimeUtil::MicrosecondsToTimestamp(
+                     std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count()))
+              << " pipeline " << id << ": " << text << std::endl;
   };
   auto store = PipelineStore::Open(state_dir);
   if (!store.ok()) {
