@@ -66,6 +66,9 @@ std::string EnumWord(std::string name, const std::string& prefix);
 void CatchInterrupts();
 bool Interrupted();
 
+// The text of a pipeline file, or of standard input for "-". Errors: NOT_FOUND.
+mlcore::Result<std::string> ReadPipelineText(const std::string& file);
+
 // Command registration, one function per noun.
 void AddVersionCommand(CLI::App& app, Globals& globals);
 void AddConfigCommands(CLI::App& app, Globals& globals);

@@ -11,9 +11,7 @@
 #include "mlcore/pipelines.h"
 
 namespace mlc {
-namespace {
 
-// The text of a pipeline file, or of standard input for "-".
 mlcore::Result<std::string> ReadPipelineText(const std::string& file) {
   if (file == "-") {
     return std::string((std::istreambuf_iterator<char>(std::cin)),
@@ -26,8 +24,6 @@ mlcore::Result<std::string> ReadPipelineText(const std::string& file) {
   }
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
-
-}  // namespace
 
 void AddPipelineCommands(CLI::App& app, Globals& globals) {
   auto* pipeline = app.add_subcommand("pipeline", "Run and check pipelines of jobs");

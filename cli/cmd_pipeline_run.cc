@@ -231,15 +231,6 @@ mlcore::Result<int> Follow(mlcore::Client& client, const std::string& id, Output
   return ExitCodeOf(done);
 }
 
-mlcore::Result<std::string> ReadText(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) {
-    return mlcore::NotFoundError("cannot read pipeline file " + file +
-                                 " (relative paths start at the current directory)");
-  }
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 }  // namespace
 
 void AddPipelineRunCommands(CLI::App* pipeline, Globals& globals) {
@@ -249,7 +240,8 @@ void AddPipelineRunCommands(CLI::App* pipeline, Globals& globals) {
   static bool run_wait = false;
   auto* run_cmd = pipeline->add_subcommand(
       "run", "Run a pipeline file: each step becomes a job once its inputs are ready");
-  run_cmd->add_option("file", run_file, "Pipeline file (YAML or JSON)")->required();
+  run_cmd->add_option("file", run_file, "Pipeline file (YAML or JSON); - reads standard input")
+      ->required();
   run_cmd->add_option("-i,--input", run_inputs, "Pipeline input NAME=VALUE (repeatable)");
   run_cmd->add_flag("--no-cache", run_no_cache,
                     "Run every step, reusing no earlier outputs (results are still cached)");
@@ -262,7 +254,7 @@ void AddPipelineRunCommands(CLI::App* pipeline, Globals& globals) {
       "  mlc pipeline run flow.yaml --no-cache\n"
       "The run continues in the background; `mlc pipeline get ID` shows it.");
   OnRun(run_cmd, [&globals]() -> mlcore::Status {
-    MLC_ASSIGN_OR_RETURN(std::string text, ReadText(run_file));
+    MLC_ASSIGN_OR_RETURN(std::string text, ReadPipelineText(run_file));
     MLC_ASSIGN_OR_RETURN(auto client, OpenClient(globals));
     v1::RunPipelineRequest request;
     for (const auto& kv : run_inputs) {
@@ -273,7 +265,9 @@ void AddPipelineRunCommands(CLI::App* pipeline, Globals& globals) {
       (*request.mutable_input_values())[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     request.set_disable_cache(run_no_cache);
-    MLC_ASSIGN_OR_RETURN(v1::PipelineRun started, client->RunPipeline(request, text, run_file));
+    MLC_ASSIGN_OR_RETURN(
+        v1::PipelineRun started,
+        client->RunPipeline(request, text, run_file == "-" ? "<stdin>" : run_file));
     if (!run_wait) {
       if (globals.format() != OutputFormat::kTable) {
         PrintMessage(started, globals.format());

@@ -22,7 +22,9 @@
 extern char** environ;
 
 namespace mlcore {
+namespace {
 
+// Variables of the submitter's environment a job inherits (the "minimal base environment").
 bool IsBaseEnvironmentVariable(std::string_view name) {
   static constexpr std::string_view kNames[] = {"PATH",
                                                 "HOME",
@@ -49,6 +51,20 @@ bool IsBaseEnvironmentVariable(std::string_view name) {
     if (n == name) return true;
   }
   return false;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> BaseEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    auto eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string name(entry.substr(0, eq));
+    if (IsBaseEnvironmentVariable(name)) env[name] = std::string(entry.substr(eq + 1));
+  }
+  return env;
 }
 
 namespace {
@@ -175,14 +191,7 @@ Result<v1::Job> Client::SubmitJob(const v1::JobSpec& spec_in, const std::string&
   MLC_RETURN_IF_ERROR(LintProblemsToStatus(mlcore::LintJobSpec(spec, LintContextOf(*backend_))));
 
   auto* repro = job.mutable_reproducibility();
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string_view entry(*e);
-    auto eq = entry.find('=');
-    if (eq == std::string_view::npos) continue;
-    std::string name(entry.substr(0, eq));
-    if (IsBaseEnvironmentVariable(name))
-      (*repro->mutable_environment())[name] = entry.substr(eq + 1);
-  }
+  for (auto& [name, value] : BaseEnvironment()) (*repro->mutable_environment())[name] = value;
   for (const auto& ref : spec.secrets()) {
     if (ref.source() != v1::SECRET_SOURCE_ENV) continue;
     std::string key = ref.key().empty() ? ref.name() : ref.key();

@@ -11,8 +11,6 @@
 #include "util/fs.h"
 #include "util/ids.h"
 
-extern char** environ;
-
 namespace mlcore {
 namespace {
 
@@ -58,15 +56,7 @@ Result<v1::PipelineRun> Client::RunPipeline(const v1::RunPipelineRequest& reques
   v1::RunPipelineRequest resolved = request;
   if (resolved.request_id().empty()) resolved.set_request_id(util::RandomUuid());
   if (resolved.environment().empty()) {
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-      std::string_view entry(*e);
-      auto eq = entry.find('=');
-      if (eq == std::string_view::npos) continue;
-      std::string name(entry.substr(0, eq));
-      if (IsBaseEnvironmentVariable(name)) {
-        (*resolved.mutable_environment())[name] = std::string(entry.substr(eq + 1));
-      }
-    }
+    for (auto& [name, value] : BaseEnvironment()) (*resolved.mutable_environment())[name] = value;
   }
   *resolved.mutable_spec() = linted.resolved_spec();
   MLC_ASSIGN_OR_RETURN(std::string project,

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -73,9 +74,9 @@ YamlToProtoOptions JobSpecYamlOptions(std::string_view file_name);
 
 // The closest written position of field `path` ("steps[2].job.command"): the path itself, else its
 // nearest parent, else the document's start.
-// Variables of a submitter's environment its jobs inherit (the "minimal base environment":
-// PATH, HOME, PYTHONPATH, VIRTUAL_ENV, LC_*, ...).
-bool IsBaseEnvironmentVariable(std::string_view name);
+// The variables of this process's environment its jobs inherit (the "minimal base environment":
+// PATH, HOME, PYTHONPATH, VIRTUAL_ENV, LC_*, ...), by name.
+std::map<std::string, std::string> BaseEnvironment();
 
 SourcePosition FindPosition(const FieldPositions& positions, std::string path);
 

@@ -152,19 +152,6 @@ void Driver::Initialize() {
     }
   }
   if (spec().has_exit_handler()) steps_[kExitHandler] = &spec().exit_handler();
-  if (run_.steps_size() == 0) {
-    for (const auto& step : spec().steps()) {
-      v1::StepRun* sr = run_.add_steps();
-      sr->set_step(step.name());
-      sr->set_state(v1::STEP_STATE_PENDING);
-    }
-    if (spec().has_exit_handler()) {
-      v1::StepRun* sr = run_.add_steps();
-      sr->set_step(kExitHandler);
-      sr->set_state(v1::STEP_STATE_PENDING);
-    }
-    dirty_ = true;
-  }
   Index();
 }
 
