@@ -13,8 +13,10 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include "local/job_runtime.h"
 #include "local/job_store.h"
 #include "local/local_backend.h"
+#include "local/process.h"
 #include "local/sqlite_store.h"
 #include "mlcore/client.h"
 #include "mlcore/jobs.h"
@@ -189,13 +191,13 @@ TEST_CASE("a launched supervisor's claim is awaited by ticks since boot, not by 
   // clock of another job's supervisor) sees a launch that looks two hours old: still awaited.
   f.EditBody(job.id(), [](v1::Job& j) {
     auto* last = j.mutable_events(j.events_size() - 1);
-    last->mutable_time()->set_seconds(last->time().seconds() - 2 * 3600);
+    last->mutable_time()->set_seconds(last->time().seconds() - 2L * 3600);
   });
   CHECK(f.client->GetJob(job.id())->state() == v1::JOB_STATE_STARTING);
   // Awaited for longer than the claim timeout by the machine's own count: LOST, saying why.
   const long per_second = sysconf(_SC_CLK_TCK);
-  f.Sql("UPDATE jobs SET supervisor_start = supervisor_start - " + std::to_string(61 * per_second) +
-        " WHERE id = '" + job.id() + "'");
+  f.Sql("UPDATE jobs SET supervisor_start = supervisor_start - " +
+        std::to_string(61L * per_second) + " WHERE id = '" + job.id() + "'");
   auto lost = f.client->GetJob(job.id());
   REQUIRE(lost.ok());
   CHECK(lost->state() == v1::JOB_STATE_LOST);
@@ -207,6 +209,85 @@ TEST_CASE("a launched supervisor's claim is awaited by ticks since boot, not by 
     if (pid == 0) std::this_thread::sleep_for(10ms);
   }
   if (pid > 0) kill(pid, SIGKILL);
+}
+
+// Reads a runtime_meta value of the store.
+std::string MetaText(const std::string& state, const std::string& key) {
+  auto db = sqlite::Db::Open(state + "/mlcore.db", local::StoreMigrations());
+  REQUIRE(db.ok());
+  auto value = local::GetMetaText(**db, key);
+  REQUIRE(value.ok());
+  return *value;
+}
+
+TEST_CASE(
+    "while a pass loop runs, passes leave launches to it; a gone loop's queue is taken over") {
+  Fixture f;
+  // A live process registered as the pass loop, which starts nothing: launches wait for it.
+  pid_t fake_loop = fork();
+  REQUIRE(fake_loop >= 0);
+  if (fake_loop == 0) {
+    pause();
+    _exit(0);
+  }
+  {
+    auto db = sqlite::Db::Open(f.state + "/mlcore.db", local::StoreMigrations());
+    REQUIRE(db.ok());
+    REQUIRE(local::SetMetaText(**db, local::kMetaKicker,
+                               local::FormatIdentity(local::IdentityOf(fake_loop)))
+                .ok());
+  }
+  auto a = f.Submit("true");
+  auto b = f.Submit("true");
+  // Both were scheduled and queued for the loop; no supervisor was started for them.
+  auto queued_a = f.client->GetJob(a.id());
+  REQUIRE(queued_a.ok());
+  CHECK(queued_a->state() == v1::JOB_STATE_STARTING);
+  const std::string queue = MetaText(f.state, local::kMetaLaunchQueue);
+  CHECK(queue.find(a.id()) != std::string::npos);
+  CHECK(queue.find(b.id()) != std::string::npos);
+  CHECK(f.SupervisorPid(a.id()) == 0);
+  // The loop dies without starting them: the next reader's pass starts both.
+  kill(fake_loop, SIGKILL);
+  int status = 0;
+  waitpid(fake_loop, &status, 0);
+  for (const auto& id : {a.id(), b.id()}) {
+    auto done = f.client->WaitJob(id, kWait);
+    REQUIRE(done.ok());
+    CHECK(done->state() == v1::JOB_STATE_SUCCEEDED);
+  }
+  CHECK(MetaText(f.state, local::kMetaLaunchQueue).empty());
+}
+
+TEST_CASE("a burst of submits runs through the pass loop's forked supervisors, leaving nothing") {
+  Fixture f;
+  std::vector<std::string> ids;
+  ids.reserve(40);
+  for (int i = 0; i < 40; ++i) {
+    ids.push_back(f.Submit("echo job " + std::to_string(i), [](v1::JobSpec& spec) {
+                     spec.mutable_resources()->set_cpu_millis(10);
+                   }).id());
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto done = f.client->WaitJob(ids[i], kWait);
+    REQUIRE(done.ok());
+    CHECK(done->state() == v1::JOB_STATE_SUCCEEDED);
+    v1::StreamJobLogsRequest request;
+    request.set_id(ids[i]);
+    std::string output;
+    MLC_CHECK_OK(f.client->StreamJobLogs(request, [&](const v1::LogLine& line) {
+      output += line.text();
+      return true;
+    }));
+    CHECK(output.find("job " + std::to_string(i)) != std::string::npos);
+  }
+  CHECK(MetaText(f.state, local::kMetaLaunchQueue).empty());
+  // The loop hands over once nothing is left: no scheduling process outlives the burst.
+  const auto start = std::chrono::steady_clock::now();
+  while (!MetaText(f.state, local::kMetaKicker).empty()) {
+    REQUIRE(std::chrono::steady_clock::now() - start < kWait);
+    std::this_thread::sleep_for(20ms);
+  }
 }
 
 TEST_CASE("a process that crashed holding the store's write lock does not block anyone") {

@@ -3,14 +3,23 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
+#include "local/tracking_store.h"
 #include "mlcore/client.h"
 #include "mlcore/tracking.h"
 #include "util/fs.h"
 
 namespace mlcore::local {
+namespace {
+
+// How long a job runs before its supervisor starts sampling it: jobs shorter than this (a burst
+// of small pipeline steps) never pay for the sampler, and every other job gets system metrics.
+constexpr std::chrono::milliseconds kSamplerDelay{250};
+
+}  // namespace
 
 v1::RunStatus RunStatusOfJobState(v1::JobState state) {
   switch (state) {
@@ -25,54 +34,94 @@ v1::RunStatus RunStatusOfJobState(v1::JobState state) {
 }
 
 JobRunTracker::JobRunTracker(const std::string& state_dir, const v1::Job& job)
-    : run_id_(job.run_id()) {
+    : state_dir_(state_dir), run_id_(job.run_id()) {
   if (run_id_.empty()) return;
   sigset_t handled;
   sigemptyset(&handled);
   for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&handled, s);
   sigprocmask(SIG_BLOCK, &handled, nullptr);
-  auto client = Client::Open("local://" + state_dir);
-  if (!client.ok()) {
-    std::cerr << "mlc-supervisor: tracking disabled: " << client.status().ToString() << "\n";
-    return;
-  }
-  client_ = std::move(client).value();
-  v1::UpdateRunRequest running;
-  running.set_id(run_id_);
-  running.set_status(v1::RUN_STATUS_RUNNING);
-  client_->UpdateRun(running).status().IgnoreError();
-  RunLoggerOptions options;
-  options.system_metrics = true;
-  options.system_metrics_pid = getpid();
+  interval_ = RunLoggerOptions().system_metrics_interval;
   const std::string interval = util::GetEnv("MLC_SYSTEM_METRICS_INTERVAL");
   if (!interval.empty()) {
-    options.system_metrics_interval = std::chrono::milliseconds(
+    interval_ = std::chrono::milliseconds(
         static_cast<int64_t>(std::strtod(interval.c_str(), nullptr) * 1000));
-  }
-  options.system_metrics = options.system_metrics_interval.count() > 0;
-  auto logger = RunLogger::Attach(*client_, run_id_, options);
-  if (logger.ok()) {
-    logger_ = std::move(logger).value();
-  } else {
-    std::cerr << "mlc-supervisor: no system metrics: " << logger.status().ToString() << "\n";
   }
 }
 
-JobRunTracker::~JobRunTracker() = default;
+JobRunTracker::~JobRunTracker() {
+  {
+    std::lock_guard lock(mu_);
+    ended_ = true;
+  }
+  ended_cv_.notify_all();
+  if (attach_.joinable()) attach_.join();
+}
+
+bool JobRunTracker::OpenStore() {
+  if (store_) return true;
+  if (open_failed_ || run_id_.empty()) return false;
+  auto store = TrackingStore::Open(state_dir_ + "/tracking.db");
+  if (!store.ok()) {
+    std::cerr << "mlc-supervisor: tracking disabled: " << store.status().ToString() << "\n";
+    open_failed_ = true;
+    return false;
+  }
+  store_ = std::move(store).value();
+  return true;
+}
+
+void JobRunTracker::SetStatus(v1::RunStatus status) {
+  if (!OpenStore()) return;
+  v1::UpdateRunRequest update;
+  update.set_id(run_id_);
+  update.set_status(status);
+  // FAILED_PRECONDITION: the run was ended already (by the code in the job, or a reader).
+  store_->UpdateRun(update).status().IgnoreError();
+}
+
+void JobRunTracker::Started() {
+  if (run_id_.empty()) return;
+  SetStatus(v1::RUN_STATUS_RUNNING);
+  if (interval_.count() <= 0 || attach_.joinable()) return;
+  const auto delay = std::min<std::chrono::milliseconds>(interval_, kSamplerDelay);
+  attach_ = std::thread([this, delay] {
+    {
+      std::unique_lock lock(mu_);
+      if (ended_cv_.wait_for(lock, delay, [this] { return ended_; })) return;
+    }
+    auto client = Client::Open("local://" + state_dir_);
+    if (!client.ok()) {
+      std::cerr << "mlc-supervisor: no system metrics: " << client.status().ToString() << "\n";
+      return;
+    }
+    client_ = std::move(client).value();
+    RunLoggerOptions options;
+    options.system_metrics = true;
+    options.system_metrics_pid = getpid();
+    options.system_metrics_interval = interval_;
+    auto logger = RunLogger::Attach(*client_, run_id_, options);
+    if (logger.ok()) {
+      logger_ = std::move(logger).value();
+    } else {
+      std::cerr << "mlc-supervisor: no system metrics: " << logger.status().ToString() << "\n";
+    }
+  });
+}
 
 void JobRunTracker::Ended(v1::JobState state, bool requeued) {
-  if (!client_) return;
+  if (run_id_.empty()) return;
+  {
+    std::lock_guard lock(mu_);
+    ended_ = true;
+  }
+  ended_cv_.notify_all();
+  if (attach_.joinable()) attach_.join();
   if (logger_) {
     Status closed = logger_->Close(v1::RUN_STATUS_UNSPECIFIED);
     if (!closed.ok()) std::cerr << "mlc-supervisor: " << closed.ToString() << "\n";
     logger_.reset();
   }
-  if (requeued) return;
-  v1::UpdateRunRequest end;
-  end.set_id(run_id_);
-  end.set_status(RunStatusOfJobState(state));
-  // FAILED_PRECONDITION: the run was ended already (by the code in the job, or a reader).
-  client_->UpdateRun(end).status().IgnoreError();
+  if (!requeued) SetStatus(RunStatusOfJobState(state));
 }
 
 }  // namespace mlcore::local

@@ -6,10 +6,12 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <sys/wait.h>
 #include <thread>
 
 #include <google/protobuf/util/time_util.h>
 
+#include "local/local_backend.h"
 #include "local/process.h"
 #include "mlcore/jobs.h"
 #include "mlcore/resources.h"
@@ -98,28 +100,38 @@ const std::vector<v1::JobState>& ActiveStates() {
   return states;
 }
 
-Status LaunchSupervisor(sqlite::Db& db, const RuntimeContext& ctx, const std::string& job_id) {
-  auto binary = SupervisorBinary();
-  if (binary.ok()) {
-    if (Status made = util::EnsureDirectory(JobDir(ctx.state_dir, job_id), "job directory");
-        !made.ok()) {
-      binary = made;
-    }
+// Starts one job's supervisor, detached: by fork in the pass loop, else by exec.
+Result<pid_t> StartSupervisor(const RuntimeContext& ctx, const std::string& job_id) {
+  const std::string dir = JobDir(ctx.state_dir, job_id);
+  MLC_RETURN_IF_ERROR(util::EnsureDirectory(dir, "job directory"));
+  if (ctx.run_supervisor) {
+    return ForkDetached([&ctx, &job_id] { return ctx.run_supervisor(job_id); },
+                        dir + "/supervisor.log");
   }
-  Result<pid_t> pid = binary.ok()
-                          ? SpawnDetached({*binary, "--state", ctx.state_dir, "--job", job_id},
-                                          JobDir(ctx.state_dir, job_id) + "/supervisor.log")
-                          : Result<pid_t>(binary.status());
-  if (pid.ok()) return Status::Ok();
-  // The job cannot run here: record why, so it never sits in STARTING.
+  MLC_ASSIGN_OR_RETURN(std::string binary, SupervisorBinary());
+  return SpawnDetached({binary, "--state", ctx.state_dir, "--job", job_id},
+                       dir + "/supervisor.log");
+}
+
+// The job cannot run here: record why, so it never sits in STARTING.
+Status RecordLaunchFailure(sqlite::Db& db, const std::string& job_id, const Status& why) {
   MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(db));
   MLC_ASSIGN_OR_RETURN(auto r, LoadJob(db, job_id));
   if (r.job.state() == v1::JOB_STATE_STARTING && r.supervisor.pid == 0) {
-    Transition(&r.job, v1::JOB_STATE_FAILED,
-               "cannot start the job's supervisor: " + pid.status().message(), NowMicros());
+    Transition(&r.job, v1::JOB_STATE_FAILED, "cannot start the job's supervisor: " + why.message(),
+               NowMicros());
     MLC_RETURN_IF_ERROR(UpdateJob(db, r));
   }
   return txn.Commit();
+}
+
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
 }
 
 }  // namespace
@@ -188,13 +200,38 @@ Result<std::vector<v1::Project>> LoadProjects(sqlite::Db& db) {
   return out;
 }
 
-Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
+Result<std::vector<std::string>> DecideSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
   std::vector<std::string> to_launch;
   std::vector<ProcessIdentity> to_signal;
   {
     MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(db));
     const int64_t now = NowMicros();
     MLC_RETURN_IF_ERROR(SetMetaInt(db, kMetaDirty, 0));
+    MLC_ASSIGN_OR_RETURN(std::string queue, GetMetaText(db, kMetaLaunchQueue));
+    bool hand_to_loop = false;
+    if (!ctx.run_supervisor) {
+      MLC_ASSIGN_OR_RETURN(std::string kicker, GetMetaText(db, kMetaKicker));
+      hand_to_loop = IsAlive(ParseIdentity(kicker));
+    }
+    if (!hand_to_loop && !queue.empty()) {
+      // The pass loop starts what other processes' passes queued for it; with no loop alive any
+      // more, whoever passes next does.
+      to_launch = SplitLines(queue);
+      queue.clear();
+      MLC_RETURN_IF_ERROR(SetMetaText(db, kMetaLaunchQueue, ""));
+    }
+    // Started jobs go to the running loop's queue. The dirty mark keeps the loop up until it has
+    // started them: this pass cleared the mark above, so it sets it again while the queue is not
+    // empty.
+    auto hand_over = [&]() -> Status {
+      if (!hand_to_loop) return Status::Ok();
+      if (!to_launch.empty()) {
+        for (const auto& id : to_launch) queue += id + "\n";
+        to_launch.clear();
+        MLC_RETURN_IF_ERROR(SetMetaText(db, kMetaLaunchQueue, queue));
+      }
+      return queue.empty() ? Status::Ok() : SetMetaInt(db, kMetaDirty, 1);
+    };
     // Stamped when the pass's work is done (just before commit), with its duration, so batching
     // adapts to how long passes take.
     auto stamp = [&]() -> Status {
@@ -215,8 +252,10 @@ Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
     }
     MLC_ASSIGN_OR_RETURN(auto pending, LoadPendingRows(db, now));
     if (pending.empty()) {
+      MLC_RETURN_IF_ERROR(hand_over());
       MLC_RETURN_IF_ERROR(stamp());
-      return txn.Commit();
+      MLC_RETURN_IF_ERROR(txn.Commit());
+      return to_launch;
     }
 
     v1::SchedulingState state;
@@ -268,18 +307,32 @@ Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
         if (r.supervisor.pid > 0) to_signal.push_back(r.supervisor);
       }
     }
+    MLC_RETURN_IF_ERROR(hand_over());
     MLC_RETURN_IF_ERROR(stamp());
     MLC_RETURN_IF_ERROR(txn.Commit());
   }
   for (const auto& s : to_signal) {
     if (IsAlive(s)) ::kill(s.pid, SIGTERM);
   }
-  Status first;
-  for (const auto& id : to_launch) {
-    Status s = LaunchSupervisor(db, ctx, id);
-    if (first.ok() && !s.ok()) first = s;
+  return to_launch;
+}
+
+Status LaunchSupervisors(const std::function<Result<sqlite::Db*>()>& db, const RuntimeContext& ctx,
+                         const std::vector<std::string>& job_ids) {
+  std::vector<std::pair<std::string, Status>> failed;
+  for (const auto& id : job_ids) {
+    Result<pid_t> pid = StartSupervisor(ctx, id);
+    if (!pid.ok()) failed.emplace_back(id, pid.status());
   }
-  return first;
+  if (failed.empty()) return Status::Ok();
+  MLC_ASSIGN_OR_RETURN(sqlite::Db * store, db());
+  for (const auto& [id, why] : failed) MLC_RETURN_IF_ERROR(RecordLaunchFailure(*store, id, why));
+  return failed.front().second;
+}
+
+Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
+  MLC_ASSIGN_OR_RETURN(auto launches, DecideSchedulingPass(db, ctx));
+  return LaunchSupervisors([&db]() -> Result<sqlite::Db*> { return &db; }, ctx, launches);
 }
 
 Result<bool> SchedulingPassNeeded(sqlite::Db& db) {
@@ -287,6 +340,12 @@ Result<bool> SchedulingPassNeeded(sqlite::Db& db) {
   const int64_t now = NowMicros();
   MLC_ASSIGN_OR_RETURN(int64_t dirty, GetMetaInt(db, kMetaDirty));
   if (dirty != 0) return true;
+  MLC_ASSIGN_OR_RETURN(std::string queue, GetMetaText(db, kMetaLaunchQueue));
+  if (!queue.empty()) {
+    // Jobs left to a pass loop that is gone: the next pass starts them.
+    MLC_ASSIGN_OR_RETURN(std::string kicker, GetMetaText(db, kMetaKicker));
+    if (!IsAlive(ParseIdentity(kicker))) return true;
+  }
   MLC_ASSIGN_OR_RETURN(auto pending, LoadPendingRows(db, now));
   if (!pending.empty()) return true;
   MLC_ASSIGN_OR_RETURN(auto expired, ExpiredPendingJobs(db, now));
@@ -338,30 +397,55 @@ Status RequestSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
       .status();
 }
 
-int RunPassLoop(sqlite::Db& db, const RuntimeContext& ctx) {
+int RunPassLoop(const RuntimeContext& ctx) {
+  const std::string path = ctx.state_dir + "/mlcore.db";
+  std::unique_ptr<sqlite::Db> db;
+  auto open = [&]() -> Result<sqlite::Db*> {
+    if (!db) {
+      MLC_ASSIGN_OR_RETURN(db, sqlite::Db::Open(path, StoreMigrations()));
+    }
+    return db.get();
+  };
+  if (auto opened = open(); !opened.ok()) {
+    std::cerr << "cannot open the store: " << opened.status().ToString() << std::endl;
+    return 2;
+  }
   const std::string self = FormatIdentity(IdentityOf(getpid()));
   {
-    auto txn = sqlite::Transaction::Begin(db);
+    auto txn = sqlite::Transaction::Begin(*db);
     if (!txn.ok()) return 2;
-    auto current = GetMetaText(db, kMetaKicker);
+    auto current = GetMetaText(*db, kMetaKicker);
     if (current.ok() && IsAlive(ParseIdentity(*current))) return 0;  // another one is at work
-    if (!SetMetaText(db, kMetaKicker, self).ok() || !txn->Commit().ok()) return 2;
+    if (!SetMetaText(*db, kMetaKicker, self).ok() || !txn->Commit().ok()) return 2;
   }
   int64_t duration = 0;
   while (true) {
     std::this_thread::sleep_for(std::chrono::microseconds(PassWindowUs(duration)));
-    auto txn = sqlite::Transaction::Begin(db);
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }  // supervisors this loop forked that have ended
+    auto store = open();
+    if (!store.ok()) continue;
+    auto txn = sqlite::Transaction::Begin(**store);
     if (!txn.ok()) continue;
-    auto dirty = GetMetaInt(db, kMetaDirty);
-    if (dirty.ok() && *dirty == 0) {
+    auto dirty = GetMetaInt(**store, kMetaDirty);
+    auto queue = GetMetaText(**store, kMetaLaunchQueue);
+    if (dirty.ok() && *dirty == 0 && queue.ok() && queue->empty()) {
       // Nothing arrived since the last pass: hand over (a later submit starts a new loop).
-      if (SetMetaText(db, kMetaKicker, "").ok() && txn->Commit().ok()) return 0;
+      if (SetMetaText(**store, kMetaKicker, "").ok() && txn->Commit().ok()) return 0;
       continue;
     }
-    duration = GetMetaInt(db, kMetaPassDurationUs).value_or(0);
+    duration = GetMetaInt(**store, kMetaPassDurationUs).value_or(0);
     if (!txn->Commit().ok()) continue;
-    Status pass = RunSchedulingPass(db, ctx);
-    if (!pass.ok()) std::cerr << "scheduling pass failed: " << pass.ToString() << std::endl;
+    auto launches = DecideSchedulingPass(**store, ctx);
+    if (!launches.ok()) {
+      std::cerr << "scheduling pass failed: " << launches.status().ToString() << std::endl;
+      continue;
+    }
+    if (launches->empty()) continue;
+    db.reset();  // no SQLite connection may cross a fork
+    Status launched = LaunchSupervisors(open, ctx, *launches);
+    if (!launched.ok())
+      std::cerr << "cannot start a supervisor: " << launched.ToString() << std::endl;
   }
 }
 

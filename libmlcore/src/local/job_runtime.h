@@ -4,6 +4,7 @@
 // the store's write lock.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ struct RuntimeContext {
   v1::FlavorCatalog flavors;                  // the flavor catalog jobs resolve against
   std::vector<v1::PriorityClass> priorities;  // the priority classes
   v1::SchedulerConfig scheduler;              // tunables
+  // Set only in the pass loop of `mlc-supervisor --schedule` (a single-threaded process): runs a
+  // job's supervisor in this process. The loop then starts supervisors by fork alone, without
+  // loading the executable again, and also starts those other processes' passes queued for it.
+  std::function<int(const std::string& job_id)> run_supervisor;
 };
 
 // The context for `state_dir`: this machine's detected capacity, the default catalog and classes.
@@ -34,11 +39,26 @@ std::string JobDir(const std::string& state_dir, const std::string& job_id);
 // Runs one pass: marks jobs whose supervisor vanished LOST (or requeues them when their policy
 // says so), asks the scheduler, records starts, preemptions and waiting reasons, then launches a
 // supervisor per started job and signals the supervisors of preempted ones.
+// While a pass loop is running, a pass in any other process leaves the supervisors of the jobs it
+// started to the loop (the store's launch queue), which starts them by fork, at a fraction of the
+// cost of an exec.
 Status RunSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx);
 
+// The pass without the launches: returns the jobs whose supervisors the caller must start, with
+// LaunchSupervisors (in the pass loop: those queued by other processes too).
+Result<std::vector<std::string>> DecideSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx);
+
+// Starts the supervisors of `job_ids`, STARTING jobs of a pass: by fork when ctx.run_supervisor is
+// set, else by exec of mlc-supervisor. `db` is opened (again) only to record a job that cannot be
+// started as FAILED, so the pass loop calls this with its connection closed. Returns the first
+// error.
+Status LaunchSupervisors(const std::function<Result<sqlite::Db*>()>& db, const RuntimeContext& ctx,
+                         const std::vector<std::string>& job_ids);
+
 // Whether a pass would change anything now: a submit asked for one (the dirty mark), a job is
-// pending (due to start, or its waiting reason may change), a pending job's ttl expired, or an
-// active job's supervisor is gone. Reads only, in one snapshot.
+// pending (due to start, or its waiting reason may change), a pending job's ttl expired, an
+// active job's supervisor is gone, or jobs wait in the launch queue of a pass loop that is gone.
+// Reads only, in one snapshot.
 Result<bool> SchedulingPassNeeded(sqlite::Db& db);
 
 // For readers (GetJob, ListJobs), which reconcile so that a job whose supervisor vanished never
@@ -54,7 +74,8 @@ Status RequestSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx);
 
 // The pass loop of `mlc-supervisor --schedule`: while submits keep marking the store dirty, runs a
 // pass every kPassBatchWindowUs; exits once a window passes with nothing new. Returns an exit code.
-int RunPassLoop(sqlite::Db& db, const RuntimeContext& ctx);
+// It opens the store itself, and closes it around the forks of LaunchSupervisors.
+int RunPassLoop(const RuntimeContext& ctx);
 
 // Batching window of RequestSchedulingPass: at least 10 ms, and at least as long as the last pass
 // took, so passes never hold the store's write lock more than about half of the time.
@@ -69,6 +90,9 @@ inline constexpr const char* kMetaLastPassUs = "last_pass_us";  // when the last
 inline constexpr const char* kMetaPassDurationUs = "last_pass_duration_us";
 inline constexpr const char* kMetaKicker = "pass_loop_process";
 inline constexpr const char* kMetaKickerSpawnedUs = "pass_loop_spawned_us";
+// Jobs started by passes of other processes whose supervisors the pass loop is to start, one id
+// per line.
+inline constexpr const char* kMetaLaunchQueue = "pass_loop_launch_queue";
 // A pass loop that has not registered this long after being spawned is presumed dead.
 inline constexpr int64_t kKickerStartTimeoutUs = 1000000;
 

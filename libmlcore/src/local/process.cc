@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -72,6 +73,22 @@ bool IsAlive(const ProcessIdentity& id) {
   return close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'Z';
 }
 
+namespace {
+
+// A daemon's stdio: stdin from /dev/null, stdout and stderr appended to `output_path`. Only
+// async-signal-safe calls: it runs between fork and exec.
+void RedirectDaemonStdio(const char* output_path) {
+  int null_fd = ::open("/dev/null", O_RDONLY);
+  int out_fd = ::open(output_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
+  if (null_fd >= 0) dup2(null_fd, 0);
+  if (out_fd >= 0) {
+    dup2(out_fd, 1);
+    dup2(out_fd, 2);
+  }
+}
+
+}  // namespace
+
 Result<pid_t> SpawnDetached(const std::vector<std::string>& argv, const std::string& output_path) {
   if (argv.empty()) return InvalidArgumentError("no command to start");
   // report[1] carries the daemon's pid (or an exec errno) back to us.
@@ -93,13 +110,7 @@ Result<pid_t> SpawnDetached(const std::vector<std::string>& argv, const std::str
     setsid();
     pid_t daemon = fork();
     if (daemon != 0) _exit(daemon < 0 ? 1 : 0);
-    int null_fd = ::open("/dev/null", O_RDONLY);
-    int out_fd = ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
-    if (null_fd >= 0) dup2(null_fd, 0);
-    if (out_fd >= 0) {
-      dup2(out_fd, 1);
-      dup2(out_fd, 2);
-    }
+    RedirectDaemonStdio(output_path.c_str());
     // Only stdio and the report pipe (moved to fd 3, closed by exec) reach the daemon: no
     // descriptor the caller happened to leave inheritable.
     if (report[1] != 3) {
@@ -132,6 +143,23 @@ Result<pid_t> SpawnDetached(const std::vector<std::string>& argv, const std::str
   }
   if (m == sizeof exec_error && exec_error < 0) {
     return util::FromErrno(-exec_error, "cannot execute " + argv[0]);
+  }
+  return daemon;
+}
+
+Result<pid_t> ForkDetached(const std::function<int()>& body, const std::string& output_path) {
+  std::cout.flush();
+  std::cerr.flush();
+  pid_t daemon = fork();
+  if (daemon < 0) return util::FromErrno(errno, "cannot fork");
+  if (daemon == 0) {
+    setsid();
+    RedirectDaemonStdio(output_path.c_str());
+    close_range(3, ~0U, 0);
+    int code = body();
+    std::cout.flush();
+    std::cerr.flush();
+    _exit(code);
   }
   return daemon;
 }

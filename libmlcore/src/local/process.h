@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -41,6 +42,14 @@ int64_t TicksToMicros(uint64_t ticks);
 // becomes its zombie. Returns the daemon's pid once it has been exec'd. Errors: INTERNAL for
 // fork/pipe failures, NOT_FOUND when argv[0] cannot be executed.
 Result<pid_t> SpawnDetached(const std::vector<std::string>& argv, const std::string& output_path);
+
+// Like SpawnDetached, but the daemon runs `body` in a copy of this process (no exec) and exits
+// with its result: a process start without loading the executable and its ~90 shared libraries
+// again. Only for a single-threaded caller holding no open SQLite connection (SQLite's locks and
+// WAL state do not survive fork); the pass loop of `mlc-supervisor --schedule` is one. One fork,
+// not two: the daemon is the caller's child, so the caller reaps it (waitpid) while it lives, and
+// init (or the closest subreaper) once it has exited.
+Result<pid_t> ForkDetached(const std::function<int()>& body, const std::string& output_path);
 
 // The `mlc-supervisor` executable: $MLC_SUPERVISOR, else next to the binary or shared library
 // holding this code (also ../cli and ../libexec/mlcore from it), else on PATH.

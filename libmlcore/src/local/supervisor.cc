@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <sys/prctl.h>
@@ -82,13 +84,49 @@ struct Outcome {
 };
 
 // Runs the command and waits for it, handling stop requests and the deadline.
+// What the job's process needs between clone and exec.
+struct JobChildArgs {
+  int out_fd;
+  int err_fd;
+  int exec_fd;  // carries a failure ('C' chdir, 'E' exec, then errno) back; closed by exec
+  const sigset_t* handled;
+  char* const* argv;
+  char* const* env;
+  const char* working_dir;
+};
+
+// The job, started by clone(CLONE_VM | CLONE_VFORK): its own process group, killed if the
+// supervisor dies, signals unblocked. Only system calls here: it runs on the supervisor's memory.
+int StartJobChild(void* raw) {
+  const auto* a = static_cast<const JobChildArgs*>(raw);
+  setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  sigprocmask(SIG_UNBLOCK, a->handled, nullptr);
+  dup2(a->out_fd, 1);
+  dup2(a->err_fd, 2);
+  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd >= 0) dup2(null_fd, 0);
+  char tag = 'C';
+  if (chdir(a->working_dir) == 0) {
+    execvpe(a->argv[0], a->argv, a->env);
+    tag = 'E';
+  }
+  int err = errno;
+  ssize_t ignored = ::write(a->exec_fd, &tag, 1);
+  ignored = ::write(a->exec_fd, &err, sizeof err);
+  (void)ignored;
+  _exit(127);
+}
+
 class Execution {
  public:
   Execution(sqlite::Db& db, JobRecord& record, LogWriter& log, const std::string& state_dir)
       : db_(db), record_(record), log_(log), state_dir_(state_dir) {}
 
+  // Runs the job; `on_running` is called once it is RUNNING (recorded in the store).
   Outcome Run(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-              const std::string& working_dir, int64_t deadline_ms);
+              const std::string& working_dir, int64_t deadline_ms,
+              const std::function<void()>& on_running);
 
  private:
   void RequestStop(const std::string& why, v1::JobState final_state, int64_t grace_ms);
@@ -129,7 +167,8 @@ void Execution::RequestStop(const std::string& why, v1::JobState final_state, in
 }
 
 Outcome Execution::Run(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                       const std::string& working_dir, int64_t deadline_ms) {
+                       const std::string& working_dir, int64_t deadline_ms,
+                       const std::function<void()>& on_running) {
   Outcome outcome;
   int out_pipe[2], err_pipe[2], exec_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0 ||
@@ -154,34 +193,13 @@ Outcome Execution::Run(const std::vector<std::string>& argv, const std::vector<s
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
   int deadline_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 
-  child_ = fork();
-  if (child_ == 0) {
-    // The job: its own process group, killed if the supervisor dies, signals unblocked.
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    sigprocmask(SIG_UNBLOCK, &handled, nullptr);
-    dup2(out_pipe[1], 1);
-    dup2(err_pipe[1], 2);
-    int null_fd = ::open("/dev/null", O_RDONLY);
-    if (null_fd >= 0) dup2(null_fd, 0);
-    int err = 0;
-    if (chdir(working_dir.c_str()) != 0) {
-      err = errno;
-      char tag = 'C';
-      ssize_t ignored = ::write(exec_pipe[1], &tag, 1);
-      ignored = ::write(exec_pipe[1], &err, sizeof err);
-      (void)ignored;
-      _exit(127);
-    }
-    environ = c_env.data();
-    execvp(c_argv[0], c_argv.data());
-    err = errno;
-    char tag = 'E';
-    ssize_t ignored = ::write(exec_pipe[1], &tag, 1);
-    ignored = ::write(exec_pipe[1], &err, sizeof err);
-    (void)ignored;
-    _exit(127);
-  }
+  JobChildArgs child_args{out_pipe[1],   err_pipe[1],  exec_pipe[1],       &handled,
+                          c_argv.data(), c_env.data(), working_dir.c_str()};
+  // The job's process shares this one's memory until it execs (CLONE_VM | CLONE_VFORK, as
+  // posix_spawn does): no copy of the supervisor's page tables per job.
+  std::vector<char> child_stack(size_t{256} * 1024);
+  child_ = clone(StartJobChild, child_stack.data() + child_stack.size(),
+                 CLONE_VM | CLONE_VFORK | SIGCHLD, &child_args);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   ::close(exec_pipe[1]);
@@ -228,6 +246,7 @@ Outcome Execution::Run(const std::vector<std::string>& argv, const std::vector<s
     }
   }
   log_.System("started " + argv[0] + " (pid " + std::to_string(child_) + ")");
+  if (on_running) on_running();
   if (deadline_ms > 0) {
     itimerspec spec{};
     spec.it_value.tv_sec = deadline_ms / 1000;
@@ -540,7 +559,7 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
     outcome = execution.Run(argv,
                             BuildEnvironment(record.job, *secrets, state_dir, input_paths,
                                              CheckpointKey(db, record.job)),
-                            working_dir, deadline_ms);
+                            working_dir, deadline_ms, [&tracker] { tracker.Started(); });
     Status uploaded = UploadJobOutputs(
         state_dir, record.job, working_dir, [&log](const std::string& line) { log->System(line); },
         &output_ids);
@@ -594,8 +613,9 @@ int RunSupervisor(const std::string& state_dir, const std::string& job_id) {
   tracker.Ended(outcome.state, requeued);
 
   // Built only now: node detection may run nvidia-smi, which must not delay the job's start.
+  // A pass is requested, not run: in a burst of job ends the pass loop batches them.
   const RuntimeContext ctx = DefaultRuntimeContext(state_dir);
-  Status pass = RunSchedulingPass(db, ctx);
+  Status pass = RequestSchedulingPass(db, ctx);
   if (!pass.ok()) Log("scheduling pass failed: " + pass.ToString());
   if (requeued && not_before > NowMicros()) {
     // The job waits out its backoff; start it (and anything else) once it is due.
@@ -654,12 +674,11 @@ int SupervisorMain(int argc, char** argv) {
     return 2;
   }
   if (schedule) {
-    auto db = sqlite::Db::Open(state_dir + "/mlcore.db", StoreMigrations());
-    if (!db.ok()) {
-      Log("cannot open the store: " + db.status().ToString());
-      return 2;
-    }
-    return RunPassLoop(**db, DefaultRuntimeContext(state_dir));
+    RuntimeContext ctx = DefaultRuntimeContext(state_dir);
+    ctx.run_supervisor = [state_dir](const std::string& id) {
+      return RunSupervisor(state_dir, id);
+    };
+    return RunPassLoop(ctx);
   }
   return RunSupervisor(state_dir, job_id);
 }
