@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +16,8 @@
 #include "exit_codes.h"
 #include "job_view.h"
 #include "mlcore/client.h"
+#include "mlcore/jobs.h"
+#include "mlcore/pipelines.h"
 
 namespace mlc {
 namespace {
@@ -351,33 +354,61 @@ void AddPipelineRunCommands(CLI::App* pipeline, Globals& globals) {
   static std::string logs_id;
   static std::string logs_step;
   static bool logs_timestamps = false;
+  static bool logs_follow = false;
   auto* logs = pipeline->add_subcommand(
       "logs", "Print the output of a pipeline run's step jobs, each line prefixed by its step");
   logs->add_option("id", logs_id, "Pipeline run id")->required();
   logs->add_option("--step", logs_step, "Only this step (all its iterations)");
   logs->add_flag("-t,--timestamps", logs_timestamps, "Prefix each line with its time");
+  logs->add_flag("-F,--follow", logs_follow,
+                 "Keep printing new lines of every step as the run goes on, until it ends; exit 0 "
+                 "if it succeeded");
   OnRun(logs, [&globals]() -> mlcore::Status {
     MLC_ASSIGN_OR_RETURN(auto client, OpenClient(globals));
-    MLC_ASSIGN_OR_RETURN(auto run, client->GetPipelineRun(logs_id));
-    bool any_step = false;
-    for (const auto& sr : run.steps()) {
-      if (!logs_step.empty() && sr.step() != logs_step) continue;
-      any_step = true;
-      if (sr.job_id().empty()) continue;
-      v1::StreamJobLogsRequest request;
-      request.set_id(sr.job_id());
-      const std::string prefix = "[" + StepLabel(sr) + "] ";
-      MLC_RETURN_IF_ERROR(client->StreamJobLogs(request, [&](const v1::LogLine& line) {
-        if (logs_timestamps) std::cout << TimeUtil::ToString(line.time()) << " ";
-        std::cout << prefix << line.text() << "\n";
-        return true;
-      }));
+    // Lines already printed per job: each poll prints only what came since, so steps running
+    // side by side (a parallel-for) are followed together.
+    std::map<std::string, size_t> printed;
+    std::set<std::string> finished;
+    while (true) {
+      MLC_ASSIGN_OR_RETURN(auto run, client->GetPipelineRun(logs_id));
+      const bool run_ended = mlcore::IsFinalPipelineRunState(run.state());
+      bool any_step = false;
+      for (const auto& sr : run.steps()) {
+        if (!logs_step.empty() && sr.step() != logs_step) continue;
+        any_step = true;
+        if (sr.job_id().empty() || finished.count(sr.job_id())) continue;
+        // Read before the lines: a job that ended by now has all of its lines in the log.
+        MLC_ASSIGN_OR_RETURN(auto job, client->GetJob(sr.job_id(), v1::JOB_VIEW_BASIC));
+        v1::StreamJobLogsRequest request;
+        request.set_id(sr.job_id());
+        const std::string prefix = "[" + StepLabel(sr) + "] ";
+        size_t& done = printed[sr.job_id()];
+        size_t index = 0;
+        MLC_RETURN_IF_ERROR(client->StreamJobLogs(request, [&](const v1::LogLine& line) {
+          if (index++ < done) return true;
+          if (logs_timestamps) std::cout << TimeUtil::ToString(line.time()) << " ";
+          std::cout << prefix << line.text() << "\n";
+          return true;
+        }));
+        done = index;
+        if (mlcore::IsFinalJobState(job.state())) finished.insert(sr.job_id());
+      }
+      if (!any_step) {
+        return mlcore::NotFoundError("pipeline run " + logs_id + " has no step \"" + logs_step +
+                                     "\"");
+      }
+      std::cout.flush();
+      if (!logs_follow) return mlcore::Status::Ok();
+      if (run_ended) {
+        CommandExitCode() = ExitCodeOf(run);
+        if (run.state() != v1::PIPELINE_RUN_STATE_SUCCEEDED) {
+          std::cerr << "mlc: pipeline run " << run.id() << " ended " << RunStateWord(run.state())
+                    << (run.message().empty() ? "" : ": " + run.message()) << "\n";
+        }
+        return mlcore::Status::Ok();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
-    if (!any_step) {
-      return mlcore::NotFoundError("pipeline run " + logs_id + " has no step \"" + logs_step +
-                                   "\"");
-    }
-    return mlcore::Status::Ok();
   });
 
   static std::string cancel_id;

@@ -235,6 +235,30 @@ def test_a_failure_stops_dependants_and_resume_reruns_from_the_failed_step(env):
     assert "only FAILED or CANCELLED runs can be resumed" in proc.stderr
 
 
+SLOW_TALKER = """\
+name: talker
+steps:
+  - name: a
+    job: {command: [sh, -c, 'for i in 1 2 3; do echo a$i; sleep 0.2; done']}
+  - name: b
+    job: {command: [sh, -c, 'echo b done; exit $B_EXIT'], env: {B_EXIT: "EXIT"}}
+    depends_on: [a]
+"""
+
+
+@pytest.mark.parametrize("exit_code", [0, 3])
+def test_logs_follow_prints_every_line_once_until_the_run_ends(env, exit_code):
+    (env / "talker.yaml").write_text(SLOW_TALKER.replace('"EXIT"', f'"{exit_code}"'))
+    run_id = start("talker.yaml")
+    proc = run("pipeline", "logs", run_id, "--follow", check=0 if exit_code == 0 else EXIT_ERROR)
+    # Started while a was still talking: each line once, in order, then the exit code of the run.
+    assert proc.stdout.splitlines() == ["[a] a1", "[a] a2", "[a] a3", "[b] b done"]
+    if exit_code:
+        assert f"pipeline run {run_id} ended FAILED" in proc.stderr and "step b failed" in proc.stderr
+    assert get(run_id)["state"] == ("PIPELINE_RUN_STATE_SUCCEEDED" if exit_code == 0
+                                    else "PIPELINE_RUN_STATE_FAILED")
+
+
 FAN = """\
 name: fan
 inputs:

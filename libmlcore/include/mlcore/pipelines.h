@@ -10,6 +10,12 @@
 
 namespace mlcore {
 
+// True for the states a pipeline run ends in: SUCCEEDED, FAILED and CANCELLED.
+inline bool IsFinalPipelineRunState(v1::PipelineRunState state) {
+  return state == v1::PIPELINE_RUN_STATE_SUCCEEDED || state == v1::PIPELINE_RUN_STATE_FAILED ||
+         state == v1::PIPELINE_RUN_STATE_CANCELLED;
+}
+
 // The spec as YAML in the pipeline file format (block style, set fields only, enums in short
 // form); reading it back (Client::LintPipeline's resolved_spec) gives an equal spec.
 std::string PipelineSpecToYaml(const v1::PipelineSpec& spec);

@@ -121,7 +121,7 @@ Result<v1::PipelineRun> Client::WaitPipelineRun(
       poll = std::chrono::milliseconds(10);
       if (on_change) on_change(run);
     }
-    if (pipelines::IsTerminal(run.state())) return run;
+    if (IsFinalPipelineRunState(run.state())) return run;
     if (timeout.count() > 0 && std::chrono::steady_clock::now() - start >= timeout) {
       return DeadlineExceededError("pipeline run " + std::string(id) + " is still " +
                                    std::string(v1::PipelineRunState_Name(run.state())).substr(19) +

@@ -763,7 +763,7 @@ Status Driver::Finalize() {
 Status Driver::Run() {
   MLC_ASSIGN_OR_RETURN(StoredPipelineRun stored, store_.Get(id_));
   run_ = std::move(stored.run);
-  if (IsTerminal(run_.state())) return Status::Ok();
+  if (IsFinalPipelineRunState(run_.state())) return Status::Ok();
   if (stored.cancel_reason) {
     cancelling_ = true;
     cancel_reason_ = *stored.cancel_reason;

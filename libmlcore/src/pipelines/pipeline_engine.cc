@@ -98,7 +98,7 @@ Result<v1::PipelineRun> PipelineEngine::Observe(const std::string& id, bool rest
   MLC_ASSIGN_OR_RETURN(PipelineStore * store, Store());
   MLC_ASSIGN_OR_RETURN(StoredPipelineRun stored, store->Get(id));
   v1::PipelineRun run = std::move(stored.run);
-  if (IsTerminal(run.state())) return run;
+  if (IsFinalPipelineRunState(run.state())) return run;
   if (stored.cancel_reason) run.set_state(v1::PIPELINE_RUN_STATE_CANCELLING);
   // A launched driver records itself with start_ticks 0 until it claims the run.
   const bool alive =
@@ -186,7 +186,7 @@ Result<v1::ListPipelineRunsResponse> PipelineEngine::List(
   v1::ListPipelineRunsResponse response;
   for (size_t i = 0; i < runs.size() && static_cast<int>(i) < page; ++i) {
     v1::PipelineRun run = runs[i];
-    if (!IsTerminal(run.state())) {
+    if (!IsFinalPipelineRunState(run.state())) {
       auto observed = Observe(run.id(), true);
       if (observed.ok()) run = *observed;
     }

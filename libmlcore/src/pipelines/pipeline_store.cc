@@ -52,11 +52,6 @@ Result<v1::PipelineRun> ParseRun(const std::string& body, const std::string& id)
 
 }  // namespace
 
-bool IsTerminal(v1::PipelineRunState state) {
-  return state == v1::PIPELINE_RUN_STATE_SUCCEEDED || state == v1::PIPELINE_RUN_STATE_FAILED ||
-         state == v1::PIPELINE_RUN_STATE_CANCELLED;
-}
-
 Result<std::unique_ptr<PipelineStore>> PipelineStore::Open(const std::string& state_dir) {
   MLC_ASSIGN_OR_RETURN(auto db, sqlite::Db::Open(state_dir + "/pipelines.db", Migrations()));
   return std::unique_ptr<PipelineStore>(new PipelineStore(std::move(db)));

@@ -18,6 +18,7 @@
 
 #include "local/process.h"
 #include "local/sqlite_store.h"
+#include "mlcore/pipelines.h"
 #include "mlcore/status.h"
 #include "mlcore/v1/pipelines.pb.h"
 
@@ -67,8 +68,5 @@ class PipelineStore {
   std::mutex mu_;
   std::unique_ptr<sqlite::Db> db_;
 };
-
-// True for SUCCEEDED, FAILED and CANCELLED.
-bool IsTerminal(v1::PipelineRunState state);
 
 }  // namespace mlcore::pipelines
