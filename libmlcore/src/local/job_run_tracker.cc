@@ -48,7 +48,9 @@ JobRunTracker::JobRunTracker(const std::string& state_dir, const v1::Job& job)
   }
 }
 
-JobRunTracker::~JobRunTracker() {
+JobRunTracker::~JobRunTracker() { StopSampler(); }
+
+void JobRunTracker::StopSampler() {
   {
     std::lock_guard lock(mu_);
     ended_ = true;
@@ -110,12 +112,7 @@ void JobRunTracker::Started() {
 
 void JobRunTracker::Ended(v1::JobState state, bool requeued) {
   if (run_id_.empty()) return;
-  {
-    std::lock_guard lock(mu_);
-    ended_ = true;
-  }
-  ended_cv_.notify_all();
-  if (attach_.joinable()) attach_.join();
+  StopSampler();
   if (logger_) {
     Status closed = logger_->Close(v1::RUN_STATUS_UNSPECIFIED);
     if (!closed.ok()) std::cerr << "mlc-supervisor: " << closed.ToString() << "\n";

@@ -47,6 +47,8 @@ class JobRunTracker {
 
  private:
   bool OpenStore();
+  // Cancels a sampler start that is still waiting, and waits for one under way.
+  void StopSampler();
   void SetStatus(v1::RunStatus status);
 
   std::string state_dir_;

@@ -125,6 +125,12 @@ Status RecordLaunchFailure(sqlite::Db& db, const std::string& job_id, const Stat
   return txn.Commit();
 }
 
+// Whether the pass loop registered in the store is alive (read within the caller's transaction).
+Result<bool> PassLoopAlive(sqlite::Db& db) {
+  MLC_ASSIGN_OR_RETURN(std::string kicker, GetMetaText(db, kMetaKicker));
+  return IsAlive(ParseIdentity(kicker));
+}
+
 std::vector<std::string> SplitLines(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
@@ -210,8 +216,7 @@ Result<std::vector<std::string>> DecideSchedulingPass(sqlite::Db& db, const Runt
     MLC_ASSIGN_OR_RETURN(std::string queue, GetMetaText(db, kMetaLaunchQueue));
     bool hand_to_loop = false;
     if (!ctx.run_supervisor) {
-      MLC_ASSIGN_OR_RETURN(std::string kicker, GetMetaText(db, kMetaKicker));
-      hand_to_loop = IsAlive(ParseIdentity(kicker));
+      MLC_ASSIGN_OR_RETURN(hand_to_loop, PassLoopAlive(db));
     }
     if (!hand_to_loop && !queue.empty()) {
       // The pass loop starts what other processes' passes queued for it; with no loop alive any
@@ -343,8 +348,8 @@ Result<bool> SchedulingPassNeeded(sqlite::Db& db) {
   MLC_ASSIGN_OR_RETURN(std::string queue, GetMetaText(db, kMetaLaunchQueue));
   if (!queue.empty()) {
     // Jobs left to a pass loop that is gone: the next pass starts them.
-    MLC_ASSIGN_OR_RETURN(std::string kicker, GetMetaText(db, kMetaKicker));
-    if (!IsAlive(ParseIdentity(kicker))) return true;
+    MLC_ASSIGN_OR_RETURN(bool loop_alive, PassLoopAlive(db));
+    if (!loop_alive) return true;
   }
   MLC_ASSIGN_OR_RETURN(auto pending, LoadPendingRows(db, now));
   if (!pending.empty()) return true;
@@ -371,8 +376,7 @@ Status RequestSchedulingPass(sqlite::Db& db, const RuntimeContext& ctx) {
     MLC_ASSIGN_OR_RETURN(auto txn, sqlite::Transaction::Begin(db));
     MLC_ASSIGN_OR_RETURN(int64_t last, GetMetaInt(db, kMetaLastPassUs));
     MLC_ASSIGN_OR_RETURN(int64_t duration, GetMetaInt(db, kMetaPassDurationUs));
-    MLC_ASSIGN_OR_RETURN(std::string kicker, GetMetaText(db, kMetaKicker));
-    const bool loop_running = IsAlive(ParseIdentity(kicker));
+    MLC_ASSIGN_OR_RETURN(const bool loop_running, PassLoopAlive(db));
     if (!loop_running && NowMicros() - last >= PassWindowUs(duration)) {
       run_now = true;
     } else {
@@ -414,8 +418,8 @@ int RunPassLoop(const RuntimeContext& ctx) {
   {
     auto txn = sqlite::Transaction::Begin(*db);
     if (!txn.ok()) return 2;
-    auto current = GetMetaText(*db, kMetaKicker);
-    if (current.ok() && IsAlive(ParseIdentity(*current))) return 0;  // another one is at work
+    auto other = PassLoopAlive(*db);
+    if (other.ok() && *other) return 0;  // another one is at work
     if (!SetMetaText(*db, kMetaKicker, self).ok() || !txn->Commit().ok()) return 2;
   }
   int64_t duration = 0;
