@@ -1808,7 +1808,7 @@ var File_mlcore_v1_artifacts_proto protoreflect.FileDescriptor
 
 const file_mlcore_v1_artifacts_proto_rawDesc = "" +
 	"\n" +
-	"\x19mlcore/v1/artifacts.proto\x12\tmlcore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mlcore/v1/common.proto\"n\n" +
+	"\x19mlcore/v1/artifacts.proto\x12\tmlcore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mlcore/v1/common.proto\x1a\x14mlcore/v1/http.proto\"n\n" +
 	"\rManifestEntry\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
 	"\x06digest\x18\x02 \x01(\tR\x06digest\x12\x1d\n" +
@@ -1942,23 +1942,29 @@ const file_mlcore_v1_artifacts_proto_rawDesc = "" +
 	"\x18ARTIFACT_KIND_CHECKPOINT\x10\x03\x12\x17\n" +
 	"\x13ARTIFACT_KIND_MODEL\x10\x04\x12\x16\n" +
 	"\x12ARTIFACT_KIND_LOGS\x10\x05\x12\x1a\n" +
-	"\x16ARTIFACT_KIND_SNAPSHOT\x10\x062\xa5\b\n" +
-	"\x0fArtifactService\x12[\n" +
-	"\x10FindMissingBlobs\x12\".mlcore.v1.FindMissingBlobsRequest\x1a#.mlcore.v1.FindMissingBlobsResponse\x12K\n" +
+	"\x16ARTIFACT_KIND_SNAPSHOT\x10\x062\xe9\f\n" +
+	"\x0fArtifactService\x12\x90\x01\n" +
+	"\x10FindMissingBlobs\x12\".mlcore.v1.FindMissingBlobsRequest\x1a#.mlcore.v1.FindMissingBlobsResponse\"3\x8a\x94#/\x12-/api/v1/projects/{project}/blobs/find-missing\x12g\n" +
 	"\n" +
-	"UploadBlob\x12\x1c.mlcore.v1.UploadBlobRequest\x1a\x1d.mlcore.v1.UploadBlobResponse(\x01\x12X\n" +
-	"\x0fGetUploadStatus\x12!.mlcore.v1.GetUploadStatusRequest\x1a\".mlcore.v1.GetUploadStatusResponse\x12Q\n" +
-	"\fDownloadBlob\x12\x1e.mlcore.v1.DownloadBlobRequest\x1a\x1f.mlcore.v1.DownloadBlobResponse0\x01\x12A\n" +
-	"\vPutManifest\x12\x1d.mlcore.v1.PutManifestRequest\x1a\x13.mlcore.v1.Manifest\x12A\n" +
-	"\vGetManifest\x12\x1d.mlcore.v1.GetManifestRequest\x1a\x13.mlcore.v1.Manifest\x12G\n" +
-	"\x0eCreateArtifact\x12 .mlcore.v1.CreateArtifactRequest\x1a\x13.mlcore.v1.Artifact\x12A\n" +
-	"\vGetArtifact\x12\x1d.mlcore.v1.GetArtifactRequest\x1a\x13.mlcore.v1.Artifact\x12R\n" +
-	"\rListArtifacts\x12\x1f.mlcore.v1.ListArtifactsRequest\x1a .mlcore.v1.ListArtifactsResponse\x12U\n" +
-	"\x0eDeleteArtifact\x12 .mlcore.v1.DeleteArtifactRequest\x1a!.mlcore.v1.DeleteArtifactResponse\x12^\n" +
-	"\x11RecordArtifactUse\x12#.mlcore.v1.RecordArtifactUseRequest\x1a$.mlcore.v1.RecordArtifactUseResponse\x12F\n" +
+	"UploadBlob\x12\x1c.mlcore.v1.UploadBlobRequest\x1a\x1d.mlcore.v1.UploadBlobResponse\"\x1a\x8a\x94#\x16\x12\x14/api/v1/blobs/upload(\x01\x12\x8e\x01\n" +
+	"\x0fGetUploadStatus\x12!.mlcore.v1.GetUploadStatusRequest\x1a\".mlcore.v1.GetUploadStatusResponse\"4\x8a\x94#0\n" +
+	"./api/v1/projects/{project}/uploads/{upload_id}\x12\x82\x01\n" +
+	"\fDownloadBlob\x12\x1e.mlcore.v1.DownloadBlobRequest\x1a\x1f.mlcore.v1.DownloadBlobResponse\"/\x8a\x94#+\n" +
+	")/api/v1/projects/{project}/blobs/{digest}0\x01\x12m\n" +
+	"\vPutManifest\x12\x1d.mlcore.v1.PutManifestRequest\x1a\x13.mlcore.v1.Manifest\"*\x8a\x94#&\x12$/api/v1/projects/{project}/manifests\x12v\n" +
+	"\vGetManifest\x12\x1d.mlcore.v1.GetManifestRequest\x1a\x13.mlcore.v1.Manifest\"3\x8a\x94#/\n" +
+	"-/api/v1/projects/{project}/manifests/{digest}\x12|\n" +
+	"\x0eCreateArtifact\x12 .mlcore.v1.CreateArtifactRequest\x1a\x13.mlcore.v1.Artifact\"3\x8a\x94#/\x12-/api/v1/projects/{artifact.project}/artifacts\x12_\n" +
+	"\vGetArtifact\x12\x1d.mlcore.v1.GetArtifactRequest\x1a\x13.mlcore.v1.Artifact\"\x1c\x8a\x94#\x18\n" +
+	"\x16/api/v1/artifacts/{id}\x12~\n" +
+	"\rListArtifacts\x12\x1f.mlcore.v1.ListArtifactsRequest\x1a .mlcore.v1.ListArtifactsResponse\"*\x8a\x94#&\n" +
+	"$/api/v1/projects/{project}/artifacts\x12s\n" +
+	"\x0eDeleteArtifact\x12 .mlcore.v1.DeleteArtifactRequest\x1a!.mlcore.v1.DeleteArtifactResponse\"\x1c\x8a\x94#\x18*\x16/api/v1/artifacts/{id}\x12\x90\x01\n" +
+	"\x11RecordArtifactUse\x12#.mlcore.v1.RecordArtifactUseRequest\x1a$.mlcore.v1.RecordArtifactUseResponse\"0\x8a\x94#,\x12*/api/v1/artifacts/{artifact_id}/record-use\x12u\n" +
 	"\n" +
-	"GetLineage\x12\x1c.mlcore.v1.GetLineageRequest\x1a\x1a.mlcore.v1.ArtifactLineage\x12V\n" +
-	"\x0eCollectGarbage\x12 .mlcore.v1.CollectGarbageRequest\x1a\".mlcore.v1.GarbageCollectionReportb\x06proto3"
+	"GetLineage\x12\x1c.mlcore.v1.GetLineageRequest\x1a\x1a.mlcore.v1.ArtifactLineage\"-\x8a\x94#)\n" +
+	"'/api/v1/artifacts/{artifact_id}/lineage\x12\x7f\n" +
+	"\x0eCollectGarbage\x12 .mlcore.v1.CollectGarbageRequest\x1a\".mlcore.v1.GarbageCollectionReport\"'\x8a\x94##\x12!/api/v1/artifacts/collect-garbageb\x06proto3"
 
 var (
 	file_mlcore_v1_artifacts_proto_rawDescOnce sync.Once
@@ -2066,6 +2072,7 @@ func file_mlcore_v1_artifacts_proto_init() {
 		return
 	}
 	file_mlcore_v1_common_proto_init()
+	file_mlcore_v1_http_proto_init()
 	file_mlcore_v1_artifacts_proto_msgTypes[7].OneofWrappers = []any{}
 	file_mlcore_v1_artifacts_proto_msgTypes[8].OneofWrappers = []any{
 		(*UploadBlobRequest_Header)(nil),

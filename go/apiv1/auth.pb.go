@@ -1121,7 +1121,7 @@ var File_mlcore_v1_auth_proto protoreflect.FileDescriptor
 
 const file_mlcore_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x14mlcore/v1/auth.proto\x12\tmlcore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x01\n" +
+	"\x14mlcore/v1/auth.proto\x12\tmlcore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14mlcore/v1/http.proto\"\xc2\x01\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x14\n" +
@@ -1198,17 +1198,20 @@ const file_mlcore_v1_auth_proto_rawDesc = "" +
 	"\vROLE_VIEWER\x10\x01\x12\x0f\n" +
 	"\vROLE_EDITOR\x10\x02\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x032\x9d\x04\n" +
-	"\vAuthService\x12=\n" +
-	"\x06WhoAmI\x12\x18.mlcore.v1.WhoAmIRequest\x1a\x19.mlcore.v1.WhoAmIResponse\x12L\n" +
-	"\vCreateToken\x12\x1d.mlcore.v1.CreateTokenRequest\x1a\x1e.mlcore.v1.CreateTokenResponse\x12I\n" +
+	"ROLE_ADMIN\x10\x032\x88\x06\n" +
+	"\vAuthService\x12X\n" +
+	"\x06WhoAmI\x12\x18.mlcore.v1.WhoAmIRequest\x1a\x19.mlcore.v1.WhoAmIResponse\"\x19\x8a\x94#\x15\n" +
+	"\x13/api/v1/auth/whoami\x12g\n" +
+	"\vCreateToken\x12\x1d.mlcore.v1.CreateTokenRequest\x1a\x1e.mlcore.v1.CreateTokenResponse\"\x19\x8a\x94#\x15\x12\x13/api/v1/auth/tokens\x12d\n" +
 	"\n" +
-	"ListTokens\x12\x1c.mlcore.v1.ListTokensRequest\x1a\x1d.mlcore.v1.ListTokensResponse\x12L\n" +
-	"\vRevokeToken\x12\x1d.mlcore.v1.RevokeTokenRequest\x1a\x1e.mlcore.v1.RevokeTokenResponse\x12@\n" +
-	"\tGrantRole\x12\x1b.mlcore.v1.GrantRoleRequest\x1a\x16.mlcore.v1.RoleBinding\x12I\n" +
+	"ListTokens\x12\x1c.mlcore.v1.ListTokensRequest\x1a\x1d.mlcore.v1.ListTokensResponse\"\x19\x8a\x94#\x15\n" +
+	"\x13/api/v1/auth/tokens\x12s\n" +
+	"\vRevokeToken\x12\x1d.mlcore.v1.RevokeTokenRequest\x1a\x1e.mlcore.v1.RevokeTokenResponse\"%\x8a\x94#!\x12\x1f/api/v1/auth/tokens/{id}/revoke\x12h\n" +
+	"\tGrantRole\x12\x1b.mlcore.v1.GrantRoleRequest\x1a\x16.mlcore.v1.RoleBinding\"&\x8a\x94#\"\x12 /api/v1/auth/role-bindings/grant\x12r\n" +
 	"\n" +
-	"RevokeRole\x12\x1c.mlcore.v1.RevokeRoleRequest\x1a\x1d.mlcore.v1.RevokeRoleResponse\x12[\n" +
-	"\x10ListRoleBindings\x12\".mlcore.v1.ListRoleBindingsRequest\x1a#.mlcore.v1.ListRoleBindingsResponseb\x06proto3"
+	"RevokeRole\x12\x1c.mlcore.v1.RevokeRoleRequest\x1a\x1d.mlcore.v1.RevokeRoleResponse\"'\x8a\x94##\x12!/api/v1/auth/role-bindings/revoke\x12}\n" +
+	"\x10ListRoleBindings\x12\".mlcore.v1.ListRoleBindingsRequest\x1a#.mlcore.v1.ListRoleBindingsResponse\" \x8a\x94#\x1c\n" +
+	"\x1a/api/v1/auth/role-bindingsb\x06proto3"
 
 var (
 	file_mlcore_v1_auth_proto_rawDescOnce sync.Once
@@ -1287,6 +1290,7 @@ func file_mlcore_v1_auth_proto_init() {
 	if File_mlcore_v1_auth_proto != nil {
 		return
 	}
+	file_mlcore_v1_http_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

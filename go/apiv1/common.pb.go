@@ -915,7 +915,7 @@ var File_mlcore_v1_common_proto protoreflect.FileDescriptor
 
 const file_mlcore_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"\x16mlcore/v1/common.proto\x12\tmlcore.v1\"|\n" +
+	"\x16mlcore/v1/common.proto\x12\tmlcore.v1\x1a\x14mlcore/v1/http.proto\"|\n" +
 	"\tResources\x12\x1d\n" +
 	"\n" +
 	"cpu_millis\x18\x01 \x01(\x03R\tcpuMillis\x12!\n" +
@@ -999,9 +999,10 @@ const file_mlcore_v1_common_proto_rawDesc = "" +
 	"\fLintSeverity\x12\x1d\n" +
 	"\x19LINT_SEVERITY_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13LINT_SEVERITY_ERROR\x10\x01\x12\x19\n" +
-	"\x15LINT_SEVERITY_WARNING\x10\x022[\n" +
-	"\rSystemService\x12J\n" +
-	"\x0eGetBackendInfo\x12 .mlcore.v1.GetBackendInfoRequest\x1a\x16.mlcore.v1.BackendInfob\x06proto3"
+	"\x15LINT_SEVERITY_WARNING\x10\x022v\n" +
+	"\rSystemService\x12e\n" +
+	"\x0eGetBackendInfo\x12 .mlcore.v1.GetBackendInfoRequest\x1a\x16.mlcore.v1.BackendInfo\"\x19\x8a\x94#\x15\n" +
+	"\x13/api/v1/system/infob\x06proto3"
 
 var (
 	file_mlcore_v1_common_proto_rawDescOnce sync.Once
@@ -1050,6 +1051,7 @@ func file_mlcore_v1_common_proto_init() {
 	if File_mlcore_v1_common_proto != nil {
 		return
 	}
+	file_mlcore_v1_http_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1656,7 +1656,7 @@ var File_mlcore_v1_data_proto protoreflect.FileDescriptor
 
 const file_mlcore_v1_data_proto_rawDesc = "" +
 	"\n" +
-	"\x14mlcore/v1/data.proto\x12\tmlcore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x01\n" +
+	"\x14mlcore/v1/data.proto\x12\tmlcore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14mlcore/v1/http.proto\"\x9a\x01\n" +
 	"\bCachePin\x12\x14\n" +
 	"\x05owner\x18\x01 \x01(\tR\x05owner\x12;\n" +
 	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -1793,16 +1793,19 @@ const file_mlcore_v1_data_proto_rawDesc = "" +
 	"\x17LOAD_SOURCE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fLOAD_SOURCE_HOT\x10\x01\x12\x14\n" +
 	"\x10LOAD_SOURCE_COLD\x10\x02\x12\x16\n" +
-	"\x12LOAD_SOURCE_ORIGIN\x10\x032\xa2\x04\n" +
-	"\vDataService\x127\n" +
-	"\x04Load\x12\x16.mlcore.v1.LoadRequest\x1a\x17.mlcore.v1.LoadResponse\x12E\n" +
-	"\bReadData\x12\x1a.mlcore.v1.ReadDataRequest\x1a\x1b.mlcore.v1.ReadDataResponse0\x01\x12[\n" +
-	"\x10ListCacheEntries\x12\".mlcore.v1.ListCacheEntriesRequest\x1a#.mlcore.v1.ListCacheEntriesResponse\x123\n" +
-	"\x03Pin\x12\x15.mlcore.v1.PinRequest\x1a\x15.mlcore.v1.CacheEntry\x127\n" +
-	"\x05Unpin\x12\x17.mlcore.v1.UnpinRequest\x1a\x15.mlcore.v1.CacheEntry\x12:\n" +
-	"\x05Evict\x12\x17.mlcore.v1.EvictRequest\x1a\x18.mlcore.v1.EvictResponse\x12C\n" +
-	"\bPrefetch\x12\x1a.mlcore.v1.PrefetchRequest\x1a\x1b.mlcore.v1.PrefetchResponse\x12G\n" +
-	"\rGetCacheStats\x12\x1f.mlcore.v1.GetCacheStatsRequest\x1a\x15.mlcore.v1.CacheStatsb\x06proto3"
+	"\x12LOAD_SOURCE_ORIGIN\x10\x032\xfb\x05\n" +
+	"\vDataService\x12Q\n" +
+	"\x04Load\x12\x16.mlcore.v1.LoadRequest\x1a\x17.mlcore.v1.LoadResponse\"\x18\x8a\x94#\x14\x12\x12/api/v1/cache/load\x12_\n" +
+	"\bReadData\x12\x1a.mlcore.v1.ReadDataRequest\x1a\x1b.mlcore.v1.ReadDataResponse\"\x18\x8a\x94#\x14\n" +
+	"\x12/api/v1/cache/read0\x01\x12x\n" +
+	"\x10ListCacheEntries\x12\".mlcore.v1.ListCacheEntriesRequest\x1a#.mlcore.v1.ListCacheEntriesResponse\"\x1b\x8a\x94#\x17\n" +
+	"\x15/api/v1/cache/entries\x12L\n" +
+	"\x03Pin\x12\x15.mlcore.v1.PinRequest\x1a\x15.mlcore.v1.CacheEntry\"\x17\x8a\x94#\x13\x12\x11/api/v1/cache/pin\x12R\n" +
+	"\x05Unpin\x12\x17.mlcore.v1.UnpinRequest\x1a\x15.mlcore.v1.CacheEntry\"\x19\x8a\x94#\x15\x12\x13/api/v1/cache/unpin\x12U\n" +
+	"\x05Evict\x12\x17.mlcore.v1.EvictRequest\x1a\x18.mlcore.v1.EvictResponse\"\x19\x8a\x94#\x15\x12\x13/api/v1/cache/evict\x12a\n" +
+	"\bPrefetch\x12\x1a.mlcore.v1.PrefetchRequest\x1a\x1b.mlcore.v1.PrefetchResponse\"\x1c\x8a\x94#\x18\x12\x16/api/v1/cache/prefetch\x12b\n" +
+	"\rGetCacheStats\x12\x1f.mlcore.v1.GetCacheStatsRequest\x1a\x15.mlcore.v1.CacheStats\"\x19\x8a\x94#\x15\n" +
+	"\x13/api/v1/cache/statsb\x06proto3"
 
 var (
 	file_mlcore_v1_data_proto_rawDescOnce sync.Once
@@ -1892,6 +1895,7 @@ func file_mlcore_v1_data_proto_init() {
 	if File_mlcore_v1_data_proto != nil {
 		return
 	}
+	file_mlcore_v1_http_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

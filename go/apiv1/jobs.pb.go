@@ -2459,7 +2459,7 @@ var File_mlcore_v1_jobs_proto protoreflect.FileDescriptor
 
 const file_mlcore_v1_jobs_proto_rawDesc = "" +
 	"\n" +
-	"\x14mlcore/v1/jobs.proto\x12\tmlcore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mlcore/v1/common.proto\x1a\x1amlcore/v1/scheduling.proto\"\xa8\x02\n" +
+	"\x14mlcore/v1/jobs.proto\x12\tmlcore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mlcore/v1/common.proto\x1a\x14mlcore/v1/http.proto\x1a\x1amlcore/v1/scheduling.proto\"\xa8\x02\n" +
 	"\vRetryPolicy\x12!\n" +
 	"\fmax_restarts\x18\x01 \x01(\x05R\vmaxRestarts\x12(\n" +
 	"\x10retry_exit_codes\x18\x02 \x03(\x05R\x0eretryExitCodes\x12B\n" +
@@ -2693,21 +2693,25 @@ const file_mlcore_v1_jobs_proto_rawDesc = "" +
 	"\aJobView\x12\x18\n" +
 	"\x14JOB_VIEW_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eJOB_VIEW_BASIC\x10\x01\x12\x11\n" +
-	"\rJOB_VIEW_FULL\x10\x022\xf3\x05\n" +
+	"\rJOB_VIEW_FULL\x10\x022\xdd\b\n" +
 	"\n" +
-	"JobService\x128\n" +
-	"\tSubmitJob\x12\x1b.mlcore.v1.SubmitJobRequest\x1a\x0e.mlcore.v1.Job\x122\n" +
-	"\x06GetJob\x12\x18.mlcore.v1.GetJobRequest\x1a\x0e.mlcore.v1.Job\x12C\n" +
-	"\bListJobs\x12\x1a.mlcore.v1.ListJobsRequest\x1a\x1b.mlcore.v1.ListJobsResponse\x12T\n" +
-	"\rStreamJobLogs\x12\x1f.mlcore.v1.StreamJobLogsRequest\x1a .mlcore.v1.StreamJobLogsResponse0\x01\x128\n" +
-	"\tCancelJob\x12\x1b.mlcore.v1.CancelJobRequest\x1a\x0e.mlcore.v1.Job\x12:\n" +
+	"JobService\x12d\n" +
+	"\tSubmitJob\x12\x1b.mlcore.v1.SubmitJobRequest\x1a\x0e.mlcore.v1.Job\"*\x8a\x94#&\x12$/api/v1/projects/{spec.project}/jobs\x12K\n" +
+	"\x06GetJob\x12\x18.mlcore.v1.GetJobRequest\x1a\x0e.mlcore.v1.Job\"\x17\x8a\x94#\x13\n" +
+	"\x11/api/v1/jobs/{id}\x12j\n" +
+	"\bListJobs\x12\x1a.mlcore.v1.ListJobsRequest\x1a\x1b.mlcore.v1.ListJobsResponse\"%\x8a\x94#!\n" +
+	"\x1f/api/v1/projects/{project}/jobs\x12r\n" +
+	"\rStreamJobLogs\x12\x1f.mlcore.v1.StreamJobLogsRequest\x1a .mlcore.v1.StreamJobLogsResponse\"\x1c\x8a\x94#\x18\n" +
+	"\x16/api/v1/jobs/{id}/logs0\x01\x12X\n" +
+	"\tCancelJob\x12\x1b.mlcore.v1.CancelJobRequest\x1a\x0e.mlcore.v1.Job\"\x1e\x8a\x94#\x1a\x12\x18/api/v1/jobs/{id}/cancel\x12[\n" +
 	"\n" +
-	"PreemptJob\x12\x1c.mlcore.v1.PreemptJobRequest\x1a\x0e.mlcore.v1.Job\x126\n" +
-	"\bRerunJob\x12\x1a.mlcore.v1.RerunJobRequest\x1a\x0e.mlcore.v1.Job\x12L\n" +
-	"\vLintJobSpec\x12\x1d.mlcore.v1.LintJobSpecRequest\x1a\x1e.mlcore.v1.LintJobSpecResponse\x12H\n" +
-	"\tWatchJobs\x12\x1b.mlcore.v1.WatchJobsRequest\x1a\x1c.mlcore.v1.WatchJobsResponse0\x01\x12D\n" +
-	"\aExecJob\x12\x19.mlcore.v1.ExecJobRequest\x1a\x1a.mlcore.v1.ExecJobResponse(\x010\x01\x12P\n" +
-	"\vPortForward\x12\x1d.mlcore.v1.PortForwardRequest\x1a\x1e.mlcore.v1.PortForwardResponse(\x010\x01b\x06proto3"
+	"PreemptJob\x12\x1c.mlcore.v1.PreemptJobRequest\x1a\x0e.mlcore.v1.Job\"\x1f\x8a\x94#\x1b\x12\x19/api/v1/jobs/{id}/preempt\x12U\n" +
+	"\bRerunJob\x12\x1a.mlcore.v1.RerunJobRequest\x1a\x0e.mlcore.v1.Job\"\x1d\x8a\x94#\x19\x12\x17/api/v1/jobs/{id}/rerun\x12e\n" +
+	"\vLintJobSpec\x12\x1d.mlcore.v1.LintJobSpecRequest\x1a\x1e.mlcore.v1.LintJobSpecResponse\"\x17\x8a\x94#\x13\x12\x11/api/v1/jobs/lint\x12u\n" +
+	"\tWatchJobs\x12\x1b.mlcore.v1.WatchJobsRequest\x1a\x1c.mlcore.v1.WatchJobsResponse\"+\x8a\x94#'\n" +
+	"%/api/v1/projects/{project}/jobs/watch0\x01\x12]\n" +
+	"\aExecJob\x12\x19.mlcore.v1.ExecJobRequest\x1a\x1a.mlcore.v1.ExecJobResponse\"\x17\x8a\x94#\x13\x12\x11/api/v1/jobs/exec(\x010\x01\x12q\n" +
+	"\vPortForward\x12\x1d.mlcore.v1.PortForwardRequest\x1a\x1e.mlcore.v1.PortForwardResponse\"\x1f\x8a\x94#\x1b\x12\x19/api/v1/jobs/port-forward(\x010\x01b\x06proto3"
 
 var (
 	file_mlcore_v1_jobs_proto_rawDescOnce sync.Once
@@ -2854,6 +2858,7 @@ func file_mlcore_v1_jobs_proto_init() {
 		return
 	}
 	file_mlcore_v1_common_proto_init()
+	file_mlcore_v1_http_proto_init()
 	file_mlcore_v1_scheduling_proto_init()
 	file_mlcore_v1_jobs_proto_msgTypes[1].OneofWrappers = []any{
 		(*JobSpec_Flavor)(nil),

@@ -1841,7 +1841,7 @@ var File_mlcore_v1_pipelines_proto protoreflect.FileDescriptor
 
 const file_mlcore_v1_pipelines_proto_rawDesc = "" +
 	"\n" +
-	"\x19mlcore/v1/pipelines.proto\x12\tmlcore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mlcore/v1/common.proto\x1a\x14mlcore/v1/jobs.proto\"\xe7\x01\n" +
+	"\x19mlcore/v1/pipelines.proto\x12\tmlcore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mlcore/v1/common.proto\x1a\x14mlcore/v1/http.proto\x1a\x14mlcore/v1/jobs.proto\"\xe7\x01\n" +
 	"\x06IoSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x11.mlcore.v1.IoTypeR\x04type\x12?\n" +
@@ -2023,14 +2023,16 @@ const file_mlcore_v1_pipelines_proto_rawDesc = "" +
 	"\x11STEP_STATE_FAILED\x10\x05\x12\x16\n" +
 	"\x12STEP_STATE_SKIPPED\x10\x06\x12\x1e\n" +
 	"\x1aSTEP_STATE_UPSTREAM_FAILED\x10\a\x12\x18\n" +
-	"\x14STEP_STATE_CANCELLED\x10\b2\xf5\x03\n" +
-	"\x0fPipelineService\x12O\n" +
-	"\fLintPipeline\x12\x1e.mlcore.v1.LintPipelineRequest\x1a\x1f.mlcore.v1.LintPipelineResponse\x12D\n" +
-	"\vRunPipeline\x12\x1d.mlcore.v1.RunPipelineRequest\x1a\x16.mlcore.v1.PipelineRun\x12J\n" +
-	"\x0eGetPipelineRun\x12 .mlcore.v1.GetPipelineRunRequest\x1a\x16.mlcore.v1.PipelineRun\x12[\n" +
-	"\x10ListPipelineRuns\x12\".mlcore.v1.ListPipelineRunsRequest\x1a#.mlcore.v1.ListPipelineRunsResponse\x12P\n" +
-	"\x11CancelPipelineRun\x12#.mlcore.v1.CancelPipelineRunRequest\x1a\x16.mlcore.v1.PipelineRun\x12P\n" +
-	"\x11ResumePipelineRun\x12#.mlcore.v1.ResumePipelineRunRequest\x1a\x16.mlcore.v1.PipelineRunb\x06proto3"
+	"\x14STEP_STATE_CANCELLED\x10\b2\xed\x05\n" +
+	"\x0fPipelineService\x12m\n" +
+	"\fLintPipeline\x12\x1e.mlcore.v1.LintPipelineRequest\x1a\x1f.mlcore.v1.LintPipelineResponse\"\x1c\x8a\x94#\x18\x12\x16/api/v1/pipelines/lint\x12y\n" +
+	"\vRunPipeline\x12\x1d.mlcore.v1.RunPipelineRequest\x1a\x16.mlcore.v1.PipelineRun\"3\x8a\x94#/\x12-/api/v1/projects/{spec.project}/pipeline-runs\x12l\n" +
+	"\x0eGetPipelineRun\x12 .mlcore.v1.GetPipelineRunRequest\x1a\x16.mlcore.v1.PipelineRun\" \x8a\x94#\x1c\n" +
+	"\x1a/api/v1/pipeline-runs/{id}\x12\x8b\x01\n" +
+	"\x10ListPipelineRuns\x12\".mlcore.v1.ListPipelineRunsRequest\x1a#.mlcore.v1.ListPipelineRunsResponse\".\x8a\x94#*\n" +
+	"(/api/v1/projects/{project}/pipeline-runs\x12y\n" +
+	"\x11CancelPipelineRun\x12#.mlcore.v1.CancelPipelineRunRequest\x1a\x16.mlcore.v1.PipelineRun\"'\x8a\x94##\x12!/api/v1/pipeline-runs/{id}/cancel\x12y\n" +
+	"\x11ResumePipelineRun\x12#.mlcore.v1.ResumePipelineRunRequest\x1a\x16.mlcore.v1.PipelineRun\"'\x8a\x94##\x12!/api/v1/pipeline-runs/{id}/resumeb\x06proto3"
 
 var (
 	file_mlcore_v1_pipelines_proto_rawDescOnce sync.Once
@@ -2147,6 +2149,7 @@ func file_mlcore_v1_pipelines_proto_init() {
 		return
 	}
 	file_mlcore_v1_common_proto_init()
+	file_mlcore_v1_http_proto_init()
 	file_mlcore_v1_jobs_proto_init()
 	file_mlcore_v1_pipelines_proto_msgTypes[6].OneofWrappers = []any{}
 	file_mlcore_v1_pipelines_proto_msgTypes[8].OneofWrappers = []any{

@@ -436,7 +436,7 @@ var File_mlcore_v1_projects_proto protoreflect.FileDescriptor
 
 const file_mlcore_v1_projects_proto_rawDesc = "" +
 	"\n" +
-	"\x18mlcore/v1/projects.proto\x12\tmlcore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mlcore/v1/common.proto\"\x88\x03\n" +
+	"\x18mlcore/v1/projects.proto\x12\tmlcore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mlcore/v1/common.proto\x1a\x14mlcore/v1/http.proto\"\x88\x03\n" +
 	"\aProject\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06parent\x18\x02 \x01(\tR\x06parent\x12 \n" +
@@ -467,13 +467,15 @@ const file_mlcore_v1_projects_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"*\n" +
 	"\x14DeleteProjectRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x17\n" +
-	"\x15DeleteProjectResponse2\xbb\x02\n" +
-	"\x0eProjectService\x12D\n" +
-	"\rCreateProject\x12\x1f.mlcore.v1.CreateProjectRequest\x1a\x12.mlcore.v1.Project\x12>\n" +
+	"\x15DeleteProjectResponse2\xa9\x03\n" +
+	"\x0eProjectService\x12\\\n" +
+	"\rCreateProject\x12\x1f.mlcore.v1.CreateProjectRequest\x1a\x12.mlcore.v1.Project\"\x16\x8a\x94#\x12\x12\x10/api/v1/projects\x12]\n" +
 	"\n" +
-	"GetProject\x12\x1c.mlcore.v1.GetProjectRequest\x1a\x12.mlcore.v1.Project\x12O\n" +
-	"\fListProjects\x12\x1e.mlcore.v1.ListProjectsRequest\x1a\x1f.mlcore.v1.ListProjectsResponse\x12R\n" +
-	"\rDeleteProject\x12\x1f.mlcore.v1.DeleteProjectRequest\x1a .mlcore.v1.DeleteProjectResponseb\x06proto3"
+	"GetProject\x12\x1c.mlcore.v1.GetProjectRequest\x1a\x12.mlcore.v1.Project\"\x1d\x8a\x94#\x19\n" +
+	"\x17/api/v1/projects/{name}\x12g\n" +
+	"\fListProjects\x12\x1e.mlcore.v1.ListProjectsRequest\x1a\x1f.mlcore.v1.ListProjectsResponse\"\x16\x8a\x94#\x12\n" +
+	"\x10/api/v1/projects\x12q\n" +
+	"\rDeleteProject\x12\x1f.mlcore.v1.DeleteProjectRequest\x1a .mlcore.v1.DeleteProjectResponse\"\x1d\x8a\x94#\x19*\x17/api/v1/projects/{name}b\x06proto3"
 
 var (
 	file_mlcore_v1_projects_proto_rawDescOnce sync.Once
@@ -528,6 +530,7 @@ func file_mlcore_v1_projects_proto_init() {
 		return
 	}
 	file_mlcore_v1_common_proto_init()
+	file_mlcore_v1_http_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -3571,7 +3571,7 @@ var File_mlcore_v1_registry_proto protoreflect.FileDescriptor
 
 const file_mlcore_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x18mlcore/v1/registry.proto\x12\tmlcore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mlcore/v1/common.proto\"\xf0\x03\n" +
+	"\x18mlcore/v1/registry.proto\x12\tmlcore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mlcore/v1/common.proto\x1a\x14mlcore/v1/http.proto\"\xf0\x03\n" +
 	"\x0fRegisteredModel\x12\x18\n" +
 	"\aproject\x18\x01 \x01(\tR\aproject\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -3886,29 +3886,39 @@ const file_mlcore_v1_registry_proto_rawDesc = "" +
 	"\x1fWEBHOOK_DELIVERY_STATUS_PENDING\x10\x01\x12%\n" +
 	"!WEBHOOK_DELIVERY_STATUS_SUCCEEDED\x10\x02\x12$\n" +
 	" WEBHOOK_DELIVERY_STATUS_RETRYING\x10\x03\x12\"\n" +
-	"\x1eWEBHOOK_DELIVERY_STATUS_FAILED\x10\x042\x97\x0f\n" +
-	"\x0fRegistryService\x12\\\n" +
-	"\x15CreateRegisteredModel\x12'.mlcore.v1.CreateRegisteredModelRequest\x1a\x1a.mlcore.v1.RegisteredModel\x12V\n" +
-	"\x12GetRegisteredModel\x12$.mlcore.v1.GetRegisteredModelRequest\x1a\x1a.mlcore.v1.RegisteredModel\x12g\n" +
-	"\x14ListRegisteredModels\x12&.mlcore.v1.ListRegisteredModelsRequest\x1a'.mlcore.v1.ListRegisteredModelsResponse\x12\\\n" +
-	"\x15UpdateRegisteredModel\x12'.mlcore.v1.UpdateRegisteredModelRequest\x1a\x1a.mlcore.v1.RegisteredModel\x12\\\n" +
-	"\x15RenameRegisteredModel\x12'.mlcore.v1.RenameRegisteredModelRequest\x1a\x1a.mlcore.v1.RegisteredModel\x12j\n" +
-	"\x15DeleteRegisteredModel\x12'.mlcore.v1.DeleteRegisteredModelRequest\x1a(.mlcore.v1.DeleteRegisteredModelResponse\x12S\n" +
-	"\x12CreateModelVersion\x12$.mlcore.v1.CreateModelVersionRequest\x1a\x17.mlcore.v1.ModelVersion\x12_\n" +
-	"\x18FinishModelVersionUpload\x12*.mlcore.v1.FinishModelVersionUploadRequest\x1a\x17.mlcore.v1.ModelVersion\x12M\n" +
-	"\x0fGetModelVersion\x12!.mlcore.v1.GetModelVersionRequest\x1a\x17.mlcore.v1.ModelVersion\x12^\n" +
-	"\x11ListModelVersions\x12#.mlcore.v1.ListModelVersionsRequest\x1a$.mlcore.v1.ListModelVersionsResponse\x12M\n" +
-	"\x0fResolveModelUri\x12!.mlcore.v1.ResolveModelUriRequest\x1a\x17.mlcore.v1.ModelVersion\x12R\n" +
-	"\rSetModelAlias\x12\x1f.mlcore.v1.SetModelAliasRequest\x1a .mlcore.v1.SetModelAliasResponse\x12[\n" +
-	"\x10DeleteModelAlias\x12\".mlcore.v1.DeleteModelAliasRequest\x1a#.mlcore.v1.DeleteModelAliasResponse\x12b\n" +
-	"\x16GetModelVersionLineage\x12(.mlcore.v1.GetModelVersionLineageRequest\x1a\x1e.mlcore.v1.ModelVersionLineage\x12y\n" +
-	"\x1aListModelVersionsBuiltFrom\x12,.mlcore.v1.ListModelVersionsBuiltFromRequest\x1a-.mlcore.v1.ListModelVersionsBuiltFromResponse\x12X\n" +
-	"\x13WatchRegistryEvents\x12%.mlcore.v1.WatchRegistryEventsRequest\x1a\x18.mlcore.v1.RegistryEvent0\x01\x12D\n" +
-	"\rCreateWebhook\x12\x1f.mlcore.v1.CreateWebhookRequest\x1a\x12.mlcore.v1.Webhook\x12O\n" +
-	"\fListWebhooks\x12\x1e.mlcore.v1.ListWebhooksRequest\x1a\x1f.mlcore.v1.ListWebhooksResponse\x12R\n" +
-	"\rDeleteWebhook\x12\x1f.mlcore.v1.DeleteWebhookRequest\x1a .mlcore.v1.DeleteWebhookResponse\x12H\n" +
-	"\vTestWebhook\x12\x1d.mlcore.v1.TestWebhookRequest\x1a\x1a.mlcore.v1.WebhookDelivery\x12j\n" +
-	"\x15ListWebhookDeliveries\x12'.mlcore.v1.ListWebhookDeliveriesRequest\x1a(.mlcore.v1.ListWebhookDeliveriesResponseb\x06proto3"
+	"\x1eWEBHOOK_DELIVERY_STATUS_FAILED\x10\x042\xd6\x17\n" +
+	"\x0fRegistryService\x12\x8b\x01\n" +
+	"\x15CreateRegisteredModel\x12'.mlcore.v1.CreateRegisteredModelRequest\x1a\x1a.mlcore.v1.RegisteredModel\"-\x8a\x94#)\x12'/api/v1/projects/{model.project}/models\x12\x86\x01\n" +
+	"\x12GetRegisteredModel\x12$.mlcore.v1.GetRegisteredModelRequest\x1a\x1a.mlcore.v1.RegisteredModel\".\x8a\x94#*\n" +
+	"(/api/v1/projects/{project}/models/{name}\x12\x90\x01\n" +
+	"\x14ListRegisteredModels\x12&.mlcore.v1.ListRegisteredModelsRequest\x1a'.mlcore.v1.ListRegisteredModelsResponse\"'\x8a\x94##\n" +
+	"!/api/v1/projects/{project}/models\x12\x8c\x01\n" +
+	"\x15UpdateRegisteredModel\x12'.mlcore.v1.UpdateRegisteredModelRequest\x1a\x1a.mlcore.v1.RegisteredModel\".\x8a\x94#*\"(/api/v1/projects/{project}/models/{name}\x12\x93\x01\n" +
+	"\x15RenameRegisteredModel\x12'.mlcore.v1.RenameRegisteredModelRequest\x1a\x1a.mlcore.v1.RegisteredModel\"5\x8a\x94#1\x12//api/v1/projects/{project}/models/{name}/rename\x12\x9a\x01\n" +
+	"\x15DeleteRegisteredModel\x12'.mlcore.v1.DeleteRegisteredModelRequest\x1a(.mlcore.v1.DeleteRegisteredModelResponse\".\x8a\x94#**(/api/v1/projects/{project}/models/{name}\x12\x8d\x01\n" +
+	"\x12CreateModelVersion\x12$.mlcore.v1.CreateModelVersionRequest\x1a\x17.mlcore.v1.ModelVersion\"8\x8a\x94#4\x122/api/v1/projects/{project}/models/{model}/versions\x12\xb1\x01\n" +
+	"\x18FinishModelVersionUpload\x12*.mlcore.v1.FinishModelVersionUploadRequest\x1a\x17.mlcore.v1.ModelVersion\"P\x8a\x94#L\x12J/api/v1/projects/{project}/models/{model}/versions/{version}/finish-upload\x12\x91\x01\n" +
+	"\x0fGetModelVersion\x12!.mlcore.v1.GetModelVersionRequest\x1a\x17.mlcore.v1.ModelVersion\"B\x8a\x94#>\n" +
+	"</api/v1/projects/{project}/models/{model}/versions/{version}\x12\x98\x01\n" +
+	"\x11ListModelVersions\x12#.mlcore.v1.ListModelVersionsRequest\x1a$.mlcore.v1.ListModelVersionsResponse\"8\x8a\x94#4\n" +
+	"2/api/v1/projects/{project}/models/{model}/versions\x12k\n" +
+	"\x0fResolveModelUri\x12!.mlcore.v1.ResolveModelUriRequest\x1a\x17.mlcore.v1.ModelVersion\"\x1c\x8a\x94#\x18\n" +
+	"\x16/api/v1/models/resolve\x12\x8d\x01\n" +
+	"\rSetModelAlias\x12\x1f.mlcore.v1.SetModelAliasRequest\x1a .mlcore.v1.SetModelAliasResponse\"9\x8a\x94#5\x123/api/v1/projects/{project}/models/{model}/set-alias\x12\x9c\x01\n" +
+	"\x10DeleteModelAlias\x12\".mlcore.v1.DeleteModelAliasRequest\x1a#.mlcore.v1.DeleteModelAliasResponse\"?\x8a\x94#;*9/api/v1/projects/{project}/models/{model}/aliases/{alias}\x12\xae\x01\n" +
+	"\x16GetModelVersionLineage\x12(.mlcore.v1.GetModelVersionLineageRequest\x1a\x1e.mlcore.v1.ModelVersionLineage\"J\x8a\x94#F\n" +
+	"D/api/v1/projects/{project}/models/{model}/versions/{version}/lineage\x12\x9a\x01\n" +
+	"\x1aListModelVersionsBuiltFrom\x12,.mlcore.v1.ListModelVersionsBuiltFromRequest\x1a-.mlcore.v1.ListModelVersionsBuiltFromResponse\"\x1f\x8a\x94#\x1b\n" +
+	"\x19/api/v1/models/built-from\x12\x8a\x01\n" +
+	"\x13WatchRegistryEvents\x12%.mlcore.v1.WatchRegistryEventsRequest\x1a\x18.mlcore.v1.RegistryEvent\"0\x8a\x94#,\n" +
+	"*/api/v1/projects/{project}/registry-events0\x01\x12w\n" +
+	"\rCreateWebhook\x12\x1f.mlcore.v1.CreateWebhookRequest\x1a\x12.mlcore.v1.Webhook\"1\x8a\x94#-\x12+/api/v1/projects/{webhook.project}/webhooks\x12z\n" +
+	"\fListWebhooks\x12\x1e.mlcore.v1.ListWebhooksRequest\x1a\x1f.mlcore.v1.ListWebhooksResponse\")\x8a\x94#%\n" +
+	"#/api/v1/projects/{project}/webhooks\x12o\n" +
+	"\rDeleteWebhook\x12\x1f.mlcore.v1.DeleteWebhookRequest\x1a .mlcore.v1.DeleteWebhookResponse\"\x1b\x8a\x94#\x17*\x15/api/v1/webhooks/{id}\x12j\n" +
+	"\vTestWebhook\x12\x1d.mlcore.v1.TestWebhookRequest\x1a\x1a.mlcore.v1.WebhookDelivery\" \x8a\x94#\x1c\x12\x1a/api/v1/webhooks/{id}/test\x12\x9a\x01\n" +
+	"\x15ListWebhookDeliveries\x12'.mlcore.v1.ListWebhookDeliveriesRequest\x1a(.mlcore.v1.ListWebhookDeliveriesResponse\".\x8a\x94#*\n" +
+	"(/api/v1/webhooks/{webhook_id}/deliveriesb\x06proto3"
 
 var (
 	file_mlcore_v1_registry_proto_rawDescOnce sync.Once
@@ -4093,6 +4103,7 @@ func file_mlcore_v1_registry_proto_init() {
 		return
 	}
 	file_mlcore_v1_common_proto_init()
+	file_mlcore_v1_http_proto_init()
 	file_mlcore_v1_registry_proto_msgTypes[14].OneofWrappers = []any{}
 	file_mlcore_v1_registry_proto_msgTypes[19].OneofWrappers = []any{
 		(*FinishModelVersionUploadRequest_ManifestDigest)(nil),

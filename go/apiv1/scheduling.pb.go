@@ -2630,7 +2630,7 @@ var File_mlcore_v1_scheduling_proto protoreflect.FileDescriptor
 
 const file_mlcore_v1_scheduling_proto_rawDesc = "" +
 	"\n" +
-	"\x1amlcore/v1/scheduling.proto\x12\tmlcore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mlcore/v1/common.proto\x1a\x18mlcore/v1/projects.proto\"\xf0\x03\n" +
+	"\x1amlcore/v1/scheduling.proto\x12\tmlcore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mlcore/v1/common.proto\x1a\x14mlcore/v1/http.proto\x1a\x18mlcore/v1/projects.proto\"\xf0\x03\n" +
 	"\x04Node\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x120\n" +
@@ -2848,13 +2848,17 @@ const file_mlcore_v1_scheduling_proto_rawDesc = "" +
 	"#WAIT_REASON_RESERVED_FOR_GUARANTEES\x10\x03\x12\x1b\n" +
 	"\x17WAIT_REASON_QUEUE_ORDER\x10\x04\x12\x1d\n" +
 	"\x19WAIT_REASON_UNSATISFIABLE\x10\x05\x12\x1a\n" +
-	"\x16WAIT_REASON_PREEMPTING\x10\x062\xa8\x03\n" +
-	"\x11SchedulingService\x12L\n" +
-	"\vListFlavors\x12\x1d.mlcore.v1.ListFlavorsRequest\x1a\x1e.mlcore.v1.ListFlavorsResponse\x12F\n" +
-	"\tListNodes\x12\x1b.mlcore.v1.ListNodesRequest\x1a\x1c.mlcore.v1.ListNodesResponse\x12d\n" +
-	"\x13ListPriorityClasses\x12%.mlcore.v1.ListPriorityClassesRequest\x1a&.mlcore.v1.ListPriorityClassesResponse\x12R\n" +
-	"\rGetQuotaUsage\x12\x1f.mlcore.v1.GetQuotaUsageRequest\x1a .mlcore.v1.GetQuotaUsageResponse\x12C\n" +
-	"\bSimulate\x12\x1a.mlcore.v1.SimulateRequest\x1a\x1b.mlcore.v1.SimulateResponseb\x06proto3"
+	"\x16WAIT_REASON_PREEMPTING\x10\x062\xb3\x04\n" +
+	"\x11SchedulingService\x12c\n" +
+	"\vListFlavors\x12\x1d.mlcore.v1.ListFlavorsRequest\x1a\x1e.mlcore.v1.ListFlavorsResponse\"\x15\x8a\x94#\x11\n" +
+	"\x0f/api/v1/flavors\x12[\n" +
+	"\tListNodes\x12\x1b.mlcore.v1.ListNodesRequest\x1a\x1c.mlcore.v1.ListNodesResponse\"\x13\x8a\x94#\x0f\n" +
+	"\r/api/v1/nodes\x12\x84\x01\n" +
+	"\x13ListPriorityClasses\x12%.mlcore.v1.ListPriorityClassesRequest\x1a&.mlcore.v1.ListPriorityClassesResponse\"\x1e\x8a\x94#\x1a\n" +
+	"\x18/api/v1/priority-classes\x12m\n" +
+	"\rGetQuotaUsage\x12\x1f.mlcore.v1.GetQuotaUsageRequest\x1a .mlcore.v1.GetQuotaUsageResponse\"\x19\x8a\x94#\x15\n" +
+	"\x13/api/v1/quota-usage\x12f\n" +
+	"\bSimulate\x12\x1a.mlcore.v1.SimulateRequest\x1a\x1b.mlcore.v1.SimulateResponse\"!\x8a\x94#\x1d\x12\x1b/api/v1/scheduling/simulateb\x06proto3"
 
 var (
 	file_mlcore_v1_scheduling_proto_rawDescOnce sync.Once
@@ -2997,6 +3001,7 @@ func file_mlcore_v1_scheduling_proto_init() {
 		return
 	}
 	file_mlcore_v1_common_proto_init()
+	file_mlcore_v1_http_proto_init()
 	file_mlcore_v1_projects_proto_init()
 	file_mlcore_v1_scheduling_proto_msgTypes[12].OneofWrappers = []any{
 		(*SchedulingDecision_Start)(nil),

@@ -2757,7 +2757,7 @@ var File_mlcore_v1_tracking_proto protoreflect.FileDescriptor
 
 const file_mlcore_v1_tracking_proto_rawDesc = "" +
 	"\n" +
-	"\x18mlcore/v1/tracking.proto\x12\tmlcore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mlcore/v1/common.proto\"\xd3\x02\n" +
+	"\x18mlcore/v1/tracking.proto\x12\tmlcore.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16mlcore/v1/common.proto\x1a\x14mlcore/v1/http.proto\"\xd3\x02\n" +
 	"\n" +
 	"Experiment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -2982,26 +2982,32 @@ const file_mlcore_v1_tracking_proto_rawDesc = "" +
 	"\x1fDOWNSAMPLING_METHOD_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18DOWNSAMPLING_METHOD_NONE\x10\x01\x12\x1e\n" +
 	"\x1aDOWNSAMPLING_METHOD_MINMAX\x10\x02\x12\x1c\n" +
-	"\x18DOWNSAMPLING_METHOD_LTTB\x10\x032\xdd\t\n" +
-	"\x0fTrackingService\x12M\n" +
-	"\x10CreateExperiment\x12\".mlcore.v1.CreateExperimentRequest\x1a\x15.mlcore.v1.Experiment\x12G\n" +
-	"\rGetExperiment\x12\x1f.mlcore.v1.GetExperimentRequest\x1a\x15.mlcore.v1.Experiment\x12X\n" +
-	"\x0fListExperiments\x12!.mlcore.v1.ListExperimentsRequest\x1a\".mlcore.v1.ListExperimentsResponse\x128\n" +
-	"\tCreateRun\x12\x1b.mlcore.v1.CreateRunRequest\x1a\x0e.mlcore.v1.Run\x122\n" +
-	"\x06GetRun\x12\x18.mlcore.v1.GetRunRequest\x1a\x0e.mlcore.v1.Run\x128\n" +
-	"\tUpdateRun\x12\x1b.mlcore.v1.UpdateRunRequest\x1a\x0e.mlcore.v1.Run\x12F\n" +
-	"\tDeleteRun\x12\x1b.mlcore.v1.DeleteRunRequest\x1a\x1c.mlcore.v1.DeleteRunResponse\x12:\n" +
+	"\x18DOWNSAMPLING_METHOD_LTTB\x10\x032\xec\x0e\n" +
+	"\x0fTrackingService\x12\x86\x01\n" +
+	"\x10CreateExperiment\x12\".mlcore.v1.CreateExperimentRequest\x1a\x15.mlcore.v1.Experiment\"7\x8a\x94#3\x121/api/v1/projects/{experiment.project}/experiments\x12g\n" +
+	"\rGetExperiment\x12\x1f.mlcore.v1.GetExperimentRequest\x1a\x15.mlcore.v1.Experiment\"\x1e\x8a\x94#\x1a\n" +
+	"\x18/api/v1/experiments/{id}\x12\x86\x01\n" +
+	"\x0fListExperiments\x12!.mlcore.v1.ListExperimentsRequest\x1a\".mlcore.v1.ListExperimentsResponse\",\x8a\x94#(\n" +
+	"&/api/v1/projects/{project}/experiments\x12c\n" +
+	"\tCreateRun\x12\x1b.mlcore.v1.CreateRunRequest\x1a\x0e.mlcore.v1.Run\")\x8a\x94#%\x12#/api/v1/projects/{run.project}/runs\x12K\n" +
+	"\x06GetRun\x12\x18.mlcore.v1.GetRunRequest\x1a\x0e.mlcore.v1.Run\"\x17\x8a\x94#\x13\n" +
+	"\x11/api/v1/runs/{id}\x12Q\n" +
+	"\tUpdateRun\x12\x1b.mlcore.v1.UpdateRunRequest\x1a\x0e.mlcore.v1.Run\"\x17\x8a\x94#\x13\"\x11/api/v1/runs/{id}\x12_\n" +
+	"\tDeleteRun\x12\x1b.mlcore.v1.DeleteRunRequest\x1a\x1c.mlcore.v1.DeleteRunResponse\"\x17\x8a\x94#\x13*\x11/api/v1/runs/{id}\x12\\\n" +
 	"\n" +
-	"SetRunTags\x12\x1c.mlcore.v1.SetRunTagsRequest\x1a\x0e.mlcore.v1.Run\x12I\n" +
+	"SetRunTags\x12\x1c.mlcore.v1.SetRunTagsRequest\x1a\x0e.mlcore.v1.Run\" \x8a\x94#\x1c\x12\x1a/api/v1/runs/{id}/set-tags\x12p\n" +
 	"\n" +
-	"SearchRuns\x12\x1c.mlcore.v1.SearchRunsRequest\x1a\x1d.mlcore.v1.SearchRunsResponse\x12C\n" +
-	"\bLogBatch\x12\x1a.mlcore.v1.LogBatchRequest\x1a\x1b.mlcore.v1.LogBatchResponse\x12]\n" +
-	"\x10LogMetricsStream\x12\".mlcore.v1.LogMetricsStreamRequest\x1a#.mlcore.v1.LogMetricsStreamResponse(\x01\x12Y\n" +
-	"\rIngestMetrics\x12\".mlcore.v1.LogMetricsStreamRequest\x1a .mlcore.v1.IngestMetricsResponse(\x010\x01\x12[\n" +
-	"\x10GetMetricHistory\x12\".mlcore.v1.GetMetricHistoryRequest\x1a#.mlcore.v1.GetMetricHistoryResponse\x12S\n" +
-	"\x11GetTrackingPolicy\x12#.mlcore.v1.GetTrackingPolicyRequest\x1a\x19.mlcore.v1.TrackingPolicy\x12Y\n" +
-	"\x14UpdateTrackingPolicy\x12&.mlcore.v1.UpdateTrackingPolicyRequest\x1a\x19.mlcore.v1.TrackingPolicy\x12U\n" +
-	"\x0eApplyRetention\x12 .mlcore.v1.ApplyRetentionRequest\x1a!.mlcore.v1.ApplyRetentionResponseb\x06proto3"
+	"SearchRuns\x12\x1c.mlcore.v1.SearchRunsRequest\x1a\x1d.mlcore.v1.SearchRunsResponse\"%\x8a\x94#!\n" +
+	"\x1f/api/v1/projects/{project}/runs\x12p\n" +
+	"\bLogBatch\x12\x1a.mlcore.v1.LogBatchRequest\x1a\x1b.mlcore.v1.LogBatchResponse\"+\x8a\x94#'\x12%/api/v1/runs/{batch.run_id}/log-batch\x12\x84\x01\n" +
+	"\x10LogMetricsStream\x12\".mlcore.v1.LogMetricsStreamRequest\x1a#.mlcore.v1.LogMetricsStreamResponse\"%\x8a\x94#!\x12\x1f/api/v1/runs/log-metrics-stream(\x01\x12|\n" +
+	"\rIngestMetrics\x12\".mlcore.v1.LogMetricsStreamRequest\x1a .mlcore.v1.IngestMetricsResponse\"!\x8a\x94#\x1d\x12\x1b/api/v1/runs/ingest-metrics(\x010\x01\x12\x89\x01\n" +
+	"\x10GetMetricHistory\x12\".mlcore.v1.GetMetricHistoryRequest\x1a#.mlcore.v1.GetMetricHistoryResponse\",\x8a\x94#(\n" +
+	"&/api/v1/runs/{run_id}/metrics/{key=**}\x12\x85\x01\n" +
+	"\x11GetTrackingPolicy\x12#.mlcore.v1.GetTrackingPolicyRequest\x1a\x19.mlcore.v1.TrackingPolicy\"0\x8a\x94#,\n" +
+	"*/api/v1/projects/{project}/tracking-policy\x12\x92\x01\n" +
+	"\x14UpdateTrackingPolicy\x12&.mlcore.v1.UpdateTrackingPolicyRequest\x1a\x19.mlcore.v1.TrackingPolicy\"7\x8a\x94#3\"1/api/v1/projects/{policy.project}/tracking-policy\x12\x87\x01\n" +
+	"\x0eApplyRetention\x12 .mlcore.v1.ApplyRetentionRequest\x1a!.mlcore.v1.ApplyRetentionResponse\"0\x8a\x94#,\x12*/api/v1/projects/{project}/apply-retentionb\x06proto3"
 
 var (
 	file_mlcore_v1_tracking_proto_rawDescOnce sync.Once
@@ -3148,6 +3154,7 @@ func file_mlcore_v1_tracking_proto_init() {
 		return
 	}
 	file_mlcore_v1_common_proto_init()
+	file_mlcore_v1_http_proto_init()
 	file_mlcore_v1_tracking_proto_msgTypes[18].OneofWrappers = []any{}
 	file_mlcore_v1_tracking_proto_msgTypes[29].OneofWrappers = []any{}
 	file_mlcore_v1_tracking_proto_msgTypes[35].OneofWrappers = []any{
