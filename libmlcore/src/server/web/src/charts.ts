@@ -117,7 +117,8 @@ class MetricChart {
   }
 
   private width(): number {
-    return Math.max(300, (this.el.parentElement?.clientWidth ?? 800) - 24);
+    // The chart's own grid cell, less its padding and border.
+    return Math.max(300, (this.el.clientWidth || 800) - 14);
   }
 
   async load(): Promise<void> {

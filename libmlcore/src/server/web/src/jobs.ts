@@ -74,11 +74,11 @@ export async function renderJobs(ctx: PageCtx): Promise<void> {
         render: (j) => (j.spec?.flavor ? `${j.spec.flavor} ` : "") + fmtResources(j.resources) + ((j.spec?.replicas ?? 1) > 1 ? ` ×${j.spec?.replicas}` : ""),
       },
       { key: "user", label: "user", width: "7rem", value: (j) => j.user ?? "" },
-      { key: "created", label: "created", width: "10.5rem", value: (j) => parseTime(j.createTime) ?? 0, render: (j) => fmtTime(j.createTime) },
+      { key: "created", label: "created", width: "11.5rem", value: (j) => parseTime(j.createTime) ?? 0, render: (j) => fmtTime(j.createTime) },
       {
         key: "deadline",
         label: "deadline in",
-        width: "6.5rem",
+        width: "7rem",
         value: (j) => deadlineLeft(j, now),
         render: (j) => {
           const left = deadlineLeft(j, now);
@@ -89,7 +89,7 @@ export async function renderJobs(ctx: PageCtx): Promise<void> {
       {
         key: "qos",
         label: "qos / priority",
-        width: "9rem",
+        width: "10rem",
         value: (j) => j.priority ?? 0,
         render: (j) => `${enumName(j.qos, "QOS_CLASS_").toLowerCase().replace("_", "-")} / ${j.priority ?? 0}`,
       },

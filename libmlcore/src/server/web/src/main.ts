@@ -5,7 +5,7 @@
 import "uplot/dist/uPlot.min.css";
 import "../style.css";
 import { getToken, setToken, setUnauthenticatedHandler } from "./api";
-import { currentProject, loadIdentity, setCurrentProject, state, type PageCtx } from "./app";
+import { currentProject, loadIdentity, navigate, setCurrentProject, state, type PageCtx } from "./app";
 import { errorBox, h } from "./dom";
 import { renderJob } from "./job";
 import { renderJobs } from "./jobs";
@@ -93,7 +93,8 @@ async function route(): Promise<void> {
   if (!getToken()) {
     renderLogin(app, () => {
       loginNote = undefined;
-      location.hash = "#/jobs";
+      // Back to the page that was asked for, else the jobs.
+      navigate(pathPart && pathPart !== "login" ? location.hash : "#/jobs");
     }, loginNote);
     return;
   }
