@@ -14,8 +14,12 @@ APT_PACKAGES=(
   clang-tidy clang-format
   util-linux faketime curl openssl
   graphviz
+  chromium
 )
 command -v go >/dev/null 2>&1 || APT_PACKAGES+=(golang-go)
+# The web UI (scripts/build-web.sh) needs node and npm; its e2e tests drive Debian's chromium.
+command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
