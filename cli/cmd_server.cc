@@ -119,6 +119,7 @@ void AddServerCommand(CLI::App& app, Globals& /*globals*/) {
     bool access_log = false;
     int grace_s = 10;
     std::string metrics;
+    std::string http;
     std::string engine;
   };
   auto args = std::make_shared<Args>();
@@ -145,6 +146,8 @@ void AddServerCommand(CLI::App& app, Globals& /*globals*/) {
   cmd->add_flag("--access-log", args->access_log, "Log one line per call to stderr");
   cmd->add_option("--metrics-listen", args->metrics,
                   "Serve Prometheus metrics over HTTP at HOST:PORT (GET /metrics)");
+  cmd->add_option("--http", args->http,
+                  "Serve the API as HTTP/JSON and the web UI at HOST:PORT (port 0 picks one)");
   cmd->add_option("--grace", args->grace_s,
                   "Seconds in-flight calls get to finish on SIGINT/SIGTERM (default 10)")
       ->check(CLI::NonNegativeNumber);
@@ -162,6 +165,14 @@ void AddServerCommand(CLI::App& app, Globals& /*globals*/) {
       "\nPrints one line per address served (\"serving grpc://127.0.0.1:7070\"), then runs until\n"
       "SIGINT or SIGTERM, when it drains in-flight calls and exits 0.");
   AddServerUserCommands(cmd);
+  auto* openapi = cmd->add_subcommand(
+      "openapi",
+      "Print the OpenAPI 3.1 document of the HTTP/JSON API (as GET /api/v1/openapi.json)");
+  OnRun(openapi, []() -> mlcore::Status {
+    MLC_ASSIGN_OR_RETURN(std::string doc, mlcore::server::OpenApiJson());
+    std::cout << doc;
+    return mlcore::Status::Ok();
+  });
   OnRun(cmd, [args, cmd]() -> mlcore::Status {
     if (!cmd->get_subcommands().empty()) return mlcore::Status::Ok();  // `mlc server user ...`
     // Signals are taken synchronously below; block them before the server starts its threads.
@@ -180,6 +191,7 @@ void AddServerCommand(CLI::App& app, Globals& /*globals*/) {
     options.workers = args->workers;
     options.access_log = args->access_log;
     options.metrics_listen = args->metrics;
+    options.http_listen = args->http;
     options.state_dir = StateDirOr(args->state);
     options.engine = args->engine;
     auto server = mlcore::server::Server::Start(options);
@@ -187,6 +199,7 @@ void AddServerCommand(CLI::App& app, Globals& /*globals*/) {
     for (const auto& uri : (*server)->uris()) std::cout << "serving " << uri << "\n";
     if (!(*server)->metrics_url().empty())
       std::cout << "metrics " << (*server)->metrics_url() << "\n";
+    if (!(*server)->http_url().empty()) std::cout << "http " << (*server)->http_url() << "\n";
     std::cout << "state " << options.state_dir << std::endl;
     int received = 0;
     sigwait(&signals, &received);

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev
-  libcurl4-openssl-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev doctest-dev
+  libcurl4-openssl-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev doctest-dev libcpp-httplib-dev
   pybind11-dev libspdlog-dev libyaml-cpp-dev zlib1g-dev libssl-dev
   python3 python3-dev python3-venv
   clang-tidy clang-format

@@ -66,6 +66,10 @@ struct ServerOptions {
   // and latencies per rpc, metric points ingested, the unary queue, open streams, running jobs
   // and the data cache's hit ratio per tier.
   std::string metrics_listen;
+  // Serve the API as HTTP/JSON, the OpenAPI document and the web UI at "HOST:PORT" (port 0 picks
+  // one); empty = off. HTTPS with the TLS files above; beyond loopback only with them. Same
+  // users, tokens and roles as gRPC (docs/http.md).
+  std::string http_listen;
 };
 
 class Server {
@@ -89,12 +93,18 @@ class Server {
   // "http://HOST:PORT/metrics" when ServerOptions::metrics_listen was set, else empty.
   virtual std::string metrics_url() const = 0;
 
+  // "http://HOST:PORT" (or https://) when ServerOptions::http_listen was set, else empty.
+  virtual std::string http_url() const = 0;
+
   // Graceful stop: see the file comment. Idempotent.
   virtual void Shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10)) = 0;
 
   // Blocks until Shutdown() has completed.
   virtual void Wait() = 0;
 };
+
+// The OpenAPI 3.1 document of the HTTP/JSON API (what `GET /api/v1/openapi.json` serves).
+Result<std::string> OpenApiJson();
 
 // Administration of a server's users in its state directory (STATE/auth.db), for `mlc server user`:
 // users are created out of band, never deleted (disabled instead). Safe while the server runs: its

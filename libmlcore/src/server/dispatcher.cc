@@ -214,7 +214,8 @@ std::string CallerOf(const grpc::ServerContextBase& ctx) {
 }
 
 // A streaming call served with blocking reads and writes from a thread of its own.
-class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+                         public StreamIo {
  public:
   StreamCall(Dispatcher* dispatcher, grpc::CallbackServerContext* ctx,
              const MethodDescriptor* method)
@@ -243,8 +244,7 @@ class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
     dispatcher->StreamEnded();
   }
 
-  // The next message from the client; false at the end of its stream (or on cancellation).
-  bool Read(grpc::ByteBuffer* out) {
+  bool Read(grpc::ByteBuffer* out) override {
     std::unique_lock lock(mu_);
     read_done_ = false;
     lock.unlock();
@@ -254,13 +254,7 @@ class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
     return read_ok_;
   }
 
-  // As Read, but gives up when the call is stopped (the server shutting down) while waiting:
-  // 1 = `out` holds the next message, 0 = the client's stream ended, -1 = stopped. After -1 a
-  // read stays outstanding (into a buffer of this call, so the caller may go): finish the call.
-  int ReadUnlessStopped(grpc::ByteBuffer* out) { return ReadUnless(out, {}); }
-
-  // As ReadUnlessStopped, and also gives up (-1) once `give_up` (polled every 100 ms) is true.
-  int ReadUnless(grpc::ByteBuffer* out, const std::function<bool()>& give_up) {
+  int ReadUnless(grpc::ByteBuffer* out, const std::function<bool()>& give_up) override {
     std::unique_lock lock(mu_);
     if (!read_pending_) {
       read_done_ = false;
@@ -279,8 +273,7 @@ class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
     return 1;
   }
 
-  // Sends one message; false when the call is gone.
-  bool Write(const Message& message) {
+  bool Write(const Message& message) override {
     grpc::ByteBuffer buffer;
     Serialize(message, &buffer);
     std::unique_lock lock(mu_);
@@ -292,8 +285,7 @@ class StreamCall final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
     return write_ok_;
   }
 
-  // True once the client cancelled, the call's deadline passed or the server is stopping.
-  bool Stopped() const { return cancelled_ || dispatcher_->stopping_; }
+  bool Stopped() const override { return cancelled_ || dispatcher_->stopping_; }
 
   void OnReadDone(bool ok) override {
     std::lock_guard lock(mu_);
@@ -383,12 +375,14 @@ grpc::Status Dispatcher::Serve(const grpc::ServerContextBase& ctx, const MethodD
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Dispatcher::Stream(
     grpc::CallbackServerContext* ctx, const MethodDescriptor* method) {
   auto* call = new StreamCall(this, ctx, method);
-  {
-    std::lock_guard lock(mu_);
-    ++streams_;
-  }
+  StreamStarted();
   std::thread([call] { call->Run(); }).detach();
   return call;
+}
+
+void Dispatcher::StreamStarted() {
+  std::lock_guard lock(mu_);
+  ++streams_;
 }
 
 void Dispatcher::StreamEnded() {
@@ -425,11 +419,7 @@ Result<Principal> Dispatcher::Identify(const grpc::ServerContextBase& ctx) {
   }
   const auto& metadata = ctx.client_metadata();
   if (auto it = metadata.find("authorization"); it != metadata.end()) {
-    std::string value(it->second.data(), it->second.size());
-    if (value.size() > 7 && (value.starts_with("Bearer ") || value.starts_with("bearer "))) {
-      return auth_->Authenticate(value.substr(7));
-    }
-    return UnauthenticatedError("the authorization metadata must be \"Bearer <token>\"");
+    return IdentifyToken(std::string_view(it->second.data(), it->second.size()));
   }
   if (auto context = ctx.auth_context(); context && context->IsPeerAuthenticated()) {
     auto names = context->FindPropertyValues("x509_common_name");
@@ -439,6 +429,60 @@ Result<Principal> Dispatcher::Identify(const grpc::ServerContextBase& ctx) {
   return UnauthenticatedError(
       "this server needs an API token: run `mlc login <server URI>` (or set MLC_TOKEN) with a "
       "token from your administrator");
+}
+
+Result<Principal> Dispatcher::IdentifyToken(std::string_view authorization) {
+  if (authorization.size() > 7 &&
+      (authorization.starts_with("Bearer ") || authorization.starts_with("bearer "))) {
+    return auth_->Authenticate(std::string(authorization.substr(7)));
+  }
+  return UnauthenticatedError("the authorization must be \"Bearer <token>\"");
+}
+
+Result<Principal> Dispatcher::IdentifyHttp(std::string_view authorization,
+                                           std::string_view user_hint) {
+  if (auth_ == nullptr) {
+    Principal p;
+    const std::string hint(user_hint);
+    p.user.set_name(PlausibleUser(hint) ? hint : util::CurrentUser());
+    p.user.set_admin(true);
+    return p;
+  }
+  if (!authorization.empty()) return IdentifyToken(authorization);
+  return UnauthenticatedError(
+      "this server needs an API token: send the header \"Authorization: Bearer <token>\" with a "
+      "token from `mlc token create` or your administrator");
+}
+
+Status Dispatcher::CallUnary(const Principal& who, const MethodDescriptor* method,
+                             const Message& request, Message* response) {
+  const auto start = std::chrono::steady_clock::now();
+  grpc::ByteBuffer in;
+  grpc::ByteBuffer out;
+  Serialize(request, &in);
+  Status status;
+  {
+    util::ScopedCurrentUser as(who.user.name());
+    status = RunUnary(who, method, in, &out);
+  }
+  if (status.ok()) status = Parse(out, response);
+  Log(method, who.user.name(), status,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  return status;
+}
+
+Status Dispatcher::CallStream(const Principal& who, const MethodDescriptor* method, StreamIo& io) {
+  const auto start = std::chrono::steady_clock::now();
+  StreamStarted();
+  Status status;
+  {
+    util::ScopedCurrentUser as(who.user.name());
+    status = RunStream(who, io, method);
+  }
+  Log(method, who.user.name(), status,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  StreamEnded();
+  return status;
 }
 
 Status Dispatcher::Authorize(const Principal& who, const std::string& method,
@@ -525,8 +569,7 @@ Status Dispatcher::RunUnary(const Principal& who, const MethodDescriptor* method
   return Status::Ok();
 }
 
-Status Dispatcher::RunStream(const Principal& who, StreamCall& call,
-                             const MethodDescriptor* method) {
+Status Dispatcher::RunStream(const Principal& who, StreamIo& call, const MethodDescriptor* method) {
   if (stopping_)
     return UnavailableError("the server is shutting down; retry against its successor");
   const std::string name = FullName(method);
@@ -685,7 +728,7 @@ Status Dispatcher::RunStream(const Principal& who, StreamCall& call,
 // ExecJob: the first message starts the command; an empty response says it started (so the
 // caller gets start errors as the call's status); then stdin flows in on a thread of its own
 // while output flows out, and the last response carries the exit code.
-Status Dispatcher::RunExec(const Principal& who, StreamCall& call) {
+Status Dispatcher::RunExec(const Principal& who, StreamIo& call) {
   const std::string name = "mlcore.v1.JobService/ExecJob";
   grpc::ByteBuffer bytes;
   if (!call.Read(&bytes)) return CancelledError("the call ended before its first message");
@@ -748,7 +791,7 @@ Status Dispatcher::RunExec(const Principal& who, StreamCall& call) {
 
 // PortForward: the first message connects (an empty response says the connection is open), then
 // bytes flow both ways; the call ends when the job's side closes the connection.
-Status Dispatcher::RunPortForward(const Principal& who, StreamCall& call) {
+Status Dispatcher::RunPortForward(const Principal& who, StreamIo& call) {
   const std::string name = "mlcore.v1.JobService/PortForward";
   grpc::ByteBuffer bytes;
   if (!call.Read(&bytes)) return CancelledError("the call ended before its first message");

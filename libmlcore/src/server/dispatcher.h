@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <unordered_set>
 
 #include <grpcpp/grpcpp.h>
@@ -27,6 +28,24 @@ class Client;
 namespace mlcore::server {
 
 class StreamCall;
+
+// One streaming call as the handlers see it, whatever carries it (a gRPC stream, or an HTTP
+// request answered with Server-Sent Events): messages in, messages out.
+class StreamIo {
+ public:
+  virtual ~StreamIo() = default;
+  // The next message from the client; false at the end of its stream (or on cancellation).
+  virtual bool Read(grpc::ByteBuffer* out) = 0;
+  // As Read, but gives up when the call is stopped (the server shutting down) or once `give_up`
+  // (polled every 100 ms) is true: 1 = `out` holds the next message, 0 = the client's stream
+  // ended, -1 = gave up. After -1 a read may stay outstanding: finish the call.
+  virtual int ReadUnless(grpc::ByteBuffer* out, const std::function<bool()>& give_up) = 0;
+  int ReadUnlessStopped(grpc::ByteBuffer* out) { return ReadUnless(out, {}); }
+  // Sends one message; false when the call is gone.
+  virtual bool Write(const google::protobuf::Message& message) = 0;
+  // True once the client cancelled, the call's deadline passed or the server is stopping.
+  virtual bool Stopped() const = 0;
+};
 
 class Dispatcher {
  public:
@@ -53,6 +72,16 @@ class Dispatcher {
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Stream(
       grpc::CallbackServerContext* ctx, const google::protobuf::MethodDescriptor* method);
 
+  // The same paths for calls that arrive over HTTP (http_gateway.cc): the caller named by an
+  // `Authorization: Bearer <token>` header value (empty when absent) or, without auth, by
+  // `user_hint`; a unary call (logged and counted like a gRPC one); a streaming call.
+  Result<Principal> IdentifyHttp(std::string_view authorization, std::string_view user_hint);
+  Status CallUnary(const Principal& who, const google::protobuf::MethodDescriptor* method,
+                   const google::protobuf::Message& request, google::protobuf::Message* response);
+  Status CallStream(const Principal& who, const google::protobuf::MethodDescriptor* method,
+                    StreamIo& io);
+  bool stopping() const { return stopping_; }
+
   // Open streams end at their next poll, and no new ones start work.
   void BeginShutdown() { stopping_ = true; }
   // Blocks until every stream thread has finished.
@@ -70,17 +99,19 @@ class Dispatcher {
                      const grpc::ByteBuffer& request, grpc::ByteBuffer* response);
   // Who is calling: the token's (or client certificate's) user. Errors: UNAUTHENTICATED.
   Result<Principal> Identify(const grpc::ServerContextBase& ctx);
+  Result<Principal> IdentifyToken(std::string_view authorization);
   Status RunUnary(const Principal& who, const google::protobuf::MethodDescriptor* method,
                   const grpc::ByteBuffer& request, grpc::ByteBuffer* response);
-  Status RunStream(const Principal& who, StreamCall& call,
+  Status RunStream(const Principal& who, StreamIo& call,
                    const google::protobuf::MethodDescriptor* method);
   // The bidirectional job calls (ExecJob, PortForward), as thin adapters over the Client's.
-  Status RunExec(const Principal& who, StreamCall& call);
-  Status RunPortForward(const Principal& who, StreamCall& call);
+  Status RunExec(const Principal& who, StreamIo& call);
+  Status RunPortForward(const Principal& who, StreamIo& call);
   Status Authorize(const Principal& who, const std::string& method,
                    const google::protobuf::Message& request);
   void Log(const google::protobuf::MethodDescriptor* method, const std::string& user,
            const Status& status, double ms) const;
+  void StreamStarted();
   void StreamEnded();
 
   Client& client_;

@@ -26,6 +26,8 @@
 #include "remote/grpc_status.h"
 #include "server/auth_store.h"
 #include "server/dispatcher.h"
+#include "server/http_gateway.h"
+#include "server/http_routes.h"
 #include "server/metrics.h"
 #include "util/fs.h"
 
@@ -33,6 +35,19 @@ namespace mlcore::server {
 namespace {
 
 using google::protobuf::MethodDescriptor;
+
+// Every service the API defines.
+std::vector<std::string> ServiceNames() {
+  std::vector<std::string> names;
+  for (const std::string& method : InvokableMethods()) {
+    std::string service = method.substr(0, method.find('/'));
+    if (std::find(names.begin(), names.end(), service) == names.end()) names.push_back(service);
+  }
+  for (const char* extra : {"mlcore.v1.AuthService", "mlcore.v1.PipelineService"}) {
+    if (std::find(names.begin(), names.end(), extra) == names.end()) names.emplace_back(extra);
+  }
+  return names;
+}
 
 // Runs unary calls off gRPC's callback threads (a call may block on SQLite or the disk).
 class WorkerPool {
@@ -257,6 +272,36 @@ class ServerImpl final : public Server {
       }
       metrics_http_ = std::move(http).value();
     }
+    if (!options.http_listen.empty()) {
+      const std::string host = options.http_listen.substr(0, options.http_listen.rfind(':'));
+      const bool loopback = IsLoopbackHost(host);
+      if (options.insecure_local && !loopback) {
+        Shutdown(std::chrono::milliseconds(0));
+        return InvalidArgumentError("--insecure-local serves HTTP only on loopback, not \"" + host +
+                                    "\"");
+      }
+      const bool https = !options.tls_cert_file.empty();
+      if (!loopback && !https) {
+        Shutdown(std::chrono::milliseconds(0));
+        return InvalidArgumentError(
+            "serving HTTP on \"" + host +
+            "\" would send tokens in clear text: give --tls-cert and --tls-key (PEM files), or "
+            "listen on 127.0.0.1");
+      }
+      HttpGatewayOptions http_options;
+      http_options.listen = options.http_listen;
+      if (https) {
+        http_options.tls_cert_file = options.tls_cert_file;
+        http_options.tls_key_file = options.tls_key_file;
+      }
+      http_options.services = ServiceNames();
+      auto gateway = HttpGateway::Start(http_options, dispatcher_);
+      if (!gateway.ok()) {
+        Shutdown(std::chrono::milliseconds(0));
+        return gateway.status();
+      }
+      http_ = std::move(gateway).value();
+    }
     return Status::Ok();
   }
 
@@ -276,6 +321,8 @@ class ServerImpl final : public Server {
   std::string metrics_url() const override {
     return metrics_http_ ? metrics_http_->url() : std::string();
   }
+
+  std::string http_url() const override { return http_ ? http_->url() : std::string(); }
 
   // The recorded metrics plus the gauges read at scrape time.
   std::string RenderMetrics() {
@@ -327,6 +374,7 @@ class ServerImpl final : public Server {
     std::call_once(shutdown_once_, [&] {
       if (metrics_http_) metrics_http_->Stop();
       dispatcher_.BeginShutdown();  // streams end at their next poll
+      if (http_) http_->Stop();
       if (server_) server_->Shutdown(std::chrono::system_clock::now() + grace);
       dispatcher_.WaitStreams();
       pool_.Stop();
@@ -346,20 +394,6 @@ class ServerImpl final : public Server {
   ~ServerImpl() override { Shutdown(std::chrono::milliseconds(0)); }
 
  private:
-  // Every service the API defines (PipelineService serves LintPipeline; its other rpcs answer
-  // UNIMPLEMENTED, with a message, until they are served).
-  static std::vector<std::string> ServiceNames() {
-    std::vector<std::string> names;
-    for (const std::string& method : InvokableMethods()) {
-      std::string service = method.substr(0, method.find('/'));
-      if (std::find(names.begin(), names.end(), service) == names.end()) names.push_back(service);
-    }
-    for (const char* extra : {"mlcore.v1.AuthService", "mlcore.v1.PipelineService"}) {
-      if (std::find(names.begin(), names.end(), extra) == names.end()) names.emplace_back(extra);
-    }
-    return names;
-  }
-
   static Result<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(
       const ServerOptions& options) {
     if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
@@ -399,6 +433,7 @@ class ServerImpl final : public Server {
   WorkerPool pool_;
   Dispatcher dispatcher_;
   std::unique_ptr<MetricsHttp> metrics_http_;
+  std::unique_ptr<HttpGateway> http_;
   std::vector<ListenAddress> listens_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
@@ -409,6 +444,11 @@ class ServerImpl final : public Server {
 };
 
 }  // namespace
+
+Result<std::string> OpenApiJson() {
+  MLC_ASSIGN_OR_RETURN(std::vector<HttpRoute> routes, BuildHttpRoutes(ServiceNames()));
+  return OpenApiDocument(routes);
+}
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   if (options.state_dir.empty()) return InvalidArgumentError("the server needs a state directory");
