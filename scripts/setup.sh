@@ -35,7 +35,7 @@ fi
 
 # Python: a project-local virtual environment with the build and test tools.
 PY_PACKAGES=(pip "scikit-build-core>=0.8" "pybind11>=2.10" "pytest>=7" build cloudpickle numpy pandas tqdm
-  matplotlib nbformat nbclient ipykernel)
+  matplotlib nbformat nbclient ipykernel jsonschema)
 stamp=".venv/.mlcore-setup-$(printf '%s\n' "${PY_PACKAGES[@]}" | sha256sum | cut -c1-16)"
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"

@@ -31,6 +31,8 @@ constexpr size_t kMaxBody = size_t{64} << 20;
 // Event streams send a comment this often when idle, so proxies keep them and a gone client is
 // noticed.
 constexpr auto kKeepAlive = std::chrono::seconds(15);
+// How long an event stream waits for its first message (or failure) before it answers 200.
+constexpr auto kStreamPatience = std::chrono::milliseconds(1000);
 // Messages an event stream buffers before its producer waits for the client to read.
 constexpr size_t kMaxQueuedEvents = 256;
 
@@ -91,11 +93,12 @@ class HttpStreamIo final : public StreamIo {
     ended_ = true;
     cv_.notify_all();
   }
-  // Waits until the first event or the end; true when an event came first.
-  bool WaitStart() {
+  // Waits until the first event, the end, or `patience`; false when the call ended first (its
+  // status is then the answer), true when the answer is to be an event stream.
+  bool WaitStart(std::chrono::milliseconds patience) {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return started_ || ended_; });
-    return started_;
+    cv_.wait_for(lock, patience, [&] { return started_ || ended_; });
+    return started_ || !ended_;
   }
   // Sends queued events to `sink` until the producer ends or the client goes away.
   void Drain(httplib::DataSink& sink) {
@@ -398,7 +401,9 @@ class HttpGatewayImpl final : public HttpGateway {
     std::thread([this, io, who, method] {
       io->End(dispatcher_.CallStream(who, method, *io));
     }).detach();
-    if (!io->WaitStart()) {
+    // Most failures (authorization, a missing object) come at once and get a plain error
+    // status; a stream with nothing to say yet (a watch) still answers its headers promptly.
+    if (!io->WaitStart(kStreamPatience)) {
       SetError(res, io->status().ok() ? Status::Ok() : io->status());
       if (io->status().ok()) {  // ended cleanly with no message: an empty stream
         res.status = 200;
