@@ -2,8 +2,8 @@
 # Sets up everything and runs every test: C++ unit + conformance (ctest; also against a local
 # Slurm dev cluster, scripts/slurm-dev-cluster.sh), the plain-C ABI test,
 # Python (pytest over the installed package), the Airflow provider (against a real Apache Airflow
-# in .venv-airflow), the CLI as a black box, Go, the examples, the
-# format check, and the whole C++/C suite again under ASan+UBSan.
+# in .venv-airflow), the CLI as a black box, Go, the web UI end to end (headless Chromium), the
+# examples, the format check, and the whole C++/C suite again under ASan+UBSan.
 # Usage: scripts/test.sh [--quick]   (--quick skips the sanitizer build)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +40,10 @@ export MLC_CONFIG="$MLC_TEST_TMP/config.yaml" XDG_DATA_HOME="$MLC_TEST_TMP/data"
   XDG_CACHE_HOME="$MLC_TEST_TMP/cache"
 unset MLC_BACKEND MLC_PROJECT MLC_CONTEXT MLC_DIGEST_CACHE
 
+# The web UI (docs/web-ui.md): built before mlc, so the dev build embeds it; then driven in
+# headless Chromium against a real `mlc server --http`.
+build_web() { scripts/build-web.sh; }
+web_tests() { node --test tests/web/; }
 build_dev() { scripts/build.sh dev; }
 ctest_dev() { ctest --preset dev -j2; }
 python_install() { .venv/bin/python -m pip install -q --no-build-isolation "$ROOT"; }
@@ -106,6 +110,7 @@ cli_sanitize() {
 slurm_was_up=0
 scripts/slurm-dev-cluster.sh status && slurm_was_up=1
 
+step "web UI build (npm ci, tsc, esbuild)" build_web
 step "build (dev preset)" build_dev
 step "ctest: unit, conformance, C ABI, C example" ctest_dev
 step "pip install . (Python package)" python_install
@@ -114,6 +119,7 @@ step "airflow: provider against a real Apache Airflow" airflow_tests
 step "pytest: Python API, CLI black box, examples" pytest_all
 step "pytest: Python API over grpc:// (a real mlc server per test)" pytest_remote
 step "go test (cgo over libmlcore.so)" go_tests
+step "web UI end-to-end (node --test tests/web, chromium)" web_tests
 step "clang-format check" format_check
 if [ $quick -eq 0 ]; then
   step "build (sanitize preset: ASan+UBSan)" build_sanitize

@@ -185,8 +185,8 @@ describe("web UI", () => {
     assert.ok(await page.isVisible("#job-rerun"));
     assert.ok((await page.textContent("#job-timeline")).includes("CANCELLED"));
     await shot(page, "04-job-cancelled");
-    const state = (await server.mlc(admin, ["job", "get", sleeper.id], { json: true })).state;
-    assert.equal(state, "JOB_STATE_CANCELLED");
+    const onServer = await server.mlc(admin, ["job", "get", sleeper.id], { json: true });
+    assert.equal(onServer.state, "JOB_STATE_CANCELLED", JSON.stringify(onServer.events));
     await page.context().close();
   });
 
@@ -220,7 +220,8 @@ describe("web UI", () => {
     await waitFor(async () => (await page.locator("#runs-table .vt-window .vt-row").count()) === 1, { what: "the filter" });
     await page.fill("#run-filter", "");
     await page.click("#run-search");
-    await waitFor(async () => (await page.locator("#runs-table .vt-window .vt-row").count()) === 2, { what: "both runs" });
+    await page.waitForSelector(`#runs-table .vt-row[data-id="${trainer.runId}"]`);
+    await page.waitForSelector(`#runs-table .vt-row[data-id="${tuned.id}"]`);
     await shot(page, "05-runs");
 
     await page.click(`#runs-table .vt-row[data-id="${trainer.runId}"] .vt-cell a`);
@@ -254,7 +255,8 @@ describe("web UI", () => {
     await page.click('#versions-table tr[data-version="1"] a.lineage-link');
     await page.waitForSelector("#lineage");
     await page.waitForSelector('#lineage .node[data-kind="run"]');
-    assert.ok(await page.locator('#lineage .node[data-kind="job"]').count() >= 1, "the run's job is in the lineage");
+    const raw = await page.textContent("details pre.json");
+    assert.ok(await page.locator('#lineage .node[data-kind="job"]').count() >= 1, `the run's job is in the lineage: ${raw}`);
     assert.ok((await page.textContent("#lineage")).includes(trainer.runId));
     await shot(page, "08-lineage");
     await page.context().close();

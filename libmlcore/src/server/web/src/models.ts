@@ -122,9 +122,10 @@ function lineageTree(l: ModelVersionLineage, project: string): HTMLElement {
   const commit = src?.gitCommit
     ? li(node("commit", h("code", null, src.gitCommit.slice(0, 12)), [src.gitRemote, src.gitBranch, src.gitDirty ? "dirty" : ""].filter(Boolean).join(" · ")))
     : null;
-  const job = l.job?.id ? li(node("job", refLink(l.job, project), l.job.project && l.job.project !== project ? `project ${l.job.project}` : null), commit) : null;
+  const idOf = (r: ObjectRef) => [r.displayName && r.displayName !== r.id ? r.id : "", r.project && r.project !== project ? `project ${r.project}` : ""].filter(Boolean).join(" · ");
+  const job = l.job?.id ? li(node("job", refLink(l.job, project), idOf(l.job)), commit) : null;
   const datasets = (l.datasets ?? []).map((d) => li(datasetNode(d)));
-  const run = l.run?.id ? li(node("run", refLink(l.run, project)), job, ...(l.job?.id ? [] : [commit])) : null;
+  const run = l.run?.id ? li(node("run", refLink(l.run, project), idOf(l.run)), job, ...(l.job?.id ? [] : [commit])) : null;
   const artifact = l.artifact?.id ? li(node("artifact", l.artifact.displayName || l.artifact.id, h("code", null, l.artifact.id))) : null;
   const pipeline = l.pipelineRun?.id ? li(node("pipeline run", refLink(l.pipelineRun, project))) : null;
   const parent = l.parent?.version ? h("li", null, h("div", { class: "edge-label" }, "fine-tuned from"), h("ul", null, lineageTree(l.parent, project))) : null;
