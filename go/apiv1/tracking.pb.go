@@ -2408,6 +2408,126 @@ func (x *GetMetricHistoryResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request of TrackingService.WatchMetrics.
+type WatchMetricsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The run; required.
+	RunId string `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	// Keys to follow; empty = every key, including keys first logged during the watch.
+	Keys []string `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	// Send the points with a step above this first (for every key); unset = only points logged
+	// after the call.
+	AfterStep     *int64 `protobuf:"varint,3,opt,name=after_step,json=afterStep,proto3,oneof" json:"after_step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchMetricsRequest) Reset() {
+	*x = WatchMetricsRequest{}
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchMetricsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchMetricsRequest) ProtoMessage() {}
+
+func (x *WatchMetricsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchMetricsRequest.ProtoReflect.Descriptor instead.
+func (*WatchMetricsRequest) Descriptor() ([]byte, []int) {
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *WatchMetricsRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *WatchMetricsRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *WatchMetricsRequest) GetAfterStep() int64 {
+	if x != nil && x.AfterStep != nil {
+		return *x.AfterStep
+	}
+	return 0
+}
+
+// Response of TrackingService.WatchMetrics: new points of one key, or the run's end.
+type WatchMetricsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// New points of one key (key, steps, values, times), in step order; empty in the last message.
+	Series *MetricSeries `protobuf:"bytes,1,opt,name=series,proto3" json:"series,omitempty"`
+	// Set in the last message, once the run has ended: its final status.
+	RunStatus     RunStatus `protobuf:"varint,2,opt,name=run_status,json=runStatus,proto3,enum=mlcore.v1.RunStatus" json:"run_status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchMetricsResponse) Reset() {
+	*x = WatchMetricsResponse{}
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchMetricsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchMetricsResponse) ProtoMessage() {}
+
+func (x *WatchMetricsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchMetricsResponse.ProtoReflect.Descriptor instead.
+func (*WatchMetricsResponse) Descriptor() ([]byte, []int) {
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *WatchMetricsResponse) GetSeries() *MetricSeries {
+	if x != nil {
+		return x.Series
+	}
+	return nil
+}
+
+func (x *WatchMetricsResponse) GetRunStatus() RunStatus {
+	if x != nil {
+		return x.RunStatus
+	}
+	return RunStatus_RUN_STATUS_UNSPECIFIED
+}
+
 // Request of TrackingService.GetTrackingPolicy.
 type GetTrackingPolicyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2419,7 +2539,7 @@ type GetTrackingPolicyRequest struct {
 
 func (x *GetTrackingPolicyRequest) Reset() {
 	*x = GetTrackingPolicyRequest{}
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[31]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2431,7 +2551,7 @@ func (x *GetTrackingPolicyRequest) String() string {
 func (*GetTrackingPolicyRequest) ProtoMessage() {}
 
 func (x *GetTrackingPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[31]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2444,7 +2564,7 @@ func (x *GetTrackingPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrackingPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetTrackingPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{31}
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetTrackingPolicyRequest) GetProject() string {
@@ -2465,7 +2585,7 @@ type UpdateTrackingPolicyRequest struct {
 
 func (x *UpdateTrackingPolicyRequest) Reset() {
 	*x = UpdateTrackingPolicyRequest{}
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[32]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2477,7 +2597,7 @@ func (x *UpdateTrackingPolicyRequest) String() string {
 func (*UpdateTrackingPolicyRequest) ProtoMessage() {}
 
 func (x *UpdateTrackingPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[32]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2490,7 +2610,7 @@ func (x *UpdateTrackingPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTrackingPolicyRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTrackingPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{32}
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateTrackingPolicyRequest) GetPolicy() *TrackingPolicy {
@@ -2513,7 +2633,7 @@ type ApplyRetentionRequest struct {
 
 func (x *ApplyRetentionRequest) Reset() {
 	*x = ApplyRetentionRequest{}
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[33]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2525,7 +2645,7 @@ func (x *ApplyRetentionRequest) String() string {
 func (*ApplyRetentionRequest) ProtoMessage() {}
 
 func (x *ApplyRetentionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[33]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2538,7 +2658,7 @@ func (x *ApplyRetentionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRetentionRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRetentionRequest) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{33}
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ApplyRetentionRequest) GetProject() string {
@@ -2574,7 +2694,7 @@ type ApplyRetentionResponse struct {
 
 func (x *ApplyRetentionResponse) Reset() {
 	*x = ApplyRetentionResponse{}
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[34]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2586,7 +2706,7 @@ func (x *ApplyRetentionResponse) String() string {
 func (*ApplyRetentionResponse) ProtoMessage() {}
 
 func (x *ApplyRetentionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[34]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2599,7 +2719,7 @@ func (x *ApplyRetentionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRetentionResponse.ProtoReflect.Descriptor instead.
 func (*ApplyRetentionResponse) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{34}
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ApplyRetentionResponse) GetRunsAffected() int64 {
@@ -2658,7 +2778,7 @@ type SpoolRecord struct {
 
 func (x *SpoolRecord) Reset() {
 	*x = SpoolRecord{}
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[35]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2670,7 +2790,7 @@ func (x *SpoolRecord) String() string {
 func (*SpoolRecord) ProtoMessage() {}
 
 func (x *SpoolRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_mlcore_v1_tracking_proto_msgTypes[35]
+	mi := &file_mlcore_v1_tracking_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2683,7 +2803,7 @@ func (x *SpoolRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpoolRecord.ProtoReflect.Descriptor instead.
 func (*SpoolRecord) Descriptor() ([]byte, []int) {
-	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{35}
+	return file_mlcore_v1_tracking_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SpoolRecord) GetRecord() isSpoolRecord_Record {
@@ -2948,7 +3068,17 @@ const file_mlcore_v1_tracking_proto_rawDesc = "" +
 	"\x18GetMetricHistoryResponse\x12/\n" +
 	"\x06series\x18\x01 \x01(\v2\x17.mlcore.v1.MetricSeriesR\x06series\x12!\n" +
 	"\ftotal_points\x18\x02 \x01(\x03R\vtotalPoints\x12&\n" +
-	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"4\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"s\n" +
+	"\x13WatchMetricsRequest\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x12\n" +
+	"\x04keys\x18\x02 \x03(\tR\x04keys\x12\"\n" +
+	"\n" +
+	"after_step\x18\x03 \x01(\x03H\x00R\tafterStep\x88\x01\x01B\r\n" +
+	"\v_after_step\"|\n" +
+	"\x14WatchMetricsResponse\x12/\n" +
+	"\x06series\x18\x01 \x01(\v2\x17.mlcore.v1.MetricSeriesR\x06series\x123\n" +
+	"\n" +
+	"run_status\x18\x02 \x01(\x0e2\x14.mlcore.v1.RunStatusR\trunStatus\"4\n" +
 	"\x18GetTrackingPolicyRequest\x12\x18\n" +
 	"\aproject\x18\x01 \x01(\tR\aproject\"P\n" +
 	"\x1bUpdateTrackingPolicyRequest\x121\n" +
@@ -2982,7 +3112,7 @@ const file_mlcore_v1_tracking_proto_rawDesc = "" +
 	"\x1fDOWNSAMPLING_METHOD_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18DOWNSAMPLING_METHOD_NONE\x10\x01\x12\x1e\n" +
 	"\x1aDOWNSAMPLING_METHOD_MINMAX\x10\x02\x12\x1c\n" +
-	"\x18DOWNSAMPLING_METHOD_LTTB\x10\x032\xec\x0e\n" +
+	"\x18DOWNSAMPLING_METHOD_LTTB\x10\x032\xea\x0f\n" +
 	"\x0fTrackingService\x12\x86\x01\n" +
 	"\x10CreateExperiment\x12\".mlcore.v1.CreateExperimentRequest\x1a\x15.mlcore.v1.Experiment\"7\x8a\x94#3\x121/api/v1/projects/{experiment.project}/experiments\x12g\n" +
 	"\rGetExperiment\x12\x1f.mlcore.v1.GetExperimentRequest\x1a\x15.mlcore.v1.Experiment\"\x1e\x8a\x94#\x1a\n" +
@@ -3003,7 +3133,9 @@ const file_mlcore_v1_tracking_proto_rawDesc = "" +
 	"\x10LogMetricsStream\x12\".mlcore.v1.LogMetricsStreamRequest\x1a#.mlcore.v1.LogMetricsStreamResponse\"%\x8a\x94#!\x12\x1f/api/v1/runs/log-metrics-stream(\x01\x12|\n" +
 	"\rIngestMetrics\x12\".mlcore.v1.LogMetricsStreamRequest\x1a .mlcore.v1.IngestMetricsResponse\"!\x8a\x94#\x1d\x12\x1b/api/v1/runs/ingest-metrics(\x010\x01\x12\x89\x01\n" +
 	"\x10GetMetricHistory\x12\".mlcore.v1.GetMetricHistoryRequest\x1a#.mlcore.v1.GetMetricHistoryResponse\",\x8a\x94#(\n" +
-	"&/api/v1/runs/{run_id}/metrics/{key=**}\x12\x85\x01\n" +
+	"&/api/v1/runs/{run_id}/metrics/{key=**}\x12|\n" +
+	"\fWatchMetrics\x12\x1e.mlcore.v1.WatchMetricsRequest\x1a\x1f.mlcore.v1.WatchMetricsResponse\")\x8a\x94#%\n" +
+	"#/api/v1/runs/{run_id}/metrics-watch0\x01\x12\x85\x01\n" +
 	"\x11GetTrackingPolicy\x12#.mlcore.v1.GetTrackingPolicyRequest\x1a\x19.mlcore.v1.TrackingPolicy\"0\x8a\x94#,\n" +
 	"*/api/v1/projects/{project}/tracking-policy\x12\x92\x01\n" +
 	"\x14UpdateTrackingPolicy\x12&.mlcore.v1.UpdateTrackingPolicyRequest\x1a\x19.mlcore.v1.TrackingPolicy\"7\x8a\x94#3\"1/api/v1/projects/{policy.project}/tracking-policy\x12\x87\x01\n" +
@@ -3022,7 +3154,7 @@ func file_mlcore_v1_tracking_proto_rawDescGZIP() []byte {
 }
 
 var file_mlcore_v1_tracking_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_mlcore_v1_tracking_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_mlcore_v1_tracking_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_mlcore_v1_tracking_proto_goTypes = []any{
 	(RunStatus)(0),                      // 0: mlcore.v1.RunStatus
 	(DownsamplingMethod)(0),             // 1: mlcore.v1.DownsamplingMethod
@@ -3057,95 +3189,101 @@ var file_mlcore_v1_tracking_proto_goTypes = []any{
 	(*IngestMetricsResponse)(nil),       // 30: mlcore.v1.IngestMetricsResponse
 	(*GetMetricHistoryRequest)(nil),     // 31: mlcore.v1.GetMetricHistoryRequest
 	(*GetMetricHistoryResponse)(nil),    // 32: mlcore.v1.GetMetricHistoryResponse
-	(*GetTrackingPolicyRequest)(nil),    // 33: mlcore.v1.GetTrackingPolicyRequest
-	(*UpdateTrackingPolicyRequest)(nil), // 34: mlcore.v1.UpdateTrackingPolicyRequest
-	(*ApplyRetentionRequest)(nil),       // 35: mlcore.v1.ApplyRetentionRequest
-	(*ApplyRetentionResponse)(nil),      // 36: mlcore.v1.ApplyRetentionResponse
-	(*SpoolRecord)(nil),                 // 37: mlcore.v1.SpoolRecord
-	nil,                                 // 38: mlcore.v1.Experiment.TagsEntry
-	nil,                                 // 39: mlcore.v1.Run.TagsEntry
-	nil,                                 // 40: mlcore.v1.Run.ParamsEntry
-	nil,                                 // 41: mlcore.v1.MetricBatch.ParamsEntry
-	nil,                                 // 42: mlcore.v1.MetricBatch.TagsEntry
-	nil,                                 // 43: mlcore.v1.SetRunTagsRequest.SetEntry
-	(*timestamppb.Timestamp)(nil),       // 44: google.protobuf.Timestamp
-	(*SourceCode)(nil),                  // 45: mlcore.v1.SourceCode
-	(*durationpb.Duration)(nil),         // 46: google.protobuf.Duration
+	(*WatchMetricsRequest)(nil),         // 33: mlcore.v1.WatchMetricsRequest
+	(*WatchMetricsResponse)(nil),        // 34: mlcore.v1.WatchMetricsResponse
+	(*GetTrackingPolicyRequest)(nil),    // 35: mlcore.v1.GetTrackingPolicyRequest
+	(*UpdateTrackingPolicyRequest)(nil), // 36: mlcore.v1.UpdateTrackingPolicyRequest
+	(*ApplyRetentionRequest)(nil),       // 37: mlcore.v1.ApplyRetentionRequest
+	(*ApplyRetentionResponse)(nil),      // 38: mlcore.v1.ApplyRetentionResponse
+	(*SpoolRecord)(nil),                 // 39: mlcore.v1.SpoolRecord
+	nil,                                 // 40: mlcore.v1.Experiment.TagsEntry
+	nil,                                 // 41: mlcore.v1.Run.TagsEntry
+	nil,                                 // 42: mlcore.v1.Run.ParamsEntry
+	nil,                                 // 43: mlcore.v1.MetricBatch.ParamsEntry
+	nil,                                 // 44: mlcore.v1.MetricBatch.TagsEntry
+	nil,                                 // 45: mlcore.v1.SetRunTagsRequest.SetEntry
+	(*timestamppb.Timestamp)(nil),       // 46: google.protobuf.Timestamp
+	(*SourceCode)(nil),                  // 47: mlcore.v1.SourceCode
+	(*durationpb.Duration)(nil),         // 48: google.protobuf.Duration
 }
 var file_mlcore_v1_tracking_proto_depIdxs = []int32{
-	38, // 0: mlcore.v1.Experiment.tags:type_name -> mlcore.v1.Experiment.TagsEntry
-	44, // 1: mlcore.v1.Experiment.create_time:type_name -> google.protobuf.Timestamp
-	44, // 2: mlcore.v1.MetricSummary.latest_time:type_name -> google.protobuf.Timestamp
+	40, // 0: mlcore.v1.Experiment.tags:type_name -> mlcore.v1.Experiment.TagsEntry
+	46, // 1: mlcore.v1.Experiment.create_time:type_name -> google.protobuf.Timestamp
+	46, // 2: mlcore.v1.MetricSummary.latest_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: mlcore.v1.Run.status:type_name -> mlcore.v1.RunStatus
-	44, // 4: mlcore.v1.Run.start_time:type_name -> google.protobuf.Timestamp
-	44, // 5: mlcore.v1.Run.end_time:type_name -> google.protobuf.Timestamp
-	45, // 6: mlcore.v1.Run.source:type_name -> mlcore.v1.SourceCode
-	39, // 7: mlcore.v1.Run.tags:type_name -> mlcore.v1.Run.TagsEntry
-	40, // 8: mlcore.v1.Run.params:type_name -> mlcore.v1.Run.ParamsEntry
+	46, // 4: mlcore.v1.Run.start_time:type_name -> google.protobuf.Timestamp
+	46, // 5: mlcore.v1.Run.end_time:type_name -> google.protobuf.Timestamp
+	47, // 6: mlcore.v1.Run.source:type_name -> mlcore.v1.SourceCode
+	41, // 7: mlcore.v1.Run.tags:type_name -> mlcore.v1.Run.TagsEntry
+	42, // 8: mlcore.v1.Run.params:type_name -> mlcore.v1.Run.ParamsEntry
 	3,  // 9: mlcore.v1.Run.metrics:type_name -> mlcore.v1.MetricSummary
-	44, // 10: mlcore.v1.Metric.time:type_name -> google.protobuf.Timestamp
-	44, // 11: mlcore.v1.SystemMetricsSample.time:type_name -> google.protobuf.Timestamp
+	46, // 10: mlcore.v1.Metric.time:type_name -> google.protobuf.Timestamp
+	46, // 11: mlcore.v1.SystemMetricsSample.time:type_name -> google.protobuf.Timestamp
 	8,  // 12: mlcore.v1.SystemMetricsSample.gpus:type_name -> mlcore.v1.GpuSample
-	46, // 13: mlcore.v1.SystemMetricsConfig.interval:type_name -> google.protobuf.Duration
+	48, // 13: mlcore.v1.SystemMetricsConfig.interval:type_name -> google.protobuf.Duration
 	1,  // 14: mlcore.v1.Downsampling.method:type_name -> mlcore.v1.DownsamplingMethod
 	6,  // 15: mlcore.v1.MetricBatch.metrics:type_name -> mlcore.v1.MetricSeries
-	41, // 16: mlcore.v1.MetricBatch.params:type_name -> mlcore.v1.MetricBatch.ParamsEntry
-	42, // 17: mlcore.v1.MetricBatch.tags:type_name -> mlcore.v1.MetricBatch.TagsEntry
-	46, // 18: mlcore.v1.RetentionPolicy.max_age:type_name -> google.protobuf.Duration
+	43, // 16: mlcore.v1.MetricBatch.params:type_name -> mlcore.v1.MetricBatch.ParamsEntry
+	44, // 17: mlcore.v1.MetricBatch.tags:type_name -> mlcore.v1.MetricBatch.TagsEntry
+	48, // 18: mlcore.v1.RetentionPolicy.max_age:type_name -> google.protobuf.Duration
 	12, // 19: mlcore.v1.TrackingPolicy.retention:type_name -> mlcore.v1.RetentionPolicy
 	2,  // 20: mlcore.v1.CreateExperimentRequest.experiment:type_name -> mlcore.v1.Experiment
 	2,  // 21: mlcore.v1.ListExperimentsResponse.experiments:type_name -> mlcore.v1.Experiment
 	4,  // 22: mlcore.v1.CreateRunRequest.run:type_name -> mlcore.v1.Run
 	9,  // 23: mlcore.v1.CreateRunRequest.system_metrics:type_name -> mlcore.v1.SystemMetricsConfig
 	0,  // 24: mlcore.v1.UpdateRunRequest.status:type_name -> mlcore.v1.RunStatus
-	44, // 25: mlcore.v1.UpdateRunRequest.end_time:type_name -> google.protobuf.Timestamp
-	43, // 26: mlcore.v1.SetRunTagsRequest.set:type_name -> mlcore.v1.SetRunTagsRequest.SetEntry
+	46, // 25: mlcore.v1.UpdateRunRequest.end_time:type_name -> google.protobuf.Timestamp
+	45, // 26: mlcore.v1.SetRunTagsRequest.set:type_name -> mlcore.v1.SetRunTagsRequest.SetEntry
 	4,  // 27: mlcore.v1.SearchRunsResponse.runs:type_name -> mlcore.v1.Run
 	11, // 28: mlcore.v1.LogBatchRequest.batch:type_name -> mlcore.v1.MetricBatch
 	11, // 29: mlcore.v1.LogMetricsStreamRequest.batch:type_name -> mlcore.v1.MetricBatch
 	10, // 30: mlcore.v1.GetMetricHistoryRequest.downsampling:type_name -> mlcore.v1.Downsampling
 	6,  // 31: mlcore.v1.GetMetricHistoryResponse.series:type_name -> mlcore.v1.MetricSeries
-	13, // 32: mlcore.v1.UpdateTrackingPolicyRequest.policy:type_name -> mlcore.v1.TrackingPolicy
-	18, // 33: mlcore.v1.SpoolRecord.create_run:type_name -> mlcore.v1.CreateRunRequest
-	11, // 34: mlcore.v1.SpoolRecord.batch:type_name -> mlcore.v1.MetricBatch
-	20, // 35: mlcore.v1.SpoolRecord.update_run:type_name -> mlcore.v1.UpdateRunRequest
-	14, // 36: mlcore.v1.TrackingService.CreateExperiment:input_type -> mlcore.v1.CreateExperimentRequest
-	15, // 37: mlcore.v1.TrackingService.GetExperiment:input_type -> mlcore.v1.GetExperimentRequest
-	16, // 38: mlcore.v1.TrackingService.ListExperiments:input_type -> mlcore.v1.ListExperimentsRequest
-	18, // 39: mlcore.v1.TrackingService.CreateRun:input_type -> mlcore.v1.CreateRunRequest
-	19, // 40: mlcore.v1.TrackingService.GetRun:input_type -> mlcore.v1.GetRunRequest
-	20, // 41: mlcore.v1.TrackingService.UpdateRun:input_type -> mlcore.v1.UpdateRunRequest
-	21, // 42: mlcore.v1.TrackingService.DeleteRun:input_type -> mlcore.v1.DeleteRunRequest
-	23, // 43: mlcore.v1.TrackingService.SetRunTags:input_type -> mlcore.v1.SetRunTagsRequest
-	24, // 44: mlcore.v1.TrackingService.SearchRuns:input_type -> mlcore.v1.SearchRunsRequest
-	26, // 45: mlcore.v1.TrackingService.LogBatch:input_type -> mlcore.v1.LogBatchRequest
-	28, // 46: mlcore.v1.TrackingService.LogMetricsStream:input_type -> mlcore.v1.LogMetricsStreamRequest
-	28, // 47: mlcore.v1.TrackingService.IngestMetrics:input_type -> mlcore.v1.LogMetricsStreamRequest
-	31, // 48: mlcore.v1.TrackingService.GetMetricHistory:input_type -> mlcore.v1.GetMetricHistoryRequest
-	33, // 49: mlcore.v1.TrackingService.GetTrackingPolicy:input_type -> mlcore.v1.GetTrackingPolicyRequest
-	34, // 50: mlcore.v1.TrackingService.UpdateTrackingPolicy:input_type -> mlcore.v1.UpdateTrackingPolicyRequest
-	35, // 51: mlcore.v1.TrackingService.ApplyRetention:input_type -> mlcore.v1.ApplyRetentionRequest
-	2,  // 52: mlcore.v1.TrackingService.CreateExperiment:output_type -> mlcore.v1.Experiment
-	2,  // 53: mlcore.v1.TrackingService.GetExperiment:output_type -> mlcore.v1.Experiment
-	17, // 54: mlcore.v1.TrackingService.ListExperiments:output_type -> mlcore.v1.ListExperimentsResponse
-	4,  // 55: mlcore.v1.TrackingService.CreateRun:output_type -> mlcore.v1.Run
-	4,  // 56: mlcore.v1.TrackingService.GetRun:output_type -> mlcore.v1.Run
-	4,  // 57: mlcore.v1.TrackingService.UpdateRun:output_type -> mlcore.v1.Run
-	22, // 58: mlcore.v1.TrackingService.DeleteRun:output_type -> mlcore.v1.DeleteRunResponse
-	4,  // 59: mlcore.v1.TrackingService.SetRunTags:output_type -> mlcore.v1.Run
-	25, // 60: mlcore.v1.TrackingService.SearchRuns:output_type -> mlcore.v1.SearchRunsResponse
-	27, // 61: mlcore.v1.TrackingService.LogBatch:output_type -> mlcore.v1.LogBatchResponse
-	29, // 62: mlcore.v1.TrackingService.LogMetricsStream:output_type -> mlcore.v1.LogMetricsStreamResponse
-	30, // 63: mlcore.v1.TrackingService.IngestMetrics:output_type -> mlcore.v1.IngestMetricsResponse
-	32, // 64: mlcore.v1.TrackingService.GetMetricHistory:output_type -> mlcore.v1.GetMetricHistoryResponse
-	13, // 65: mlcore.v1.TrackingService.GetTrackingPolicy:output_type -> mlcore.v1.TrackingPolicy
-	13, // 66: mlcore.v1.TrackingService.UpdateTrackingPolicy:output_type -> mlcore.v1.TrackingPolicy
-	36, // 67: mlcore.v1.TrackingService.ApplyRetention:output_type -> mlcore.v1.ApplyRetentionResponse
-	52, // [52:68] is the sub-list for method output_type
-	36, // [36:52] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	6,  // 32: mlcore.v1.WatchMetricsResponse.series:type_name -> mlcore.v1.MetricSeries
+	0,  // 33: mlcore.v1.WatchMetricsResponse.run_status:type_name -> mlcore.v1.RunStatus
+	13, // 34: mlcore.v1.UpdateTrackingPolicyRequest.policy:type_name -> mlcore.v1.TrackingPolicy
+	18, // 35: mlcore.v1.SpoolRecord.create_run:type_name -> mlcore.v1.CreateRunRequest
+	11, // 36: mlcore.v1.SpoolRecord.batch:type_name -> mlcore.v1.MetricBatch
+	20, // 37: mlcore.v1.SpoolRecord.update_run:type_name -> mlcore.v1.UpdateRunRequest
+	14, // 38: mlcore.v1.TrackingService.CreateExperiment:input_type -> mlcore.v1.CreateExperimentRequest
+	15, // 39: mlcore.v1.TrackingService.GetExperiment:input_type -> mlcore.v1.GetExperimentRequest
+	16, // 40: mlcore.v1.TrackingService.ListExperiments:input_type -> mlcore.v1.ListExperimentsRequest
+	18, // 41: mlcore.v1.TrackingService.CreateRun:input_type -> mlcore.v1.CreateRunRequest
+	19, // 42: mlcore.v1.TrackingService.GetRun:input_type -> mlcore.v1.GetRunRequest
+	20, // 43: mlcore.v1.TrackingService.UpdateRun:input_type -> mlcore.v1.UpdateRunRequest
+	21, // 44: mlcore.v1.TrackingService.DeleteRun:input_type -> mlcore.v1.DeleteRunRequest
+	23, // 45: mlcore.v1.TrackingService.SetRunTags:input_type -> mlcore.v1.SetRunTagsRequest
+	24, // 46: mlcore.v1.TrackingService.SearchRuns:input_type -> mlcore.v1.SearchRunsRequest
+	26, // 47: mlcore.v1.TrackingService.LogBatch:input_type -> mlcore.v1.LogBatchRequest
+	28, // 48: mlcore.v1.TrackingService.LogMetricsStream:input_type -> mlcore.v1.LogMetricsStreamRequest
+	28, // 49: mlcore.v1.TrackingService.IngestMetrics:input_type -> mlcore.v1.LogMetricsStreamRequest
+	31, // 50: mlcore.v1.TrackingService.GetMetricHistory:input_type -> mlcore.v1.GetMetricHistoryRequest
+	33, // 51: mlcore.v1.TrackingService.WatchMetrics:input_type -> mlcore.v1.WatchMetricsRequest
+	35, // 52: mlcore.v1.TrackingService.GetTrackingPolicy:input_type -> mlcore.v1.GetTrackingPolicyRequest
+	36, // 53: mlcore.v1.TrackingService.UpdateTrackingPolicy:input_type -> mlcore.v1.UpdateTrackingPolicyRequest
+	37, // 54: mlcore.v1.TrackingService.ApplyRetention:input_type -> mlcore.v1.ApplyRetentionRequest
+	2,  // 55: mlcore.v1.TrackingService.CreateExperiment:output_type -> mlcore.v1.Experiment
+	2,  // 56: mlcore.v1.TrackingService.GetExperiment:output_type -> mlcore.v1.Experiment
+	17, // 57: mlcore.v1.TrackingService.ListExperiments:output_type -> mlcore.v1.ListExperimentsResponse
+	4,  // 58: mlcore.v1.TrackingService.CreateRun:output_type -> mlcore.v1.Run
+	4,  // 59: mlcore.v1.TrackingService.GetRun:output_type -> mlcore.v1.Run
+	4,  // 60: mlcore.v1.TrackingService.UpdateRun:output_type -> mlcore.v1.Run
+	22, // 61: mlcore.v1.TrackingService.DeleteRun:output_type -> mlcore.v1.DeleteRunResponse
+	4,  // 62: mlcore.v1.TrackingService.SetRunTags:output_type -> mlcore.v1.Run
+	25, // 63: mlcore.v1.TrackingService.SearchRuns:output_type -> mlcore.v1.SearchRunsResponse
+	27, // 64: mlcore.v1.TrackingService.LogBatch:output_type -> mlcore.v1.LogBatchResponse
+	29, // 65: mlcore.v1.TrackingService.LogMetricsStream:output_type -> mlcore.v1.LogMetricsStreamResponse
+	30, // 66: mlcore.v1.TrackingService.IngestMetrics:output_type -> mlcore.v1.IngestMetricsResponse
+	32, // 67: mlcore.v1.TrackingService.GetMetricHistory:output_type -> mlcore.v1.GetMetricHistoryResponse
+	34, // 68: mlcore.v1.TrackingService.WatchMetrics:output_type -> mlcore.v1.WatchMetricsResponse
+	13, // 69: mlcore.v1.TrackingService.GetTrackingPolicy:output_type -> mlcore.v1.TrackingPolicy
+	13, // 70: mlcore.v1.TrackingService.UpdateTrackingPolicy:output_type -> mlcore.v1.TrackingPolicy
+	38, // 71: mlcore.v1.TrackingService.ApplyRetention:output_type -> mlcore.v1.ApplyRetentionResponse
+	55, // [55:72] is the sub-list for method output_type
+	38, // [38:55] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_mlcore_v1_tracking_proto_init() }
@@ -3157,7 +3295,8 @@ func file_mlcore_v1_tracking_proto_init() {
 	file_mlcore_v1_http_proto_init()
 	file_mlcore_v1_tracking_proto_msgTypes[18].OneofWrappers = []any{}
 	file_mlcore_v1_tracking_proto_msgTypes[29].OneofWrappers = []any{}
-	file_mlcore_v1_tracking_proto_msgTypes[35].OneofWrappers = []any{
+	file_mlcore_v1_tracking_proto_msgTypes[31].OneofWrappers = []any{}
+	file_mlcore_v1_tracking_proto_msgTypes[37].OneofWrappers = []any{
 		(*SpoolRecord_CreateRun)(nil),
 		(*SpoolRecord_Batch)(nil),
 		(*SpoolRecord_UpdateRun)(nil),
@@ -3168,7 +3307,7 @@ func file_mlcore_v1_tracking_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mlcore_v1_tracking_proto_rawDesc), len(file_mlcore_v1_tracking_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -392,6 +392,32 @@ def test_metric_history_and_ndjson_ingest(world):
     assert bad[0] == 400 and b"line 4" in bad[2], bad
 
 
+def test_metric_updates_stream_as_events(world):
+    import threading
+    carol = Api(world["url"], world["tokens"]["carol"])
+    run = carol.call("POST", "/api/v1/projects/alpha/runs",
+                     {"run": {"experimentId": world["experiment"]["id"], "name": "live"}})
+
+    def produce():
+        time.sleep(0.3)
+        for step in range(3):
+            carol.call("POST", f"/api/v1/runs/{run['id']}/log-batch", {"batch": {
+                "runId": run["id"], "batchId": f"p{step}",
+                "metrics": [{"key": "loss", "steps": [step], "values": [1 / (step + 1)]}]}})
+        carol.call("PATCH", f"/api/v1/runs/{run['id']}", {"status": "RUN_STATUS_FINISHED"})
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    events = carol.events(f"/api/v1/runs/{run['id']}/metrics-watch")
+    producer.join()
+    steps = [s for _, e in events for s in e.get("series", {}).get("steps", [])]
+    assert steps == ["0", "1", "2"], events
+    assert events[-1][1]["runStatus"] == "RUN_STATUS_FINISHED", events
+    # Replayed from a step, for one key, on an ended run: the stream ends by itself.
+    replay = carol.events(f"/api/v1/runs/{run['id']}/metrics-watch?afterStep=0&keys=loss")
+    assert [s for _, e in replay for s in e.get("series", {}).get("steps", [])] == ["1", "2"]
+
+
 def test_error_mapping(world):
     ann = Api(world["url"], world["tokens"]["ann"])
     cases = [

@@ -1,7 +1,9 @@
 #include "conformance/conformance.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -231,6 +233,84 @@ TEST_CASE("conformance: pipelines are linted against the backend's own flavor ca
   MLC_REQUIRE_OK(clean);
   CHECK(clean->problems_size() == 0);
   CHECK(clean->resolved_spec().steps_size() == 2);
+}
+
+TEST_CASE("conformance: a metric watch follows a run's new points until the run ends") {
+  auto client = ClientWith(v1::CAPABILITY_TRACKING, "watchers");
+  if (!client) return;
+  v1::CreateRunRequest create;
+  create.mutable_run()->set_project("watchers");
+  create.mutable_run()->set_name("live");
+  auto run = client->CreateRun(create);
+  MLC_REQUIRE_OK(run);
+  const auto log = [&](const std::string& key, int64_t step, double value) {
+    v1::MetricBatch batch;
+    batch.set_run_id(run->id());
+    batch.set_batch_id(key + std::to_string(step));
+    v1::MetricSeries* s = batch.add_metrics();
+    s->set_key(key);
+    s->add_steps(step);
+    s->add_values(value);
+    MLC_CHECK_OK(client->LogBatch(batch));
+  };
+  log("loss", 0, 1.0);  // before the watch: replayed only with after_step
+
+  // A second client logs while the first one watches, then ends the run.
+  auto writer = CurrentTarget().SameInstanceClient();
+  MLC_REQUIRE_OK(writer);
+  std::thread producer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    for (int64_t step = 1; step <= 3; ++step) {
+      v1::MetricBatch batch;
+      batch.set_run_id(run->id());
+      batch.set_batch_id("w" + std::to_string(step));
+      for (const char* key : {"loss", "acc"}) {
+        v1::MetricSeries* s = batch.add_metrics();
+        s->set_key(key);
+        s->add_steps(step);
+        s->add_values(static_cast<double>(step) / 10);
+      }
+      MLC_CHECK_OK((*writer)->LogBatch(batch));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    v1::UpdateRunRequest end;
+    end.set_id(run->id());
+    end.set_status(v1::RUN_STATUS_FINISHED);
+    MLC_CHECK_OK((*writer)->UpdateRun(end));
+  });
+  std::map<std::string, std::vector<int64_t>> seen;
+  v1::RunStatus final_status = v1::RUN_STATUS_UNSPECIFIED;
+  v1::WatchMetricsRequest watch;
+  watch.set_run_id(run->id());
+  Status watched = client->WatchMetrics(watch, [&](const v1::WatchMetricsResponse& r) {
+    if (r.run_status() != v1::RUN_STATUS_UNSPECIFIED) final_status = r.run_status();
+    for (int64_t step : r.series().steps()) seen[r.series().key()].push_back(step);
+    return true;
+  });
+  producer.join();
+  MLC_CHECK_OK(watched);
+  CHECK(final_status == v1::RUN_STATUS_FINISHED);
+  CHECK(seen["loss"] == std::vector<int64_t>{1, 2, 3});  // not step 0: logged before the call
+  CHECK(seen["acc"] == std::vector<int64_t>{1, 2, 3});   // a key first logged during the watch
+
+  // after_step replays; keys narrow; an ended run's watch returns at once.
+  seen.clear();
+  watch.set_after_step(-1);
+  watch.add_keys("loss");
+  MLC_CHECK_OK(client->WatchMetrics(watch, [&](const v1::WatchMetricsResponse& r) {
+    for (int64_t step : r.series().steps()) seen[r.series().key()].push_back(step);
+    return true;
+  }));
+  CHECK(seen.size() == 1);
+  CHECK(seen["loss"] == std::vector<int64_t>{0, 1, 2, 3});
+
+  v1::WatchMetricsRequest missing;
+  missing.set_run_id("r-does-not-exist");
+  CHECK(
+      client->WatchMetrics(missing, [](const v1::WatchMetricsResponse&) { return true; }).code() ==
+      StatusCode::kNotFound);
+  CHECK(client->WatchMetrics(v1::WatchMetricsRequest(), [](const auto&) { return true; }).code() ==
+        StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -146,6 +146,13 @@ class Backend {
   }
   virtual Result<v1::GetMetricHistoryResponse> GetMetricHistory(
       const v1::GetMetricHistoryRequest& request) = 0;
+  // Follows a run's metrics (TrackingService.WatchMetrics) until the run ends, `sink` returns
+  // false or `keep_watching` (polled while idle) does. The default polls GetRun's metric
+  // summaries and reads new points with GetMetricHistory on this backend; a remote backend uses
+  // the server's stream.
+  virtual Status WatchMetrics(const v1::WatchMetricsRequest& request,
+                              const std::function<bool(const v1::WatchMetricsResponse&)>& sink,
+                              const std::function<bool()>& keep_watching);
   virtual Result<v1::TrackingPolicy> GetTrackingPolicy(const std::string& project) = 0;
   virtual Result<v1::TrackingPolicy> UpdateTrackingPolicy(const v1::TrackingPolicy& policy) = 0;
   virtual Result<v1::ApplyRetentionResponse> ApplyRetention(

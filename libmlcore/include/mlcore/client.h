@@ -224,6 +224,13 @@ class Client {
   // batch, in order. RunLogger's flusher sends each flush this way.
   std::vector<Result<v1::LogBatchResponse>> LogBatches(const std::vector<v1::MetricBatch>& batches);
   Result<v1::GetMetricHistoryResponse> GetMetricHistory(const v1::GetMetricHistoryRequest& request);
+  // Follows a run's metrics as they are logged: `sink` gets the new points of one key at a time,
+  // then a last response with the run's final status. Ends when the run has ended and its points
+  // were sent, when `sink` returns false, or when `keep_watching` (polled while idle) does.
+  // Errors: INVALID_ARGUMENT (no run), NOT_FOUND.
+  Status WatchMetrics(const v1::WatchMetricsRequest& request,
+                      const std::function<bool(const v1::WatchMetricsResponse&)>& sink,
+                      const std::function<bool()>& keep_watching = [] { return true; });
   Result<v1::TrackingPolicy> GetTrackingPolicy(std::string_view project = {});
   Result<v1::TrackingPolicy> UpdateTrackingPolicy(const v1::TrackingPolicy& policy);
   Result<v1::ApplyRetentionResponse> ApplyRetention(const v1::ApplyRetentionRequest& request);

@@ -379,6 +379,13 @@ const std::map<std::string, StreamHandler>& StreamHandlers() {
              static_cast<const v1::WatchRegistryEventsRequest&>(request),
              [&](const v1::RegistryEvent& e) { return emit(e); }, keep_going);
        }},
+      {"mlcore.v1.TrackingService/WatchMetrics",
+       [](Client& c, const Message& request, const std::function<bool(const Message&)>& emit,
+          const std::function<bool()>& keep_going) {
+         return c.WatchMetrics(
+             static_cast<const v1::WatchMetricsRequest&>(request),
+             [&](const v1::WatchMetricsResponse& r) { return emit(r); }, keep_going);
+       }},
       {"mlcore.v1.JobService/WatchJobs",
        [](Client& c, const Message& request, const std::function<bool(const Message&)>& emit,
           const std::function<bool()>& keep_going) {

@@ -353,6 +353,16 @@ class GrpcBackend final : public Backend {
       const v1::GetMetricHistoryRequest& r) override {
     return Unary(tracking_.get(), &v1::TrackingService::Stub::GetMetricHistory, r);
   }
+  Status WatchMetrics(const v1::WatchMetricsRequest& r,
+                      const std::function<bool(const v1::WatchMetricsResponse&)>& sink,
+                      const std::function<bool()>& keep_watching) override {
+    return ServerStream<v1::WatchMetricsResponse>(
+        [&](grpc::ClientContext* ctx, StreamReader<v1::WatchMetricsResponse>* reader) {
+          tracking_->async()->WatchMetrics(ctx, &r, reader);
+        },
+        sink, keep_watching);
+  }
+
   Result<v1::TrackingPolicy> GetTrackingPolicy(const std::string& project) override {
     v1::GetTrackingPolicyRequest r;
     r.set_project(project);

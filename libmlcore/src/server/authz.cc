@@ -163,6 +163,7 @@ const std::map<std::string, Rule>& Rules() {
       // IngestMetrics: checked per batch; a refused batch is answered with its error.
       {"mlcore.v1.TrackingService/IngestMetrics", Obj(E, Lookup::kRun, "batch.run_id")},
       {"mlcore.v1.TrackingService/GetMetricHistory", Obj(V, Lookup::kRun, "run_id")},
+      {"mlcore.v1.TrackingService/WatchMetrics", Obj(V, Lookup::kRun, "run_id")},
       {"mlcore.v1.TrackingService/GetTrackingPolicy", P(V, "project")},
       {"mlcore.v1.TrackingService/UpdateTrackingPolicy", P(A, "policy.project")},
       {"mlcore.v1.TrackingService/ApplyRetention", P(A, "project")},
