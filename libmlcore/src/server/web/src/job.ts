@@ -160,7 +160,7 @@ export async function renderJob(ctx: PageCtx): Promise<void> {
             "li",
             { class: `tl-${to.toLowerCase()}` },
             h("span", { class: "tl-time", title: e.time ?? "" }, fmtTime(e.time), t0 && t > t0 ? h("span", { class: "muted" }, ` +${fmtDuration(t - t0)}`) : null),
-            h("span", { class: "tl-state" }, from && from !== "UNSPECIFIED" ? `${from} → ` : "", stateBadge(to)),
+            h("span", { class: "tl-state" }, from && from !== "UNSPECIFIED" && from !== to ? `${from} → ` : "", stateBadge(to)),
             h("span", { class: "tl-reason" }, e.reason ?? ""),
           );
         }),
