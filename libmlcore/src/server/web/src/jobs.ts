@@ -1,7 +1,7 @@
 // The jobs page: the project's jobs by state, its quota (used / limit per resource) and usage per
 // user, and a filterable, sortable virtual table of every job. The first page of ListJobs is drawn
 // as soon as it arrives and later pages are appended; the newest page is polled for changes.
-import { call, listAll } from "./api";
+import { call, listAll, stream } from "./api";
 import { currentProject, navigate, type PageCtx } from "./app";
 import { enumName, errorBox, fmtBytes, fmtCpu, fmtDuration, fmtResources, fmtTime, h, num, parseTime, stateBadge, type Resources } from "./dom";
 import type { Job, QuotaUsage } from "./types";
@@ -182,6 +182,36 @@ export async function renderJobs(ctx: PageCtx): Promise<void> {
     root.append(errorBox(e));
     return;
   }
+
+  // Every state transition of the project's jobs as it happens (WatchJobs over SSE), drawn at
+  // most twice a second; the stream is restarted if it breaks.
+  let dirty = false;
+  const flush = setInterval(() => {
+    if (!dirty) return;
+    dirty = false;
+    setRows();
+  }, 500);
+  ctx.onCleanup(() => clearInterval(flush));
+  void (async () => {
+    while (!signal.aborted) {
+      try {
+        await stream<{ jobId?: string; job?: Job }>(
+          "JobService.WatchJobs",
+          { project },
+          (m) => {
+            if (m.job?.id) {
+              byId.set(m.job.id, m.job);
+              dirty = true;
+            }
+          },
+          signal,
+        );
+      } catch {
+        // Polling below still keeps the newest jobs fresh.
+      }
+      await new Promise((r) => setTimeout(r, 5000));
+    }
+  })();
 
   // Keep the newest jobs, the summary and the quota fresh; the deadline column ticks.
   const timer = setInterval(async () => {
