@@ -10,6 +10,10 @@
 //                          with other work the rate follows the CPU share the process gets.
 //   server.unary.*_auth    the same two on a server checking tokens and roles (a viewer's token),
 //                          side by side with the same server without auth.
+//   server.http.list_jobs  ListJobs of a project's 20 jobs (basic view) as HTTP/JSON
+//                          (`GET /api/v1/projects/bench/jobs`, a keep-alive connection per
+//                          client, the JSON parsed and counted) vs the same call over gRPC
+//                          (grpc://, Client::ListJobs), calls/s from --clients clients.
 //   server.ingest.stream   metric points/s durable through the tracking buffer (RunLogger, the
 //                          run ended: Close returned) over the grpc:// backend's IngestMetrics
 //                          stream, --keys x --steps points logged with LogSeries in chunks of
@@ -37,10 +41,11 @@
 // Runs: one discarded warm-up round, then --runs rounds (--artifact-runs for the 1 GiB transfers),
 // alternating server and peer (A B A B ...); the median round is reported with min and max.
 //
-// Usage: server_bench [--tiny] [--only unary,ingest,artifact,tracking_server] [--clients N]
+// Usage: server_bench [--tiny] [--only unary,http,ingest,artifact,tracking_server] [--clients N]
 //                     [--seconds S] [--runs N] [--keys K] [--steps S] [--artifact-mib N]
 //                     [--artifact-runs N] [--peer PYTHON --peer-script PATH] [--peer-keys K]
 //                     [--peer-steps S] [--tmp DIR]
+#include <httplib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,7 +80,7 @@ struct Options {
   int runs = 5;
   std::string tmp;
   bool tiny = false;
-  std::string only = "unary,ingest,artifact,tracking_server";
+  std::string only = "unary,http,ingest,artifact,tracking_server";
   int keys = 10;
   int steps = 200000;
   int artifact_mib = 1024;
@@ -118,11 +123,13 @@ struct RateRound {
   double client_cpu_us_per_call = 0;  // the client threads alone (the call, as the caller pays)
 };
 
-// Calls `call` from `clients` threads, each on its own Client of `uri`, for `seconds`.
-RateRound Rate(const std::string& uri, int clients, double seconds,
-               const std::function<bool(Client&)>& call) {
-  std::vector<std::unique_ptr<Client>> opened;
-  for (int i = 0; i < clients; ++i) opened.push_back(Must(Client::Open(uri), "open " + uri));
+// Calls `call` from `clients` threads, each on its own connection made by `open`, for `seconds`.
+template <typename Connection>
+RateRound RateOf(int clients, double seconds,
+                 const std::function<std::unique_ptr<Connection>()>& open,
+                 const std::function<bool(Connection&)>& call) {
+  std::vector<std::unique_ptr<Connection>> opened;
+  for (int i = 0; i < clients; ++i) opened.push_back(open());
   for (auto& c : opened) {
     if (!call(*c)) Die("first call", InternalError("wrong answer"));  // connects each channel
   }
@@ -159,6 +166,13 @@ RateRound Rate(const std::string& uri, int clients, double seconds,
   round.cpu_us_per_call = calls > 0 ? cpu * 1e6 / static_cast<double>(calls) : 0;
   round.client_cpu_us_per_call = calls > 0 ? client_cpu * 1e6 / static_cast<double>(calls) : 0;
   return round;
+}
+
+// Calls `call` from `clients` threads, each on its own Client of `uri`, for `seconds`.
+RateRound Rate(const std::string& uri, int clients, double seconds,
+               const std::function<bool(Client&)>& call) {
+  return RateOf<Client>(
+      clients, seconds, [&] { return Must(Client::Open(uri), "open " + uri); }, call);
 }
 
 using Clock = std::chrono::steady_clock;
@@ -269,6 +283,51 @@ Line Compare(const char* bench, const char* unit, const std::vector<double>& our
   line.extra["peer_min"] = p.min;
   line.extra["peer_max"] = p.max;
   return line;
+}
+
+// HTTP/JSON vs gRPC for the same job listing (server.http.list_jobs).
+void HttpBench(const Options& o, const std::string& http_url, const std::string& grpc_uri,
+               int jobs) {
+  const std::string path = "/api/v1/projects/bench/jobs?view=JOB_VIEW_BASIC&pageSize=100";
+  auto open_http = [&] {
+    auto c = std::make_unique<httplib::Client>(http_url);
+    c->set_keep_alive(true);
+    c->set_tcp_nodelay(true);
+    return c;
+  };
+  std::function<bool(httplib::Client&)> http_call = [&](httplib::Client& c) {
+    auto res = c.Get(path);
+    if (!res || res->status != 200) return false;
+    const json body = json::parse(res->body, nullptr, false);
+    return body.is_object() && body["jobs"].size() == static_cast<size_t>(jobs);
+  };
+  std::function<bool(Client&)> grpc_call = [&](Client& c) {
+    v1::ListJobsRequest r;
+    r.set_project("bench");
+    r.set_view(v1::JOB_VIEW_BASIC);
+    r.set_page_size(100);
+    auto listed = c.ListJobs(r);
+    return listed.ok() && listed->jobs_size() == jobs;
+  };
+  std::function<std::unique_ptr<httplib::Client>()> open = open_http;
+  RateOf<httplib::Client>(o.clients, o.seconds / 3, open, http_call);  // warm-up, discarded
+  std::vector<double> ours, peer, cpu, peer_cpu;
+  for (int r = 0; r < o.runs; ++r) {
+    RateRound a = RateOf<httplib::Client>(o.clients, o.seconds, open, http_call);
+    RateRound b = Rate(grpc_uri, o.clients, o.seconds, grpc_call);
+    ours.push_back(a.calls_per_s);
+    cpu.push_back(a.cpu_us_per_call);
+    peer.push_back(b.calls_per_s);
+    peer_cpu.push_back(b.cpu_us_per_call);
+  }
+  Line line = Compare("server.http.list_jobs", "calls/s", ours, peer, "the same call over gRPC");
+  line.extra["cpu_us_per_call"] = Summarize(cpu).median;
+  line.extra["peer_cpu_us_per_call"] = Summarize(peer_cpu).median;
+  line.params = {{"clients", std::to_string(o.clients)},
+                 {"jobs_listed", std::to_string(jobs)},
+                 {"seconds_per_run", std::to_string(o.seconds)},
+                 {"transport", "tcp 127.0.0.1, HTTP/1.1 keep-alive per client vs gRPC"}};
+  Emit(line);
 }
 
 void IngestBench(const Options& o, const std::string& grpc_uri, const std::string& local_uri) {
@@ -498,12 +557,13 @@ int Main(int argc, char** argv) {
     } else if (a == "--tmp") {
       o.tmp = next();
     } else {
-      std::fprintf(stderr,
-                   "usage: server_bench [--tiny] [--only unary,ingest,artifact,tracking_server]\n"
-                   "                    [--clients N] [--seconds S] [--runs N] [--keys K]\n"
-                   "                    [--steps S] [--artifact-mib N] [--artifact-runs N]\n"
-                   "                    [--peer PYTHON --peer-script PATH] [--peer-keys K]\n"
-                   "                    [--peer-steps S] [--tmp DIR]\n");
+      std::fprintf(
+          stderr,
+          "usage: server_bench [--tiny] [--only unary,http,ingest,artifact,tracking_server]\n"
+          "                    [--clients N] [--seconds S] [--runs N] [--keys K]\n"
+          "                    [--steps S] [--artifact-mib N] [--artifact-runs N]\n"
+          "                    [--peer PYTHON --peer-script PATH] [--peer-keys K]\n"
+          "                    [--peer-steps S] [--tmp DIR]\n");
       return 2;
     }
   }
@@ -553,6 +613,7 @@ int Main(int argc, char** argv) {
   so.state_dir = root + "/state";
   so.insecure_local = true;
   so.listen = {"127.0.0.1:0"};
+  so.http_listen = "127.0.0.1:0";
   auto srv = Must(server::Server::Start(so), "start server");
   const std::string grpc_uri = srv->uris().at(0);
   std::string job_id;
@@ -653,6 +714,18 @@ int Main(int argc, char** argv) {
                   {{"caller", "token of a user with the viewer role"}});
     }
     auth_srv->Shutdown(std::chrono::seconds(1));
+  }
+  if (o.Wants("http")) {
+    constexpr int kListed = 20;
+    auto c = Must(Client::Open(grpc_uri), "open");
+    for (int i = 1; i < kListed; ++i) {  // the job above is the first
+      v1::JobSpec spec;
+      spec.set_project("bench");
+      spec.add_command("true");
+      spec.set_working_dir(root);
+      Must(c->WaitJob(Must(c->SubmitJob(spec), "submit").id(), std::chrono::seconds(60)), "wait");
+    }
+    HttpBench(o, srv->http_url(), grpc_uri, kListed);
   }
   if (o.Wants("ingest")) IngestBench(o, grpc_uri, local_uri);
   if (tracking_server) {

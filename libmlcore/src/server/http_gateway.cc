@@ -196,6 +196,7 @@ class HttpGatewayImpl final : public HttpGateway {
   Status Listen(const std::string& host, int port) {
     http_->new_task_queue = [] { return new httplib::ThreadPool(32); };
     http_->set_payload_max_length(kMaxBody);
+    http_->set_tcp_nodelay(true);  // answers go out whole: no Nagle wait for the client's ACK
     http_->set_keep_alive_timeout(30);
     http_->set_read_timeout(60);
     http_->set_write_timeout(60);
