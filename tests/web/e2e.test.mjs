@@ -323,7 +323,7 @@ describe("web UI", () => {
     });
     await page.waitForSelector("#jobs-table .vt-window .vt-row");
     const first = (await page.evaluate(() => performance.now())) - t0;
-    await waitFor(async () => /^10000 jobs/.test(await page.textContent("#jobs-status")), { what: "all 10,000 jobs" });
+    await waitFor(async () => /^10000 jobs, loaded/.test(await page.textContent("#jobs-status")), { what: "all 10,000 jobs" });
     const all = (await page.evaluate(() => performance.now())) - t0;
     const rows = await page.locator("#jobs-table .vt-window .vt-row").count();
     assert.ok(rows < 200, `only the rows in view are drawn (${rows})`);

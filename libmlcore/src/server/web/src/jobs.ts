@@ -74,11 +74,11 @@ export async function renderJobs(ctx: PageCtx): Promise<void> {
         render: (j) => (j.spec?.flavor ? `${j.spec.flavor} ` : "") + fmtResources(j.resources) + ((j.spec?.replicas ?? 1) > 1 ? ` ×${j.spec?.replicas}` : ""),
       },
       { key: "user", label: "user", width: "7rem", value: (j) => j.user ?? "" },
-      { key: "created", label: "created", width: "11.5rem", value: (j) => parseTime(j.createTime) ?? 0, render: (j) => fmtTime(j.createTime) },
+      { key: "created", label: "created", width: "13rem", value: (j) => parseTime(j.createTime) ?? 0, render: (j) => fmtTime(j.createTime) },
       {
         key: "deadline",
         label: "deadline in",
-        width: "7rem",
+        width: "8rem",
         value: (j) => deadlineLeft(j, now),
         render: (j) => {
           const left = deadlineLeft(j, now);
@@ -149,9 +149,11 @@ export async function renderJobs(ctx: PageCtx): Promise<void> {
     userSel.value = selected;
   };
 
+  let loadedNote = "loading…";
   const setRows = () => {
     table.setRows([...byId.values()]);
     drawSummary();
+    status.textContent = `${byId.size} jobs, ${loadedNote}`;
   };
 
   const loadQuota = async () => {
@@ -172,8 +174,8 @@ export async function renderJobs(ctx: PageCtx): Promise<void> {
       "jobs",
       (items, done) => {
         for (const j of items) if (j.id) byId.set(j.id, j);
+        if (done) loadedNote = `loaded in ${Math.round(performance.now() - t0)} ms`;
         setRows();
-        status.textContent = done ? `${byId.size} jobs, loaded in ${Math.round(performance.now() - t0)} ms` : `loading… ${byId.size}`;
       },
       signal,
     );

@@ -109,7 +109,7 @@ function runsTable(runs: Run[], project: string, selected: Set<string>, onSelect
     },
     { key: "status", label: "status", width: "6.5rem", value: runStatus, render: (r) => stateBadge(runStatus(r)) },
     { key: "user", label: "user", width: "6rem", value: (r) => r.user ?? "" },
-    { key: "start", label: "started", width: "11.5rem", value: (r) => parseTime(r.startTime) ?? 0, render: (r) => fmtTime(r.startTime) },
+    { key: "start", label: "started", width: "13rem", value: (r) => parseTime(r.startTime) ?? 0, render: (r) => fmtTime(r.startTime) },
     {
       key: "duration",
       label: "duration",
