@@ -23,7 +23,7 @@ class SchemaBuilder {
   // The schema of a message used by a route, with every message and enum it reaches added to
   // the components.
   json Message(const Descriptor* type) {
-    if (const auto special = WellKnown(type); !special.is_null()) return special;
+    if (auto special = WellKnown(type); !special.is_null()) return special;
     AddMessage(type);
     return Ref(type->full_name());
   }
