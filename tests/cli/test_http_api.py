@@ -460,3 +460,74 @@ def test_web_ui_and_health(world):
     status, headers, data = api.raw("GET", "/")
     assert status == 200 and b"<" in data and b"mlcore" in data.lower()
     assert api.raw("GET", "/healthz")[0] == 200
+
+
+# ---- transport: TLS, refusals, shutdown ---------------------------------------------------------
+
+def test_https_with_the_servers_certificate(world, tmp_path):
+    import shutil
+    import ssl
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    from test_cli_auth import make_certs
+    make_certs(tmp_path)
+    state = tmp_path / "state"
+    token = add_user(state, "ann", "--admin")
+    server = HttpServer(state, "--tls-cert", str(tmp_path / "server.pem"), "--tls-key",
+                        str(tmp_path / "server.key"))
+    try:
+        assert server.http.startswith("https://127.0.0.1:") and server.grpc.startswith("grpcs://")
+        parsed = urllib.parse.urlparse(server.http)
+        context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+        conn = http.client.HTTPSConnection(parsed.hostname, parsed.port, context=context,
+                                           timeout=30)
+        conn.request("GET", "/api/v1/auth/whoami", headers={"Authorization": f"Bearer {token}"})
+        resp = conn.getresponse()
+        assert resp.status == 200 and json.loads(resp.read())["user"]["name"] == "ann"
+        conn.close()
+        # Plain HTTP does not reach it.
+        plain = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+        with pytest.raises((http.client.HTTPException, OSError)):
+            plain.request("GET", "/api/v1/auth/whoami")
+            plain.getresponse().read()
+    finally:
+        assert server.stop() == 0
+
+
+def test_http_beyond_loopback_needs_tls_and_a_taken_port_is_refused(world):
+    proc = subprocess.run([MLC, "server", "--state", str(world["state"]), "--listen",
+                           "127.0.0.1:0", "--http", "0.0.0.0:0"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "--tls-cert" in proc.stderr, proc.stderr
+    port = urllib.parse.urlparse(world["url"]).port
+    proc = subprocess.run([MLC, "server", "--state", str(world["state"]), "--listen",
+                           "127.0.0.1:0", "--http", f"127.0.0.1:{port}"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "cannot listen for HTTP" in proc.stderr, proc.stderr
+    proc = subprocess.run([MLC, "server", "--state", str(world["state"]), "--http", "nonsense"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "HOST:PORT" in proc.stderr, proc.stderr
+
+
+def test_sigterm_ends_open_event_streams(tmp_path):
+    """A follow that would never end on its own (a watch) is closed by a graceful stop."""
+    import threading
+    state = tmp_path / "state"
+    token = add_user(state, "ann", "--admin")
+    server = HttpServer(state)
+    api = Api(server.http, token)
+    api.call("POST", "/api/v1/projects", {"project": {"name": "p"}})
+    got = {}
+
+    def watch():
+        got["events"] = api.events("/api/v1/projects/p/registry-events", timeout=60)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    time.sleep(1.5)  # the stream is open (its headers come within a second)
+    start = time.monotonic()
+    assert server.stop() == 0
+    watcher.join(timeout=30)
+    assert not watcher.is_alive(), "the event stream outlived the server"
+    assert time.monotonic() - start < 20
+    assert got["events"] == []

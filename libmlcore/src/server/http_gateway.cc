@@ -197,6 +197,12 @@ class HttpGatewayImpl final : public HttpGateway {
     http_->new_task_queue = [] { return new httplib::ThreadPool(32); };
     http_->set_payload_max_length(kMaxBody);
     http_->set_tcp_nodelay(true);  // answers go out whole: no Nagle wait for the client's ACK
+    // httplib's default adds SO_REUSEPORT, which lets a second server share a taken port; a
+    // second server must fail instead (as the gRPC side does).
+    http_->set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     http_->set_keep_alive_timeout(30);
     http_->set_read_timeout(60);
     http_->set_write_timeout(60);
