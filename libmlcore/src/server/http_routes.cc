@@ -407,14 +407,6 @@ Status ParseJsonMessage(std::string_view json_text, Message* message) {
   return Status::Ok();
 }
 
-std::string PrintJsonMessage(const Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
-  return out;
-}
-
 int HttpStatusOf(StatusCode code) {
   switch (code) {
     case StatusCode::kOk:
