@@ -52,13 +52,13 @@ let tuned; // a second run, for comparisons
 let pipelineRunId;
 const pageErrors = [];
 
-async function logBatch(runId, batchId, params, fn, points = 500) {
+async function logBatch(runId, batchId, params, fn, points = 500, from = 0) {
   const steps = [];
   const loss = [];
   const acc = [];
   const times = [];
   const t0 = Date.now() * 1000;
-  for (let i = 0; i < points; i++) {
+  for (let i = from; i < from + points; i++) {
     steps.push(i);
     loss.push(fn(i));
     acc.push(1 - fn(i) / 3);
@@ -229,6 +229,10 @@ describe("web UI", () => {
     await page.waitForSelector('.chart[data-key="loss"] .uplot canvas');
     const box = await page.locator('.chart[data-key="loss"] canvas').first().boundingBox();
     assert.ok(box && box.width > 200 && box.height > 100, JSON.stringify(box));
+    // The run is active: points logged now reach the chart live (WatchMetrics over SSE).
+    await page.waitForSelector('.chart[data-key="loss"][data-last-step="499"]');
+    await logBatch(trainer.runId, "b-trainer-live", {}, (i) => 2 * Math.exp(-i / 80), 100, 500);
+    await page.waitForSelector('.chart[data-key="loss"][data-last-step="599"]', { timeout: 15_000 });
     // Smoothing and the time axis redraw the chart.
     await page.fill("#chart-smoothing", "0.8");
     await page.selectOption("#chart-axis", "time");

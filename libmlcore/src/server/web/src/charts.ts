@@ -4,9 +4,9 @@
 // double click zooms out. A smoothing slider applies a debiased exponential moving average; the x
 // axis is the step or the wall-clock time.
 import uPlot from "uplot";
-import { call } from "./api";
+import { call, stream } from "./api";
 import { debounce, errorBox, h, num } from "./dom";
-import type { GetMetricHistoryResponse, Run } from "./types";
+import type { GetMetricHistoryResponse, MetricSeries, Run } from "./types";
 
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 export const colorOf = (i: number) => PALETTE[i % PALETTE.length];
@@ -38,12 +38,30 @@ async function fetchHistory(runId: string, key: string, maxPoints: number, range
     req.maxStep = String(Math.ceil(range[1]));
   }
   const resp = await call<GetMetricHistoryResponse>("TrackingService.GetMetricHistory", req, signal);
-  const s = resp.series ?? {};
+  return toSeries(resp.series ?? {});
+}
+
+function toSeries(s: MetricSeries): Series {
   return {
     steps: (s.steps ?? []).map(num),
     times: (s.timesUnixMicros ?? []).map((t) => num(t) / 1e6),
     values: (s.values ?? []).map(toNumber),
   };
+}
+
+const MAX_LIVE_POINTS = 20_000;
+
+// Appends live points; past MAX_LIVE_POINTS every other point of the older half is dropped.
+function appendSeries(to: Series, add: Series): Series {
+  const out: Series = { steps: to.steps.concat(add.steps), times: to.times.concat(add.times), values: to.values.concat(add.values) };
+  if (out.steps.length > MAX_LIVE_POINTS) {
+    const half = out.steps.length >> 1;
+    const keep = (_: unknown, i: number) => i >= half || i % 2 === 0;
+    out.steps = out.steps.filter(keep);
+    out.times = out.times.filter(keep);
+    out.values = out.values.filter(keep);
+  }
+  return out;
 }
 
 // Debiased EMA (TensorBoard's): weight 0 = raw.
@@ -173,6 +191,7 @@ class MetricChart {
     const holder = h("div", { class: "chart-plot" });
     this.el.replaceChildren(h("div", { class: "chart-title" }, this.key), holder);
     this.plot = new uPlot(opts, data, holder);
+    this.mark();
   }
 
   private onZoom = debounce(async (min: number | undefined, max: number | undefined) => {
@@ -201,6 +220,26 @@ class MetricChart {
       // Keep the coarser view.
     }
   }, 250);
+
+  // New points of run `i` from the live watch.
+  append(i: number, add: Series): void {
+    if (add.steps.length === 0) return;
+    const before = this.overview[i];
+    this.overview[i] = before ? appendSeries(before, add) : add;
+    this.shown[i] = this.shown[i] && this.shown[i] !== before ? appendSeries(this.shown[i]!, add) : this.overview[i];
+    if (!this.plot) return;
+    const xs = this.plot.data[0];
+    const following = xs.length === 0 || (this.plot.scales.x.max ?? Infinity) >= (xs[xs.length - 1] as number);
+    this.plot.setData(this.data(), following);
+    this.mark();
+  }
+
+  // The highest step drawn, for tests and for the eye (data-last-step).
+  private mark(): void {
+    let last = -Infinity;
+    for (const s of this.shown) if (s) for (const st of s.steps) if (st > last) last = st;
+    if (Number.isFinite(last)) this.el.dataset.lastStep = String(last);
+  }
 
   resize(): void {
     this.plot?.setSize({ width: this.width(), height: 260 });
@@ -293,5 +332,27 @@ export function chartPanel(runs: Run[], keys: string[], signal: AbortSignal, onC
   );
   // Charts need the panel in the document to size themselves.
   requestAnimationFrame(sync);
+
+  // Active runs: new points as they are logged (WatchMetrics over SSE), until the run ends. The
+  // charts' histories are read at the same time; a point in both is drawn once.
+  runs.forEach((r, i) => {
+    const status = String(r.status ?? "");
+    if (!r.id || !(status.endsWith("RUNNING") || status.endsWith("SCHEDULED"))) return;
+    // From the lowest latest step of the run as it was read, so nothing logged since is missed
+    // (points sent twice are drawn once).
+    const latest = (r.metrics ?? []).map((m) => num(m.latestStep));
+    const afterStep = latest.length ? Math.min(...latest) : -1;
+    void stream<{ series?: MetricSeries; runStatus?: string }>(
+      "TrackingService.WatchMetrics",
+      { runId: r.id, afterStep: String(afterStep) },
+      (m) => {
+        const key = m.series?.key;
+        if (key) charts.get(key)?.append(i, toSeries(m.series!));
+      },
+      signal,
+    ).catch(() => {
+      // The charts keep what they have; reloading the page reads the history again.
+    });
+  });
   return panel;
 }
