@@ -126,6 +126,14 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  // Jobs outlive the server (each has its own supervisor): end the ones still running.
+  if (server.proc && trainer?.id) {
+    await server.mlc(admin, ["job", "cancel", trainer.id]).catch(() => {});
+    await waitFor(async () => (await server.mlc(admin, ["job", "get", trainer.id], { json: true })).state === "JOB_STATE_CANCELLED", {
+      timeout: 40_000,
+      what: "the trainer job to end",
+    }).catch(() => {});
+  }
   await server.stop();
 });
 

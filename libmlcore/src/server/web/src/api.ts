@@ -190,7 +190,7 @@ export async function stream<T>(
 }
 
 // Reads every page of a list rpc: `key` names the repeated field of the response. `onPage` sees
-// each page as it arrives (for incremental rendering).
+// each page as it arrives (for incremental rendering); a small `firstPage` draws sooner.
 export async function listAll<T>(
   rpc: string,
   req: Json,
@@ -198,11 +198,12 @@ export async function listAll<T>(
   onPage?: (items: T[], done: boolean) => void,
   signal?: AbortSignal,
   maxItems = 100_000,
+  firstPage = 1000,
 ): Promise<T[]> {
   const all: T[] = [];
   let pageToken = "";
   for (;;) {
-    const resp = await call<Json>(rpc, { ...req, pageSize: 1000, pageToken }, signal);
+    const resp = await call<Json>(rpc, { ...req, pageSize: pageToken ? 1000 : firstPage, pageToken }, signal);
     const items = (resp[key] as T[] | undefined) ?? [];
     all.push(...items);
     pageToken = (resp.nextPageToken as string | undefined) ?? "";

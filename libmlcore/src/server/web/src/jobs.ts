@@ -178,6 +178,8 @@ export async function renderJobs(ctx: PageCtx): Promise<void> {
         setRows();
       },
       signal,
+      100_000,
+      200,
     );
   } catch (e) {
     if (signal.aborted) return;
