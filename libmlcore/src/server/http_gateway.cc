@@ -31,6 +31,8 @@ constexpr size_t kMaxBody = size_t{64} << 20;
 // Event streams send a comment this often when idle, so proxies keep them and a gone client is
 // noticed.
 constexpr auto kKeepAlive = std::chrono::seconds(15);
+// Threads serving HTTP connections (each holds one while kept alive or streaming).
+constexpr size_t kHttpThreads = 128;
 // How long an event stream waits for its first message (or failure) before it answers 200.
 constexpr auto kStreamPatience = std::chrono::milliseconds(1000);
 // Messages an event stream buffers before its producer waits for the client to read.
@@ -194,7 +196,10 @@ class HttpGatewayImpl final : public HttpGateway {
   ~HttpGatewayImpl() override { Stop(); }
 
   Status Listen(const std::string& host, int port) {
-    http_->new_task_queue = [] { return new httplib::ThreadPool(32); };
+    // httplib serves a connection on one pool thread for as long as it is kept alive, and an
+    // event stream for as long as it is open: a browser tab holds up to 6 connections plus its
+    // streams (logs, job watch, metrics watch). Threads are cheap; idle connections close soon.
+    http_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
     http_->set_payload_max_length(kMaxBody);
     http_->set_tcp_nodelay(true);  // answers go out whole: no Nagle wait for the client's ACK
     // httplib's default adds SO_REUSEPORT, which lets a second server share a taken port; a
@@ -203,7 +208,7 @@ class HttpGatewayImpl final : public HttpGateway {
       int yes = 1;
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     });
-    http_->set_keep_alive_timeout(30);
+    http_->set_keep_alive_timeout(5);
     http_->set_read_timeout(60);
     http_->set_write_timeout(60);
     // Every request goes to Handle, which routes by the (mlcore.v1.http) table; registered per
