@@ -99,7 +99,10 @@ export async function renderJob(ctx: PageCtx): Promise<void> {
     fill(info, 
       h("h3", null, "Status"),
       st === "PENDING" && job.waitingReason ? h("div", { class: "waiting", id: "waiting-reason" }, job.waitingReason) : null,
-      job.message ? h("div", { class: st === "SUCCEEDED" ? "note" : "error" }, job.message) : null,
+      // A job's message says why it failed only once it has ended badly; otherwise it is news.
+      job.message
+        ? h("div", { class: ["FAILED", "LOST", "TIMED_OUT", "PREEMPTED"].includes(st) ? "error" : "note" }, job.message)
+        : null,
       kv([
         ["id", job.id],
         ["user", job.user],
