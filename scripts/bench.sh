@@ -36,6 +36,11 @@
 #                                    #   sqlite (bench/registry_bench_mlflow.py in .venv-bench):
 #                                    #   registry.resolve (p50, p99), registry.register (p50,
 #                                    #   p99), registry.search
+#   scripts/bench.sh web             # the web UI (issue 12) in headless Chromium against a real
+#                                    #   `mlc server --http` (bench/web_bench.mjs; builds the UI
+#                                    #   with scripts/build-web.sh first so mlc embeds it):
+#                                    #   web.jobs.first_render_10k (vs the same page with 100 jobs),
+#                                    #   web.chart.first_render_1m (vs a 1,000-point metric)
 # Environment: BENCH_JOBS (jobs in the packing trace, default 30000), BENCH_SEED (default 1),
 # BENCH_SUBMITS (jobs per submit-throughput run, default 10000), BENCH_PY_INSTALL=0 (tracking: use
 # the mlcore already installed in .venv instead of `pip install .` into it first), BENCH_TMP (data:
@@ -44,7 +49,8 @@
 # --drop-caches), BENCH_REGISTRY_MODELS (registry: registered models, default 10000),
 # BENCH_REGISTRY_VERSIONS (versions per model, default 10), BENCH_REGISTRY_ARGS (extra
 # registry_bench flags, e.g. --samples 20000 --peer-api-models 500), BENCH_SERVER_ARGS (extra
-# server_bench flags, e.g. --steps 500000 --artifact-mib 256).
+# server_bench flags, e.g. --steps 500000 --artifact-mib 256), BENCH_WEB_ARGS (extra web_bench
+# flags, e.g. --runs 9 --jobs 20000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -58,6 +64,9 @@ grep -q data_bench bench/CMakeLists.txt && targets+=(data_bench)
 grep -q registry_bench bench/CMakeLists.txt && targets+=(registry_bench)
 grep -q server_bench bench/CMakeLists.txt && targets+=(server_bench)
 grep -q slurm_bench bench/CMakeLists.txt && targets+=(slurm_bench)
+default_names="sched jobs tracking data registry server python pipeline slurm web"
+# The web UI is embedded into mlc when it is built, so it is built first.
+case " ${*:-$default_names} " in *" web"*) scripts/build-web.sh ;; esac
 cmake --build "$BUILD" --target "${targets[@]}" -j "${BENCH_BUILD_JOBS:-2}"
 
 sched=()
@@ -69,7 +78,8 @@ server_only=()
 python_only=()
 pipeline_only=0
 slurm_only=0
-for name in "${@:-sched jobs tracking data registry server python pipeline slurm}"; do
+web_only=()
+for name in "${@:-$default_names}"; do
   for n in $name; do
     case "$n" in
       sched) sched+=(pass packing utilization) ;;
@@ -101,12 +111,15 @@ for name in "${@:-sched jobs tracking data registry server python pipeline slurm
       python | python.import) python_only+=(import) ;;
       pipeline | pipeline.*) pipeline_only=1 ;;
       slurm | slurm.*) slurm_only=1 ;;
+      web) web_only+=(jobs chart) ;;
+      web.jobs*) web_only+=(jobs) ;;
+      web.chart*) web_only+=(chart) ;;
       *) echo "bench.sh: unknown benchmark \"$n\"; known: sched, sched.pass, sched.packing," \
               "sched.utilization, jobs, jobs.submit, jobs.latency, jobs.supervision, tracking," \
               "tracking.log_metric, tracking.log_batch, tracking.read, tracking.train_loop," \
               "tracking.cpp, data, data.hot_read, data.cold_fetch, artifacts, artifacts.upload," \
               "artifacts.download, artifacts.reupload, registry, registry.resolve," \
-              "registry.register, registry.search, server, python, python.import, pipeline, slurm (or their lines' names, e.g." \
+              "registry.register, registry.search, server, python, python.import, pipeline, slurm, web, web.jobs, web.chart (or their lines' names, e.g." \
               "artifacts.upload_large, registry.resolve.p99)" >&2
          exit 2 ;;
     esac
@@ -194,4 +207,11 @@ if ((pipeline_only)); then
     .venv/bin/python -m pip install -q --no-build-isolation "$ROOT"
   fi
   .venv/bin/python bench/pipeline_bench.py --steps "${BENCH_PIPELINE_STEPS:-1000}" | tee -a "$out"
+fi
+if ((${#web_only[@]})); then
+  # A real `mlc server --http` (the release mlc, with the UI embedded) and Debian's chromium
+  # through playwright-core (installed by scripts/build-web.sh's npm ci).
+  list=$(IFS=,; echo "${web_only[*]}")
+  read -r -a web_args <<< "${BENCH_WEB_ARGS:-}"
+  MLC_BIN="$BUILD/cli/mlc" node bench/web_bench.mjs --only "$list" "${web_args[@]}" | tee -a "$out"
 fi

@@ -44,6 +44,12 @@ unset MLC_BACKEND MLC_PROJECT MLC_CONTEXT MLC_DIGEST_CACHE
 # headless Chromium against a real `mlc server --http`.
 build_web() { scripts/build-web.sh; }
 web_tests() { node --test tests/web/; }
+# The web UI benchmark once in its tiny configuration (100 vs 10 jobs, 10,000 vs 100 points, one
+# run): only its JSON lines are checked, never a speed (bench/check_bench_output.cmake).
+web_bench_tiny() {
+  MLC_BIN="$ROOT/build/dev/cli/mlc" cmake -DBENCH=node "-DBENCH_ARGS=bench/web_bench.mjs;--tiny" \
+    -DMIN_LINES=2 -P bench/check_bench_output.cmake
+}
 build_dev() { scripts/build.sh dev; }
 ctest_dev() { ctest --preset dev -j2; }
 python_install() { .venv/bin/python -m pip install -q --no-build-isolation "$ROOT"; }
@@ -120,6 +126,7 @@ step "pytest: Python API, CLI black box, examples" pytest_all
 step "pytest: Python API over grpc:// (a real mlc server per test)" pytest_remote
 step "go test (cgo over libmlcore.so)" go_tests
 step "web UI end-to-end (node --test tests/web, chromium)" web_tests
+step "web UI benchmark, tiny (node bench/web_bench.mjs --tiny)" web_bench_tiny
 step "clang-format check" format_check
 if [ $quick -eq 0 ]; then
   step "build (sanitize preset: ASan+UBSan)" build_sanitize
