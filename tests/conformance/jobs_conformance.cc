@@ -104,6 +104,35 @@ TEST_CASE("conformance: a job runs, its output and exit are recorded") {
   CHECK(client->GetJob("hello")->id() == done.id());
 }
 
+TEST_CASE("conformance: listing pages through every job exactly once") {
+  auto client = JobsClient();
+  if (!client) return;
+  std::set<std::string> submitted;
+  for (int i = 0; i < 5; ++i) {
+    auto job = client->SubmitJob(Shell("true", "page-" + std::to_string(i)));
+    MLC_REQUIRE_OK(job);
+    submitted.insert(job->id());
+  }
+  std::set<std::string> listed;
+  v1::ListJobsRequest request;
+  request.set_project("ml");
+  request.set_page_size(2);
+  int pages = 0;
+  while (true) {
+    auto page = client->ListJobs(request);
+    MLC_REQUIRE_OK(page);
+    ++pages;
+    CHECK(page->jobs_size() <= 2);
+    for (const auto& j : page->jobs()) CHECK(listed.insert(j.id()).second);  // never twice
+    if (page->next_page_token().empty()) break;
+    CHECK(page->jobs_size() == 2);  // only the last page is short
+    request.set_page_token(page->next_page_token());
+    REQUIRE(pages < 10);
+  }
+  CHECK(listed == submitted);
+  CHECK(pages == 3);
+}
+
 TEST_CASE("conformance: failures say why and never leave a job stuck") {
   auto client = JobsClient();
   if (!client) return;

@@ -268,12 +268,14 @@ Result<v1::ListJobsResponse> LocalBackend::ListJobs(const v1::ListJobsRequest& r
   MLC_RETURN_IF_ERROR(RunSchedulingPassIfNeeded(*db_, Runtime()).status());
   MLC_ASSIGN_OR_RETURN(auto page, ListJobRows(*db_, request, page_size, after));
   v1::ListJobsResponse response;
+  // The cursor before the records are moved into the answer (a moved-from last record made
+  // every next page empty).
+  if (page.more && !page.records.empty()) {
+    response.set_next_page_token(EncodePageToken(JobCursor(page.records.back()), "jobs"));
+  }
   for (auto& r : page.records) {
     if (request.view() != v1::JOB_VIEW_FULL) r.job.clear_events();
     *response.add_jobs() = std::move(r.job);
-  }
-  if (page.more && !page.records.empty()) {
-    response.set_next_page_token(EncodePageToken(JobCursor(page.records.back()), "jobs"));
   }
   return response;
 }
