@@ -22,7 +22,9 @@
 #                                    #   points/s through the IngestMetrics stream vs local://);
 #                                    #   server.artifact.upload_1g/download_1g (vs local://);
 #                                    #   server.tracking_server (vs MLflow's tracking server over
-#                                    #   HTTP, bench/server_bench_mlflow.py in .venv-bench)
+#                                    #   HTTP, bench/server_bench_mlflow.py in .venv-bench);
+#                                    #   server.http.list_jobs (issue 12: ListJobs as HTTP/JSON
+#                                    #   vs the same call over gRPC)
 #   scripts/bench.sh slurm           # jobs on Slurm (issue 10), on the dev cluster
 #                                    #   (scripts/slurm-dev-cluster.sh, started when not running):
 #                                    #   slurm.submit (200 jobs/s vs an sbatch loop, target >=2x),
@@ -103,8 +105,9 @@ for name in "${@:-$default_names}"; do
       registry.resolve*) registry+=(resolve) ;;  # also the line names: registry.resolve.p99, ...
       registry.register*) registry+=(register) ;;
       registry.search) registry+=(search) ;;
-      server) server_only+=(unary ingest artifact tracking_server) ;;
+      server) server_only+=(unary http ingest artifact tracking_server) ;;
       server.unary*) server_only+=(unary) ;;
+      server.http*) server_only+=(http) ;;
       server.ingest*) server_only+=(ingest) ;;
       server.artifact*) server_only+=(artifact) ;;
       server.tracking_server) server_only+=(tracking_server) ;;
