@@ -32,8 +32,11 @@ export function setCurrentProject(name: string): void {
 }
 
 export async function loadIdentity(): Promise<void> {
-  state.who = await call<WhoAmIResponse>("AuthService.WhoAmI");
-  state.projects = await listAll<Project>("ProjectService.ListProjects", {}, "projects");
+  // Side by side: the first page of the app waits for both.
+  [state.who, state.projects] = await Promise.all([
+    call<WhoAmIResponse>("AuthService.WhoAmI"),
+    listAll<Project>("ProjectService.ListProjects", {}, "projects"),
+  ]);
 }
 
 const ROLE_RANK: Record<string, number> = { ROLE_VIEWER: 1, ROLE_EDITOR: 2, ROLE_ADMIN: 3 };
