@@ -228,9 +228,10 @@ class Client {
   // then a last response with the run's final status. Ends when the run has ended and its points
   // were sent, when `sink` returns false, or when `keep_watching` (polled while idle) does.
   // Errors: INVALID_ARGUMENT (no run), NOT_FOUND.
-  Status WatchMetrics(const v1::WatchMetricsRequest& request,
-                      const std::function<bool(const v1::WatchMetricsResponse&)>& sink,
-                      const std::function<bool()>& keep_watching = [] { return true; });
+  Status WatchMetrics(
+      const v1::WatchMetricsRequest& request,
+      const std::function<bool(const v1::WatchMetricsResponse&)>& sink,
+      const std::function<bool()>& keep_watching = [] { return true; });
   Result<v1::TrackingPolicy> GetTrackingPolicy(std::string_view project = {});
   Result<v1::TrackingPolicy> UpdateTrackingPolicy(const v1::TrackingPolicy& policy);
   Result<v1::ApplyRetentionResponse> ApplyRetention(const v1::ApplyRetentionRequest& request);
