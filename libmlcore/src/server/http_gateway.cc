@@ -157,24 +157,6 @@ class HttpStreamIo final : public StreamIo {
   Status status_;
 };
 
-// Splits a host:port listen address. Errors: INVALID_ARGUMENT.
-Result<std::pair<std::string, int>> HostPort(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
-    return InvalidArgumentError("HTTP listen address \"" + address +
-                                "\" must be HOST:PORT, e.g. 127.0.0.1:8080 (port 0 picks one)");
-  }
-  std::string host = address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  const std::string port_text = address.substr(colon + 1);
-  char* end = nullptr;
-  const long port = std::strtol(port_text.c_str(), &end, 10);
-  if (*end != '\0' || port < 0 || port > 65535)
-    return InvalidArgumentError("HTTP listen address \"" + address + "\" has no valid port");
-  return std::make_pair(host, static_cast<int>(port));
-}
-
 const char kNoUiPage[] =
     "<!doctype html><meta charset=utf-8><title>mlcore</title>"
     "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">"
@@ -482,9 +464,27 @@ class HttpGatewayImpl final : public HttpGateway {
 
 }  // namespace
 
+Result<std::pair<std::string, int>> ParseHttpListen(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
+    return InvalidArgumentError("HTTP listen address \"" + address +
+                                "\" must be HOST:PORT, e.g. 127.0.0.1:8080 (port 0 picks one)");
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  const std::string port_text = address.substr(colon + 1);
+  char* end = nullptr;
+  const long port = std::strtol(port_text.c_str(), &end, 10);
+  if (port_text.find_first_not_of("0123456789") != std::string::npos || *end != '\0' || port < 0 ||
+      port > 65535)
+    return InvalidArgumentError("HTTP listen address \"" + address + "\" has no valid port");
+  return std::make_pair(host, static_cast<int>(port));
+}
+
 Result<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpGatewayOptions& options,
                                                         Dispatcher& dispatcher) {
-  MLC_ASSIGN_OR_RETURN(auto host_port, HostPort(options.listen));
+  MLC_ASSIGN_OR_RETURN(auto host_port, ParseHttpListen(options.listen));
   MLC_ASSIGN_OR_RETURN(std::vector<HttpRoute> routes, BuildHttpRoutes(options.services));
   std::unique_ptr<httplib::Server> http;
   std::string scheme = "http";

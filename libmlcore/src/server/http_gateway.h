@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mlcore/status.h"
@@ -19,6 +20,10 @@ struct HttpGatewayOptions {
   std::string tls_key_file;
   std::vector<std::string> services;  // full names of the services to route
 };
+
+// Splits an HTTP listen address "HOST:PORT" ("[::1]:8080" too). Errors: INVALID_ARGUMENT saying
+// the expected form.
+Result<std::pair<std::string, int>> ParseHttpListen(const std::string& address);
 
 class HttpGateway {
  public:

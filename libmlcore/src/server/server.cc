@@ -273,14 +273,12 @@ class ServerImpl final : public Server {
       metrics_http_ = std::move(http).value();
     }
     if (!options.http_listen.empty()) {
-      const size_t colon = options.http_listen.rfind(':');
-      if (colon == std::string::npos || colon == 0 || colon + 1 == options.http_listen.size() ||
-          options.http_listen.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
+      auto host_port = ParseHttpListen(options.http_listen);
+      if (!host_port.ok()) {
         Shutdown(std::chrono::milliseconds(0));
-        return InvalidArgumentError("HTTP listen address \"" + options.http_listen +
-                                    "\" must be HOST:PORT, e.g. 127.0.0.1:8080 (port 0 picks one)");
+        return host_port.status();
       }
-      const std::string host = options.http_listen.substr(0, colon);
+      const std::string& host = host_port->first;
       const bool loopback = IsLoopbackHost(host);
       if (options.insecure_local && !loopback) {
         Shutdown(std::chrono::milliseconds(0));
