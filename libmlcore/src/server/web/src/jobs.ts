@@ -3,7 +3,7 @@
 // as soon as it arrives and later pages are appended; the newest page is polled for changes.
 import { call, listAll, stream } from "./api";
 import { currentProject, navigate, type PageCtx } from "./app";
-import { enumName, errorBox, fmtBytes, fmtCpu, fmtDuration, fmtResources, fmtTime, h, num, parseTime, stateBadge, type Resources } from "./dom";
+import { enumName, errorBox, fmtBytes, fmtCpu, fmtDuration, fmtResources, fmtTime, h, num, parseDuration, parseTime, stateBadge, type Resources } from "./dom";
 import type { Job, QuotaUsage } from "./types";
 import { VirtualTable } from "./vtable";
 
@@ -52,6 +52,21 @@ export async function renderJobs(ctx: PageCtx): Promise<void> {
   if (q.get("q")) text.value = q.get("q")!;
 
   let now = Date.now();
+  // A job's use of what it asked for, as fractions: CPU time over wall time x cores requested,
+  // peak memory over memory requested (from resources_used; empty until the job has run).
+  const usage = (j: Job): { cpu: number; ram: number } => {
+    const used = j.resourcesUsed;
+    const replicas = Math.max(1, j.spec?.replicas ?? 1);
+    const wallS = parseDuration(used?.wallTime) / 1000;
+    const cores = (num(j.resources?.cpuMillis) / 1000) * replicas;
+    const mem = num(j.resources?.memoryBytes) * replicas;
+    return {
+      cpu: used && wallS > 0 && cores > 0 ? num(used.cpuSeconds) / (wallS * cores) : 0,
+      ram: used && mem > 0 ? num(used.memoryPeakBytes) / mem : 0,
+    };
+  };
+  const miniBar = (fraction: number) =>
+    h("div", { class: "bar mini" }, h("div", { class: fraction >= 1 ? "fill full" : "fill", style: { width: `${Math.min(100, Math.round(fraction * 100))}%` } }));
   const table = new VirtualTable<Job>({
     id: "jobs-table",
     rowId: (j) => j.id ?? "",
@@ -72,6 +87,21 @@ export async function renderJobs(ctx: PageCtx): Promise<void> {
         width: "minmax(9rem, 1.5fr)",
         value: (j) => num(j.resources?.cpuMillis) * Math.max(1, j.spec?.replicas ?? 1),
         render: (j) => (j.spec?.flavor ? `${j.spec.flavor} ` : "") + fmtResources(j.resources) + ((j.spec?.replicas ?? 1) > 1 ? ` ×${j.spec?.replicas}` : ""),
+      },
+      {
+        key: "usage",
+        label: "used",
+        width: "6rem",
+        value: (j) => usage(j).cpu,
+        render: (j) => {
+          const u = usage(j);
+          if (!j.resourcesUsed) return "";
+          return h("div", { class: "usage" }, miniBar(u.cpu), miniBar(u.ram));
+        },
+        title: (j) => {
+          const u = usage(j);
+          return j.resourcesUsed ? `cpu ${Math.round(u.cpu * 100)}% of requested, peak ram ${Math.round(u.ram * 100)}% of requested` : "";
+        },
       },
       { key: "user", label: "user", width: "7rem", value: (j) => j.user ?? "" },
       { key: "created", label: "created", width: "13rem", value: (j) => parseTime(j.createTime) ?? 0, render: (j) => fmtTime(j.createTime) },
