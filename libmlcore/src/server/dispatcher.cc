@@ -37,11 +37,6 @@ constexpr size_t kUploadFlushBytes = size_t{8} << 20;
 // Room for the chunk that takes a piece over kUploadFlushBytes (clients send 1 MiB chunks).
 constexpr size_t kUploadChunkSlack = size_t{2} << 20;
 
-std::unique_ptr<Message> NewMessage(const google::protobuf::Descriptor* type) {
-  return std::unique_ptr<Message>(
-      google::protobuf::MessageFactory::generated_factory()->GetPrototype(type)->New());
-}
-
 Status Parse(const grpc::ByteBuffer& buffer, Message* message) {
   grpc::ByteBuffer copy(buffer);  // the reader takes a mutable buffer; copying shares the slices
   grpc::ProtoBufferReader reader(&copy);
@@ -202,6 +197,11 @@ class PieceWriter {
 };
 
 }  // namespace
+
+std::unique_ptr<Message> NewMessage(const google::protobuf::Descriptor* type) {
+  return std::unique_ptr<Message>(
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(type)->New());
+}
 
 std::string CallerOf(const grpc::ServerContextBase& ctx) {
   const auto& metadata = ctx.client_metadata();

@@ -18,6 +18,7 @@
 #include "server/metrics.h"
 
 namespace google::protobuf {
+class Descriptor;
 class MethodDescriptor;
 }  // namespace google::protobuf
 
@@ -127,6 +128,9 @@ class Dispatcher {
   std::condition_variable cv_;
   int streams_ = 0;
 };
+
+// An empty message of a generated type (a method's request or response).
+std::unique_ptr<google::protobuf::Message> NewMessage(const google::protobuf::Descriptor* type);
 
 // The caller's user name for a call: the SDK's `mlc-user` metadata when it is a plausible login
 // name, else the server's own user.

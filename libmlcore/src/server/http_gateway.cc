@@ -38,11 +38,6 @@ constexpr auto kStreamPatience = std::chrono::milliseconds(1000);
 // Messages an event stream buffers before its producer waits for the client to read.
 constexpr size_t kMaxQueuedEvents = 256;
 
-std::unique_ptr<Message> NewMessage(const google::protobuf::Descriptor* type) {
-  return std::unique_ptr<Message>(
-      google::protobuf::MessageFactory::generated_factory()->GetPrototype(type)->New());
-}
-
 void SetError(httplib::Response& res, const Status& status) {
   res.status = HttpStatusOf(status.code());
   res.set_content(JsonErrorBody(status), "application/json");

@@ -159,18 +159,6 @@ std::string OpenApiPath(const HttpRoute& route) {
   return out;
 }
 
-// The schema of a path variable's field (by dotted path from the request type).
-const FieldDescriptor* PathField(const Descriptor* type, const std::string& path) {
-  size_t at = 0;
-  while (true) {
-    const size_t dot = path.find('.', at);
-    const FieldDescriptor* field = type->FindFieldByName(path.substr(at, dot - at));
-    if (field == nullptr || dot == std::string::npos) return field;
-    type = field->message_type();
-    at = dot + 1;
-  }
-}
-
 }  // namespace
 
 std::string OpenApiDocument(const std::vector<HttpRoute>& routes) {
@@ -191,7 +179,7 @@ std::string OpenApiDocument(const std::vector<HttpRoute>& routes) {
           {{"name", segment.field},
            {"in", "path"},
            {"required", true},
-           {"schema", builder.Field(PathField(method->input_type(), segment.field))}});
+           {"schema", builder.Field(FieldAtPath(method->input_type(), segment.field, nullptr))}});
     }
     if (route.QueryRequest() && !method->client_streaming())
       QueryParameters(builder, method->input_type(), "", in_path, 0, parameters);

@@ -68,28 +68,6 @@ const FieldDescriptor* FieldByName(const Descriptor* type, std::string_view name
   return type->FindFieldByCamelcaseName(text);
 }
 
-// The field at a dotted path, with the message types on the way; null when a part is missing or
-// a message is crossed through a repeated field.
-const FieldDescriptor* FieldAtPath(const Descriptor* type, std::string_view path,
-                                   std::vector<const FieldDescriptor*>* trail) {
-  const FieldDescriptor* field = nullptr;
-  size_t at = 0;
-  while (true) {
-    const size_t dot = path.find('.', at);
-    const std::string_view part =
-        path.substr(at, dot == std::string_view::npos ? std::string_view::npos : dot - at);
-    if (type == nullptr) return nullptr;
-    field = FieldByName(type, part);
-    if (field == nullptr) return nullptr;
-    if (trail != nullptr) trail->push_back(field);
-    if (dot == std::string_view::npos) return field;
-    if (field->is_repeated() || field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE)
-      return nullptr;
-    type = field->message_type();
-    at = dot + 1;
-  }
-}
-
 bool IsWellKnownScalar(const Descriptor* type) {
   const std::string& name = type->full_name();
   return name == "google.protobuf.Timestamp" || name == "google.protobuf.Duration" ||
@@ -160,6 +138,26 @@ Result<json> TextToJson(const FieldDescriptor* field, const std::string& name,
 }
 
 }  // namespace
+
+const FieldDescriptor* FieldAtPath(const Descriptor* type, std::string_view path,
+                                   std::vector<const FieldDescriptor*>* trail) {
+  const FieldDescriptor* field = nullptr;
+  size_t at = 0;
+  while (true) {
+    const size_t dot = path.find('.', at);
+    const std::string_view part =
+        path.substr(at, dot == std::string_view::npos ? std::string_view::npos : dot - at);
+    if (type == nullptr) return nullptr;
+    field = FieldByName(type, part);
+    if (field == nullptr) return nullptr;
+    if (trail != nullptr) trail->push_back(field);
+    if (dot == std::string_view::npos) return field;
+    if (field->is_repeated() || field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE)
+      return nullptr;
+    type = field->message_type();
+    at = dot + 1;
+  }
+}
 
 std::vector<std::string> HttpRoute::PathFields() const {
   std::vector<std::string> out;

@@ -38,6 +38,13 @@ struct HttpRoute {
   std::vector<std::string> PathFields() const;
 };
 
+// The field at a dotted path of `type` ("header.project"; proto or JSON names), with the fields
+// on the way appended to `trail` when given; null when a part is missing or a message is crossed
+// through a repeated field.
+const google::protobuf::FieldDescriptor* FieldAtPath(
+    const google::protobuf::Descriptor* type, std::string_view path,
+    std::vector<const google::protobuf::FieldDescriptor*>* trail);
+
 // Every route of the named services (full names, "mlcore.v1.JobService"). Errors: INTERNAL when
 // an rpc has no route, an invalid one, one naming a field its request lacks, or one that
 // duplicates another's verb and shape.
