@@ -23,6 +23,7 @@ void FillJob(const JobSpec& spec, int64_t now_s, v1::SchedulableJob* job) {
   if (!spec.nodes.empty()) job->mutable_start_time()->set_seconds(spec.start_s);
   for (const auto& n : spec.nodes) job->add_nodes(n);
   job->mutable_expected_duration()->set_seconds(spec.expected_s);
+  if (spec.deadline_s > 0) job->mutable_deadline_time()->set_seconds(spec.deadline_s);
   (void)now_s;
 }
 

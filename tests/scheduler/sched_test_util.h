@@ -25,6 +25,7 @@ struct JobSpec {
   int64_t submit_s = 0;
   int64_t start_s = 0;             // running jobs
   int64_t expected_s = 0;          // 0 = unknown
+  int64_t deadline_s = 0;          // absolute; 0 = none
   std::vector<std::string> nodes;  // running jobs
   std::vector<std::string> datasets;
   std::string image;

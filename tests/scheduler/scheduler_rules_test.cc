@@ -3,6 +3,8 @@
 #include <set>
 
 #include "sched_test_util.h"
+#include "scheduler/model.h"
+#include "scheduler/pass.h"
 #include "unit/test_support.h"
 
 namespace mlcore::sched_test {
@@ -74,6 +76,91 @@ TEST_CASE("a non-preemptible job beyond its guarantee only uses capacity no guar
   CHECK(w.WaitCode("guest-2") == v1::WAIT_REASON_RESERVED_FOR_GUARANTEES);
   CHECK(w.WaitText("guest-2").find("guest's guarantee needs 8 GPUs") != std::string::npos);
   CHECK(w.Started("guest-3"));  // preemptible: may borrow the owner's idle guarantee
+}
+
+TEST_CASE("queue order: within a priority, a job at risk of its deadline goes first") {
+  // One 8-GPU server, two whole-server jobs of the same priority. "old" is older and its project
+  // uses nothing; "risky" must start within 30 minutes to meet its deadline (inside the default
+  // 2 h horizon), so it goes ahead of fair share and age.
+  auto world = [](int64_t risky_deadline_s) {
+    World w;
+    w.Node("g1", kGpuNode);
+    w.Project("light", kNone, kNone).Project("heavy", kNone, kNone).Project("x", kNone, kNone);
+    auto busy = J("busy", "heavy", Res(4, 16));
+    busy.nodes = {"c1"};
+    w.Node("c1", kCpuNode).Running(busy);  // heavy is over its (zero) guarantee, light is not
+    auto old = J("old", "light", kGpu8);
+    old.submit_s = 10;
+    old.expected_s = 3600;
+    auto risky = J("risky", "heavy", kGpu8);
+    risky.submit_s = 50;
+    risky.expected_s = 1800;
+    risky.deadline_s = risky_deadline_s;
+    w.Pending(old).Pending(risky);
+    w.Run();
+    return w;
+  };
+  const int64_t now = World().state.time().seconds();
+  World at_risk = world(now + 1800 + 1800);  // latest start in 30 min
+  CHECK(at_risk.Started("risky"));
+  CHECK_FALSE(at_risk.Started("old"));
+  // A deadline beyond the horizon (latest start in 5 h) leaves the usual order alone.
+  World relaxed = world(now + 5 * 3600 + 1800);
+  CHECK(relaxed.Started("old"));
+  CHECK_FALSE(relaxed.Started("risky"));
+  // Among several jobs at risk, the earliest latest start goes first.
+  World two;
+  two.Node("g1", kGpuNode);
+  two.Project("a", kNone, kNone);
+  auto later = J("later", "a", kGpu8);
+  later.submit_s = 1;
+  later.expected_s = 600;
+  later.deadline_s = now + 3600;
+  auto sooner = J("sooner", "a", kGpu8);
+  sooner.submit_s = 2;
+  sooner.expected_s = 600;
+  sooner.deadline_s = now + 1800;
+  two.Pending(later).Pending(sooner);
+  two.Run();
+  CHECK(two.Started("sooner"));
+  CHECK_FALSE(two.Started("later"));
+}
+
+TEST_CASE("queue order: a deadline never outranks priority unless escalation is on") {
+  World w;
+  w.Node("g1", kGpuNode);
+  w.Project("a", kNone, kNone);
+  auto high = J("high", "a", kGpu8);
+  high.priority = 10;
+  high.submit_s = 100;
+  high.expected_s = 3600;
+  auto risky = J("risky-low", "a", kGpu8);
+  risky.priority = 0;
+  risky.submit_s = 1;
+  risky.expected_s = 600;
+  risky.deadline_s = w.state.time().seconds() + 1200;
+  w.Pending(high).Pending(risky);
+  w.Run();
+  CHECK(w.Started("high"));
+  CHECK_FALSE(w.Started("risky-low"));
+
+  // Escalation (a C++-only tunable) puts the at-risk job ahead of every priority.
+  auto model = sched::BuildModel(w.state);
+  REQUIRE(model.ok());
+  model->tunables.deadline_escalation = true;
+  auto decisions = sched::RunPass(*model);
+  std::set<std::string> started;
+  for (const auto& d : decisions) {
+    if (d.kind == sched::Decision::kStart) started.insert(std::string(model->pending[d.job].id));
+  }
+  CHECK(started == std::set<std::string>{"risky-low"});
+  // With the horizon at 0 deadlines play no part, escalation or not.
+  model->tunables.deadline_horizon_ms = 0;
+  started.clear();
+  for (const auto& d : sched::RunPass(*model)) {
+    if (d.kind == sched::Decision::kStart) started.insert(std::string(model->pending[d.job].id));
+  }
+  CHECK(started == std::set<std::string>{"high"});
 }
 
 TEST_CASE("queue order: priority first, then fair share between projects, then age") {

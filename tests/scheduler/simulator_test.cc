@@ -3,6 +3,7 @@
 #include "scheduler/simulator.h"
 
 #include "scheduler/flavors.h"
+#include "scheduler/model.h"
 #include "unit/test_support.h"
 
 namespace mlcore {
@@ -55,6 +56,25 @@ TEST_CASE("a CSV trace replays to completion with zero quota violations") {
   CHECK_FALSE(timeline.empty());
   // The 8-GPU job waits for the 1-GPU job to finish on the single server.
   CHECK(summary->wait_stats(1).max_wait().seconds() > 0);
+}
+
+TEST_CASE("the core sees trace deadlines: a job at risk goes ahead in its priority") {
+  // One server, both jobs arrive at once; "long" comes first by project order, "short" must start
+  // within 30 minutes to meet its deadline.
+  auto trace = ParseTraceCsv(
+      "id,submit,project,flavor,duration,priority,deadline\n"
+      "long,0,alpha,gpu-8-96-1024,3600,normal,0\n"
+      "short,0,beta,gpu-8-96-1024,600,normal,2400\n");
+  REQUIRE(trace.ok());
+  auto summary = Simulate(SmallWorld(1), *trace);
+  REQUIRE(summary.ok());
+  CHECK(summary->deadline_misses() == 0);
+  // Without the deadline ordering (horizon 0) "long" goes first and "short" misses.
+  SimulateOptions plain;
+  plain.adjust_tunables = [](sched::Tunables& t) { t.deadline_horizon_ms = 0; };
+  auto missed = Simulate(SmallWorld(1), *trace, plain);
+  REQUIRE(missed.ok());
+  CHECK(missed->deadline_misses() == 1);
 }
 
 TEST_CASE("JSONL traces use the same fields; errors carry line numbers") {

@@ -2,6 +2,10 @@
 // projects (the project whose usage above its guarantee is the smallest share of the cluster
 // goes first, so projects within their guarantee lead), then age (oldest submit first).
 //
+// Deadlines: within a priority, jobs at risk (latest start = deadline - expected duration within
+// Tunables::deadline_horizon_ms of now) go first, earliest latest start first. With
+// Tunables::deadline_escalation they go ahead of every priority instead.
+//
 // Shares change as the pass starts jobs, so the order is produced one job at a time.
 #pragma once
 
@@ -33,6 +37,9 @@ class FairQueue {
     }
   };
   void StartLevel(const Pass& pass);
+  bool AtRisk(const JobInfo& job) const;
+  // Sorts at-risk jobs by latest start, then submit, then index.
+  void SortUrgent(std::vector<int>* jobs) const;
 
   const Model& m_;
   std::vector<int> levels_;  // distinct priorities, highest first
@@ -43,6 +50,10 @@ class FairQueue {
   std::vector<size_t> pos_;
   std::priority_queue<Entry> heap_;
   bool started_ = false;
+  // At-risk jobs of the current level (of the whole queue under escalation), by latest start.
+  std::vector<int> urgent_;
+  size_t urgent_pos_ = 0;
+  bool escalated_ = false;  // urgent_ holds the escalated jobs, ahead of every level
 };
 
 }  // namespace mlcore::sched

@@ -52,7 +52,8 @@ struct EndEvent {
 
 class Simulator {
  public:
-  Status Init(const v1::SimulationConfig& config, const std::vector<v1::TraceRecord>& trace);
+  Status Init(const v1::SimulationConfig& config, const std::vector<v1::TraceRecord>& trace,
+              const SimulateOptions& options);
   v1::SimulationSummary Run(const SimulateOptions& options);
 
  private:
@@ -77,7 +78,7 @@ class Simulator {
 };
 
 Status Simulator::Init(const v1::SimulationConfig& config,
-                       const std::vector<v1::TraceRecord>& trace) {
+                       const std::vector<v1::TraceRecord>& trace, const SimulateOptions& options) {
   if (config.nodes_size() == 0) {
     return InvalidArgumentError("the simulation has no nodes; add some (mlc sim --nodes N)");
   }
@@ -91,6 +92,7 @@ Status Simulator::Init(const v1::SimulationConfig& config,
   }
   MLC_ASSIGN_OR_RETURN(model_, sched::BuildModel(world_));
   model_.tunables = sched::TunablesFromProto(config.scheduler());
+  if (options.adjust_tunables) options.adjust_tunables(model_.tunables);
   const v1::FlavorCatalog catalog =
       config.catalog().flavors_size() > 0 ? config.catalog() : DefaultFlavorCatalog("sim");
   std::vector<v1::PriorityClass> classes(config.priority_classes().begin(),
@@ -153,6 +155,7 @@ Status Simulator::Init(const v1::SimulationConfig& config,
     info.priority = *priority;
     info.preemptible = r.preemptible();
     info.expected_ms = job.duration_ms;
+    info.deadline_ms = job.deadline_ms;  // the core orders at-risk jobs by it
     for (const auto& d : r.dataset_digests()) info.datasets.push_back(model_.strings.Intern(d));
     std::sort(info.datasets.begin(), info.datasets.end());
     info.datasets.erase(std::unique(info.datasets.begin(), info.datasets.end()),
@@ -425,7 +428,7 @@ Result<v1::SimulationSummary> Simulate(const v1::SimulationConfig& config,
                                        const SimulateOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   Simulator sim;
-  MLC_RETURN_IF_ERROR(sim.Init(config, trace));
+  MLC_RETURN_IF_ERROR(sim.Init(config, trace, options));
   v1::SimulationSummary summary = sim.Run(options);
   const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);

@@ -13,6 +13,7 @@
 // which reads a file.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,9 @@
 #include "mlcore/v1/scheduling.pb.h"
 
 namespace mlcore {
+namespace sched {
+struct Tunables;
+}
 
 struct SimulateOptions {
   // Stop after this much simulated time from the first submit; 0 = until every job has ended or
@@ -28,6 +32,10 @@ struct SimulateOptions {
   int64_t horizon_ms = 0;
   // When set, receives a utilization sample every sample_interval.
   std::vector<v1::UtilizationSample>* timeline = nullptr;
+  // When set, adjusts the core's tunables after they are built from config.scheduler(): the way
+  // C++ callers (bench/) reach tunables SchedulerConfig does not carry yet
+  // (deadline_horizon_ms, deadline_escalation in scheduler/model.h).
+  std::function<void(sched::Tunables&)> adjust_tunables;
 };
 
 // Replays `trace`. quota_violations is computed by an independent check of every pass's starts
