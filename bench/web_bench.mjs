@@ -33,7 +33,7 @@
 // queued jobs), then the browser; nothing is left running.
 //
 //   node bench/web_bench.mjs [--tiny] [--runs N] [--jobs N] [--peer-jobs N] [--points N]
-//                            [--peer-points N] [--only jobs,chart]
+//                            [--peer-points N] [--only jobs,chart] [--timeline]
 // The mlc binary: MLC_BIN, else build/release/cli/mlc if it exists, else build/dev/cli/mlc; it
 // must embed the UI (scripts/build-web.sh before building mlc). --tiny: 100 jobs vs 10, 10,000
 // points vs 100, one run, no warm-up (the test suite's smoke run; never a speed check).
@@ -50,7 +50,7 @@ if (!process.env.MLC_BIN) {
 const { Server, launchBrowser, MLC } = await import("../tests/web/harness.mjs");
 
 function parseArgs(argv) {
-  const a = { tiny: false, runs: 5, jobs: 10_000, peerJobs: 100, points: 1_000_000, peerPoints: 1_000, only: ["jobs", "chart"], batch: 100_000 };
+  const a = { timeline: false, tiny: false, runs: 5, jobs: 10_000, peerJobs: 100, points: 1_000_000, peerPoints: 1_000, only: ["jobs", "chart"], batch: 100_000 };
   for (let i = 0; i < argv.length; i++) {
     const v = () => {
       if (i + 1 >= argv.length) usage(`${argv[i]} needs a value`);
@@ -61,6 +61,7 @@ function parseArgs(argv) {
         Object.assign(a, { tiny: true, runs: 1, jobs: 100, peerJobs: 10, points: 10_000, peerPoints: 100 });
         break;
       case "--runs": a.runs = Number(v()); break;
+      case "--timeline": a.timeline = true; break;
       case "--jobs": a.jobs = Number(v()); break;
       case "--peer-jobs": a.peerJobs = Number(v()); break;
       case "--points": a.points = Number(v()); break;
@@ -74,7 +75,7 @@ function parseArgs(argv) {
 }
 
 function usage(msg) {
-  console.error(`web_bench: ${msg}\nusage: node bench/web_bench.mjs [--tiny] [--runs N] [--jobs N] [--peer-jobs N] [--points N] [--peer-points N] [--only jobs,chart]`);
+  console.error(`web_bench: ${msg}\nusage: node bench/web_bench.mjs [--tiny] [--runs N] [--jobs N] [--peer-jobs N] [--points N] [--peer-points N] [--only jobs,chart] [--timeline]`);
   process.exit(2);
 }
 
@@ -203,6 +204,17 @@ const waitMark = (page, name) =>
 // DOMContentLoaded): the fixed cost of opening any page of the UI, in ms from navigation start.
 const domContentLoaded = (page) => page.evaluate(() => performance.getEntriesByType("navigation")[0].domContentLoadedEventEnd);
 
+// --timeline: where a cold open's time went, from the page's navigation and resource timing
+// (start → end of each request, ms from navigation start), on stderr.
+async function timeline(page, what, signal) {
+  const t = await page.evaluate(() => {
+    const n = performance.getEntriesByType("navigation")[0];
+    const r = performance.getEntriesByType("resource").map((e) => `${e.name.replace(location.origin, "")} ${Math.round(e.startTime)}→${Math.round(e.responseEnd)}`);
+    return [`html ${Math.round(n.requestStart)}→${Math.round(n.responseEnd)}`, `domInteractive ${Math.round(n.domInteractive)}`, `DCL ${Math.round(n.domContentLoadedEventEnd)}`, ...r];
+  });
+  log(`timeline ${what}: ${t.join("; ")}; signal ${Math.round(signal)}`);
+}
+
 // One run of the jobs page on `project` (expecting n jobs): cold first rows, all loaded, then the
 // first rows again after an in-app navigation.
 async function jobsOnce(project, n) {
@@ -210,6 +222,7 @@ async function jobsOnce(project, n) {
   try {
     await page.goto(`${server.url}/#/jobs?project=${project}`);
     const rows = await waitMark(page, "rows");
+    if (args.timeline) await timeline(page, `jobs ${project}`, rows.t);
     const loaded = await waitMark(page, "loaded");
     const drawn = await page.locator("#jobs-table .vt-window .vt-row").count();
     if (drawn < 2 || drawn > 300) throw new Error(`${drawn} rows in the page (expected the rows in view only)`);

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Turns the built web UI (build/web/dist, from scripts/build-web.sh) into one C++ source that
 implements libmlcore/src/server/web_assets.h: every file as a string literal with its content type,
-looked up by path ("/index.html", "/app.js"). The output depends only on the files' names and bytes
+looked up by path ("/index.html", "/app.js"), and for text files also gzip-compressed (level 9,
+no timestamp), which the server sends to browsers that accept it. The output depends only on the files' names and bytes
 (sorted, no timestamps), and is rewritten only when it changes, so rebuilds stay incremental.
 
 Usage: scripts/embed-web.py DIST_DIR OUTPUT.cc
 CMake runs it (libmlcore/CMakeLists.txt) when DIST_DIR/index.html exists; scripts/build-web.sh
 also runs it once to check the result."""
 
+import gzip
 import os
 import sys
 
@@ -29,6 +31,10 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".wasm": "application/wasm",
 }
+
+def COMPRESSIBLE(ctype: str) -> bool:
+    return ctype.startswith("text/") or ctype in ("application/json", "image/svg+xml", "application/wasm")
+
 
 # Characters written as themselves inside a C++ string literal; every other byte is a 3-digit
 # octal escape (3 digits, so a following digit can never extend it).
@@ -86,9 +92,17 @@ def main() -> int:
         "namespace {",
         "",
     ]
-    for i, (rel, _ctype, data) in enumerate(files):
+    zipped = []
+    for i, (rel, ctype, data) in enumerate(files):
         parts.append(f"// {rel} ({len(data)} bytes)")
         parts.append(f"constexpr char kFile{i}[] =\n    {literal(data)};")
+        z = gzip.compress(data, compresslevel=9, mtime=0) if COMPRESSIBLE(ctype) else b""
+        if len(z) >= len(data) * 0.9:
+            z = b""  # not worth a Content-Encoding
+        zipped.append(z)
+        if z:
+            parts.append(f"// gzip ({len(z)} bytes)")
+            parts.append(f"constexpr char kGzip{i}[] =\n    {literal(z)};")
         parts.append("")
     parts.append("struct Entry {")
     parts.append("  std::string_view path;")
@@ -98,7 +112,8 @@ def main() -> int:
     parts.append("// Sorted by path.")
     parts.append(f"const std::array<Entry, {len(files)}> kAssets = {{{{")
     for i, (rel, ctype, data) in enumerate(files):
-        parts.append(f'    {{"{rel}", {{"{ctype}", std::string_view(kFile{i}, {len(data)})}}}},')
+        gz = f"std::string_view(kGzip{i}, {len(zipped[i])})" if zipped[i] else "{}"
+        parts.append(f'    {{"{rel}", {{"{ctype}", std::string_view(kFile{i}, {len(data)}), {gz}}}}},')
     parts.append("}};")
     parts.append("")
     parts.append("}  // namespace")

@@ -494,6 +494,86 @@ def test_https_with_the_servers_certificate(world, tmp_path):
         assert server.stop() == 0
 
 
+def _non_loopback_address() -> str | None:
+    """An address of this machine other than loopback (the source of its default route)."""
+    import socket
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
+            addr = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if addr.startswith("127.") else addr
+
+
+def test_compression_never_brotli_gzip_for_files_and_for_large_answers_beyond_loopback(
+        world, tmp_path):
+    import gzip
+    import shutil
+    import ssl
+    api = Api(world["url"], world["tokens"]["ann"])
+    accept = {"Accept-Encoding": "gzip, deflate, br"}
+    headers_of = lambda hs: {k.lower(): v for k, v in hs}  # noqa: E731
+    # On loopback an API answer goes as it is, however large (compressing costs more than it
+    # saves): httplib's own brotli (~1 MB/s) is never used.
+    status, hs, doc = api.raw("GET", "/api/v1/openapi.json", headers=accept)
+    assert status == 200 and "content-encoding" not in headers_of(hs), hs
+    assert len(doc) > 32 * 1024 and json.loads(doc)["openapi"].startswith("3.1")
+    # The UI's files are compressed once, at build time, and sent gzipped when accepted.
+    status, hs, page = api.raw("GET", "/")
+    if b"app.js" in page:
+        status, hs, zipped = api.raw("GET", "/app.js", headers=accept)
+        assert status == 200 and headers_of(hs).get("content-encoding") == "gzip", hs
+        assert headers_of(hs).get("vary") == "Accept-Encoding"
+        status, hs, plain = api.raw("GET", "/app.js")
+        assert status == 200 and "content-encoding" not in headers_of(hs)
+        assert gzip.decompress(zipped) == plain and len(zipped) < len(plain) / 2
+        status, hs, _ = api.raw("GET", "/app.js", headers={"Accept-Encoding": "gzip;q=0, br"})
+        assert "content-encoding" not in headers_of(hs), hs
+    # Beyond loopback (HTTPS on this machine's own address) a large answer is gzipped.
+    addr = _non_loopback_address()
+    if shutil.which("openssl") is None or addr is None:
+        pytest.skip("needs openssl and an address other than loopback")
+    from test_cli_auth import make_certs
+    make_certs(tmp_path)
+    state = tmp_path / "state"
+    token = add_user(state, "ann", "--admin")
+    server = subprocess.Popen(
+        [MLC, "server", "--state", str(state), "--listen", "127.0.0.1:0", "--http", f"{addr}:0",
+         "--tls-cert", str(tmp_path / "server.pem"), "--tls-key", str(tmp_path / "server.key")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        url = None
+        while url is None:
+            line = server.stdout.readline()
+            assert line, server.stderr.read()
+            if line.startswith("http "):
+                url = urllib.parse.urlparse(line.split()[1])
+        context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+        context.check_hostname = False  # the test certificate names 127.0.0.1 only
+
+        def get(path, headers):
+            conn = http.client.HTTPSConnection(url.hostname, url.port, context=context,
+                                               timeout=30)
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}", **headers})
+            resp = conn.getresponse()
+            out = resp.status, headers_of(resp.getheaders()), resp.read()
+            conn.close()
+            return out
+
+        status, hs, zipped = get("/api/v1/openapi.json", accept)
+        assert status == 200 and hs.get("content-encoding") == "gzip", hs
+        assert gzip.decompress(zipped) == doc and len(zipped) < len(doc) / 4
+        status, hs, small = get("/api/v1/auth/whoami", accept)
+        assert status == 200 and "content-encoding" not in hs  # small answers go as they are
+        assert json.loads(small)["user"]["name"] == "ann"
+        status, hs, plain = get("/api/v1/openapi.json", {})
+        assert "content-encoding" not in hs and plain == doc
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+
+
 def test_http_beyond_loopback_needs_tls_and_a_taken_port_is_refused(world):
     proc = subprocess.run([MLC, "server", "--state", str(world["state"]), "--listen",
                            "127.0.0.1:0", "--http", "0.0.0.0:0"],

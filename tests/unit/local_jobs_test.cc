@@ -259,6 +259,69 @@ TEST_CASE(
   CHECK(MetaText(f.state, local::kMetaLaunchQueue).empty());
 }
 
+TEST_CASE("readers rerun the pass only after a change, a job becoming due, or a second") {
+  Fixture f;
+  v1::Project capped;
+  capped.set_name("capped");
+  capped.mutable_limit()->set_cpu_millis(1000);
+  REQUIRE(f.client->CreateProject(capped).ok());
+  const auto in_capped = [](v1::JobSpec& s) { s.set_project("capped"); };
+  const std::string release = f.dir / "release";
+  auto hold = f.Submit("while [ ! -e '" + release + "' ]; do sleep 0.05; done", in_capped);
+  f.WaitUntil(hold.id(), Running);
+  auto waiting = f.Submit("true", in_capped);
+  REQUIRE(f.client->GetJob(waiting.id())->state() == v1::JOB_STATE_PENDING);
+
+  auto db = sqlite::Db::Open(f.state + "/mlcore.db", local::StoreMigrations());
+  REQUIRE(db.ok());
+  const auto needed = [&] {
+    auto n = local::SchedulingPassNeeded(**db);
+    REQUIRE(n.ok());
+    return *n;
+  };
+  // As a pass that just ended leaves the store: a job pending, nothing changed since.
+  const auto just_passed = [&] {
+    REQUIRE(local::SetMetaInt(**db, local::kMetaDirty, 0).ok());
+    REQUIRE(local::SetMetaInt(**db, local::kMetaPassDurationUs, 0).ok());
+    REQUIRE(local::SetMetaInt(**db, local::kMetaLastPassUs, local::NowMicros()).ok());
+  };
+  just_passed();
+  CHECK_FALSE(needed());  // a pending job alone no longer costs every reader a pass
+  // A change marks the store dirty.
+  REQUIRE(local::SetMetaInt(**db, local::kMetaDirty, 1).ok());
+  CHECK(needed());
+  // A job whose retry backoff ended after the last pass began.
+  just_passed();
+  f.Sql("UPDATE jobs SET not_before_us = " + std::to_string(local::NowMicros() + 200000) +
+        " WHERE id = '" + waiting.id() + "'");
+  CHECK_FALSE(needed());  // not due yet: not pending for the scheduler
+  REQUIRE(local::SetMetaInt(**db, local::kMetaLastPassUs, local::NowMicros() - 500000).ok());
+  f.Sql("UPDATE jobs SET not_before_us = " + std::to_string(local::NowMicros() - 1000) +
+        " WHERE id = '" + waiting.id() + "'");
+  CHECK(needed());
+  // A pass older than kReadPassMaxAgeUs (waiting reasons name times).
+  just_passed();
+  CHECK_FALSE(needed());
+  REQUIRE(local::SetMetaInt(**db, local::kMetaLastPassUs,
+                            local::NowMicros() - local::kReadPassMaxAgeUs - 1)
+              .ok());
+  CHECK(needed());
+  // The quota report sums the pending job from the store's columns.
+  auto usage = f.client->GetQuotaUsage();
+  REQUIRE(usage.ok());
+  bool seen = false;
+  for (const auto& u : usage->usages()) {
+    if (u.project() != "capped") continue;
+    seen = true;
+    CHECK(u.pending_jobs() == 1);
+    CHECK(u.pending().cpu_millis() == 1000);
+    CHECK(u.running_jobs() == 1);
+  }
+  CHECK(seen);
+  std::ofstream(release).put('x');
+  f.WaitUntil(waiting.id(), [](const v1::Job& j) { return j.state() == v1::JOB_STATE_SUCCEEDED; });
+}
+
 TEST_CASE("a burst of submits runs through the pass loop's forked supervisors, leaving nothing") {
   Fixture f;
   std::vector<std::string> ids;

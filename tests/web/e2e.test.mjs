@@ -198,6 +198,41 @@ describe("web UI", () => {
     await page.context().close();
   });
 
+  test("a cold jobs page: the boot script's first reads are used (each asked once), the files come gzipped", async () => {
+    // A fresh context with the token saved before the page loads, as for a returning user.
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    await context.addInitScript((t) => localStorage.setItem("mlcore.token", t), admin);
+    const page = await context.newPage();
+    page.on("pageerror", (e) => pageErrors.push(`${page.url()}: ${e.message}`));
+    const asked = [];
+    const encoding = {};
+    page.on("request", (r) => {
+      if (r.url().includes("/api/v1/")) asked.push(r.url().slice(server.url.length));
+    });
+    page.on("response", (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path === "/app.js" || path === "/app.css") encoding[path] = r.headers()["content-encoding"] ?? "none";
+    });
+    await go(page, `#/jobs?project=${PROJECT}`);
+    await page.waitForSelector(`#jobs-table .vt-row[data-id="${trainer.id}"]`);
+    await page.waitForSelector('#quota tr[data-resource="cpu"]');
+    await page.waitForSelector("#user-name");
+    const seen = [...asked]; // before the page's 5 s refresh asks again
+    for (const url of [
+      "/api/v1/auth/whoami",
+      "/api/v1/projects?pageSize=1000",
+      `/api/v1/quota-usage?project=${PROJECT}&perUser=true`,
+      `/api/v1/projects/${PROJECT}/jobs?view=JOB_VIEW_BASIC&pageSize=200`,
+    ]) {
+      assert.equal(seen.filter((u) => u === url).length, 1, `${url} asked for once; asked: ${seen.join(", ")}`);
+    }
+    // The boot script ran and the app took every answer it had started.
+    assert.deepEqual(await page.evaluate(() => window.__mlcBoot && Object.keys(window.__mlcBoot.pending)), []);
+    assert.deepEqual(encoding, { "/app.js": "gzip", "/app.css": "gzip" });
+    assert.match(await page.textContent("#user-name"), /ann/);
+    await context.close();
+  });
+
   test("job actions: a viewer sees no buttons; a 403 disables them", async () => {
     const page = await newPage(viewer);
     await go(page, `#/jobs/${trainer.id}?project=${PROJECT}`);

@@ -351,15 +351,23 @@ Result<bool> SchedulingPassNeeded(sqlite::Db& db) {
     MLC_ASSIGN_OR_RETURN(bool loop_alive, PassLoopAlive(db));
     if (!loop_alive) return true;
   }
-  MLC_ASSIGN_OR_RETURN(auto pending, LoadPendingRows(db, now));
-  if (!pending.empty()) return true;
   MLC_ASSIGN_OR_RETURN(auto expired, ExpiredPendingJobs(db, now));
   if (!expired.empty()) return true;
   MLC_ASSIGN_OR_RETURN(auto active, LoadJobsInStates(db, ActiveStates()));
   for (const auto& r : active) {
     if (WhyLost(r, now)) return true;
   }
-  return false;
+  // Pending jobs: a pass is a function of the store and the time. Every change that can start a
+  // job (a submit, a job's end, a cancel) marks the store dirty or runs a pass itself, so with the
+  // mark clear a pass only changes something through time: a job whose retry backoff ended since
+  // the last pass began, or a waiting reason's "in 2h10m". Readers therefore rerun the pass at most
+  // every kReadPassMaxAgeUs while nothing changes (10,000 pending jobs: ~60 ms a pass).
+  MLC_ASSIGN_OR_RETURN(bool pending, AnyPendingDue(db, now));
+  if (!pending) return false;
+  MLC_ASSIGN_OR_RETURN(int64_t last, GetMetaInt(db, kMetaLastPassUs));
+  if (now - last >= kReadPassMaxAgeUs) return true;
+  MLC_ASSIGN_OR_RETURN(int64_t duration, GetMetaInt(db, kMetaPassDurationUs));
+  return AnyPendingDueBetween(db, last - duration, now);
 }
 
 Result<bool> RunSchedulingPassIfNeeded(sqlite::Db& db, const RuntimeContext& ctx) {

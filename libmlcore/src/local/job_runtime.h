@@ -55,11 +55,13 @@ Result<std::vector<std::string>> DecideSchedulingPass(sqlite::Db& db, const Runt
 Status LaunchSupervisors(const std::function<Result<sqlite::Db*>()>& db, const RuntimeContext& ctx,
                          const std::vector<std::string>& job_ids);
 
-// Whether a pass would change anything now: a submit asked for one (the dirty mark), a job is
-// pending (due to start, or its waiting reason may change), a pending job's ttl expired, an
-// active job's supervisor is gone, or jobs wait in the launch queue of a pass loop that is gone.
-// Reads only, in one snapshot.
+// Whether a pass would change anything now: a change asked for one (the dirty mark), a pending
+// job's ttl expired, an active job's supervisor is gone, jobs wait in the launch queue of a pass
+// loop that is gone, or jobs are pending and either one became due (retry backoff) since the last
+// pass or that pass is kReadPassMaxAgeUs old (waiting reasons that name a time). Reads only, in one
+// snapshot; it loads no pending record.
 Result<bool> SchedulingPassNeeded(sqlite::Db& db);
+inline constexpr int64_t kReadPassMaxAgeUs = 1000000;
 
 // For readers (GetJob, ListJobs), which reconcile so that a job whose supervisor vanished never
 // looks RUNNING forever: runs a pass when SchedulingPassNeeded says so, without taking the write

@@ -335,6 +335,40 @@ Result<std::vector<PendingRow>> LoadPendingRows(sqlite::Db& db, int64_t now_us) 
   return out;
 }
 
+Result<bool> AnyPendingDue(sqlite::Db& db, int64_t now_us) {
+  MLC_ASSIGN_OR_RETURN(auto cached, db.Cached("SELECT 1 FROM jobs WHERE state = ? AND "
+                                              "not_before_us <= ? LIMIT 1"));
+  sqlite::Statement& select = *cached;
+  select.Bind(1, static_cast<int64_t>(v1::JOB_STATE_PENDING)).Bind(2, now_us);
+  return select.Step();
+}
+
+Result<bool> AnyPendingDueBetween(sqlite::Db& db, int64_t from_us, int64_t to_us) {
+  MLC_ASSIGN_OR_RETURN(auto cached, db.Cached("SELECT 1 FROM jobs WHERE state = ? AND "
+                                              "not_before_us > ? AND not_before_us <= ? LIMIT 1"));
+  sqlite::Statement& select = *cached;
+  select.Bind(1, static_cast<int64_t>(v1::JOB_STATE_PENDING)).Bind(2, from_us).Bind(3, to_us);
+  return select.Step();
+}
+
+Result<std::vector<PendingSum>> SumPendingByProjectUser(sqlite::Db& db) {
+  MLC_ASSIGN_OR_RETURN(
+      auto cached,
+      db.Cached("SELECT project, user, count(*), sum(cpu_millis * max(replicas, 1)), "
+                "sum(memory_bytes * max(replicas, 1)), sum(gpu * max(replicas, 1)) FROM jobs "
+                "WHERE state = ? GROUP BY project, user ORDER BY project, user"));
+  sqlite::Statement& select = *cached;
+  select.Bind(1, static_cast<int64_t>(v1::JOB_STATE_PENDING));
+  std::vector<PendingSum> out;
+  while (true) {
+    MLC_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    out.push_back({select.ColumnText(0), select.ColumnText(1), select.ColumnInt(2),
+                   select.ColumnInt(3), select.ColumnInt(4), select.ColumnInt(5)});
+  }
+  return out;
+}
+
 Result<int64_t> GetMetaInt(sqlite::Db& db, const std::string& key) {
   MLC_ASSIGN_OR_RETURN(auto cached, db.Cached("SELECT int_value FROM runtime_meta WHERE key = ?"));
   sqlite::Statement& select = *cached;

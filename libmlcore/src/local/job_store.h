@@ -55,6 +55,17 @@ struct PendingRow {
 
 // Pending jobs due by `now_us` (retry backoff elapsed), oldest first.
 Result<std::vector<PendingRow>> LoadPendingRows(sqlite::Db& db, int64_t now_us);
+// Whether a PENDING job is due (not_before_us <= now_us), and whether one became due in
+// (from_us, to_us]: the cheap checks of SchedulingPassNeeded (no record is loaded).
+Result<bool> AnyPendingDue(sqlite::Db& db, int64_t now_us);
+Result<bool> AnyPendingDueBetween(sqlite::Db& db, int64_t from_us, int64_t to_us);
+// PENDING jobs summed per (project, user), from the store's columns: what GetQuotaUsage counts as
+// pending without loading 10,000 records.
+struct PendingSum {
+  std::string project, user;
+  int64_t jobs = 0, cpu_millis = 0, memory_bytes = 0, gpu = 0;  // resources x replicas
+};
+Result<std::vector<PendingSum>> SumPendingByProjectUser(sqlite::Db& db);
 
 // Small integer/text settings of the runtime (runtime_meta table).
 Result<int64_t> GetMetaInt(sqlite::Db& db, const std::string& key);
@@ -117,5 +128,8 @@ void AddTo(v1::Resources* total, const v1::Resources& r, int times);
 // `users`: as pending, or as used (and used preemptible) and running.
 void CountJobUsage(const v1::Job& job, bool pending, v1::QuotaUsage* usage,
                    std::map<std::string, v1::UserUsage>* users);
+// The same for a sum of pending jobs (SumPendingByProjectUser).
+void CountPending(const PendingSum& sum, v1::QuotaUsage* usage,
+                  std::map<std::string, v1::UserUsage>* users);
 
 }  // namespace mlcore::local

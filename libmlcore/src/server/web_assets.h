@@ -9,6 +9,7 @@ namespace mlcore::server {
 struct WebAsset {
   std::string_view content_type;  // "text/html; charset=utf-8", "application/javascript", ...
   std::string_view body;
+  std::string_view gzip;  // `body` gzip-compressed; empty when it is not worth it (images)
 };
 
 // The file at `path` ("/index.html", "/assets/app.js"), or null when there is none.
