@@ -452,15 +452,15 @@ void CountPending(const PendingSum& sum, v1::QuotaUsage* usage,
 void CountJobUsage(const v1::Job& job, bool pending, v1::QuotaUsage* usage,
                    std::map<std::string, v1::UserUsage>* users) {
   const int replicas = std::max(1, job.spec().replicas());
-  v1::UserUsage& u = (*users)[job.user()];
-  u.set_user(job.user());
   if (pending) {
-    AddTo(usage->mutable_pending(), job.resources(), replicas);
-    usage->set_pending_jobs(usage->pending_jobs() + 1);
-    AddTo(u.mutable_pending(), job.resources(), replicas);
-    u.set_pending_jobs(u.pending_jobs() + 1);
+    const v1::Resources& r = job.resources();
+    CountPending({job.spec().project(), job.user(), 1, r.cpu_millis() * replicas,
+                  r.memory_bytes() * replicas, int64_t{r.gpu()} * replicas},
+                 usage, users);
     return;
   }
+  v1::UserUsage& u = (*users)[job.user()];
+  u.set_user(job.user());
   AddTo(usage->mutable_used(), job.resources(), replicas);
   if (job.spec().preemptible()) AddTo(usage->mutable_used_preemptible(), job.resources(), replicas);
   usage->set_running_jobs(usage->running_jobs() + 1);

@@ -8,6 +8,11 @@
 namespace mlcore::sched {
 namespace {
 constexpr size_t kPrefetchAhead = 4;
+
+// The latest start that still meets the job's deadline.
+int64_t LatestStartMs(const JobInfo& job) {
+  return job.deadline_ms - std::max<int64_t>(0, job.expected_ms);
+}
 }  // namespace
 
 FairQueue::FairQueue(const Model& model) : m_(model) {
@@ -39,15 +44,13 @@ FairQueue::FairQueue(const Model& model) : m_(model) {
 
 bool FairQueue::AtRisk(const JobInfo& job) const {
   if (job.deadline_ms <= 0 || m_.tunables.deadline_horizon_ms <= 0) return false;
-  const int64_t latest_start = job.deadline_ms - std::max<int64_t>(0, job.expected_ms);
-  return latest_start - m_.now_ms <= m_.tunables.deadline_horizon_ms;
+  return LatestStartMs(job) - m_.now_ms <= m_.tunables.deadline_horizon_ms;
 }
 
 void FairQueue::SortUrgent(std::vector<int>* jobs) const {
   auto key = [&](int j) {
     const JobInfo& job = m_.pending[j];
-    return std::make_tuple(job.deadline_ms - std::max<int64_t>(0, job.expected_ms), job.submit_ms,
-                           j);
+    return std::make_tuple(LatestStartMs(job), job.submit_ms, j);
   };
   std::sort(jobs->begin(), jobs->end(), [&](int a, int b) { return key(a) < key(b); });
 }
