@@ -140,7 +140,7 @@ struct Tunables {
   // A pending job is at risk when its latest start (deadline minus expected duration) is at most
   // this far from now. Within its priority, an at-risk job goes ahead of fair share and age,
   // earliest latest start first. 0 disables. (Not in SchedulerConfig yet: C++ callers only.)
-  int64_t deadline_horizon_ms = 2 * 3600 * 1000;
+  int64_t deadline_horizon_ms = int64_t{2} * 3600 * 1000;
   // When true, at-risk jobs go ahead of every priority, not only within their own: the queue
   // becomes at-risk jobs by latest start, then the usual order. Off by default: the queue
   // order puts priority first. See docs/benchmarks.md (sched.packing) for what it buys.
