@@ -66,7 +66,7 @@ bool AcceptsGzip(std::string_view header) {
 }
 
 // API answers smaller than this go uncompressed (gzip would save little of a small answer).
-constexpr size_t kGzipMinBytes = 32 * 1024;
+constexpr size_t kGzipMinBytes = size_t{32} * 1024;
 
 bool IsLoopback(std::string_view addr) {
   return addr.starts_with("127.") || addr == "::1" || addr.starts_with("::ffff:127.");
