@@ -10,6 +10,13 @@
 //                          with other work the rate follows the CPU share the process gets.
 //   server.unary.*_auth    the same two on a server checking tokens and roles (a viewer's token),
 //                          side by side with the same server without auth.
+//   server.unary.*_split_cores
+//                          resolve and get_job again with the server process pinned to one core
+//                          and this process (the clients) to the others (with --mlc, on 2+
+//                          cores): what the two sides competing for the same cores costs.
+//                          Reported, no target.
+//                          With --mlc PATH the unary lines call `mlc server` processes of that
+//                          binary (what users run) and also give the server's CPU per call.
 //   server.http.list_jobs  ListJobs of a project's 20 jobs (basic view) as HTTP/JSON
 //                          (`GET /api/v1/projects/bench/jobs`, a keep-alive connection per
 //                          client, the JSON parsed and counted) vs the same call over gRPC
@@ -35,8 +42,9 @@
 //                          vs `mlc server` over gRPC (RunLogger), the same --peer-keys x
 //                          --peer-steps workload, points/s durable.
 // Every answer is checked (the alias's version, the job's id, the points' count, the bytes'
-// digest). The server is mlcore::server::Server in this process on 127.0.0.1:0, so client and
-// server share the machine's 2 cores as they would on one host.
+// digest). The server is an `mlc server` process for the unary lines with --mlc, otherwise
+// mlcore::server::Server in this process, on 127.0.0.1:0: client and server share the machine's
+// 2 cores as they would on one host.
 //
 // Runs: one discarded warm-up round, then --runs rounds (--artifact-runs for the 1 GiB transfers),
 // alternating server and peer (A B A B ...); the median round is reported with min and max.
@@ -44,7 +52,7 @@
 // Usage: server_bench [--tiny] [--only unary,http,ingest,artifact,tracking_server] [--clients N]
 //                     [--seconds S] [--runs N] [--keys K] [--steps S] [--artifact-mib N]
 //                     [--artifact-runs N] [--peer PYTHON --peer-script PATH] [--peer-keys K]
-//                     [--peer-steps S] [--tmp DIR]
+//                     [--peer-steps S] [--tmp DIR] [--mlc PATH]
 #include <httplib.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,6 +76,7 @@
 #include "mlcore/server.h"
 #include "mlcore/tracking.h"
 #include "peer_process.h"
+#include "server_process.h"
 
 namespace mlcore::bench {
 namespace {
@@ -88,6 +97,7 @@ struct Options {
   std::string peer_python, peer_script;
   int peer_keys = 10;
   int peer_steps = 2000;
+  std::string mlc;  // the `mlc` binary serving the unary benches; empty: the server in process
   bool Wants(const std::string& name) const {
     return ("," + only + ",").find("," + name + ",") != std::string::npos;
   }
@@ -121,13 +131,15 @@ struct RateRound {
   double calls_per_s = 0;
   double cpu_us_per_call = 0;         // the whole process: clients, server, gRPC's threads
   double client_cpu_us_per_call = 0;  // the client threads alone (the call, as the caller pays)
+  double server_cpu_us_per_call = 0;  // the `mlc server` process, when the server is one
 };
 
 // Calls `call` from `clients` threads, each on its own connection made by `open`, for `seconds`.
 template <typename Connection>
 RateRound RateOf(int clients, double seconds,
                  const std::function<std::unique_ptr<Connection>()>& open,
-                 const std::function<bool(Connection&)>& call) {
+                 const std::function<bool(Connection&)>& call,
+                 const std::function<double()>& server_cpu = {}) {
   std::vector<std::unique_ptr<Connection>> opened;
   for (int i = 0; i < clients; ++i) opened.push_back(open());
   for (auto& c : opened) {
@@ -139,7 +151,9 @@ RateRound RateOf(int clients, double seconds,
   std::mutex mu;
   double client_cpu = 0;
   std::vector<std::thread> threads;
-  const double cpu_start = ProcessCpuSeconds();
+  auto cpu_now = [&] { return ProcessCpuSeconds() + (server_cpu ? server_cpu() : 0.0); };
+  const double cpu_start = cpu_now();
+  const double server_cpu_start = server_cpu ? server_cpu() : 0.0;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < clients; ++i) {
     threads.emplace_back([&, i] {
@@ -159,23 +173,40 @@ RateRound RateOf(int clients, double seconds,
   for (auto& t : threads) t.join();
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double cpu = ProcessCpuSeconds() - cpu_start;
+  const double cpu = cpu_now() - cpu_start;
+  const double server_cpu_used = server_cpu ? server_cpu() - server_cpu_start : 0.0;
   if (wrong) Die("benchmark", InternalError("a call returned a wrong answer"));
   RateRound round;
   round.calls_per_s = static_cast<double>(calls) / elapsed;
   round.cpu_us_per_call = calls > 0 ? cpu * 1e6 / static_cast<double>(calls) : 0;
   round.client_cpu_us_per_call = calls > 0 ? client_cpu * 1e6 / static_cast<double>(calls) : 0;
+  round.server_cpu_us_per_call = calls > 0 ? server_cpu_used * 1e6 / static_cast<double>(calls) : 0;
   return round;
 }
 
 // Calls `call` from `clients` threads, each on its own Client of `uri`, for `seconds`.
 RateRound Rate(const std::string& uri, int clients, double seconds,
-               const std::function<bool(Client&)>& call) {
+               const std::function<bool(Client&)>& call,
+               const std::function<double()>& server_cpu = {}) {
   return RateOf<Client>(
-      clients, seconds, [&] { return Must(Client::Open(uri), "open " + uri); }, call);
+      clients, seconds, [&] { return Must(Client::Open(uri), "open " + uri); }, call, server_cpu);
 }
 
 using Clock = std::chrono::steady_clock;
+
+// The unary calls measured, by name: "resolve" (ResolveModelUri of models:/m@champion) or
+// "get_job" (GetJob(arg), basic view). Each checks its answer.
+bool UnaryCall(Client& c, const std::string& kind, const std::string& arg) {
+  if (kind == "resolve") {
+    v1::ResolveModelUriRequest r;
+    r.set_project("bench");
+    r.set_uri("models:/m@champion");
+    auto v = c.ResolveModelUri(r);
+    return v.ok() && v->version() == 1;
+  }
+  auto j = c.GetJob(arg, v1::JOB_VIEW_BASIC);
+  return j.ok() && j->id() == arg;
+}
 
 double Since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -556,6 +587,8 @@ int Main(int argc, char** argv) {
       o.runs = std::atoi(next().c_str());
     } else if (a == "--tmp") {
       o.tmp = next();
+    } else if (a == "--mlc") {
+      o.mlc = next();
     } else {
       std::fprintf(
           stderr,
@@ -563,7 +596,7 @@ int Main(int argc, char** argv) {
           "                    [--clients N] [--seconds S] [--runs N] [--keys K]\n"
           "                    [--steps S] [--artifact-mib N] [--artifact-runs N]\n"
           "                    [--peer PYTHON --peer-script PATH] [--peer-keys K]\n"
-          "                    [--peer-steps S] [--tmp DIR]\n");
+          "                    [--peer-steps S] [--tmp DIR] [--mlc PATH]\n");
       return 2;
     }
   }
@@ -614,8 +647,19 @@ int Main(int argc, char** argv) {
   so.insecure_local = true;
   so.listen = {"127.0.0.1:0"};
   so.http_listen = "127.0.0.1:0";
-  auto srv = Must(server::Server::Start(so), "start server");
-  const std::string grpc_uri = srv->uris().at(0);
+  // With --mlc, the unary benches call an `mlc server` process (the binary a user runs), and
+  // the server in this process starts after them: a client process has no server threads of
+  // its own polling its sockets.
+  std::unique_ptr<ServerProcess> unary_process;
+  if (!o.mlc.empty() && o.Wants("unary")) {
+    unary_process = Must(ServerProcess::Start(o.mlc, so.state_dir, true), "start mlc server");
+  }
+  std::unique_ptr<server::Server> srv;
+  auto start_srv = [&] {
+    if (!srv) srv = Must(server::Server::Start(so), "start server");
+    return srv->uris().at(0);
+  };
+  std::string grpc_uri = unary_process ? unary_process->uri() : start_srv();
   std::string job_id;
   {
     auto c = Must(Client::Open(grpc_uri), "open");
@@ -627,34 +671,34 @@ int Main(int argc, char** argv) {
     Must(c->WaitJob(job_id, std::chrono::seconds(60)), "wait");
   }
 
-  auto resolve = [](Client& c) {
-    v1::ResolveModelUriRequest r;
-    r.set_project("bench");
-    r.set_uri("models:/m@champion");
-    auto v = c.ResolveModelUri(r);
-    return v.ok() && v->version() == 1;
-  };
-  auto get_job = [&job_id](Client& c) {
-    auto j = c.GetJob(job_id, v1::JOB_VIEW_BASIC);
-    return j.ok() && j->id() == job_id;
-  };
   struct Bench {
     const char* name;
+    std::string kind, arg;  // UnaryCall's
     std::function<bool(Client&)> call;
+  };
+  auto bench = [](const char* name, const std::string& kind, const std::string& arg) {
+    return Bench{name, kind, arg, [kind, arg](Client& c) { return UnaryCall(c, kind, arg); }};
   };
   std::vector<Bench> unary;
   if (o.Wants("unary")) {
-    unary = {Bench{"server.unary.resolve", resolve}, Bench{"server.unary.get_job", get_job}};
+    unary = {bench("server.unary.resolve", "resolve", ""),
+             bench("server.unary.get_job", "get_job", job_id)};
   }
   // One unary bench: `ours` against `peer`, alternating runs after a discarded warm-up.
   auto unary_bench = [&](const std::string& name, const Bench& b, const std::string& ours_uri,
                          const std::string& peer_uri, const std::string& peer_name,
-                         std::map<std::string, std::string> params) {
-    Rate(ours_uri, o.clients, o.seconds / 3, b.call);  // warm-up, discarded
-    std::vector<double> ours, peer, cpu, client_cpu, peer_cpu;
+                         std::map<std::string, std::string> params,
+                         const std::function<double()>& ours_cpu,
+                         const std::function<double()>& peer_cpu_of, bool target = true) {
+    auto ours_round = [&](double seconds) {
+      return Rate(ours_uri, o.clients, seconds, b.call, ours_cpu);
+    };
+    ours_round(o.seconds / 3);  // warm-up, discarded
+    std::vector<double> ours, peer, cpu, client_cpu, server_cpu, peer_cpu;
     for (int r = 0; r < o.runs; ++r) {
-      RateRound a = Rate(ours_uri, o.clients, o.seconds, b.call);
-      RateRound p = Rate(peer_uri, o.clients, o.seconds, b.call);
+      RateRound a = ours_round(o.seconds);
+      server_cpu.push_back(a.server_cpu_us_per_call);
+      RateRound p = Rate(peer_uri, o.clients, o.seconds, b.call, peer_cpu_of);
       ours.push_back(a.calls_per_s);
       cpu.push_back(a.cpu_us_per_call);
       client_cpu.push_back(a.client_cpu_us_per_call);
@@ -665,17 +709,49 @@ int Main(int argc, char** argv) {
     // CPU per call (medians over the runs): what bounds the rate on a busy or small machine.
     line.extra["cpu_us_per_call"] = Summarize(cpu).median;
     line.extra["client_thread_cpu_us_per_call"] = Summarize(client_cpu).median;
+    if (ours_cpu) line.extra["server_process_cpu_us_per_call"] = Summarize(server_cpu).median;
     line.extra["peer_cpu_us_per_call"] = Summarize(peer_cpu).median;
-    line.target = ">=20000 calls/s";
-    line.met = line.value >= 20000;
+    line.target = target ? ">=20000 calls/s" : "report";
+    line.met = target && line.value >= 20000;
     params["clients"] = std::to_string(o.clients);
+    params["server"] = ours_cpu ? "an `mlc server` process" : "in the benchmark's process";
     params["transport"] = "tcp 127.0.0.1, a channel per client, one shared connection";
     line.params = std::move(params);
     Emit(line);
   };
+  const std::string unary_uri = grpc_uri;
+  std::function<double()> unary_cpu;
+  if (unary_process) unary_cpu = [&] { return unary_process->CpuSeconds(); };
   for (const Bench& b : unary) {
-    unary_bench(b.name, b, grpc_uri, local_uri, "in-process local://",
-                {{"seconds_per_run", std::to_string(o.seconds)}});
+    unary_bench(b.name, b, unary_uri, local_uri, "in-process local://",
+                {{"seconds_per_run", std::to_string(o.seconds)}}, unary_cpu, {});
+  }
+  // The same calls with the server process on a core of its own and the clients on the others:
+  // how much of a call's CPU is the two sides competing for the same cores (wake-ups across
+  // cores, preemption) rather than the work itself.
+  cpu_set_t all_cpus;
+  CPU_ZERO(&all_cpus);
+  sched_getaffinity(0, sizeof all_cpus, &all_cpus);
+  if (unary_process && CPU_COUNT(&all_cpus) >= 2) {
+    int last = 0;
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &all_cpus)) last = c;
+    }
+    cpu_set_t server_cpus, client_cpus = all_cpus;
+    CPU_ZERO(&server_cpus);
+    CPU_SET(last, &server_cpus);
+    CPU_CLR(last, &client_cpus);
+    PinThreads(unary_process->pid(), server_cpus);
+    PinThreads(0, client_cpus);
+    for (const Bench& b : unary) {
+      unary_bench(std::string(b.name) + "_split_cores", b, unary_uri, local_uri,
+                  "in-process local:// (on the clients' cores)",
+                  {{"layout", "server process on core " + std::to_string(last) +
+                                  ", client process on the other cores"}},
+                  unary_cpu, {}, false);
+    }
+    PinThreads(unary_process->pid(), all_cpus);
+    PinThreads(0, all_cpus);
   }
   if (!unary.empty()) {
     // The same calls on a server that checks tokens and roles (same state directory), by a user
@@ -689,8 +765,16 @@ int Main(int argc, char** argv) {
     v1::User viewer;
     viewer.set_name("bench-viewer");
     Must(server::AddUser(auth.state_dir, viewer), "add viewer");
-    auto auth_srv = Must(server::Server::Start(auth), "start auth server");
-    const std::string auth_base = auth_srv->uris().at(0);
+    std::unique_ptr<server::Server> auth_srv;
+    std::unique_ptr<ServerProcess> auth_process;
+    std::function<double()> auth_cpu;
+    if (unary_process) {
+      auth_process = Must(ServerProcess::Start(o.mlc, auth.state_dir, false), "start mlc server");
+      auth_cpu = [&] { return auth_process->CpuSeconds(); };
+    } else {
+      auth_srv = Must(server::Server::Start(auth), "start auth server");
+    }
+    const std::string auth_base = auth_process ? auth_process->uri() : auth_srv->uris().at(0);
     {
       auto secret =
           Must(server::MintToken(auth.state_dir, "bench-admin", "bench", std::chrono::seconds(0)),
@@ -709,11 +793,16 @@ int Main(int argc, char** argv) {
              "mint")
             .secret();
     for (const Bench& b : unary) {
-      unary_bench(std::string(b.name) + "_auth", b, auth_uri, grpc_uri,
+      unary_bench(std::string(b.name) + "_auth", b, auth_uri, unary_uri,
                   "the same server without auth (--insecure-local)",
-                  {{"caller", "token of a user with the viewer role"}});
+                  {{"caller", "token of a user with the viewer role"}}, auth_cpu, unary_cpu);
     }
-    auth_srv->Shutdown(std::chrono::seconds(1));
+    if (auth_srv) auth_srv->Shutdown(std::chrono::seconds(1));
+    auth_process.reset();
+  }
+  if (unary_process) {
+    unary_process.reset();
+    grpc_uri = start_srv();
   }
   if (o.Wants("http")) {
     constexpr int kListed = 20;

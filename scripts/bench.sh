@@ -187,12 +187,13 @@ if ((${#registry[@]})); then
     "${registry_args[@]}" | tee -a "$out"
 fi
 if ((${#server_only[@]})); then
-  # The server runs in server_bench's process; MLflow's tracking server (server.tracking_server)
-  # is started by bench/server_bench_mlflow.py, server_bench's child process.
+  # The unary lines call `mlc server` processes (--mlc); the other lines a server in
+  # server_bench's process. MLflow's tracking server (server.tracking_server) is started by
+  # bench/server_bench_mlflow.py, server_bench's child process.
   list=$(IFS=,; echo "${server_only[*]}")
   read -r -a server_args <<< "${BENCH_SERVER_ARGS:-}"
   BENCH_TMP="${BENCH_TMP:-$ROOT/build/bench-tmp}" "$BUILD/bench/server_bench" --only "$list" \
-    --peer "$ROOT/.venv-bench/bin/python" --peer-script "$ROOT/bench/server_bench_mlflow.py" \
+    --mlc "$BUILD/cli/mlc" --peer "$ROOT/.venv-bench/bin/python" --peer-script "$ROOT/bench/server_bench_mlflow.py" \
     "${server_args[@]}" | tee -a "$out"
 fi
 if ((${#python_only[@]})); then

@@ -328,6 +328,30 @@ TEST_CASE("changes are recorded as made by the caller the SDK names") {
   CHECK(project.created_by() != "ann smith; rm -rf");
 }
 
+TEST_CASE("a server with an HTTP listener shuts down right after it starts") {
+  // httplib ignores a stop before its listen loop has begun; Shutdown then waited forever.
+  TempDir dir;
+  testing::IsolatedEnv env{dir};
+  for (int i = 0; i < 20; ++i) {
+    server::ServerOptions options;
+    options.state_dir = dir.path() + "/state";
+    options.insecure_local = true;
+    options.listen = {"127.0.0.1:0"};
+    options.http_listen = "127.0.0.1:0";
+    auto started = server::Server::Start(options);
+    REQUIRE(started.ok());
+    std::shared_ptr<server::Server> server = std::move(started).value();
+    auto done = std::make_shared<std::promise<void>>();
+    auto stopped = done->get_future();
+    std::thread([server, done] {  // detached: a hung Shutdown fails the test, not hangs it
+      server->Shutdown(std::chrono::seconds(1));
+      done->set_value();
+    })
+        .detach();
+    REQUIRE(stopped.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  }
+}
+
 TEST_CASE("shutdown ends an open watch cleanly and refuses new calls") {
   Fixture f;
   auto client = Client::Open(f.server->uris().at(0));

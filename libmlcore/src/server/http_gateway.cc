@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <zlib.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -257,7 +258,10 @@ class HttpGatewayImpl final : public HttpGateway {
     }
     const bool v6 = host.find(':') != std::string::npos;
     url_ = scheme_ + "://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(bound);
-    thread_ = std::thread([this] { http_->listen_after_bind(); });
+    thread_ = std::thread([this] {
+      http_->listen_after_bind();
+      listen_returned_ = true;
+    });
     return Status::Ok();
   }
 
@@ -267,6 +271,9 @@ class HttpGatewayImpl final : public HttpGateway {
     std::lock_guard lock(stop_mu_);
     if (stopped_) return;
     stopped_ = true;
+    // httplib's stop() does nothing until its listen loop has begun (is_running), and that loop
+    // would then never end: a gateway stopped right after it started hung its Stop.
+    while (!listen_returned_ && !http_->is_running()) std::this_thread::yield();
     http_->stop();
     if (thread_.joinable()) thread_.join();
   }
@@ -532,6 +539,7 @@ class HttpGatewayImpl final : public HttpGateway {
   std::thread thread_;
   std::mutex stop_mu_;
   bool stopped_ = false;
+  std::atomic<bool> listen_returned_{false};  // listen_after_bind returned (e.g. it failed)
 };
 
 }  // namespace
