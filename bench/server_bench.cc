@@ -141,6 +141,7 @@ RateRound RateOf(int clients, double seconds,
                  const std::function<bool(Connection&)>& call,
                  const std::function<double()>& server_cpu = {}) {
   std::vector<std::unique_ptr<Connection>> opened;
+  opened.reserve(static_cast<size_t>(clients));
   for (int i = 0; i < clients; ++i) opened.push_back(open());
   for (auto& c : opened) {
     if (!call(*c)) Die("first call", InternalError("wrong answer"));  // connects each channel
@@ -151,6 +152,7 @@ RateRound RateOf(int clients, double seconds,
   std::mutex mu;
   double client_cpu = 0;
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(clients));
   auto cpu_now = [&] { return ProcessCpuSeconds() + (server_cpu ? server_cpu() : 0.0); };
   const double cpu_start = cpu_now();
   const double server_cpu_start = server_cpu ? server_cpu() : 0.0;
@@ -227,6 +229,7 @@ double IngestRate(Client& client, int keys, int steps) {
     values[static_cast<size_t>(i)] = 1.0 / (1 + i);
   }
   std::vector<std::string> names;
+  names.reserve(static_cast<size_t>(keys));
   for (int k = 0; k < keys; ++k) names.push_back("m" + std::to_string(k));
   const auto start = Clock::now();
   auto logger = Must(RunLogger::Attach(client, run.id()), "attach");
