@@ -271,9 +271,11 @@ class HttpGatewayImpl final : public HttpGateway {
     std::lock_guard lock(stop_mu_);
     if (stopped_) return;
     stopped_ = true;
-    // httplib's stop() does nothing until its listen loop has begun (is_running), and that loop
-    // would then never end: a gateway stopped right after it started hung its Stop.
-    while (!listen_returned_ && !http_->is_running()) std::this_thread::yield();
+    if (thread_.joinable()) {
+      // httplib's stop() does nothing until its listen loop has begun (is_running), and that
+      // loop would then never end: a gateway stopped right after it started hung its Stop.
+      while (!listen_returned_ && !http_->is_running()) std::this_thread::yield();
+    }
     http_->stop();
     if (thread_.joinable()) thread_.join();
   }
