@@ -153,8 +153,7 @@ RateRound RateOf(int clients, double seconds,
   double client_cpu = 0;
   std::vector<std::thread> threads;
   threads.reserve(static_cast<size_t>(clients));
-  auto cpu_now = [&] { return ProcessCpuSeconds() + (server_cpu ? server_cpu() : 0.0); };
-  const double cpu_start = cpu_now();
+  const double cpu_start = ProcessCpuSeconds();
   const double server_cpu_start = server_cpu ? server_cpu() : 0.0;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < clients; ++i) {
@@ -175,8 +174,8 @@ RateRound RateOf(int clients, double seconds,
   for (auto& t : threads) t.join();
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double cpu = cpu_now() - cpu_start;
   const double server_cpu_used = server_cpu ? server_cpu() - server_cpu_start : 0.0;
+  const double cpu = ProcessCpuSeconds() - cpu_start + server_cpu_used;
   if (wrong) Die("benchmark", InternalError("a call returned a wrong answer"));
   RateRound round;
   round.calls_per_s = static_cast<double>(calls) / elapsed;
@@ -195,20 +194,6 @@ RateRound Rate(const std::string& uri, int clients, double seconds,
 }
 
 using Clock = std::chrono::steady_clock;
-
-// The unary calls measured, by name: "resolve" (ResolveModelUri of models:/m@champion) or
-// "get_job" (GetJob(arg), basic view). Each checks its answer.
-bool UnaryCall(Client& c, const std::string& kind, const std::string& arg) {
-  if (kind == "resolve") {
-    v1::ResolveModelUriRequest r;
-    r.set_project("bench");
-    r.set_uri("models:/m@champion");
-    auto v = c.ResolveModelUri(r);
-    return v.ok() && v->version() == 1;
-  }
-  auto j = c.GetJob(arg, v1::JOB_VIEW_BASIC);
-  return j.ok() && j->id() == arg;
-}
 
 double Since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -674,18 +659,24 @@ int Main(int argc, char** argv) {
     Must(c->WaitJob(job_id, std::chrono::seconds(60)), "wait");
   }
 
+  auto resolve = [](Client& c) {
+    v1::ResolveModelUriRequest r;
+    r.set_project("bench");
+    r.set_uri("models:/m@champion");
+    auto v = c.ResolveModelUri(r);
+    return v.ok() && v->version() == 1;
+  };
+  auto get_job = [&job_id](Client& c) {
+    auto j = c.GetJob(job_id, v1::JOB_VIEW_BASIC);
+    return j.ok() && j->id() == job_id;
+  };
   struct Bench {
     const char* name;
-    std::string kind, arg;  // UnaryCall's
     std::function<bool(Client&)> call;
-  };
-  auto bench = [](const char* name, const std::string& kind, const std::string& arg) {
-    return Bench{name, kind, arg, [kind, arg](Client& c) { return UnaryCall(c, kind, arg); }};
   };
   std::vector<Bench> unary;
   if (o.Wants("unary")) {
-    unary = {bench("server.unary.resolve", "resolve", ""),
-             bench("server.unary.get_job", "get_job", job_id)};
+    unary = {Bench{"server.unary.resolve", resolve}, Bench{"server.unary.get_job", get_job}};
   }
   // One unary bench: `ours` against `peer`, alternating runs after a discarded warm-up.
   auto unary_bench = [&](const std::string& name, const Bench& b, const std::string& ours_uri,
@@ -693,13 +684,10 @@ int Main(int argc, char** argv) {
                          std::map<std::string, std::string> params,
                          const std::function<double()>& ours_cpu,
                          const std::function<double()>& peer_cpu_of, bool target = true) {
-    auto ours_round = [&](double seconds) {
-      return Rate(ours_uri, o.clients, seconds, b.call, ours_cpu);
-    };
-    ours_round(o.seconds / 3);  // warm-up, discarded
+    Rate(ours_uri, o.clients, o.seconds / 3, b.call, ours_cpu);  // warm-up, discarded
     std::vector<double> ours, peer, cpu, client_cpu, server_cpu, peer_cpu;
     for (int r = 0; r < o.runs; ++r) {
-      RateRound a = ours_round(o.seconds);
+      RateRound a = Rate(ours_uri, o.clients, o.seconds, b.call, ours_cpu);
       server_cpu.push_back(a.server_cpu_us_per_call);
       RateRound p = Rate(peer_uri, o.clients, o.seconds, b.call, peer_cpu_of);
       ours.push_back(a.calls_per_s);
